@@ -1,0 +1,3 @@
+// Package chunk defines the batches (Chunk) and control messages (Message)
+// that travel between operators, sources and sinks.
+package chunk

@@ -1,0 +1,245 @@
+package sql
+
+import (
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// Statement is one parsed statement of the Sluice dialect. The streaming
+// statements are Sluice's own structs; SELECT bodies and expressions are
+// TiDB parser ASTs (github.com/pingcap/tidb/pkg/parser/ast) produced from the
+// normalised text (see rewrite contract in doc.go).
+type Statement interface {
+	// Text is the statement's original text, as the user wrote it.
+	Text() string
+}
+
+// Span is a statement's text and its place in the input.
+type Span struct {
+	SQL       string // the original text of this statement
+	StartLine int    // 1-based line of the first character in the input
+	StartCol  int    // 1-based column
+}
+
+// Text implements Statement.
+func (s Span) Text() string { return s.SQL }
+
+// Option is one `key = 'value'` pair of a WITH clause, in the order written.
+// Keys are lower-cased; values are the unquoted literal text.
+type Option struct {
+	Key, Value string
+	Pos        Pos
+}
+
+// Pos is a 1-based line and column in the original input.
+type Pos struct{ Line, Col int }
+
+// ColumnDef is one column of CREATE SOURCE / CREATE TABLE.
+type ColumnDef struct {
+	Name string
+	Type types.Type
+	// Generated is the expression of a generated column (`name AS expr`);
+	// nil for physical columns. Its type is inferred when Type.Kind is Null.
+	Generated  ast.ExprNode
+	NotNull    bool
+	PrimaryKey bool
+	Pos        Pos
+}
+
+// WatermarkDef is `WATERMARK FOR col AS expr`.
+type WatermarkDef struct {
+	Column string
+	Expr   ast.ExprNode
+	Pos    Pos
+}
+
+// CreateSource is CREATE SOURCE, or CREATE TABLE when IsTable.
+type CreateSource struct {
+	Span
+	Name        string
+	IfNotExists bool
+	IsTable     bool
+	Columns     []ColumnDef
+	Watermark   *WatermarkDef
+	With        []Option
+}
+
+// Select is a query. Stmt is the TiDB AST of the normalised query; window
+// table functions in FROM were replaced by table names that are keys of
+// Windows, and set operations are in Union.
+type Select struct {
+	Span
+	Stmt ast.ResultSetNode // *ast.SelectStmt or *ast.SetOprStmt
+	// Windows maps placeholder table names (as they appear in Stmt) to the
+	// window table functions they stand for.
+	Windows map[string]*WindowTVF
+}
+
+// WindowKind names a window table function.
+type WindowKind uint8
+
+// Window table functions.
+const (
+	Tumble WindowKind = iota
+	Hop
+	Cumulate
+	Session
+)
+
+// WindowTVF is a window table function in FROM, in either dialect:
+// RisingWave `TUMBLE(src, ts, size [, offset])` or Flink
+// `TABLE(TUMBLE(TABLE src, DESCRIPTOR(ts), size [, offset]))`.
+type WindowTVF struct {
+	Kind WindowKind
+	// Source is the relation name, or "" when Subquery is set.
+	Source   string
+	Alias    string
+	Subquery *Select
+	TimeCol  string
+	// Args are the interval arguments in written order: TUMBLE(size
+	// [,offset]); HOP(slide, size [,offset]); CUMULATE(step, size
+	// [,offset]); SESSION(gap [, max_duration]).
+	Args        []ast.ExprNode
+	PartitionBy []string // Flink SESSION(TABLE src PARTITION BY k, ...)
+	Flink       bool
+	Pos         Pos
+}
+
+// CreateView is CREATE MATERIALIZED VIEW.
+type CreateView struct {
+	Span
+	Name        string
+	IfNotExists bool
+	Query       *Select
+	// EmitOnWindowClose is EMIT ON WINDOW CLOSE.
+	EmitOnWindowClose bool
+	// With holds view options, such as allowed_lateness = '10 seconds'.
+	With []Option
+}
+
+// CreateSink is CREATE SINK name FROM view WITH (...) or
+// CREATE SINK name AS SELECT ... WITH (...).
+type CreateSink struct {
+	Span
+	Name        string
+	IfNotExists bool
+	From        string  // set for FROM view
+	Query       *Select // set for AS SELECT
+	With        []Option
+}
+
+// ObjectKind is the kind of a catalog object in DROP / SHOW.
+type ObjectKind uint8
+
+// Catalog object kinds.
+const (
+	ObjSource ObjectKind = iota
+	ObjTable
+	ObjView
+	ObjSink
+)
+
+// Drop is DROP SOURCE|TABLE|MATERIALIZED VIEW|SINK [IF EXISTS] name [CASCADE].
+type Drop struct {
+	Span
+	Kind     ObjectKind
+	Names    []string
+	IfExists bool
+	Cascade  bool
+}
+
+// ShowObjects is SHOW SOURCES|TABLES|MATERIALIZED VIEWS|SINKS.
+type ShowObjects struct {
+	Span
+	Kind ObjectKind
+}
+
+// Describe is DESCRIBE name (also DESC name).
+type Describe struct {
+	Span
+	Name string
+}
+
+// Explain is EXPLAIN <statement>.
+type Explain struct {
+	Span
+	Stmt Statement
+}
+
+// Insert is INSERT INTO table [(cols)] VALUES (...), ... or INSERT ... SELECT.
+type Insert struct {
+	Span
+	Table   string
+	Columns []string
+	Rows    [][]ast.ExprNode
+	Query   *Select
+}
+
+// Set is SET [SESSION|LOCAL] name = value | TO value (also SET TIME ZONE).
+type Set struct {
+	Span
+	Name  string
+	Value string // DEFAULT resets
+	Local bool
+}
+
+// ShowVar is SHOW name | SHOW ALL.
+type ShowVar struct {
+	Span
+	Name string
+}
+
+// Reset is RESET name | RESET ALL.
+type Reset struct {
+	Span
+	Name string
+}
+
+// TxnKind is a transaction-control statement.
+type TxnKind uint8
+
+// Transaction statements.
+const (
+	Begin TxnKind = iota
+	Commit
+	Rollback
+)
+
+// Txn is BEGIN/START TRANSACTION, COMMIT/END, ROLLBACK/ABORT.
+type Txn struct {
+	Span
+	Kind TxnKind
+}
+
+// Subscribe is SUBSCRIBE [TO] view | (query) [WITH (options)].
+type Subscribe struct {
+	Span
+	View  string
+	Query *Select
+	With  []Option
+}
+
+// DeclareCursor is DECLARE name CURSOR [WITH[OUT] HOLD] FOR <query or SUBSCRIBE>.
+type DeclareCursor struct {
+	Span
+	Name string
+	Stmt Statement // *Subscribe or *Select
+}
+
+// Fetch is FETCH [count|ALL|NEXT] [FROM|IN] cursor [WITH (timeout = '...')].
+type Fetch struct {
+	Span
+	Cursor string
+	Count  int64 // -1 for ALL
+	With   []Option
+}
+
+// CloseCursor is CLOSE cursor | CLOSE ALL.
+type CloseCursor struct {
+	Span
+	Name string
+}
+
+// Empty is an empty query (only comments or whitespace).
+type Empty struct{ Span }

@@ -65,6 +65,11 @@ type Scan struct {
 	// Connector and Options are copied from CREATE SOURCE for sources.
 	Connector string
 	Options   map[string]string
+	// Pushed are conjuncts of the query's WHERE over this scan's columns
+	// that a snapshot provider may use to narrow what it reads (an equality
+	// on a view's key becomes an index lookup). Batch plans only; the
+	// executor still applies them, so a provider may ignore them.
+	Pushed []expr.Expr
 }
 
 func (n *Scan) Schema() types.Schema { return n.Cols }

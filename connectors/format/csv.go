@@ -28,7 +28,7 @@ type CSVDecoder struct {
 
 // NewCSVDecoder returns a CSV decoder for schema. Options: csv_header
 // ('true'|'false', default false), csv_delimiter (one byte, default ','; 'tab'
-// or '\t' for tab), csv_null (default ”).
+// or '\t' for tab), csv_null (default: the empty string).
 func NewCSVDecoder(schema types.Schema, opts map[string]string) (*CSVDecoder, error) {
 	d := &CSVDecoder{schema: schema, delim: ',', null: opts["csv_null"], seen: make([]bool, len(schema))}
 	switch v := opts["csv_header"]; v {

@@ -2,6 +2,7 @@ package pgwire
 
 import (
 	"context"
+	"time"
 
 	"github.com/sluice-db/sluice/sql/types"
 )
@@ -74,4 +75,24 @@ type Result interface {
 	// statement changed (SET application_name ...), for ParameterStatus.
 	SettingsChanged() map[string]string
 	Close() error
+}
+
+// StreamResult is an optional interface of a Result whose Next may block
+// waiting for new rows (SUBSCRIBE). HasReady reports whether Next would
+// return without blocking; pgwire flushes the rows it has sent to the
+// client before a call that would block, so streamed rows arrive as they
+// are produced. A Result without it is flushed only when it ends or the
+// output buffer fills.
+type StreamResult interface {
+	Result
+	HasReady() bool
+}
+
+// TimeoutSession is an optional interface of a Session that knows its
+// statement_timeout (SET statement_timeout). pgwire cancels a statement's
+// ctx when it runs longer. Without it pgwire tracks statement_timeout from
+// the startup options and from Result.SettingsChanged.
+type TimeoutSession interface {
+	Session
+	StatementTimeout() time.Duration
 }

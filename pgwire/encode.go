@@ -1,0 +1,241 @@
+package pgwire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/big"
+
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/shopspring/decimal"
+
+	"github.com/sluice-db/sluice/sql/sqlerr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// Wire format codes.
+const (
+	textFormat   int16 = 0
+	binaryFormat int16 = 1
+)
+
+// Offsets between the Unix epoch and the Postgres epoch (2000-01-01).
+const (
+	pgEpochDays   = 10957
+	pgEpochMicros = pgEpochDays * 86400 * 1_000_000
+)
+
+// oidJSON is the OID of json, accepted for parameters as jsonb.
+const oidJSON uint32 = 114
+
+// paramType returns the type a parameter of the given OID decodes to.
+func paramType(oid uint32) types.Type {
+	if oid == oidJSON {
+		return types.TJSONB
+	}
+	t, ok := types.KindFromOID(oid)
+	if !ok {
+		return types.TNull
+	}
+	return t
+}
+
+// decodeParam decodes a Bind parameter of type OID oid in format f.
+func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
+	if b == nil {
+		return types.NullValue, nil
+	}
+	t := paramType(oid)
+	if f == textFormat {
+		if t.Kind == types.Null {
+			return types.NewText(string(b)), nil
+		}
+		v, err := types.ParseText(t, string(b))
+		if err != nil {
+			return v, sqlerr.Wrap(sqlerr.InvalidTextRep, err)
+		}
+		return v, nil
+	}
+	if f != binaryFormat {
+		return types.Value{}, sqlerr.New(sqlerr.ProtocolViolation, "unsupported format code: %d", f)
+	}
+	bad := func() (types.Value, error) {
+		return types.Value{}, sqlerr.New(codeInvalidBinaryRepresentation,
+			"incorrect binary data format in bind parameter (type %s, %d bytes)", t, len(b))
+	}
+	switch oid {
+	case types.OIDOid:
+		if len(b) != 4 {
+			return bad()
+		}
+		return types.NewInt(int64(binary.BigEndian.Uint32(b))), nil
+	case oidJSON:
+		return types.NewJSONB(string(b)), nil
+	}
+	switch t.Kind {
+	case types.Null, types.Text:
+		return types.NewText(string(b)), nil
+	case types.Bool:
+		if len(b) != 1 {
+			return bad()
+		}
+		return types.NewBool(b[0] != 0), nil
+	case types.Int16:
+		if len(b) != 2 {
+			return bad()
+		}
+		return types.NewIntKind(types.Int16, int64(int16(binary.BigEndian.Uint16(b)))), nil
+	case types.Int32:
+		if len(b) != 4 {
+			return bad()
+		}
+		return types.NewIntKind(types.Int32, int64(int32(binary.BigEndian.Uint32(b)))), nil
+	case types.Int64:
+		if len(b) != 8 {
+			return bad()
+		}
+		return types.NewInt(int64(binary.BigEndian.Uint64(b))), nil
+	case types.Float32:
+		if len(b) != 4 {
+			return bad()
+		}
+		return types.NewFloat32(float64(math.Float32frombits(binary.BigEndian.Uint32(b)))), nil
+	case types.Float64:
+		if len(b) != 8 {
+			return bad()
+		}
+		return types.NewFloat(math.Float64frombits(binary.BigEndian.Uint64(b))), nil
+	case types.Numeric:
+		var n pgtype.Numeric
+		if err := (pgtype.NumericCodec{}).PlanScan(nil, types.OIDNumeric, binaryFormat, &n).Scan(b, &n); err != nil {
+			return bad()
+		}
+		if !n.Valid {
+			return types.NullValue, nil
+		}
+		if n.NaN || n.InfinityModifier != pgtype.Finite {
+			return types.Value{}, sqlerr.New(sqlerr.FeatureNotSupported, "numeric NaN and infinity are not supported")
+		}
+		return types.CoerceNumeric(t, decimal.NewFromBigInt(n.Int, n.Exp))
+	case types.Bytea:
+		return types.NewBytea(b), nil
+	case types.Date:
+		if len(b) != 4 {
+			return bad()
+		}
+		return types.NewDate(int64(int32(binary.BigEndian.Uint32(b))) + pgEpochDays), nil
+	case types.Timestamp, types.TimestampTZ:
+		if len(b) != 8 {
+			return bad()
+		}
+		return types.Value{K: t.Kind, I: int64(binary.BigEndian.Uint64(b)) + pgEpochMicros}, nil
+	case types.Interval:
+		if len(b) != 16 {
+			return bad()
+		}
+		us := int64(binary.BigEndian.Uint64(b))
+		days := int64(int32(binary.BigEndian.Uint32(b[8:])))
+		months := int64(int32(binary.BigEndian.Uint32(b[12:])))
+		return types.NewIntervalMicros(us + (days+30*months)*types.MicrosPerDay), nil
+	case types.JSONB:
+		if len(b) < 1 || b[0] != 1 {
+			return bad()
+		}
+		return types.NewJSONB(string(b[1:])), nil
+	}
+	return bad()
+}
+
+// appendValue appends v, a value of a column of type t, in format f. v is
+// not null.
+func appendValue(buf []byte, t types.Type, v types.Value, f int16) ([]byte, error) {
+	if f == textFormat || t.Kind == types.Null {
+		if v.K != t.Kind && t.Kind != types.Null && t.Kind != types.Text {
+			v = convert(t.Kind, v)
+		}
+		return v.AppendText(buf), nil
+	}
+	switch t.Kind {
+	case types.Bool:
+		if v.I != 0 {
+			return append(buf, 1), nil
+		}
+		return append(buf, 0), nil
+	case types.Int16:
+		return binary.BigEndian.AppendUint16(buf, uint16(intOf(v))), nil
+	case types.Int32:
+		return binary.BigEndian.AppendUint32(buf, uint32(intOf(v))), nil
+	case types.Int64:
+		return binary.BigEndian.AppendUint64(buf, uint64(intOf(v))), nil
+	case types.Float32:
+		return binary.BigEndian.AppendUint32(buf, math.Float32bits(float32(v.Float()))), nil
+	case types.Float64:
+		return binary.BigEndian.AppendUint64(buf, math.Float64bits(v.Float())), nil
+	case types.Numeric:
+		d := v.Decimal()
+		n := pgtype.Numeric{Int: new(big.Int).Set(d.Coefficient()), Exp: d.Exponent(), Valid: true}
+		if v.K == types.Numeric {
+			if _, err := decimal.NewFromString(v.S); err != nil {
+				return nil, fmt.Errorf("encode numeric %q: %w", v.S, err)
+			}
+		}
+		return (pgtype.NumericCodec{}).PlanEncode(nil, types.OIDNumeric, binaryFormat, n).Encode(n, buf)
+	case types.Text, types.Bytea:
+		if v.K != types.Text && v.K != types.Bytea && v.K != types.JSONB && v.K != types.Numeric {
+			return v.AppendText(buf), nil
+		}
+		return append(buf, v.S...), nil
+	case types.JSONB:
+		buf = append(buf, 1)
+		return append(buf, v.S...), nil
+	case types.Date:
+		days := v.I
+		if v.K.IsTime() {
+			days = types.FloorDiv(v.I, types.MicrosPerDay)
+		}
+		return binary.BigEndian.AppendUint32(buf, uint32(int32(days-pgEpochDays))), nil
+	case types.Timestamp, types.TimestampTZ:
+		us := v.I
+		if v.K == types.Date {
+			us = v.I * types.MicrosPerDay
+		}
+		return binary.BigEndian.AppendUint64(buf, uint64(us-pgEpochMicros)), nil
+	case types.Interval:
+		us := v.I
+		days := us / types.MicrosPerDay
+		us -= days * types.MicrosPerDay
+		buf = binary.BigEndian.AppendUint64(buf, uint64(us))
+		buf = binary.BigEndian.AppendUint32(buf, uint32(int32(days)))
+		return binary.BigEndian.AppendUint32(buf, 0), nil
+	}
+	return v.AppendText(buf), nil
+}
+
+func intOf(v types.Value) int64 {
+	switch v.K {
+	case types.Float32, types.Float64, types.Numeric:
+		return int64(v.Float())
+	}
+	return v.I
+}
+
+// convert changes a value of another kind into kind k for text output, for
+// the few cases where the kinds differ (a BIGINT value in a REAL column).
+func convert(k types.Kind, v types.Value) types.Value {
+	switch {
+	case k == types.Float32 && v.K.IsNumeric():
+		return types.NewFloat32(v.Float())
+	case k == types.Float64 && v.K.IsNumeric():
+		return types.NewFloat(v.Float())
+	case k.IsInteger() && v.K.IsInteger():
+		return types.Value{K: k, I: v.I}
+	case k == types.Numeric && v.K.IsNumeric():
+		return types.NewNumeric(v.Decimal())
+	case k.IsTime() && (v.K.IsTime() || v.K == types.Date):
+		if v.K == types.Date {
+			return types.Value{K: k, I: v.I * types.MicrosPerDay}
+		}
+		return types.Value{K: k, I: v.I}
+	}
+	return v
+}

@@ -1,0 +1,665 @@
+package agg
+
+import (
+	"math/big"
+	"sort"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/sqlerr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// ---- count ----
+
+// countStarState is count(*) without FILTER: it needs no evaluation at all.
+type countStarState struct{ n int64 }
+
+func (s *countStarState) Update(_ *expr.Context, _ types.Row, op chunk.Op) error {
+	s.n += int64(op)
+	return nil
+}
+func (s *countStarState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
+	return s.Update(ctx, row, op)
+}
+func (s *countStarState) Merge(other State) error {
+	o, ok := other.(*countStarState)
+	if !ok {
+		return mismatch(s, other)
+	}
+	s.n += o.n
+	return nil
+}
+func (s *countStarState) Result() types.Value { return types.NewInt(s.n) }
+func (s *countStarState) SizeBytes() int      { return int(unsafe.Sizeof(*s)) }
+func (s *countStarState) MarshalBinary() ([]byte, error) {
+	e := newEncoder(tagCountStar)
+	e.varint(s.n)
+	return e.b, nil
+}
+func (s *countStarState) UnmarshalBinary(b []byte) error {
+	d := newDecoder(b, tagCountStar)
+	n := d.varint()
+	if err := d.done(); err != nil {
+		return err
+	}
+	s.n = n
+	return nil
+}
+
+// countState is count(x) and count(*) FILTER (...).
+type countState struct {
+	a *Agg
+	n int64
+}
+
+func (s *countState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
+	_, ok, err := s.a.input(ctx, row)
+	if ok {
+		s.n += int64(op)
+	}
+	return err
+}
+func (s *countState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
+	return s.Update(ctx, row, op)
+}
+func (s *countState) Merge(other State) error {
+	o, ok := other.(*countState)
+	if !ok {
+		return mismatch(s, other)
+	}
+	s.n += o.n
+	return nil
+}
+func (s *countState) Result() types.Value { return types.NewInt(s.n) }
+func (s *countState) SizeBytes() int      { return int(unsafe.Sizeof(*s)) }
+func (s *countState) MarshalBinary() ([]byte, error) {
+	e := newEncoder(tagCount)
+	e.varint(s.n)
+	return e.b, nil
+}
+func (s *countState) UnmarshalBinary(b []byte) error {
+	d := newDecoder(b, tagCount)
+	n := d.varint()
+	if err := d.done(); err != nil {
+		return err
+	}
+	s.n = n
+	return nil
+}
+
+// ---- sum / avg ----
+
+func outOfRange(k types.Kind) error {
+	name := "bigint"
+	switch k {
+	case types.Interval:
+		name = "interval"
+	case types.Int32:
+		name = "integer"
+	case types.Int16:
+		name = "smallint"
+	}
+	return sqlerr.New(sqlerr.NumericOutOfRange, "%s out of range", name)
+}
+
+// intSumState is sum/avg over integers and intervals, accumulated exactly in
+// 128 bits.
+type intSumState struct {
+	a   *Agg
+	sum int128
+	n   int64
+}
+
+func (s *intSumState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
+	v, ok, err := s.a.input(ctx, row)
+	if !ok {
+		return err
+	}
+	var sum int128
+	if op == chunk.Delete {
+		sum = s.sum.sub(v.I)
+	} else {
+		sum = s.sum.add(v.I)
+	}
+	if err := s.check(sum); err != nil {
+		return err
+	}
+	s.sum = sum
+	s.n += int64(op)
+	return nil
+}
+
+// check rejects a running sum outside the result type (sum(integer) is
+// bigint in Postgres and errors on overflow; numeric results never do).
+func (s *intSumState) check(sum int128) error {
+	if sum.fits() || s.a.avg {
+		return nil
+	}
+	switch s.a.typ.Kind {
+	case types.Numeric, types.Float32, types.Float64:
+		return nil
+	}
+	return outOfRange(s.a.typ.Kind)
+}
+
+func (s *intSumState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
+	return s.Update(ctx, row, op)
+}
+func (s *intSumState) Merge(other State) error {
+	o, ok := other.(*intSumState)
+	if !ok {
+		return mismatch(s, other)
+	}
+	sum := s.sum.plus(o.sum)
+	if err := s.check(sum); err != nil {
+		return err
+	}
+	s.sum = sum
+	s.n += o.n
+	return nil
+}
+func (s *intSumState) Result() types.Value {
+	if s.n <= 0 {
+		return types.NullValue
+	}
+	k := s.a.typ.Kind
+	if s.a.avg {
+		switch k {
+		case types.Numeric:
+			return divNumeric(s.sum.decimal(), 0, s.n)
+		case types.Float32, types.Float64:
+			return floatResult(k, s.sum.float()/float64(s.n))
+		}
+		// interval (or an integer result the planner asked for): truncate.
+		if s.sum.fits() {
+			return types.Value{K: k, I: int64(s.sum.lo) / s.n}
+		}
+		q := new(big.Int).Quo(s.sum.big(), big.NewInt(s.n))
+		return types.Value{K: k, I: q.Int64()}
+	}
+	switch k {
+	case types.Numeric:
+		if s.sum.fits() {
+			return types.Value{K: types.Numeric, S: strconv.FormatInt(int64(s.sum.lo), 10)}
+		}
+		return types.Value{K: types.Numeric, S: s.sum.big().String()}
+	case types.Float32, types.Float64:
+		return floatResult(k, s.sum.float())
+	}
+	return types.Value{K: k, I: int64(s.sum.lo)}
+}
+func (s *intSumState) SizeBytes() int { return int(unsafe.Sizeof(*s)) }
+func (s *intSumState) MarshalBinary() ([]byte, error) {
+	e := newEncoder(tagIntSum)
+	e.varint(s.sum.hi)
+	e.uvarint(s.sum.lo)
+	e.varint(s.n)
+	return e.b, nil
+}
+func (s *intSumState) UnmarshalBinary(b []byte) error {
+	d := newDecoder(b, tagIntSum)
+	hi, lo, n := d.varint(), d.uvarint(), d.varint()
+	if err := d.done(); err != nil {
+		return err
+	}
+	s.sum, s.n = int128{hi: hi, lo: lo}, n
+	return nil
+}
+
+func floatResult(k types.Kind, f float64) types.Value {
+	switch k {
+	case types.Float32:
+		return types.NewFloat32(f)
+	case types.Numeric:
+		return types.NewNumeric(decimal.NewFromFloat(f))
+	}
+	return types.NewFloat(f)
+}
+
+// floatSumState is sum/avg over floating point input (or with a floating
+// point result).
+type floatSumState struct {
+	a   *Agg
+	sum float64
+	n   int64
+}
+
+func (s *floatSumState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
+	v, ok, err := s.a.input(ctx, row)
+	if !ok {
+		return err
+	}
+	if op == chunk.Delete {
+		s.sum -= v.Float()
+	} else {
+		s.sum += v.Float()
+	}
+	s.n += int64(op)
+	return nil
+}
+func (s *floatSumState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
+	return s.Update(ctx, row, op)
+}
+func (s *floatSumState) Merge(other State) error {
+	o, ok := other.(*floatSumState)
+	if !ok {
+		return mismatch(s, other)
+	}
+	s.sum += o.sum
+	s.n += o.n
+	return nil
+}
+func (s *floatSumState) Result() types.Value {
+	if s.n <= 0 {
+		return types.NullValue
+	}
+	if s.a.avg {
+		return floatResult(s.a.typ.Kind, s.sum/float64(s.n))
+	}
+	return floatResult(s.a.typ.Kind, s.sum)
+}
+func (s *floatSumState) SizeBytes() int { return int(unsafe.Sizeof(*s)) }
+func (s *floatSumState) MarshalBinary() ([]byte, error) {
+	e := newEncoder(tagFloatSum)
+	e.float(s.sum)
+	e.varint(s.n)
+	return e.b, nil
+}
+func (s *floatSumState) UnmarshalBinary(b []byte) error {
+	d := newDecoder(b, tagFloatSum)
+	sum, n := d.float(), d.varint()
+	if err := d.done(); err != nil {
+		return err
+	}
+	s.sum, s.n = sum, n
+	return nil
+}
+
+// numericSumState is sum/avg over NUMERIC. It keeps the largest input scale,
+// as Postgres does for the result's display scale.
+type numericSumState struct {
+	a     *Agg
+	sum   decimal.Decimal
+	n     int64
+	scale int32
+}
+
+func (s *numericSumState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
+	v, ok, err := s.a.input(ctx, row)
+	if !ok {
+		return err
+	}
+	d := v.Decimal()
+	if sc := -d.Exponent(); sc > s.scale {
+		s.scale = sc
+	}
+	if op == chunk.Delete {
+		s.sum = s.sum.Sub(d)
+	} else {
+		s.sum = s.sum.Add(d)
+	}
+	s.n += int64(op)
+	return nil
+}
+func (s *numericSumState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
+	return s.Update(ctx, row, op)
+}
+func (s *numericSumState) Merge(other State) error {
+	o, ok := other.(*numericSumState)
+	if !ok {
+		return mismatch(s, other)
+	}
+	s.sum = s.sum.Add(o.sum)
+	s.n += o.n
+	s.scale = max(s.scale, o.scale)
+	return nil
+}
+func (s *numericSumState) Result() types.Value {
+	if s.n <= 0 {
+		return types.NullValue
+	}
+	k := s.a.typ.Kind
+	if s.a.avg {
+		if k == types.Float32 || k == types.Float64 {
+			f, _ := s.sum.Float64()
+			return floatResult(k, f/float64(s.n))
+		}
+		return divNumeric(s.sum, s.scale, s.n)
+	}
+	if k == types.Float32 || k == types.Float64 {
+		f, _ := s.sum.Float64()
+		return floatResult(k, f)
+	}
+	return types.Value{K: types.Numeric, S: s.sum.StringFixed(s.scale)}
+}
+func (s *numericSumState) SizeBytes() int {
+	return int(unsafe.Sizeof(*s)) + 48 // the big.Int behind the decimal
+}
+func (s *numericSumState) MarshalBinary() ([]byte, error) {
+	e := newEncoder(tagNumericSum)
+	e.str(s.sum.String())
+	e.varint(s.n)
+	e.varint(int64(s.scale))
+	return e.b, nil
+}
+func (s *numericSumState) UnmarshalBinary(b []byte) error {
+	d := newDecoder(b, tagNumericSum)
+	txt, n, scale := d.str(), d.varint(), d.varint()
+	if err := d.done(); err != nil {
+		return err
+	}
+	sum, err := decimal.NewFromString(txt)
+	if err != nil {
+		return err
+	}
+	s.sum, s.n, s.scale = sum, n, int32(scale)
+	return nil
+}
+
+// divNumeric divides sum (of display scale scale) by n with the result
+// scale Postgres' numeric division picks (select_div_scale): at least 16
+// significant digits, at least the inputs' display scales.
+func divNumeric(sum decimal.Decimal, scale int32, n int64) types.Value {
+	cnt := decimal.NewFromInt(n)
+	w1, f1 := nbaseWeight(sum)
+	w2, f2 := nbaseWeight(cnt)
+	qweight := w1 - w2
+	if f1 <= f2 {
+		qweight--
+	}
+	rscale := int32(16 - qweight*4)
+	rscale = max(rscale, scale, 0)
+	rscale = min(rscale, 1000)
+	return types.Value{K: types.Numeric, S: sum.DivRound(cnt, rscale).StringFixed(rscale)}
+}
+
+// nbaseWeight returns the weight and first digit of d in Postgres' base
+// 10000 numeric representation (0, 0 for zero).
+func nbaseWeight(d decimal.Decimal) (weight, first int) {
+	s := d.Abs().String()
+	intPart, frac, _ := strings.Cut(s, ".")
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart != "" {
+		nd := len(intPart)
+		weight = (nd - 1) / 4
+		lead := nd - weight*4
+		first, _ = strconv.Atoi(intPart[:lead])
+		return weight, first
+	}
+	for g := 0; g*4 < len(frac); g++ {
+		grp := frac[g*4:]
+		if len(grp) > 4 {
+			grp = grp[:4]
+		}
+		grp += strings.Repeat("0", 4-len(grp))
+		if v, _ := strconv.Atoi(grp); v != 0 {
+			return -(g + 1), v
+		}
+	}
+	return 0, 0
+}
+
+// ---- min / max ----
+
+// minMaxIntState is min/max over kinds whose order is the order of I
+// (integers, timestamps, dates, intervals, booleans). Append-only.
+type minMaxIntState struct {
+	a   *Agg
+	v   int64
+	set bool
+}
+
+func (s *minMaxIntState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
+	v, ok, err := s.a.input(ctx, row)
+	if !ok {
+		return err
+	}
+	if op == chunk.Delete {
+		return s.a.errNoRetract()
+	}
+	s.add(v.I)
+	return nil
+}
+func (s *minMaxIntState) add(i int64) {
+	if !s.set || (s.a.max && i > s.v) || (!s.a.max && i < s.v) {
+		s.v, s.set = i, true
+	}
+}
+func (s *minMaxIntState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
+	return s.Update(ctx, row, op)
+}
+func (s *minMaxIntState) Merge(other State) error {
+	o, ok := other.(*minMaxIntState)
+	if !ok {
+		return mismatch(s, other)
+	}
+	if o.set {
+		s.add(o.v)
+	}
+	return nil
+}
+func (s *minMaxIntState) Result() types.Value {
+	if !s.set {
+		return types.NullValue
+	}
+	return types.Value{K: s.a.typ.Kind, I: s.v}
+}
+func (s *minMaxIntState) SizeBytes() int { return int(unsafe.Sizeof(*s)) }
+func (s *minMaxIntState) MarshalBinary() ([]byte, error) {
+	e := newEncoder(tagMinMaxInt)
+	e.bool(s.set)
+	e.varint(s.v)
+	return e.b, nil
+}
+func (s *minMaxIntState) UnmarshalBinary(b []byte) error {
+	d := newDecoder(b, tagMinMaxInt)
+	set, v := d.bool(), d.varint()
+	if err := d.done(); err != nil {
+		return err
+	}
+	s.set, s.v = set, v
+	return nil
+}
+
+// minMaxState is min/max over any comparable kind. Append-only.
+type minMaxState struct {
+	a   *Agg
+	v   types.Value
+	set bool
+}
+
+func (s *minMaxState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
+	v, ok, err := s.a.input(ctx, row)
+	if !ok {
+		return err
+	}
+	if op == chunk.Delete {
+		return s.a.errNoRetract()
+	}
+	s.add(v)
+	return nil
+}
+func (s *minMaxState) add(v types.Value) {
+	if !s.set {
+		s.v, s.set = v, true
+		return
+	}
+	c := types.Compare(v, s.v)
+	if (s.a.max && c > 0) || (!s.a.max && c < 0) {
+		s.v = v
+	}
+}
+func (s *minMaxState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
+	return s.Update(ctx, row, op)
+}
+func (s *minMaxState) Merge(other State) error {
+	o, ok := other.(*minMaxState)
+	if !ok {
+		return mismatch(s, other)
+	}
+	if o.set {
+		s.add(o.v)
+	}
+	return nil
+}
+func (s *minMaxState) Result() types.Value {
+	if !s.set {
+		return types.NullValue
+	}
+	return s.v
+}
+func (s *minMaxState) SizeBytes() int { return int(unsafe.Sizeof(*s)) + len(s.v.S) }
+func (s *minMaxState) MarshalBinary() ([]byte, error) {
+	e := newEncoder(tagMinMax)
+	e.bool(s.set)
+	e.value(s.v)
+	return e.b, nil
+}
+func (s *minMaxState) UnmarshalBinary(b []byte) error {
+	d := newDecoder(b, tagMinMax)
+	set, v := d.bool(), d.value()
+	if err := d.done(); err != nil {
+		return err
+	}
+	s.set, s.v = set, v
+	return nil
+}
+
+// msItem is one distinct value of a multiset with its multiplicity.
+type msItem struct {
+	v types.Value
+	n int64
+}
+
+// multiset is a small ordered multiset of values (sorted by types.Compare).
+// Retractable min/max keep one; it grows only with distinct values.
+type multiset []msItem
+
+func (m multiset) find(v types.Value) (int, bool) {
+	i := sort.Search(len(m), func(i int) bool { return types.Compare(m[i].v, v) >= 0 })
+	return i, i < len(m) && types.Compare(m[i].v, v) == 0
+}
+
+// add adds n copies of v (n may be negative); it reports false when that
+// would retract a value that is not there.
+func (m *multiset) add(v types.Value, n int64) bool {
+	i, found := m.find(v)
+	if found {
+		c := (*m)[i].n + n
+		switch {
+		case c < 0:
+			return false
+		case c == 0:
+			*m = append((*m)[:i], (*m)[i+1:]...)
+		default:
+			(*m)[i].n = c
+		}
+		return true
+	}
+	if n < 0 {
+		return false
+	}
+	*m = append(*m, msItem{})
+	copy((*m)[i+1:], (*m)[i:])
+	(*m)[i] = msItem{v: v, n: n}
+	return true
+}
+
+func (m multiset) size() int {
+	n := cap(m) * int(unsafe.Sizeof(msItem{}))
+	for _, it := range m {
+		n += len(it.v.S)
+	}
+	return n
+}
+
+func (m multiset) encode(e *encoder) {
+	e.uvarint(uint64(len(m)))
+	for _, it := range m {
+		e.value(it.v)
+		e.varint(it.n)
+	}
+}
+
+func decodeMultiset(d *decoder) multiset {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	m := make(multiset, 0, n)
+	for range n {
+		v := d.value()
+		c := d.varint()
+		m = append(m, msItem{v: v, n: c})
+	}
+	return m
+}
+
+// errRetractMissing is returned when a Delete names a value the state does
+// not hold (the input changelog is inconsistent).
+func errRetractMissing(fn string, v types.Value) error {
+	return sqlerr.New(sqlerr.Internal, "%s: retraction of a value that was never added: %s", fn, v.String())
+}
+
+// multisetState is retractable min/max.
+type multisetState struct {
+	a *Agg
+	m multiset
+}
+
+func (s *multisetState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
+	v, ok, err := s.a.input(ctx, row)
+	if !ok {
+		return err
+	}
+	if !s.m.add(v, int64(op)) {
+		return errRetractMissing(s.a.fn, v)
+	}
+	return nil
+}
+func (s *multisetState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
+	return s.Update(ctx, row, op)
+}
+func (s *multisetState) Merge(other State) error {
+	o, ok := other.(*multisetState)
+	if !ok {
+		return mismatch(s, other)
+	}
+	for _, it := range o.m {
+		if !s.m.add(it.v, it.n) {
+			return errRetractMissing(s.a.fn, it.v)
+		}
+	}
+	return nil
+}
+func (s *multisetState) Result() types.Value {
+	if len(s.m) == 0 {
+		return types.NullValue
+	}
+	if s.a.max {
+		return s.m[len(s.m)-1].v
+	}
+	return s.m[0].v
+}
+func (s *multisetState) SizeBytes() int { return int(unsafe.Sizeof(*s)) + s.m.size() }
+func (s *multisetState) MarshalBinary() ([]byte, error) {
+	e := newEncoder(tagMultiset)
+	s.m.encode(e)
+	return e.b, nil
+}
+func (s *multisetState) UnmarshalBinary(b []byte) error {
+	d := newDecoder(b, tagMultiset)
+	m := decodeMultiset(d)
+	if err := d.done(); err != nil {
+		return err
+	}
+	s.m = m
+	return nil
+}

@@ -105,6 +105,14 @@ type Reader interface {
 	Close() error
 }
 
+// SchemaChecker is implemented by connectors that constrain the columns of
+// a source they fill by name (datagen): CREATE SOURCE calls CheckSchema with
+// the physical columns and the validated options, so that an unknown column
+// or an unsuitable type is an error at CREATE rather than at the first view.
+type SchemaChecker interface {
+	CheckSchema(schema types.Schema, opts map[string]string) error
+}
+
 // PartitionLag is the consumer lag of one partition.
 type PartitionLag struct {
 	Partition int

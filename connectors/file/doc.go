@@ -1,0 +1,22 @@
+// Package file is the `connector = 'file'` source: newline-delimited JSON or
+// CSV read from a local file, for replay, backfill and benchmarks.
+//
+// Options: path (required), format 'json'|'csv' (default json), on_eof
+// 'close'|'follow' (default close), poll_interval (follow mode, default
+// 100ms), and the decoder options of package format (csv_header,
+// csv_delimiter, csv_null, json_missing).
+//
+// The reader reads the file in 1 MiB blocks and decodes one line per row,
+// up to 1024 rows per chunk, all in partition 0. A line that does not
+// decode goes to SourceSpec.DeadLetter with its raw bytes and its byte
+// offset; reading goes on. Position is the byte offset just after the last
+// line returned (decimal text), so a restart resumes at the next line. With
+// on_eof = 'close' the reader returns io.EOF at the end of the file (a last
+// line without a newline still counts); with 'follow' it polls for appended
+// lines and holds back an unterminated last line until its newline arrives.
+// A followed file that shrinks below the position is an error (truncation
+// is not supported). Progress reports bytes read, the file size and whether
+// the end was reached; Lag reports the bytes not yet read.
+//
+// The reader owns one open file and no goroutines; Close closes the file.
+package file

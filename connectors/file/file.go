@@ -121,9 +121,9 @@ type Reader struct {
 
 	mem   []byte // backing array of buf
 	buf   []byte // unread bytes
-	pos   int64 // offset after the last line consumed
-	eof   bool  // the last read hit the end of the file
-	done  bool  // close mode: everything returned
+	pos   int64  // offset after the last line consumed
+	eof   bool   // the last read hit the end of the file
+	done  bool   // close mode: everything returned
 	chunk *chunk.Chunk
 	lines int64
 	dead  int64

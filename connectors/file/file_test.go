@@ -244,7 +244,7 @@ func BenchmarkFileSource(b *testing.B) {
 
 func TestLongLinesAcrossBlocks(t *testing.T) {
 	var b strings.Builder
-	pad := strings.Repeat("x", 700<<10)
+	pad := strings.Repeat("x", 800<<10)
 	for i := 0; i < 8; i++ {
 		fmt.Fprintf(&b, `{"auction":%d,"pad":"%s","price":1,"ts":1}`+"\n", i, pad[:(i+1)*(90<<10)])
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sluice-db/sluice/connectors"
 	"github.com/sluice-db/sluice/sql/types"
@@ -54,10 +55,16 @@ func (connector) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink
 	return nil, fmt.Errorf("connector %q cannot be used as a sink", Name)
 }
 
+// validInterval accepts SQL interval text ('5 seconds') and Go durations
+// ('5s').
 func validInterval(v string) error {
 	us, err := types.ParseInterval(v)
 	if err != nil {
-		return err
+		d, derr := time.ParseDuration(strings.TrimSpace(v))
+		if derr != nil {
+			return err
+		}
+		us = d.Microseconds()
 	}
 	if us < 0 {
 		return errors.New("must not be negative")

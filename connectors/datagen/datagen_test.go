@@ -13,7 +13,9 @@ import (
 	"github.com/sluice-db/sluice/sql/types"
 )
 
-func col(name string, t types.Type) types.Column { return types.Column{Name: name, Type: t, Nullable: true} }
+func col(name string, t types.Type) types.Column {
+	return types.Column{Name: name, Type: t, Nullable: true}
+}
 
 var (
 	bidSchema = types.Schema{col("auction", types.TInt64), col("bidder", types.TInt64), col("price", types.TInt64),

@@ -1,0 +1,152 @@
+package exec
+
+import (
+	"fmt"
+
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/sqlerr"
+)
+
+// builder turns a streaming plan into the nodes of a job.
+type builder struct {
+	e *Engine
+	j *job
+}
+
+// add creates a node for op with nIn inputs feeding out.
+func (b *builder) add(name string, op operator, nIn, width int, out outlet) *node {
+	n := newNode(b.j, name, op, nIn, width)
+	n.out = &out
+	b.j.nodes = append(b.j.nodes, n)
+	return n
+}
+
+func (b *builder) child(name string, op operator, width int, input plan.Node, out outlet) error {
+	n := b.add(name, op, 1, width, out)
+	return b.build(input, outlet{ch: n.inbox, in: 0})
+}
+
+// mayRetract reports whether a plan's output may contain retractions.
+func (b *builder) mayRetract(p plan.Node) bool {
+	switch n := p.(type) {
+	case *plan.Scan:
+		if n.Kind == plan.RelView {
+			r, err := b.e.rel(n.Name)
+			return err != nil || !r.appendOnly
+		}
+		return false
+	case *plan.WindowAgg:
+		return n.Emit == plan.EmitOnUpdate || n.Window.Kind == plan.Session || n.Lateness > 0 || b.mayRetract(n.Input)
+	case *plan.GroupAgg, *plan.TopN:
+		return true
+	case *plan.Dedup:
+		return n.KeepLast || b.mayRetract(n.Input)
+	}
+	for _, c := range p.Children() {
+		if b.mayRetract(c) {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *builder) build(p plan.Node, out outlet) error {
+	switch n := p.(type) {
+	case *plan.Scan:
+		return b.scan(n, out)
+	case *plan.Filter:
+		return b.child("filter", &filterOp{pred: n.Pred}, len(n.Schema()), n.Input, out)
+	case *plan.Project:
+		return b.child("project", &projectOp{exprs: n.Exprs}, len(n.Cols), n.Input, out)
+	case *plan.WindowAssign:
+		op, err := newWindowAssignOp(n)
+		if err != nil {
+			return err
+		}
+		return b.child("window-assign", op, len(n.Cols), n.Input, out)
+	case *plan.WindowAgg:
+		op, err := newWindowAggOp(b.j, n, b.mayRetract(n.Input))
+		if err != nil {
+			return err
+		}
+		return b.child("window-agg", op, len(n.Cols), n.Input, out)
+	case *plan.GroupAgg:
+		op, err := newGroupAggOp(b.j, n, b.mayRetract(n.Input))
+		if err != nil {
+			return err
+		}
+		return b.child("group-agg", op, len(n.Cols), n.Input, out)
+	case *plan.TopN:
+		return b.child("top-n", newTopNOp(b.j, n, b.mayRetract(n.Input)), len(n.Cols), n.Input, out)
+	case *plan.Dedup:
+		return b.child("dedup", newDedupOp(b.j, n), len(n.Cols), n.Input, out)
+	case *plan.LookupJoin:
+		op, err := b.lookupJoin(n)
+		if err != nil {
+			return err
+		}
+		return b.child("lookup-join", op, len(n.Cols), n.Stream, out)
+	case *plan.IntervalJoin:
+		op := newIntervalJoinOp(b.j, n)
+		node := b.add("interval-join", op, 2, len(n.Cols), out)
+		if err := b.build(n.Left, outlet{ch: node.inbox, in: 0}); err != nil {
+			return err
+		}
+		return b.build(n.Right, outlet{ch: node.inbox, in: 1})
+	case *plan.Union:
+		node := b.add("union", unionOp{}, len(n.Inputs), len(n.Schema()), out)
+		for i, in := range n.Inputs {
+			if err := b.build(in, outlet{ch: node.inbox, in: i}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return sqlerr.New(sqlerr.FeatureNotSupported, "%s cannot run in a continuous query", p.Explain())
+}
+
+func (b *builder) scan(n *plan.Scan, out outlet) error {
+	s, err := newSourceNode(b.j, n, out)
+	if err != nil {
+		return err
+	}
+	b.j.reads[n.Name] = true
+	r, rerr := b.e.rel(n.Name)
+	switch {
+	case rerr == nil:
+		s.rel = r
+		wm := n.Watermark
+		if wm == nil && r.isTable {
+			wm = r.wm
+		}
+		if wm != nil {
+			s.wmCol, s.delay = wm.Col, wm.Delay
+		} else if !r.isTable {
+			s.passWM = true
+		}
+	case n.Kind == plan.RelSource && n.Connector != "":
+		if n.Watermark != nil {
+			s.wmCol, s.delay = n.Watermark.Col, n.Watermark.Delay
+		}
+	default:
+		return rerr
+	}
+	b.j.sources = append(b.j.sources, s)
+	return nil
+}
+
+func (b *builder) lookupJoin(n *plan.LookupJoin) (operator, error) {
+	scan, ok := n.Table.(*plan.Scan)
+	if !ok {
+		return nil, sqlerr.New(sqlerr.FeatureNotSupported, "a lookup join needs a table or view on its lookup side, not %s", n.Table.Explain())
+	}
+	r, err := b.e.rel(scan.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(n.TableKey) != len(n.StreamKey) {
+		return nil, fmt.Errorf("lookup join: %d stream keys for %d table keys", len(n.StreamKey), len(n.TableKey))
+	}
+	b.j.reads[scan.Name] = true
+	return newLookupJoinOp(n, r), nil
+}

@@ -1,0 +1,56 @@
+// Package exec is Sluice's event-time streaming engine: it runs the
+// physical plans of planner/plan as continuous dataflows and keeps their
+// results fresh under disorder and late data.
+//
+// # What it owns
+//
+// An Engine holds relations and jobs. A relation is a table or push source
+// (rows arrive by Engine.Insert and are kept) or a materialized view (its
+// contents are maintained by a job). A job is the dataflow of one view or
+// sink: one goroutine per operator (node), connected by bounded channels
+// (Config.QueueSize) carrying chunk.Message, so a slow operator or sink
+// back-pressures up to the sources and Insert.
+//
+// Each node calls one hook per message kind on its operator: OnData for
+// chunks, OnWatermark when the node's watermark (the minimum over its
+// non-idle inputs) advances — the hook returns the watermark to forward —
+// and OnBarrier when a barrier has arrived on every input (alignment holds
+// the inputs that are ahead). Idle inputs are skipped in the minimum; a
+// node whose inputs are all idle forwards Idle.
+//
+// Source nodes compute generated columns and event times, keep per
+// partition watermarks (max event time - delay), combine them as the
+// minimum over non-idle partitions, mark a partition idle after
+// idle_timeout, and when every partition has been silent for quiet_advance
+// move the watermark on with processing time. Rows of one chunk are judged
+// in arrival order: a row behind the watermark that earlier rows of its
+// chunk established is sent after that watermark, so it is late exactly as
+// if it had arrived alone.
+//
+// Operators: filter, project, union, window assign, window aggregates
+// (tumble, hop with shared panes, cumulate, session with gap, maximum
+// duration and merging), updating group aggregates with TTL, Top-N, dedup,
+// lookup joins against tables and views, interval joins, and the terminal
+// materialize and sink operators. Aggregating operators keep accumulators
+// per (window, key), never the rows of a window. Rows too late for every
+// window they belong to are counted (ViewStats.Late) and kept in the
+// late-events table (Engine.LateEvents), never dropped silently.
+//
+// # Time
+//
+// Processing time comes from Config.Clock; nothing here calls time.Now.
+// Tests use FakeClock: idle timeouts, quiet advance and TTLs are evaluated
+// on ticker ticks and on every barrier, so Advance followed by Flush is
+// deterministic.
+//
+// # Lifecycle
+//
+// NewEngine starts a background goroutine that injects a barrier every
+// Config.BarrierInterval (sinks commit one epoch per barrier). StartView and
+// StartSink start a job's goroutines after its sources attached (snapshot
+// plus feed registration, atomically, so a new view backfills every row
+// exactly once). Flush injects a barrier at every root and waits until every
+// job has acknowledged it. Drop stops one job; Close stops all of them and
+// waits for every goroutine. A panic or error inside an operator fails only
+// its job (ViewStats.Error) and is logged.
+package exec

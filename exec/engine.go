@@ -1,0 +1,620 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/sqlerr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// Sentinel errors.
+var (
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("engine closed")
+)
+
+// Config configures an Engine.
+type Config struct {
+	Clock  Clock
+	Logger *slog.Logger
+	// QueueSize bounds the channels between operators (back-pressure).
+	QueueSize int
+	// IdleTimeout is the default for sources' `idle_timeout` option: an
+	// input silent this long stops holding the watermark back (0 = never).
+	IdleTimeout time.Duration
+	// QuietAdvance is the default for sources' `quiet_advance` option: when
+	// every partition of a source has been silent this long, its watermark
+	// advances with processing time (0 = off).
+	QuietAdvance time.Duration
+	// DeadLetter receives inputs sources could not decode.
+	DeadLetter func(connectors.DeadLetter)
+	// BarrierInterval is how often a barrier runs through every job so that
+	// sinks commit an epoch (0 = 1s, negative = only on Flush).
+	BarrierInterval time.Duration
+	// MaxLateEvents bounds the late-events table (0 = 10000); older entries
+	// are evicted, their count stays in ViewStats.
+	MaxLateEvents int
+}
+
+// Engine runs continuous queries: tables and push sources fed by Insert,
+// pull sources read through connectors, and the jobs of views and sinks.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+
+	mu     sync.Mutex
+	rels   map[string]*relation
+	jobs   map[string]*job
+	epoch  uint64
+	closed bool
+
+	lateMu sync.Mutex
+	late   []LateEvent
+	lateN  int
+}
+
+// NewEngine returns a running engine.
+func NewEngine(cfg Config) *Engine {
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 16
+	}
+	if cfg.BarrierInterval == 0 {
+		cfg.BarrierInterval = time.Second
+	}
+	if cfg.MaxLateEvents <= 0 {
+		cfg.MaxLateEvents = 10000
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel,
+		rels: map[string]*relation{}, jobs: map[string]*job{}}
+	if cfg.BarrierInterval > 0 {
+		t := cfg.Clock.NewTicker(cfg.BarrierInterval)
+		e.bg.Add(1)
+		go func() {
+			defer e.bg.Done()
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C():
+					if _, _, err := e.injectBarrier(e.ctx); err != nil {
+						return
+					}
+				case <-e.ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	return e
+}
+
+func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
+
+// AddTable registers a table or push source whose rows arrive by Insert.
+func (e *Engine) AddTable(name string, schema types.Schema, wm *plan.Watermark) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	if _, ok := e.rels[name]; ok {
+		return sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists", name)
+	}
+	r := newRelation(name, schema, true)
+	r.wm = wm
+	r.appendOnly = true
+	e.rels[name] = r
+	return nil
+}
+
+func (e *Engine) rel(name string) (*relation, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil, ErrClosed
+	}
+	r, ok := e.rels[name]
+	if !ok {
+		return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", name)
+	}
+	return r, nil
+}
+
+// Insert appends rows to a table: they are kept (snapshot, lookups,
+// backfill of new views) and sent to every job reading the table. Rows must
+// have the table's width.
+func (e *Engine) Insert(ctx context.Context, name string, rows []types.Row) error {
+	r, err := e.rel(name)
+	if err != nil {
+		return err
+	}
+	if !r.isTable {
+		return sqlerr.New(sqlerr.WrongObjectType, "%q is a materialized view; only tables and sources accept rows", name)
+	}
+	for _, row := range rows {
+		if len(row) != len(r.schema) {
+			return sqlerr.New(sqlerr.DatatypeMismatch, "insert into %q: row has %d values, the table has %d columns", name, len(row), len(r.schema))
+		}
+	}
+	for len(rows) > 0 {
+		n := min(len(rows), chunkRows)
+		c := chunk.New(len(r.schema), n)
+		c.Partition = 0
+		for _, row := range rows[:n] {
+			c.Append(chunk.Insert, chunk.NoTime, row)
+		}
+		rows = rows[n:]
+		r.pubMu.Lock()
+		r.mu.Lock()
+		r.applyLocked(c)
+		r.mu.Unlock()
+		err := r.publish(ctx, chunk.Message{Kind: chunk.Data, Chunk: c})
+		r.pubMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("insert into %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// AdvanceWatermark declares that no row of a table or push source with an
+// event time below micros will follow (a test and script hook).
+func (e *Engine) AdvanceWatermark(name string, micros int64) error {
+	r, err := e.rel(name)
+	if err != nil {
+		return err
+	}
+	if !r.isTable {
+		return sqlerr.New(sqlerr.WrongObjectType, "%q is not a table or source", name)
+	}
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
+	r.mu.Lock()
+	if micros > r.lastWM {
+		r.lastWM = micros
+	}
+	r.mu.Unlock()
+	return r.publish(e.ctx, chunk.Message{Kind: chunk.Watermark, Watermark: micros})
+}
+
+// StartView starts the job of a materialized view: it backfills from the
+// current contents of what it reads, then keeps the view up to date.
+func (e *Engine) StartView(ctx context.Context, m *plan.Materialize) error {
+	r := newRelation(m.Name, m.Schema(), false)
+	r.key = m.Key
+	r.store = newViewStore(m.Key)
+	r.appendOnly = m.AppendOnly
+	j := e.newJob(m.Name, "view")
+	r.job = j
+	j.rel = r
+	term := newNode(j, "materialize "+m.Name, &materializeOp{rel: r, job: j}, 1, len(r.schema))
+	return e.startJob(ctx, j, term, m.Input, r)
+}
+
+// StartSink starts the job of a sink writing Input's changes to sink.
+func (e *Engine) StartSink(ctx context.Context, s *plan.Sink, sink connectors.Sink) error {
+	last, err := sink.LastCommitted(ctx)
+	if err != nil {
+		return fmt.Errorf("read last committed epoch of sink %s: %w", s.Name, err)
+	}
+	j := e.newJob(s.Name, "sink")
+	op := &sinkOp{sink: sink, job: j, epoch: last}
+	j.closers = append(j.closers, sink.Close)
+	term := newNode(j, "sink "+s.Name, op, 1, len(s.Schema()))
+	return e.startJob(ctx, j, term, s.Input, nil)
+}
+
+func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.Node, r *relation) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return ErrClosed
+	}
+	if _, ok := e.jobs[j.name]; ok {
+		e.mu.Unlock()
+		return sqlerr.New(sqlerr.DuplicateTable, "%q already exists", j.name)
+	}
+	if _, ok := e.rels[j.name]; ok && r != nil {
+		e.mu.Unlock()
+		return sqlerr.New(sqlerr.DuplicateTable, "relation %q already exists", j.name)
+	}
+	e.mu.Unlock()
+	j.nodes = append(j.nodes, term)
+	b := &builder{e: e, j: j}
+	if err := b.build(input, outlet{ch: term.inbox, in: 0}); err != nil {
+		j.cancel()
+		j.closeAll()
+		return err
+	}
+	e.mu.Lock()
+	if _, ok := e.jobs[j.name]; ok {
+		e.mu.Unlock()
+		j.cancel()
+		j.closeAll()
+		return sqlerr.New(sqlerr.DuplicateTable, "%q already exists", j.name)
+	}
+	e.jobs[j.name] = j
+	if r != nil {
+		e.rels[j.name] = r
+	}
+	e.mu.Unlock()
+	for _, n := range j.nodes {
+		j.wg.Add(1)
+		go n.run(j.ctx)
+	}
+	// Sources attach (snapshot + feed registration) before they run, so
+	// that the job sees every row exactly once.
+	for _, s := range j.sources {
+		if err := s.attach(ctx); err != nil {
+			_ = e.Drop(j.name)
+			return err
+		}
+	}
+	for _, s := range j.sources {
+		j.wg.Add(1)
+		go s.run(j.ctx)
+	}
+	return nil
+}
+
+// Drop stops and removes a view, sink or table. A relation that running
+// jobs read cannot be dropped.
+func (e *Engine) Drop(name string) error {
+	e.mu.Lock()
+	j := e.jobs[name]
+	r := e.rels[name]
+	if j == nil && r == nil {
+		e.mu.Unlock()
+		return sqlerr.New(sqlerr.UndefinedTable, "%q does not exist", name)
+	}
+	if r != nil {
+		for _, other := range e.jobs {
+			if other != j && other.reads[name] && !other.isFailed() {
+				e.mu.Unlock()
+				return sqlerr.New(sqlerr.DependentObjects, "cannot drop %q because %q depends on it", name, other.name)
+			}
+		}
+	}
+	delete(e.jobs, name)
+	delete(e.rels, name)
+	e.mu.Unlock()
+	if r != nil {
+		r.pubMu.Lock()
+		for s := range r.subs {
+			s.closeWith(fmt.Errorf("%s was dropped", name))
+		}
+		r.subs = map[*Subscription]struct{}{}
+		r.pubMu.Unlock()
+	}
+	if j != nil {
+		j.stop()
+	}
+	return nil
+}
+
+// injectBarrier sends barrier epoch through every root (tables and pull
+// sources) and returns the epoch and the jobs that will see it.
+func (e *Engine) injectBarrier(ctx context.Context) (uint64, []*job, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return 0, nil, ErrClosed
+	}
+	e.epoch++
+	ep := e.epoch
+	jobs := make([]*job, 0, len(e.jobs))
+	for _, j := range e.jobs {
+		jobs = append(jobs, j)
+	}
+	for _, r := range e.rels {
+		if !r.isTable {
+			continue
+		}
+		r.pubMu.Lock()
+		err := r.publish(ctx, chunk.Message{Kind: chunk.Barrier, Epoch: ep})
+		r.pubMu.Unlock()
+		if err != nil {
+			return 0, nil, err
+		}
+	}
+	for _, j := range jobs {
+		for _, s := range j.sources {
+			if s.reader == nil {
+				continue
+			}
+			select {
+			case s.ctl <- chunk.Message{Kind: chunk.Barrier, Epoch: ep}:
+			case <-j.ctx.Done():
+			case <-ctx.Done():
+				return 0, nil, ctx.Err()
+			}
+		}
+	}
+	return ep, jobs, nil
+}
+
+// Flush returns when every job has processed all input inserted or read
+// before the call: a barrier runs through the dataflow. It returns the
+// errors of jobs that failed meanwhile.
+func (e *Engine) Flush(ctx context.Context) error {
+	healthy := map[*job]bool{}
+	e.mu.Lock()
+	for _, j := range e.jobs {
+		healthy[j] = !j.isFailed()
+	}
+	e.mu.Unlock()
+	ep, jobs, err := e.injectBarrier(ctx)
+	if err != nil {
+		return fmt.Errorf("flush: %w", err)
+	}
+	var errs []error
+	for _, j := range jobs {
+		if err := j.waitAck(ctx, ep); err != nil {
+			return fmt.Errorf("flush: %w", err)
+		}
+		if ferr := j.failure(); ferr != nil && healthy[j] {
+			errs = append(errs, fmt.Errorf("%s %s failed: %w", j.kind, j.name, ferr))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Snapshot returns the schema and a consistent copy of the contents of a
+// view or table. The rows are shared and must not be modified.
+func (e *Engine) Snapshot(name string) (types.Schema, []types.Row, error) {
+	r, err := e.rel(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.schema, r.contentsLocked(), nil
+}
+
+// Close stops every job and releases connectors.
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	jobs := make([]*job, 0, len(e.jobs))
+	for _, j := range e.jobs {
+		jobs = append(jobs, j)
+	}
+	rels := e.rels
+	e.mu.Unlock()
+	e.cancel()
+	for _, r := range rels {
+		r.pubMu.Lock()
+		for s := range r.subs {
+			s.closeWith(ErrClosed)
+		}
+		r.pubMu.Unlock()
+	}
+	done := make(chan struct{})
+	go func() {
+		for _, j := range jobs {
+			j.stop()
+		}
+		e.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("close engine: %w", ctx.Err())
+	}
+}
+
+// job is the dataflow of one view or sink.
+type job struct {
+	e      *Engine
+	name   string
+	kind   string
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	nodes   []*node
+	sources []*sourceNode
+	reads   map[string]bool
+	rel     *relation
+	closers []func() error
+	stats   []*opStats
+
+	rowsIn, rowsOut atomic.Int64
+	late            atomic.Int64
+	watermark       atomic.Int64
+
+	mu       sync.Mutex
+	err      error
+	acked    uint64
+	finished bool
+	changed  chan struct{}
+	stopOnce sync.Once
+}
+
+func (e *Engine) newJob(name, kind string) *job {
+	ctx, cancel := context.WithCancel(e.ctx)
+	j := &job{e: e, name: name, kind: kind, ctx: ctx, cancel: cancel, reads: map[string]bool{}, changed: make(chan struct{})}
+	j.watermark.Store(chunk.NoTime)
+	return j
+}
+
+func (j *job) signalLocked() {
+	close(j.changed)
+	j.changed = make(chan struct{})
+}
+
+func (j *job) ack(epoch uint64) {
+	j.mu.Lock()
+	if epoch > j.acked {
+		j.acked = epoch
+	}
+	j.signalLocked()
+	j.mu.Unlock()
+}
+
+func (j *job) finish() {
+	j.mu.Lock()
+	j.finished = true
+	j.signalLocked()
+	j.mu.Unlock()
+}
+
+func (j *job) fail(err error) {
+	j.mu.Lock()
+	if j.err == nil {
+		j.err = err
+		j.e.log.Error("job failed", "job", j.name, "kind", j.kind, "err", err)
+	}
+	j.signalLocked()
+	j.mu.Unlock()
+	j.cancel()
+}
+
+func (j *job) failure() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
+}
+
+func (j *job) isFailed() bool { return j.failure() != nil }
+
+// waitAck waits until the job processed barrier epoch (or finished, failed
+// or stopped).
+func (j *job) waitAck(ctx context.Context, epoch uint64) error {
+	for {
+		j.mu.Lock()
+		ok := j.acked >= epoch || j.finished || j.err != nil || j.ctx.Err() != nil
+		ch := j.changed
+		j.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-j.ctx.Done():
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (j *job) stop() {
+	j.stopOnce.Do(func() {
+		j.cancel()
+		j.wg.Wait()
+		j.closeAll()
+	})
+}
+
+func (j *job) closeAll() {
+	for _, c := range j.closers {
+		if err := c(); err != nil {
+			j.e.log.Warn("close", "job", j.name, "err", err)
+		}
+	}
+	j.closers = nil
+}
+
+// opStats are counters an operator publishes for ViewStats (written by the
+// operator's goroutine, read by anyone).
+type opStats struct {
+	stateBytes  atomic.Int64
+	openWindows atomic.Int64
+}
+
+// ViewStats describes one running view or sink.
+type ViewStats struct {
+	Name, Kind string
+	// Watermark is the job's output watermark in microseconds
+	// (chunk.NoTime when none has passed yet).
+	Watermark   int64
+	RowsIn      int64
+	RowsOut     int64
+	StateBytes  int64
+	OpenWindows int64
+	Late        int64
+	Failed      bool
+	Error       string
+}
+
+// ViewStats lists every view and sink job, sorted by name.
+func (e *Engine) ViewStats() []ViewStats {
+	e.mu.Lock()
+	jobs := make([]*job, 0, len(e.jobs))
+	for _, j := range e.jobs {
+		jobs = append(jobs, j)
+	}
+	e.mu.Unlock()
+	out := make([]ViewStats, 0, len(jobs))
+	for _, j := range jobs {
+		v := ViewStats{Name: j.name, Kind: j.kind, Watermark: j.watermark.Load(), RowsIn: j.rowsIn.Load(),
+			RowsOut: j.rowsOut.Load(), Late: j.late.Load()}
+		for _, s := range j.stats {
+			v.StateBytes += s.stateBytes.Load()
+			v.OpenWindows += s.openWindows.Load()
+		}
+		if err := j.failure(); err != nil {
+			v.Failed, v.Error = true, err.Error()
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
+	return out
+}
+
+// LateEvent is a row that arrived after its window closed beyond the
+// allowed lateness: it is counted and kept here instead of being dropped.
+type LateEvent struct {
+	View string
+	// Row is the input row as a JSON object of column name to text value.
+	Row       string
+	EventTime int64 // microseconds
+	Watermark int64 // the operator's watermark when the row arrived
+	// Lateness is how far behind the watermark the row was (microseconds).
+	Lateness int64
+	Arrival  time.Time
+}
+
+// LateEvents returns the recorded late events, oldest first.
+func (e *Engine) LateEvents() []LateEvent {
+	e.lateMu.Lock()
+	defer e.lateMu.Unlock()
+	return append([]LateEvent(nil), e.late...)
+}
+
+func (e *Engine) recordLate(ev LateEvent) {
+	e.lateMu.Lock()
+	defer e.lateMu.Unlock()
+	if len(e.late) >= e.cfg.MaxLateEvents {
+		copy(e.late, e.late[1:])
+		e.late = e.late[:len(e.late)-1]
+	}
+	e.late = append(e.late, ev)
+	e.lateN++
+}

@@ -1,0 +1,294 @@
+package exec
+
+import (
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// dedupOp keeps the first row per key, or with KeepLast the latest one
+// (retracting the row it replaces).
+type dedupOp struct {
+	stateless
+	n     *plan.Dedup
+	stats *opStats
+	keys  *keyEval
+	seen  *rowMap[types.Row]
+	bytes int64
+}
+
+func newDedupOp(j *job, n *plan.Dedup) *dedupOp {
+	st := &opStats{}
+	j.stats = append(j.stats, st)
+	return &dedupOp{n: n, stats: st, keys: newKeyEval(n.Keys), seen: newRowMap[types.Row](64)}
+}
+
+func (o *dedupOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
+	for i := range c.Len() {
+		row := c.Row(i)
+		key, h, err := o.keys.eval(row)
+		if err != nil {
+			return err
+		}
+		e := o.seen.get(h, key)
+		if c.Ops[i] == chunk.Delete {
+			if e != nil && e.val != nil && types.EqualRows(e.val, row) {
+				out.append(chunk.Delete, c.Times[i], row)
+				o.seen.remove(e)
+				o.bytes -= int64(64 + rowBytes(e.key) + rowBytes(e.val))
+			}
+			continue
+		}
+		if e == nil {
+			e = o.seen.insert(h, copyRow(key))
+			e.val = copyRow(row)
+			o.bytes += int64(64 + rowBytes(e.key) + rowBytes(e.val))
+			out.append(chunk.Insert, c.Times[i], row)
+			continue
+		}
+		if o.n.KeepLast {
+			out.append(chunk.Delete, c.Times[i], e.val)
+			out.append(chunk.Insert, c.Times[i], row)
+			o.bytes += int64(rowBytes(row) - rowBytes(e.val))
+			e.val = copyRow(row)
+		}
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	return nil
+}
+
+// lookupJoinOp enriches stream rows with the rows of a table or view as it
+// is when the stream row arrives.
+type lookupJoinOp struct {
+	stateless
+	n      *plan.LookupJoin
+	rel    *relation
+	ix     *relIndex
+	keys   *keyEval
+	sw, tw int
+}
+
+func newLookupJoinOp(n *plan.LookupJoin, r *relation) *lookupJoinOp {
+	return &lookupJoinOp{n: n, rel: r, ix: r.index(n.TableKey), keys: newKeyEval(n.StreamKey),
+		sw: len(n.Stream.Schema()), tw: len(r.schema)}
+}
+
+func (o *lookupJoinOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
+	o.rel.mu.RLock()
+	defer o.rel.mu.RUnlock()
+	for i := range c.Len() {
+		row := c.Row(i)
+		key, _, err := o.keys.eval(row)
+		if err != nil {
+			return err
+		}
+		matched := false
+		for _, tr := range o.ix.lookup(key) {
+			r := out.row(c.Ops[i], c.Times[i])
+			copy(r, row)
+			copy(r[o.sw:], tr)
+			if o.n.Residual != nil {
+				v, err := o.n.Residual.Eval(nil, r)
+				if err != nil {
+					return err
+				}
+				if v.IsNull() || !v.Bool() {
+					out.cur.Truncate(out.cur.Len() - 1)
+					continue
+				}
+			}
+			matched = true
+		}
+		if !matched && o.n.Kind == plan.LeftJoin {
+			r := out.row(c.Ops[i], c.Times[i])
+			copy(r, row)
+		}
+		if err := out.maybeFlush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ijRow is a row kept by an interval join.
+type ijRow struct {
+	row     types.Row
+	t       int64
+	matched bool
+}
+
+// intervalJoinOp joins two streams on equal keys where
+// lower <= right_time - left_time <= upper. A kept row is freed once the
+// watermark makes further matches impossible; a left join then emits the
+// left rows that never matched.
+type intervalJoinOp struct {
+	j      *job
+	n      *plan.IntervalJoin
+	stats  *opStats
+	keys   [2]*keyEval
+	side   [2]*rowMap[[]ijRow]
+	lw, rw int
+	wm     int64
+	bytes  int64
+}
+
+func newIntervalJoinOp(j *job, n *plan.IntervalJoin) *intervalJoinOp {
+	st := &opStats{}
+	j.stats = append(j.stats, st)
+	return &intervalJoinOp{j: j, n: n, stats: st,
+		keys: [2]*keyEval{newKeyEval(n.LeftKey), newKeyEval(n.RightKey)},
+		side: [2]*rowMap[[]ijRow]{newRowMap[[]ijRow](64), newRowMap[[]ijRow](64)},
+		lw:   len(n.Left.Schema()), rw: len(n.Right.Schema()), wm: chunk.NoTime}
+}
+
+func (o *intervalJoinOp) emit(out *emitter, op chunk.Op, l, r types.Row, t int64) error {
+	row := out.row(op, t)
+	copy(row, l)
+	if r != nil {
+		copy(row[o.lw:], r)
+	}
+	if o.n.Residual != nil && r != nil {
+		v, err := o.n.Residual.Eval(nil, row)
+		if err != nil {
+			return err
+		}
+		if v.IsNull() || !v.Bool() {
+			out.cur.Truncate(out.cur.Len() - 1)
+			return nil
+		}
+	}
+	return nil
+}
+
+func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
+	timeCol := o.n.LeftTime
+	if in == 1 {
+		timeCol = o.n.RightTime
+	}
+	other := 1 - in
+	for i := range c.Len() {
+		row := c.Row(i)
+		t := eventTime(row[timeCol])
+		if t == chunk.NoTime {
+			continue
+		}
+		key, h, err := o.keys[in].eval(row)
+		if err != nil {
+			return err
+		}
+		null := false
+		for _, v := range key {
+			null = null || v.IsNull()
+		}
+		op := c.Ops[i]
+		matched := false
+		if !null {
+			if oe := o.side[other].get(h, key); oe != nil {
+				for k := range oe.val {
+					x := &oe.val[k]
+					var d int64
+					if in == 0 {
+						d = x.t - t
+					} else {
+						d = t - x.t
+					}
+					if d < o.n.LowerBound || d > o.n.UpperBound {
+						continue
+					}
+					before := out.curLen()
+					if in == 0 {
+						err = o.emit(out, op, row, x.row, max(t, x.t))
+					} else {
+						err = o.emit(out, op, x.row, row, max(t, x.t))
+					}
+					if err != nil {
+						return err
+					}
+					if out.curLen() > before {
+						matched = true
+						if in == 1 && !x.matched && o.n.Kind == plan.LeftJoin {
+							x.matched = true
+						}
+					}
+				}
+			}
+		}
+		if op == chunk.Delete {
+			if e := o.side[in].get(h, key); e != nil {
+				for k, x := range e.val {
+					if types.EqualRows(x.row, row) {
+						e.val = append(e.val[:k], e.val[k+1:]...)
+						o.bytes -= int64(rowBytes(x.row) + 16)
+						break
+					}
+				}
+			}
+			continue
+		}
+		if null && !(in == 0 && o.n.Kind == plan.LeftJoin) {
+			continue
+		}
+		e := o.side[in].get(h, key)
+		if e == nil {
+			e = o.side[in].insert(h, copyRow(key))
+		}
+		e.val = append(e.val, ijRow{row: copyRow(row), t: t, matched: matched})
+		o.bytes += int64(rowBytes(row) + 16)
+		if err := out.maybeFlush(); err != nil {
+			return err
+		}
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	return nil
+}
+
+func (e *emitter) curLen() int {
+	if e.cur == nil {
+		return 0
+	}
+	return e.cur.Len()
+}
+
+func (o *intervalJoinOp) OnWatermark(wm int64, out *emitter) (int64, error) {
+	o.wm = wm
+	// A left row can match right rows up to its time + upper; a right row
+	// left rows down to its time - lower... i.e. left times >= rt - upper.
+	var err error
+	for s := range 2 {
+		o.side[s].each(func(e *rowEntry[[]ijRow]) {
+			k := 0
+			for _, x := range e.val {
+				var dead bool
+				if s == 0 {
+					dead = x.t+o.n.UpperBound < wm
+				} else {
+					dead = x.t-o.n.LowerBound < wm
+				}
+				if !dead {
+					e.val[k] = x
+					k++
+					continue
+				}
+				o.bytes -= int64(rowBytes(x.row) + 16)
+				if s == 0 && o.n.Kind == plan.LeftJoin && !x.matched && err == nil {
+					err = o.emit(out, chunk.Insert, x.row, nil, x.t)
+				}
+			}
+			clear(e.val[k:])
+			e.val = e.val[:k]
+			if k == 0 {
+				o.side[s].remove(e)
+			}
+		})
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	if err != nil {
+		return 0, err
+	}
+	if o.n.Kind == plan.LeftJoin {
+		return satSub(wm, max(o.n.UpperBound, 0)+1), nil
+	}
+	return wm, nil
+}
+
+func (o *intervalJoinOp) OnBarrier(uint64, *emitter) error { return nil }

@@ -1,0 +1,353 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime/debug"
+	"sync"
+
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// chunkRows is the number of rows an operator gathers before sending a
+// chunk downstream.
+const chunkRows = 1024
+
+var chunkPool = sync.Pool{New: func() any { return chunk.New(0, 0) }}
+
+// getChunk returns an empty pooled chunk of the given width.
+func getChunk(width int) *chunk.Chunk {
+	c := chunkPool.Get().(*chunk.Chunk)
+	c.Reset()
+	c.Width = width
+	return c
+}
+
+// putChunk gives a chunk back to the pool; the caller must not use it again.
+func putChunk(c *chunk.Chunk) {
+	if c == nil || cap(c.Vals) > 1<<20 {
+		return
+	}
+	chunkPool.Put(c)
+}
+
+// envelope is a message tagged with the input it arrived on.
+type envelope struct {
+	in  int
+	msg chunk.Message
+}
+
+// outlet is where a node's output goes: input `in` of a downstream inbox.
+type outlet struct {
+	ch chan envelope
+	in int
+}
+
+// operator is the logic of one dataflow node. The runtime (node) calls one
+// hook per message kind, from one goroutine.
+type operator interface {
+	// OnData handles a chunk from input in. The chunk is the operator's: it
+	// may forward it with out.pass or leave it to be recycled.
+	OnData(in int, c *chunk.Chunk, out *emitter) error
+	// OnWatermark is called when the operator's watermark (the minimum over
+	// its non-idle inputs) advances to wm. It emits what wm completes and
+	// returns the watermark to forward downstream.
+	OnWatermark(wm int64, out *emitter) (int64, error)
+	// OnBarrier is called when barrier epoch has arrived on every input,
+	// before it is forwarded.
+	OnBarrier(epoch uint64, out *emitter) error
+}
+
+// controlReceiver is implemented by terminal operators (materialize, sink)
+// that consume the control messages a node would forward downstream.
+type controlReceiver interface {
+	OnControl(m chunk.Message) error
+}
+
+// emitter gathers an operator's output rows into chunks and sends them,
+// and the control messages after them, to the node's outlet.
+type emitter struct {
+	ctx    context.Context
+	n      *node
+	width  int
+	cur    *chunk.Chunk
+	passed bool
+}
+
+// row appends an output row and returns it for the caller to fill; valid
+// until the next call on the emitter.
+func (e *emitter) row(op chunk.Op, t int64) types.Row {
+	if e.cur == nil {
+		e.cur = getChunk(e.width)
+	}
+	r := e.cur.AppendEmpty(op, t)
+	return r
+}
+
+// append adds a copy of row.
+func (e *emitter) append(op chunk.Op, t int64, row types.Row) {
+	if e.cur == nil {
+		e.cur = getChunk(e.width)
+	}
+	e.cur.Append(op, t, row)
+}
+
+// maybeFlush sends the current chunk when it is full.
+func (e *emitter) maybeFlush() error {
+	if e.cur != nil && e.cur.Len() >= chunkRows {
+		return e.flush()
+	}
+	return nil
+}
+
+// pass forwards c as is (after anything gathered so far).
+func (e *emitter) pass(c *chunk.Chunk) error {
+	e.passed = true
+	if err := e.flush(); err != nil {
+		return err
+	}
+	if c.Len() == 0 {
+		return nil
+	}
+	return e.n.send(e.ctx, chunk.Message{Kind: chunk.Data, Chunk: c})
+}
+
+// flush sends the gathered rows.
+func (e *emitter) flush() error {
+	if e.cur == nil || e.cur.Len() == 0 {
+		return nil
+	}
+	c := e.cur
+	e.cur = nil
+	return e.n.send(e.ctx, chunk.Message{Kind: chunk.Data, Chunk: c})
+}
+
+// node runs one operator in its own goroutine: it reads the shared inbox of
+// its inputs, keeps per-input watermarks, idleness and barrier alignment,
+// and calls the operator's hooks.
+type node struct {
+	name  string
+	job   *job
+	op    operator
+	inbox chan envelope
+	out   *outlet // nil for terminal nodes
+	nIn   int
+
+	wms     []int64
+	idle    []bool
+	eos     []bool
+	barrier []bool // input delivered the pending barrier
+	pending uint64 // epoch being aligned (0 = none)
+	held    []envelope
+	inWM    int64 // combined input watermark
+	outWM   int64 // last forwarded watermark
+	idleOut bool
+	em      emitter
+}
+
+func newNode(j *job, name string, op operator, nIn, outWidth int) *node {
+	n := &node{
+		name: name, job: j, op: op, nIn: nIn,
+		inbox: make(chan envelope, j.e.cfg.QueueSize),
+		wms:   make([]int64, nIn), idle: make([]bool, nIn), eos: make([]bool, nIn), barrier: make([]bool, nIn),
+		inWM: math.MinInt64, outWM: math.MinInt64,
+	}
+	for i := range n.wms {
+		n.wms[i] = math.MinInt64
+	}
+	n.em = emitter{n: n, width: outWidth}
+	return n
+}
+
+// send delivers a message downstream (or to the terminal operator).
+func (n *node) send(ctx context.Context, m chunk.Message) error {
+	if n.out == nil {
+		if cr, ok := n.op.(controlReceiver); ok {
+			return cr.OnControl(m)
+		}
+		if m.Kind == chunk.Data {
+			putChunk(m.Chunk)
+		}
+		return nil
+	}
+	select {
+	case n.out.ch <- envelope{in: n.out.in, msg: m}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is the node's goroutine.
+func (n *node) run(ctx context.Context) {
+	defer n.job.wg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			n.job.fail(fmt.Errorf("operator %s panicked: %v\n%s", n.name, r, debug.Stack()))
+		}
+	}()
+	n.em.ctx = ctx
+	for {
+		select {
+		case env := <-n.inbox:
+			done, err := n.handle(ctx, env)
+			if err != nil {
+				if ctx.Err() == nil {
+					n.job.fail(fmt.Errorf("operator %s: %w", n.name, err))
+				}
+				return
+			}
+			if done {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (n *node) handle(ctx context.Context, env envelope) (bool, error) {
+	if n.pending != 0 && n.barrier[env.in] {
+		// The input already delivered the barrier being aligned: hold what
+		// follows until the other inputs catch up.
+		n.held = append(n.held, env)
+		return false, nil
+	}
+	m := env.msg
+	in := env.in
+	switch m.Kind {
+	case chunk.Data:
+		if n.idle[in] {
+			n.idle[in] = false
+		}
+		n.em.passed = false
+		err := n.op.OnData(in, m.Chunk, &n.em)
+		if err == nil {
+			err = n.em.flush()
+		}
+		if !n.em.passed {
+			putChunk(m.Chunk)
+		}
+		return false, err
+	case chunk.Watermark:
+		n.idle[in] = false
+		if m.Watermark > n.wms[in] {
+			n.wms[in] = m.Watermark
+		}
+		return false, n.advance()
+	case chunk.Idle:
+		n.idle[in] = true
+		if err := n.advance(); err != nil {
+			return false, err
+		}
+		if n.allIdle() && !n.idleOut {
+			n.idleOut = true
+			return false, n.send(ctx, chunk.Message{Kind: chunk.Idle})
+		}
+		return false, nil
+	case chunk.Barrier:
+		if n.pending == 0 {
+			n.pending = m.Epoch
+		}
+		n.barrier[in] = true
+		return n.tryBarrier(ctx)
+	case chunk.EndOfStream:
+		n.eos[in] = true
+		n.wms[in] = chunk.MaxWatermark
+		if err := n.advance(); err != nil {
+			return false, err
+		}
+		if n.pending != 0 {
+			if done, err := n.tryBarrier(ctx); err != nil || done {
+				return done, err
+			}
+		}
+		for _, e := range n.eos {
+			if !e {
+				return false, nil
+			}
+		}
+		return true, n.send(ctx, chunk.Message{Kind: chunk.EndOfStream})
+	}
+	return false, nil
+}
+
+// tryBarrier completes the pending barrier once every live input has
+// delivered it, then replays the messages held meanwhile.
+func (n *node) tryBarrier(ctx context.Context) (bool, error) {
+	for i := range n.barrier {
+		if !n.barrier[i] && !n.eos[i] {
+			return false, nil
+		}
+	}
+	epoch := n.pending
+	n.pending = 0
+	clear(n.barrier)
+	if err := n.op.OnBarrier(epoch, &n.em); err != nil {
+		return false, err
+	}
+	if err := n.em.flush(); err != nil {
+		return false, err
+	}
+	if err := n.send(ctx, chunk.Message{Kind: chunk.Barrier, Epoch: epoch}); err != nil {
+		return false, err
+	}
+	held := n.held
+	n.held = nil
+	for _, env := range held {
+		// Messages of inputs that already delivered a newer pending
+		// barrier are held again by handle, in order.
+		done, err := n.handle(ctx, env)
+		if err != nil || done {
+			return done, err
+		}
+	}
+	return false, nil
+}
+
+func (n *node) allIdle() bool {
+	any := false
+	for i := range n.idle {
+		if n.eos[i] {
+			continue
+		}
+		if !n.idle[i] {
+			return false
+		}
+		any = true
+	}
+	return any
+}
+
+// advance recomputes the input watermark and calls OnWatermark when it
+// moved forward.
+func (n *node) advance() error {
+	wm := int64(math.MaxInt64)
+	active := false
+	for i := range n.wms {
+		if n.idle[i] && !n.eos[i] {
+			continue
+		}
+		active = true
+		wm = min(wm, n.wms[i])
+	}
+	if !active || wm <= n.inWM {
+		return nil
+	}
+	n.inWM = wm
+	fwd, err := n.op.OnWatermark(wm, &n.em)
+	if err != nil {
+		return err
+	}
+	if err := n.em.flush(); err != nil {
+		return err
+	}
+	if fwd > n.outWM {
+		n.outWM = fwd
+		n.idleOut = false
+		return n.send(n.em.ctx, chunk.Message{Kind: chunk.Watermark, Watermark: fwd})
+	}
+	return nil
+}

@@ -1,0 +1,175 @@
+package exec
+
+import (
+
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/sqlerr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// stateless is embedded by operators without watermark or barrier work.
+type stateless struct{}
+
+func (stateless) OnWatermark(wm int64, _ *emitter) (int64, error) { return wm, nil }
+func (stateless) OnBarrier(uint64, *emitter) error              { return nil }
+
+// filterOp keeps the rows for which pred is true, compacting the chunk in
+// place.
+type filterOp struct {
+	stateless
+	pred expr.Expr
+}
+
+func (f *filterOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
+	w := c.Width
+	k := 0
+	for i := range c.Len() {
+		v, err := f.pred.Eval(nil, c.Row(i))
+		if err != nil {
+			return err
+		}
+		if v.IsNull() || !v.Bool() {
+			continue
+		}
+		if k != i {
+			copy(c.Vals[k*w:(k+1)*w], c.Vals[i*w:(i+1)*w])
+			c.Ops[k], c.Times[k] = c.Ops[i], c.Times[i]
+		}
+		k++
+	}
+	clear(c.Vals[k*w:])
+	c.Truncate(k)
+	return out.pass(c)
+}
+
+// projectOp computes expressions over each row.
+type projectOp struct {
+	stateless
+	exprs []expr.Expr
+}
+
+func (p *projectOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
+	for i := range c.Len() {
+		in := c.Row(i)
+		row := out.row(c.Ops[i], c.Times[i])
+		for j, e := range p.exprs {
+			v, err := e.Eval(nil, in)
+			if err != nil {
+				return err
+			}
+			row[j] = v
+		}
+		if err := out.maybeFlush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unionOp forwards every input.
+type unionOp struct{ stateless }
+
+func (unionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error { return out.pass(c) }
+
+// windows computes window boundaries for the tumble, hop and cumulate
+// kinds.
+type windows struct {
+	spec plan.WindowSpec
+	kind types.Kind // kind of the window_start/end/time columns
+}
+
+
+// start returns the start of the tumble window (or pane of width w) holding t.
+func alignDown(t, w, offset int64) int64 {
+	return types.FloorDiv(t-offset, w)*w + offset
+}
+
+// each calls f for every window [start, end) that holds t.
+func (w *windows) each(t int64, f func(start, end int64)) {
+	s := w.spec
+	switch s.Kind {
+	case plan.Tumble:
+		st := alignDown(t, s.Size, s.Offset)
+		f(st, st+s.Size)
+	case plan.Hop:
+		last := alignDown(t, s.Slide, s.Offset)
+		for st := last; st > t-s.Size; st -= s.Slide {
+			f(st, st+s.Size)
+		}
+	case plan.Cumulate:
+		st := alignDown(t, s.Size, s.Offset)
+		for end := alignDown(t, s.Step, s.Offset) + s.Step; end <= st+s.Size; end += s.Step {
+			f(st, end)
+		}
+	}
+}
+
+func validateWindow(s plan.WindowSpec) error {
+	switch s.Kind {
+	case plan.Tumble:
+		if s.Size <= 0 {
+			return sqlerr.New(sqlerr.InvalidParameterValue, "window size must be positive")
+		}
+	case plan.Hop:
+		if s.Size <= 0 || s.Slide <= 0 {
+			return sqlerr.New(sqlerr.InvalidParameterValue, "hop size and slide must be positive")
+		}
+	case plan.Cumulate:
+		if s.Size <= 0 || s.Step <= 0 || s.Size%s.Step != 0 {
+			return sqlerr.New(sqlerr.InvalidParameterValue, "cumulate size must be a positive multiple of its step")
+		}
+	case plan.Session:
+		if s.Gap <= 0 {
+			return sqlerr.New(sqlerr.InvalidParameterValue, "session gap must be positive")
+		}
+	}
+	return nil
+}
+
+// windowAssignOp appends window_start, window_end and window_time to each
+// row, once per window the row belongs to.
+type windowAssignOp struct {
+	stateless
+	w windows
+}
+
+func newWindowAssignOp(n *plan.WindowAssign) (*windowAssignOp, error) {
+	if n.Window.Kind == plan.Session {
+		return nil, sqlerr.New(sqlerr.FeatureNotSupported, "SESSION windows need an aggregate")
+	}
+	if err := validateWindow(n.Window); err != nil {
+		return nil, err
+	}
+	k := types.Timestamp
+	if len(n.Cols) >= 3 {
+		k = n.Cols[len(n.Cols)-1].Type.Kind
+	}
+	return &windowAssignOp{w: windows{spec: n.Window, kind: k}}, nil
+}
+
+func (a *windowAssignOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
+	tc := a.w.spec.TimeCol
+	var err error
+	for i := range c.Len() {
+		in := c.Row(i)
+		t := eventTime(in[tc])
+		if t == chunk.NoTime {
+			continue
+		}
+		op := c.Ops[i]
+		a.w.each(t, func(start, end int64) {
+			row := out.row(op, c.Times[i])
+			copy(row, in)
+			n := len(in)
+			row[n] = types.Value{K: a.w.kind, I: start}
+			row[n+1] = types.Value{K: a.w.kind, I: end}
+			row[n+2] = types.Value{K: a.w.kind, I: end - 1}
+		})
+		if err = out.maybeFlush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

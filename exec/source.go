@@ -1,0 +1,519 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// sourceNode is the first operator of a job for one Scan: it reads a
+// relation's feed (tables, push sources, views) or a connector Reader,
+// computes generated columns and event times, and keeps the watermark:
+// per partition max(event time) - delay, combined as the minimum over
+// non-idle partitions. A partition silent for idleTimeout stops holding the
+// watermark; when every partition has been silent for quiet, the watermark
+// advances with processing time from the last event.
+type sourceNode struct {
+	j    *job
+	scan *plan.Scan
+	out  outlet
+
+	rel    *relation
+	feed   *feed
+	reader connectors.Reader
+	ctl    chan chunk.Message
+
+	backfill   []types.Row
+	backfillWM int64
+
+	wmCol    int
+	delay    int64
+	passWM   bool // a view scan without its own WATERMARK: forward upstream watermarks
+	idleTO   time.Duration
+	quiet    time.Duration
+	parts    []partState
+	emitted  int64
+	forced   int64
+	maxEvent int64
+	lastArr  time.Time
+	anyData  bool
+	idleSent bool
+
+	mu    sync.Mutex
+	stats SourceStats
+}
+
+type partState struct {
+	maxT       int64
+	lastActive time.Time
+	idle       bool
+	rows       int64
+}
+
+func newSourceNode(j *job, scan *plan.Scan, out outlet) (*sourceNode, error) {
+	s := &sourceNode{j: j, scan: scan, out: out, wmCol: -1, emitted: math.MinInt64, forced: math.MinInt64,
+		maxEvent: math.MinInt64, ctl: make(chan chunk.Message, 4)}
+	s.idleTO = j.e.cfg.IdleTimeout
+	s.quiet = j.e.cfg.QuietAdvance
+	if v, ok := scan.Options["idle_timeout"]; ok {
+		us, err := types.ParseInterval(v)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: option idle_timeout: %w", scan.Name, err)
+		}
+		s.idleTO = time.Duration(us) * time.Microsecond
+	}
+	if v, ok := scan.Options["quiet_advance"]; ok {
+		us, err := types.ParseInterval(v)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: option quiet_advance: %w", scan.Name, err)
+		}
+		s.quiet = time.Duration(us) * time.Microsecond
+	}
+	s.stats = SourceStats{Name: scan.Name, Job: j.name}
+	return s, nil
+}
+
+// attach opens the reader or registers the feed, taking a snapshot of the
+// relation's current contents for backfill atomically with registration.
+func (s *sourceNode) attach(ctx context.Context) error {
+	e := s.j.e
+	now := e.now()
+	s.lastArr = now
+	if s.rel == nil {
+		conn, err := connectors.Lookup(s.scan.Connector)
+		if err != nil {
+			return fmt.Errorf("open source %s: %w", s.scan.Name, err)
+		}
+		dl := e.cfg.DeadLetter
+		if dl == nil {
+			dl = func(connectors.DeadLetter) {}
+		}
+		rd, err := conn.OpenSource(ctx, connectors.SourceSpec{Source: s.scan.Name, Job: s.j.name,
+			Schema: s.scan.Cols[:s.scan.NumPhysical], Options: s.scan.Options, DeadLetter: dl, Now: e.now})
+		if err != nil {
+			return fmt.Errorf("open source %s: %w", s.scan.Name, err)
+		}
+		s.reader = rd
+		return nil
+	}
+	r := s.rel
+	s.feed = &feed{ch: make(chan chunk.Message, e.cfg.QueueSize), done: s.j.ctx.Done()}
+	r.pubMu.Lock()
+	r.mu.RLock()
+	s.backfill = r.contentsLocked()
+	s.backfillWM = r.lastWM
+	r.mu.RUnlock()
+	r.feeds[s.feed] = struct{}{}
+	r.pubMu.Unlock()
+	s.parts = []partState{{maxT: math.MinInt64, lastActive: now}}
+	return nil
+}
+
+func (s *sourceNode) send(ctx context.Context, m chunk.Message) error {
+	select {
+	case s.out.ch <- envelope{in: s.out.in, msg: m}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *sourceNode) tickEvery() time.Duration {
+	d := time.Second
+	if s.idleTO > 0 {
+		d = min(d, s.idleTO/4)
+	}
+	if s.quiet > 0 {
+		d = min(d, s.quiet/4)
+	}
+	return max(d, time.Millisecond)
+}
+
+func (s *sourceNode) run(ctx context.Context) {
+	defer s.j.wg.Done()
+	defer func() {
+		if r := recover(); r != nil {
+			s.j.fail(fmt.Errorf("source %s panicked: %v", s.scan.Name, r))
+		}
+	}()
+	var err error
+	if s.reader != nil {
+		err = s.runReader(ctx)
+	} else {
+		err = s.runFeed(ctx)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.j.fail(fmt.Errorf("source %s: %w", s.scan.Name, err))
+	}
+}
+
+func (s *sourceNode) runFeed(ctx context.Context) error {
+	for len(s.backfill) > 0 {
+		n := min(len(s.backfill), chunkRows)
+		c := chunk.New(len(s.rel.schema), n)
+		for _, row := range s.backfill[:n] {
+			c.Append(chunk.Insert, chunk.NoTime, row)
+		}
+		s.backfill = s.backfill[n:]
+		if err := s.data(ctx, c, true); err != nil {
+			return err
+		}
+	}
+	s.backfill = nil
+	if s.backfillWM != math.MinInt64 {
+		if err := s.upstreamWatermark(ctx, s.backfillWM); err != nil {
+			return err
+		}
+	}
+	t := s.j.e.cfg.Clock.NewTicker(s.tickEvery())
+	defer t.Stop()
+	for {
+		select {
+		case m := <-s.feed.ch:
+			var err error
+			switch m.Kind {
+			case chunk.Data:
+				err = s.data(ctx, m.Chunk, true)
+			case chunk.Watermark:
+				err = s.upstreamWatermark(ctx, m.Watermark)
+			case chunk.Barrier:
+				if err = s.checkTime(ctx); err == nil {
+					err = s.send(ctx, m)
+				}
+			case chunk.Idle:
+				if s.passWM {
+					err = s.send(ctx, m)
+				}
+			case chunk.EndOfStream:
+				return s.send(ctx, m)
+			}
+			if err != nil {
+				return err
+			}
+		case <-t.C():
+			if err := s.checkTime(ctx); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (s *sourceNode) runReader(ctx context.Context) error {
+	s.j.closers = append(s.j.closers, s.reader.Close)
+	t := s.j.e.cfg.Clock.NewTicker(s.tickEvery())
+	defer t.Stop()
+	for {
+		for drained := false; !drained; {
+			select {
+			case m := <-s.ctl:
+				if err := s.checkTime(ctx); err != nil {
+					return err
+				}
+				if err := s.send(ctx, m); err != nil {
+					return err
+				}
+			case <-t.C():
+			default:
+				drained = true
+			}
+		}
+		c, err := s.reader.Read(ctx)
+		if errors.Is(err, io.EOF) {
+			if err := s.send(ctx, chunk.Message{Kind: chunk.EndOfStream}); err != nil {
+				return err
+			}
+			// Keep answering barriers until the job stops, so that
+			// Flush never waits on a finished source.
+			for {
+				select {
+				case m := <-s.ctl:
+					_ = m
+				case <-ctx.Done():
+					return nil
+				}
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read: %w", err)
+		}
+		if c != nil && c.Len() > 0 {
+			if err := s.data(ctx, c, false); err != nil {
+				return err
+			}
+		}
+		if err := s.checkTime(ctx); err != nil {
+			return err
+		}
+		if lr, ok := s.reader.(connectors.LagReporter); ok && len(s.stats.Lag) == 0 {
+			if lag, err := lr.Lag(ctx); err == nil {
+				s.mu.Lock()
+				s.stats.Lag = lag
+				s.mu.Unlock()
+			}
+		}
+	}
+}
+
+// eventTime converts the value of the event-time column to microseconds.
+func eventTime(v types.Value) int64 {
+	switch {
+	case v.IsNull():
+		return chunk.NoTime
+	case v.K == types.Date:
+		return v.I * types.MicrosPerDay
+	}
+	return v.I
+}
+
+func (s *sourceNode) part(p int, now time.Time) *partState {
+	if p < 0 {
+		p = 0
+	}
+	for len(s.parts) <= p {
+		s.parts = append(s.parts, partState{maxT: math.MinInt64, lastActive: now})
+	}
+	return &s.parts[p]
+}
+
+// combined is the source watermark: the minimum over non-idle partitions.
+func (s *sourceNode) combined() int64 {
+	wm := int64(math.MaxInt64)
+	active := false
+	for i := range s.parts {
+		p := &s.parts[i]
+		if p.idle {
+			continue
+		}
+		active = true
+		w := int64(math.MinInt64)
+		if p.maxT != math.MinInt64 {
+			w = p.maxT - s.delay
+		}
+		wm = min(wm, w)
+	}
+	if !active {
+		wm = math.MinInt64
+	}
+	return max(wm, s.forced)
+}
+
+func (s *sourceNode) emitWM(ctx context.Context, wm int64) error {
+	if wm <= s.emitted {
+		return nil
+	}
+	s.emitted = wm
+	s.idleSent = false
+	s.mu.Lock()
+	s.stats.Watermark = wm
+	s.mu.Unlock()
+	return s.send(ctx, chunk.Message{Kind: chunk.Watermark, Watermark: wm})
+}
+
+func (s *sourceNode) upstreamWatermark(ctx context.Context, wm int64) error {
+	if s.wmCol >= 0 && !s.passWM {
+		// A table's explicit watermark (AdvanceWatermark) or a view's
+		// watermark under our own WATERMARK: a floor for ours.
+		if wm > s.forced {
+			s.forced = wm
+		}
+		return s.emitWM(ctx, s.combined())
+	}
+	return s.emitWM(ctx, wm)
+}
+
+// data processes one chunk of rows from partition c.Partition. owned says
+// whether the chunk may be forwarded as is.
+func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error {
+	now := s.j.e.now()
+	p := s.part(c.Partition, now)
+	p.lastActive = now
+	p.idle = false
+	p.rows += int64(c.Len())
+	s.lastArr = now
+	s.anyData = true
+	s.idleSent = false
+	width := len(s.scan.Cols)
+	var out *chunk.Chunk
+	if c.Width == width && owned {
+		out = c
+	} else {
+		out = getChunk(width)
+		out.Partition = c.Partition
+		for i := range c.Len() {
+			row := out.AppendEmpty(c.Ops[i], c.Times[i])
+			copy(row, c.Row(i))
+			for _, g := range s.scan.Generated {
+				v, err := g.Expr.Eval(nil, row)
+				if err != nil {
+					return fmt.Errorf("compute generated column %s: %w", s.scan.Cols[g.Col].Name, err)
+				}
+				row[g.Col] = v
+			}
+		}
+		if owned {
+			putChunk(c)
+		}
+	}
+	s.j.rowsIn.Add(int64(out.Len()))
+	s.mu.Lock()
+	s.stats.Rows += int64(out.Len())
+	s.mu.Unlock()
+	if s.wmCol < 0 {
+		return s.send(ctx, chunk.Message{Kind: chunk.Data, Chunk: out})
+	}
+	// Judge rows in arrival order: when a row is behind the watermark that
+	// the rows before it established, those rows and that watermark go out
+	// first, so the row is late exactly as if it had arrived alone.
+	start := 0
+	pending := s.emitted
+	for i := range out.Len() {
+		t := eventTime(out.Vals[i*width+s.wmCol])
+		out.Times[i] = t
+		if t == chunk.NoTime {
+			continue
+		}
+		if t < pending && pending > s.emitted {
+			if err := s.sendRange(ctx, out, start, i); err != nil {
+				return err
+			}
+			if err := s.emitWM(ctx, pending); err != nil {
+				return err
+			}
+			start = i
+		}
+		if t > p.maxT {
+			p.maxT = t
+			if t > s.maxEvent {
+				s.maxEvent = t
+			}
+			pending = s.combined()
+		}
+	}
+	if start == 0 {
+		if err := s.send(ctx, chunk.Message{Kind: chunk.Data, Chunk: out}); err != nil {
+			return err
+		}
+	} else {
+		err := s.sendRange(ctx, out, start, out.Len())
+		putChunk(out)
+		if err != nil {
+			return err
+		}
+	}
+	return s.emitWM(ctx, s.combined())
+}
+
+func (s *sourceNode) sendRange(ctx context.Context, c *chunk.Chunk, from, to int) error {
+	if from >= to {
+		return nil
+	}
+	part := getChunk(c.Width)
+	part.Partition = c.Partition
+	part.Vals = append(part.Vals, c.Vals[from*c.Width:to*c.Width]...)
+	part.Ops = append(part.Ops, c.Ops[from:to]...)
+	part.Times = append(part.Times, c.Times[from:to]...)
+	return s.send(ctx, chunk.Message{Kind: chunk.Data, Chunk: part})
+}
+
+// checkTime applies the idle timeout and the all-quiet advance at the
+// clock's current time.
+func (s *sourceNode) checkTime(ctx context.Context) error {
+	now := s.j.e.now()
+	if s.reader != nil {
+		for range s.reader.Partitions() - len(s.parts) {
+			s.part(len(s.parts), now)
+		}
+	}
+	allIdle := len(s.parts) > 0
+	for i := range s.parts {
+		p := &s.parts[i]
+		if !p.idle && s.idleTO > 0 && now.Sub(p.lastActive) >= s.idleTO {
+			p.idle = true
+		}
+		allIdle = allIdle && p.idle
+	}
+	s.mu.Lock()
+	s.stats.Partitions = s.stats.Partitions[:0]
+	for i, p := range s.parts {
+		w := int64(chunk.NoTime)
+		if p.maxT != math.MinInt64 {
+			w = p.maxT - s.delay
+		}
+		s.stats.Partitions = append(s.stats.Partitions, PartitionStats{Partition: i, Watermark: w, Idle: p.idle, Rows: p.rows})
+	}
+	s.mu.Unlock()
+	if s.wmCol >= 0 {
+		if err := s.emitWM(ctx, s.combined()); err != nil {
+			return err
+		}
+	}
+	if allIdle && !s.idleSent {
+		s.idleSent = true
+		if err := s.send(ctx, chunk.Message{Kind: chunk.Idle}); err != nil {
+			return err
+		}
+	}
+	if s.quiet > 0 && s.anyData && s.wmCol >= 0 && now.Sub(s.lastArr) >= s.quiet {
+		wm := s.maxEvent - s.delay + now.Sub(s.lastArr).Microseconds()
+		if err := s.emitWM(ctx, wm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SourceStats describes one source scan of one job.
+type SourceStats struct {
+	Name, Job  string
+	Partitions []PartitionStats
+	Rows       int64
+	Watermark  int64
+	Lag        []connectors.PartitionLag
+	Progress   map[string]string
+}
+
+// PartitionStats is the state of one source partition.
+type PartitionStats struct {
+	Partition int
+	Watermark int64
+	Idle      bool
+	Rows      int64
+}
+
+// SourceStats lists the sources of every job.
+func (e *Engine) SourceStats() []SourceStats {
+	e.mu.Lock()
+	jobs := make([]*job, 0, len(e.jobs))
+	for _, j := range e.jobs {
+		jobs = append(jobs, j)
+	}
+	e.mu.Unlock()
+	var out []SourceStats
+	for _, j := range jobs {
+		for _, s := range j.sources {
+			s.mu.Lock()
+			st := s.stats
+			st.Partitions = append([]PartitionStats(nil), s.stats.Partitions...)
+			s.mu.Unlock()
+			if pr, ok := s.reader.(connectors.Progress); ok && s.reader != nil {
+				st.Progress = pr.Progress()
+			}
+			out = append(out, st)
+		}
+	}
+	return out
+}

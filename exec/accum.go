@@ -1,7 +1,6 @@
 package exec
 
 import (
-
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
@@ -68,7 +67,9 @@ func compileAgg(c plan.AggCall, retract bool) (aggFn, error) {
 	return a, nil
 }
 
-func (a *builtinAgg) Retractable() bool { return a.retract || a.fn == "count" || a.fn == "sum" || a.fn == "avg" }
+func (a *builtinAgg) Retractable() bool {
+	return a.retract || a.fn == "count" || a.fn == "sum" || a.fn == "avg"
+}
 
 func (a *builtinAgg) NewState() accState {
 	switch a.fn {

@@ -121,6 +121,6 @@ func (o *groupAggOp) expire() {
 }
 
 func (o *groupAggOp) OnWatermark(wm int64, _ *emitter) (int64, error) { o.expire(); return wm, nil }
-func (o *groupAggOp) OnBarrier(uint64, *emitter) error              { o.expire(); return nil }
+func (o *groupAggOp) OnBarrier(uint64, *emitter) error                { o.expire(); return nil }
 
 var _ = types.Row(nil)

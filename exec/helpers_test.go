@@ -41,7 +41,9 @@ func newHarness(t *testing.T, cfg Config) *harness {
 	return h
 }
 
-func col(i int, name string, t types.Type) *expr.ColRef { return &expr.ColRef{Idx: i, Name: name, T: t} }
+func col(i int, name string, t types.Type) *expr.ColRef {
+	return &expr.ColRef{Idx: i, Name: name, T: t}
+}
 
 // events is the schema (k text, v bigint, ts timestamp) used by most tests.
 var events = types.Schema{{Name: "k", Type: types.TText}, {Name: "v", Type: types.TInt64}, {Name: "ts", Type: types.TTimestamp}}

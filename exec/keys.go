@@ -42,7 +42,9 @@ func hashRow(row types.Row) uint64 {
 	return h
 }
 
-func hashInt(h uint64, i int64) uint64 { return mix(h ^ bits.RotateLeft64(uint64(i), 17) ^ 0xa0761d6478bd642f) }
+func hashInt(h uint64, i int64) uint64 {
+	return mix(h ^ bits.RotateLeft64(uint64(i), 17) ^ 0xa0761d6478bd642f)
+}
 
 // rowMap is a hash map keyed by rows: buckets by hash, chained on collision.
 // It never builds string keys.

@@ -32,7 +32,7 @@ func (m *materializeOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 }
 
 func (m *materializeOp) OnWatermark(wm int64, _ *emitter) (int64, error) { return wm, nil }
-func (m *materializeOp) OnBarrier(uint64, *emitter) error              { return nil }
+func (m *materializeOp) OnBarrier(uint64, *emitter) error                { return nil }
 
 func (m *materializeOp) OnControl(msg chunk.Message) error {
 	r := m.rel
@@ -76,7 +76,7 @@ func (s *sinkOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 }
 
 func (s *sinkOp) OnWatermark(wm int64, _ *emitter) (int64, error) { return wm, nil }
-func (s *sinkOp) OnBarrier(uint64, *emitter) error              { return nil }
+func (s *sinkOp) OnBarrier(uint64, *emitter) error                { return nil }
 
 func (s *sinkOp) OnControl(msg chunk.Message) error {
 	switch msg.Kind {

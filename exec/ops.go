@@ -1,7 +1,6 @@
 package exec
 
 import (
-
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
@@ -13,7 +12,7 @@ import (
 type stateless struct{}
 
 func (stateless) OnWatermark(wm int64, _ *emitter) (int64, error) { return wm, nil }
-func (stateless) OnBarrier(uint64, *emitter) error              { return nil }
+func (stateless) OnBarrier(uint64, *emitter) error                { return nil }
 
 // filterOp keeps the rows for which pred is true, compacting the chunk in
 // place.
@@ -79,7 +78,6 @@ type windows struct {
 	spec plan.WindowSpec
 	kind types.Kind // kind of the window_start/end/time columns
 }
-
 
 // start returns the start of the tumble window (or pane of width w) holding t.
 func alignDown(t, w, offset int64) int64 {

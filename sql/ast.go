@@ -72,8 +72,35 @@ type Select struct {
 	Span
 	Stmt ast.ResultSetNode // *ast.SelectStmt or *ast.SetOprStmt
 	// Windows maps placeholder table names (as they appear in Stmt) to the
-	// window table functions they stand for.
+	// window table functions they stand for. It holds the windows of
+	// nested subqueries too; placeholders are unique per statement.
 	Windows map[string]*WindowTVF
+	// Normalized is the text TiDB parsed (see the rewrite contract).
+	Normalized string
+
+	pm  *posMap
+	src string
+}
+
+// UserPos maps a byte offset of Normalized (such as a TiDB node's
+// OriginTextPosition) to the line and column of the user's text, for
+// errors found after parsing.
+func (s *Select) UserPos(offset int) Pos {
+	if s == nil || s.pm == nil {
+		return Pos{}
+	}
+	l, c, _ := lineCol(s.src, s.pm.user(offset))
+	return Pos{Line: l, Col: c}
+}
+
+// UserOffset maps a byte offset of Normalized to the 1-based character
+// position in the text given to Parse (sqlerr.Error.Position).
+func (s *Select) UserOffset(offset int) int {
+	if s == nil || s.pm == nil {
+		return 0
+	}
+	_, _, char := lineCol(s.src, s.pm.user(offset))
+	return char
 }
 
 // WindowKind names a window table function.
@@ -164,7 +191,9 @@ type Describe struct {
 // Explain is EXPLAIN <statement>.
 type Explain struct {
 	Span
-	Stmt Statement
+	Stmt    Statement
+	Analyze bool // EXPLAIN ANALYZE or (ANALYZE)
+	Verbose bool
 }
 
 // Insert is INSERT INTO table [(cols)] VALUES (...), ... or INSERT ... SELECT.
@@ -182,6 +211,8 @@ type Set struct {
 	Name  string
 	Value string // DEFAULT resets
 	Local bool
+	// Default is set for SET name TO DEFAULT (Value is then "DEFAULT").
+	Default bool
 }
 
 // ShowVar is SHOW name | SHOW ALL.
@@ -225,6 +256,7 @@ type DeclareCursor struct {
 	Span
 	Name string
 	Stmt Statement // *Subscribe or *Select
+	Hold bool      // WITH HOLD
 }
 
 // Fetch is FETCH [count|ALL|NEXT] [FROM|IN] cursor [WITH (timeout = '...')].
@@ -239,6 +271,7 @@ type Fetch struct {
 type CloseCursor struct {
 	Span
 	Name string
+	All  bool // CLOSE ALL (Name is "")
 }
 
 // Empty is an empty query (only comments or whitespace).

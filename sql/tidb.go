@@ -1,0 +1,88 @@
+package sql
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/pingcap/tidb/pkg/parser"
+	"github.com/pingcap/tidb/pkg/parser/ast"
+	"github.com/pingcap/tidb/pkg/parser/mysql"
+	// The test driver gives literals (ast.ValueExpr) and parameter markers
+	// their concrete types; the planner reads *test_driver.ValueExpr.
+	_ "github.com/pingcap/tidb/pkg/parser/test_driver"
+
+	"github.com/sluice-db/sluice/sql/sqlerr"
+)
+
+// SQLMode is the TiDB SQL mode the normalised text is parsed in:
+// "double quotes" are identifiers, backslashes in strings are literal
+// characters and || concatenates, as in Postgres.
+const SQLMode = mysql.ModeANSIQuotes | mysql.ModeNoBackslashEscapes | mysql.ModePipesAsConcat
+
+// parsers pools TiDB parser objects, which are expensive to build.
+var parsers = sync.Pool{New: func() any {
+	p := parser.New()
+	p.SetSQLMode(SQLMode)
+	p.EnableWindowFunc(true)
+	return p
+}}
+
+// tidbParse parses normalised text with a pooled TiDB parser. TiDB's parser
+// can panic on odd input; a panic becomes a syntax error at the start.
+func tidbParse(text string) (stmt ast.StmtNode, err error) {
+	p := parsers.Get().(*parser.Parser)
+	defer func() {
+		if rec := recover(); rec != nil {
+			// The parser's state is unknown: do not return it to the pool.
+			stmt, err = nil, fmt.Errorf("line 1 column 0 near \"%s\" (parser panic: %v)", text, rec)
+			return
+		}
+		parsers.Put(p)
+	}()
+	return p.ParseOneStmt(text, "", "")
+}
+
+// tidbError turns a TiDB parse error on normalised text n into a 42601
+// error located in the user's text src.
+func tidbError(src string, n *normalised, err error) *sqlerr.Error {
+	off := len(n.text)
+	msg := err.Error()
+	if k := strings.Index(msg, "near \""); k >= 0 {
+		rest := msg[k+len("near \""):]
+		for o := 0; o <= len(n.text); o++ {
+			v := n.text[o:]
+			if len(v) > 2048 {
+				v = v[:2048]
+			}
+			if strings.HasPrefix(rest, v+"\"") {
+				off = o
+				break
+			}
+		}
+	}
+	u := n.pm.user(off)
+	e := &sqlerr.Error{Code: sqlerr.SyntaxError, Err: err}
+	if tok, ok := tokenAt(src, u); ok && u < n.pm.end {
+		e.Message = fmt.Sprintf("syntax error at or near %q", tok)
+	} else {
+		e.Message = "syntax error at end of input"
+		u = n.pm.end
+	}
+	setPos(e, src, u)
+	return e
+}
+
+// tokenAt returns the text of the token starting at or after byte offset
+// off of src.
+func tokenAt(src string, off int) (string, bool) {
+	if off >= len(src) {
+		return "", false
+	}
+	l := &lexer{src: src, pos: off}
+	t, err := l.next()
+	if err != nil || t.Kind == tEOF {
+		return "", false
+	}
+	return src[t.Pos:t.End], true
+}

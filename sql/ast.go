@@ -75,6 +75,10 @@ type Select struct {
 	// window table functions they stand for. It holds the windows of
 	// nested subqueries too; placeholders are unique per statement.
 	Windows map[string]*WindowTVF
+	// TableFuncs maps placeholder table names (__tablefunc_<n>) to the
+	// set-returning functions in FROM they stand for (unnest(x) AS u,
+	// generate_series(1, 10) g, ...), including those of nested subqueries.
+	TableFuncs map[string]*TableFunc
 	// Normalized is the text TiDB parsed (see the rewrite contract).
 	Normalized string
 
@@ -101,6 +105,20 @@ func (s *Select) UserOffset(offset int) int {
 	}
 	_, _, char := lineCol(s.src, s.pm.user(offset))
 	return char
+}
+
+// TableFunc is a set-returning function in FROM. In the TiDB AST it is a
+// table named by its placeholder, aliased to Alias or, without one, to the
+// function's name (as Postgres names it).
+type TableFunc struct {
+	// Name is the lower-case function name; a pg_catalog. qualifier is
+	// dropped, other schemas are kept ("information_schema._pg_expandarray").
+	Name           string
+	Args           []ast.ExprNode
+	Alias          string   // "" when none was written
+	ColumnAliases  []string // AS t(a, b)
+	WithOrdinality bool
+	Pos            Pos
 }
 
 // WindowKind names a window table function.

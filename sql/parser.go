@@ -265,7 +265,7 @@ func (p *stmtParser) selectOf(toks []token) (*Select, error) {
 	if len(toks) == 0 {
 		return nil, p.syntaxErr().WithHint("expected a query")
 	}
-	mark := len(p.rw.windows)
+	mark, fmark := len(p.rw.windows), len(p.rw.funcs)
 	n, err := p.rw.normalise("", toks, toks[len(toks)-1].End)
 	if err != nil {
 		return nil, err
@@ -280,6 +280,20 @@ func (p *stmtParser) selectOf(toks []token) (*Select, error) {
 			WithHint("expected a query")
 	}
 	sel := &Select{Span: spanOf(p.src, toks), Stmt: rs, Normalized: n.text, pm: n.pm, src: p.src}
+	funcs := p.rw.funcs[fmark:]
+	for _, f := range funcs {
+		if sel.TableFuncs == nil {
+			sel.TableFuncs = map[string]*TableFunc{}
+		}
+		sel.TableFuncs[f.placeholder] = f.fn
+		for _, a := range f.args {
+			e, err := p.exprOf(a)
+			if err != nil {
+				return nil, err
+			}
+			f.fn.Args = append(f.fn.Args, e)
+		}
+	}
 	for _, w := range p.rw.windows[mark:] {
 		if sel.Windows == nil {
 			sel.Windows = map[string]*WindowTVF{}
@@ -301,6 +315,12 @@ func (p *stmtParser) selectOf(toks []token) (*Select, error) {
 			for k, v := range sub.Windows {
 				sel.Windows[k] = v
 			}
+			for k, v := range sub.TableFuncs {
+				if sel.TableFuncs == nil {
+					sel.TableFuncs = map[string]*TableFunc{}
+				}
+				sel.TableFuncs[k] = v
+			}
 		}
 	}
 	return sel, nil
@@ -311,12 +331,12 @@ func (p *stmtParser) exprOf(toks []token) (ast.ExprNode, error) {
 	if len(toks) == 0 {
 		return nil, p.syntaxErr().WithHint("expected an expression")
 	}
-	mark := len(p.rw.windows)
+	mark, fmark := len(p.rw.windows), len(p.rw.funcs)
 	n, err := p.rw.normalise("select ", toks, toks[len(toks)-1].End)
 	if err != nil {
 		return nil, err
 	}
-	if len(p.rw.windows) > mark {
+	if len(p.rw.windows) > mark || len(p.rw.funcs) > fmark {
 		return nil, p.errAt(sqlerr.SyntaxError, toks[0], "a window table function cannot appear in an expression")
 	}
 	stmt, err := tidbParse(n.text)

@@ -107,11 +107,21 @@ type pendingWindow struct {
 	sub         []token // subquery source tokens, if any
 }
 
+// pendingFunc is a table function in FROM whose arguments still have to
+// be parsed by TiDB.
+type pendingFunc struct {
+	placeholder string
+	fn          *TableFunc
+	args        [][]token
+}
+
 // rewriter runs the normalisation pass over the tokens of one statement.
 type rewriter struct {
 	src     string
 	nWindow int
 	windows []*pendingWindow
+	nFunc   int
+	funcs   []*pendingFunc
 }
 
 func (r *rewriter) errAt(code string, off int, format string, args ...any) *sqlerr.Error {
@@ -274,7 +284,7 @@ func isWindowFunc(name string) bool {
 // seq rewrites one nesting level of tokens.
 func (r *rewriter) seq(toks []token) ([]item, error) {
 	var items []item
-	inFrom := false
+	inFrom, sawSelect := false, false
 	last := func() *item {
 		if len(items) == 0 {
 			return nil
@@ -463,16 +473,31 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 			}
 			continue
 
+		case (t.Kind == tIdent || t.Kind == tQIdent) && fromSep() && !nonCallable[t.Val] &&
+			(next.isPunct("(") || (next.isPunct(".") && i+3 < len(toks) && toks[i+3].isPunct("("))):
+			it, n, err := r.tableFunc(toks, i)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, it...)
+			i = n - 1
+			continue
+
 		case t.Kind == tIdent || t.Kind == tQIdent:
 			it := r.ident(t, next)
 			switch it.kw {
 			case "from":
-				if p := last(); p == nil || p.kw != "distinct" {
+				// FROM starts a FROM clause only after SELECT at this level
+				// (not in EXTRACT(x FROM y), TRIM(... FROM ...), IS DISTINCT FROM).
+				if p := last(); sawSelect && (p == nil || p.kw != "distinct") {
 					inFrom = true
 				}
 			case "where", "group", "having", "order", "limit", "offset", "window", "union",
 				"intersect", "except", "emit", "fetch", "select", "values":
 				inFrom = false
+			}
+			if it.kw == "select" {
+				sawSelect = true
 			}
 			items = append(items, it)
 			continue
@@ -1205,3 +1230,75 @@ func qualifiedName(toks []token) (string, bool) {
 
 // quoteString renders s as a standard SQL string literal.
 func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// tableFunc rewrites a set-returning function in FROM, starting at
+// toks[i], into a placeholder table name aliased to the function's alias
+// (or name), and returns the index after it.
+func (r *rewriter) tableFunc(toks []token, i int) ([]item, int, error) {
+	start := toks[i]
+	name := toks[i].Val
+	open := i + 1
+	if toks[i+1].isPunct(".") {
+		if toks[i].Val != "pg_catalog" {
+			name = toks[i].Val + "." + toks[i+2].Val
+		} else {
+			name = toks[i+2].Val
+		}
+		open = i + 3
+	}
+	j := matchClose(toks, open)
+	if j < 0 {
+		return nil, 0, r.errAt(sqlerr.SyntaxError, toks[open].Pos, "syntax error: unbalanced parentheses")
+	}
+	r.nFunc++
+	f := &pendingFunc{placeholder: fmt.Sprintf("__tablefunc_%d", r.nFunc), fn: &TableFunc{Name: name}}
+	f.fn.Pos.Line, f.fn.Pos.Col, _ = lineCol(r.src, start.Pos)
+	if j > open+1 {
+		f.args = splitTop(toks[open+1 : j])
+		for _, a := range f.args {
+			if len(a) == 0 {
+				return nil, 0, r.errAt(sqlerr.SyntaxError, toks[open].Pos, "empty argument to %s", name)
+			}
+		}
+	}
+	n := j + 1
+	if n+1 < len(toks) && toks[n].is("with") && toks[n+1].is("ordinality") {
+		f.fn.WithOrdinality = true
+		n += 2
+	}
+	alias := ""
+	if n < len(toks) && toks[n].is("as") {
+		n++
+		if n >= len(toks) || (toks[n].Kind != tIdent && toks[n].Kind != tQIdent) {
+			return nil, 0, r.errAt(sqlerr.SyntaxError, toks[n-1].Pos, "syntax error at or near \"as\"")
+		}
+		alias = toks[n].Val
+		n++
+	} else if a := aliasAt(toks, n); a != "" {
+		alias = a
+		n++
+	}
+	if alias != "" && n < len(toks) && toks[n].isPunct("(") {
+		k := matchClose(toks, n)
+		if k < 0 {
+			return nil, 0, r.errAt(sqlerr.SyntaxError, toks[n].Pos, "syntax error: unbalanced parentheses")
+		}
+		for _, c := range splitTop(toks[n+1 : k]) {
+			if len(c) != 1 || (c[0].Kind != tIdent && c[0].Kind != tQIdent) {
+				return nil, 0, r.errAt(sqlerr.SyntaxError, toks[n].Pos, "syntax error: expected column aliases")
+			}
+			f.fn.ColumnAliases = append(f.fn.ColumnAliases, c[0].Val)
+		}
+		n = k + 1
+	}
+	f.fn.Alias = alias
+	if alias == "" {
+		alias = name[strings.LastIndexByte(name, '.')+1:]
+	}
+	r.funcs = append(r.funcs, f)
+	return []item{
+		{operand: true, orig: start.Pos, ps: []piece{synth(f.placeholder, start.Pos)}},
+		{kw: "as", orig: start.Pos, ps: []piece{synth("as", start.Pos)}},
+		{operand: true, orig: start.Pos, ps: []piece{synth(`"`+strings.ReplaceAll(alias, `"`, `""`)+`"`, start.Pos)}},
+	}, n, nil
+}

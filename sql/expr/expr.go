@@ -37,7 +37,34 @@ type Context struct {
 	RunSubquery func(ctx *Context, plan any, outer types.Row) ([]types.Row, error)
 	// Database and User are the session's, for current_database() etc.
 	Database, User string
+	// Params are the bound values of $1, $2, ... (Param{Idx: 0} is $1).
+	Params []types.Value
+	// Funcs overrides or supplies functions by lower-case name at run
+	// time: catalog functions that need catalog data (pg_get_viewdef,
+	// obj_description, pg_table_is_visible, ...) look here first and fall
+	// back to their documented defaults. The session or executor sets it.
+	Funcs map[string]func(ctx *Context, args []types.Value) (types.Value, error)
 }
+
+// Param reads parameter Idx ($Idx+1) of the statement from ctx.Params.
+type Param struct {
+	Idx int
+	T   types.Type
+}
+
+// Type implements Expr.
+func (p *Param) Type() types.Type { return p.T }
+
+// Eval implements Expr.
+func (p *Param) Eval(ctx *Context, _ types.Row) (types.Value, error) {
+	if ctx == nil || p.Idx < 0 || p.Idx >= len(ctx.Params) {
+		return types.Value{}, fmt.Errorf("parameter $%d has no value", p.Idx+1)
+	}
+	return ctx.Params[p.Idx], nil
+}
+
+// String implements Expr.
+func (p *Param) String() string { return fmt.Sprintf("$%d", p.Idx+1) }
 
 // ColRef reads column Idx of the input row.
 type ColRef struct {

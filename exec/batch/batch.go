@@ -1,0 +1,379 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/sqlerr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// Provider supplies the rows of scanned relations.
+type Provider interface {
+	// Rows returns a consistent snapshot of a scanned relation (view, table,
+	// system/catalog table). The executor never modifies the returned rows.
+	// A row may have only the relation's physical columns (scan.NumPhysical);
+	// the executor then computes the generated ones. scan.Pushed predicates
+	// may be used to narrow the result; the executor applies them anyway.
+	Rows(ctx context.Context, scan *plan.Scan) ([]types.Row, error)
+}
+
+// Iterator yields the rows of a running plan.
+type Iterator interface {
+	// Next returns the next row, or nil, nil at the end. The row belongs to
+	// the caller and stays valid after later calls.
+	Next(ctx context.Context) (types.Row, error)
+	// Close releases the iterator; it is safe to call more than once.
+	Close()
+}
+
+// Run prepares root for execution over p and returns an iterator over its
+// rows. Nothing is read before the first Next. ectx is copied; the copy's
+// RunSubquery runs subquery plans (uncorrelated ones once per Run). A plan
+// the batch executor cannot run (Sink) is a 0A000 error.
+func Run(ctx context.Context, ectx *expr.Context, root plan.Node, p Provider) (Iterator, error) {
+	r := newRunner(ectx, p)
+	op, err := r.build(root, r.ectx)
+	if err != nil {
+		return nil, err
+	}
+	return &iterator{op: op, r: r}, nil
+}
+
+// Collect runs root to completion and returns all its rows.
+func Collect(ctx context.Context, ectx *expr.Context, root plan.Node, p Provider) ([]types.Row, error) {
+	it, err := Run(ctx, ectx, root, p)
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	i := it.(*iterator)
+	i.r.ctx = ctx
+	return drain(ctx, i.op)
+}
+
+type iterator struct {
+	op     operator
+	r      *runner
+	closed bool
+}
+
+func (it *iterator) Next(ctx context.Context) (types.Row, error) {
+	if it.closed {
+		return nil, nil
+	}
+	if err := checkCtx(ctx); err != nil {
+		return nil, err
+	}
+	it.r.ctx = ctx
+	return it.op.next(ctx)
+}
+
+func (it *iterator) Close() {
+	if !it.closed {
+		it.closed = true
+		it.op.close()
+	}
+}
+
+// operator is one running plan node (Volcano: pull one row at a time).
+type operator interface {
+	// next returns the next row or nil at the end.
+	next(ctx context.Context) (types.Row, error)
+	close()
+}
+
+func drain(ctx context.Context, op operator) ([]types.Row, error) {
+	var out []types.Row
+	for n := 0; ; n++ {
+		if n&1023 == 1023 {
+			if err := checkCtx(ctx); err != nil {
+				return nil, err
+			}
+		}
+		row, err := op.next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if row == nil {
+			return out, nil
+		}
+		out = append(out, row)
+	}
+}
+
+// checkCtx turns a cancelled or expired context into the error Postgres
+// sends (57014).
+func checkCtx(ctx context.Context) error {
+	err := ctx.Err()
+	if err == nil {
+		return nil
+	}
+	msg := "canceling statement due to user request"
+	if errors.Is(err, context.DeadlineExceeded) {
+		msg = "canceling statement due to statement timeout"
+	}
+	return &sqlerr.Error{Code: sqlerr.QueryCanceled, Message: msg, Err: err}
+}
+
+// ticker checks the context every 1024 calls, for loops over many rows.
+type ticker uint32
+
+func (t *ticker) tick(ctx context.Context) error {
+	*t++
+	if *t&1023 == 0 {
+		return checkCtx(ctx)
+	}
+	return nil
+}
+
+// runner holds what one Run shares: the provider, the expression context
+// and the subquery cache.
+type runner struct {
+	p    Provider
+	ectx *expr.Context
+	// ctx is the context of the Next call in progress, for subqueries run
+	// from inside expression evaluation (expr.Context has no context.Context).
+	ctx context.Context
+	// correlated memoises whether a subquery plan reads outer rows; cache
+	// holds the rows of uncorrelated ones.
+	correlated map[plan.Node]bool
+	cache      map[plan.Node][]types.Row
+}
+
+func newRunner(ectx *expr.Context, p Provider) *runner {
+	r := &runner{p: p, correlated: map[plan.Node]bool{}, cache: map[plan.Node][]types.Row{}, ctx: context.Background()}
+	c := expr.Context{}
+	if ectx != nil {
+		c = *ectx
+	}
+	c.RunSubquery = r.runSubquery
+	r.ectx = &c
+	return r
+}
+
+// runSubquery is expr.Context.RunSubquery: it runs the subquery plan with
+// ctx.Outer extended by outer.
+func (r *runner) runSubquery(ctx *expr.Context, p any, outer types.Row) ([]types.Row, error) {
+	node, ok := p.(plan.Node)
+	if !ok {
+		return nil, fmt.Errorf("subquery plan is a %T, not a plan.Node", p)
+	}
+	corr, known := r.correlated[node]
+	if !known {
+		corr = planIsCorrelated(node, 1)
+		r.correlated[node] = corr
+	}
+	if !corr {
+		if rows, ok := r.cache[node]; ok {
+			return rows, nil
+		}
+	}
+	child := *ctx
+	child.Outer = append(ctx.Outer[:len(ctx.Outer):len(ctx.Outer)], outer)
+	op, err := r.build(node, &child)
+	if err != nil {
+		return nil, err
+	}
+	defer op.close()
+	rows, err := drain(r.ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	if !corr {
+		r.cache[node] = rows
+	}
+	return rows, nil
+}
+
+// planIsCorrelated reports whether n reads a row of a query enclosing it:
+// an OuterRef deeper than level, where level counts the subquery nestings
+// from the plan being asked about (1 at its top).
+func planIsCorrelated(n plan.Node, level int) bool {
+	for _, e := range nodeExprs(n) {
+		if exprIsCorrelated(e, level) {
+			return true
+		}
+	}
+	for _, c := range n.Children() {
+		if planIsCorrelated(c, level) {
+			return true
+		}
+	}
+	return false
+}
+
+func exprIsCorrelated(e expr.Expr, level int) bool {
+	if e == nil {
+		return false
+	}
+	switch x := e.(type) {
+	case *expr.OuterRef:
+		return x.Depth >= level
+	case *expr.Subquery:
+		if x.Test != nil && exprIsCorrelated(x.Test, level) {
+			return true
+		}
+		if p, ok := x.Plan.(plan.Node); ok && planIsCorrelated(p, level+1) {
+			return true
+		}
+		return false
+	}
+	for _, c := range expr.Children(e) {
+		if exprIsCorrelated(c, level) {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeExprs lists every expression a node evaluates.
+func nodeExprs(n plan.Node) []expr.Expr {
+	var out []expr.Expr
+	aggs := func(as []plan.AggCall) {
+		for _, a := range as {
+			out = append(out, a.Args...)
+			out = append(out, a.Filter)
+			for _, k := range a.OrderBy {
+				out = append(out, k.Expr)
+			}
+		}
+	}
+	switch x := n.(type) {
+	case *plan.Scan:
+		out = append(out, x.Pushed...)
+		for _, g := range x.Generated {
+			out = append(out, g.Expr)
+		}
+	case *plan.Filter:
+		out = append(out, x.Pred)
+	case *plan.Project:
+		out = append(out, x.Exprs...)
+	case *plan.WindowAgg:
+		out = append(out, x.GroupBy...)
+		aggs(x.Aggs)
+	case *plan.GroupAgg:
+		out = append(out, x.GroupBy...)
+		aggs(x.Aggs)
+	case *plan.LookupJoin:
+		out = append(out, x.StreamKey...)
+		out = append(out, x.Residual)
+	case *plan.IntervalJoin:
+		out = append(out, x.LeftKey...)
+		out = append(out, x.RightKey...)
+		out = append(out, x.Residual)
+	case *plan.Join:
+		out = append(out, x.LeftKey...)
+		out = append(out, x.RightKey...)
+		out = append(out, x.Cond)
+	case *plan.TopN:
+		out = append(out, x.PartitionBy...)
+		for _, k := range x.OrderBy {
+			out = append(out, k.Expr)
+		}
+	case *plan.Dedup:
+		out = append(out, x.Keys...)
+	case *plan.Values:
+		for _, r := range x.Rows {
+			out = append(out, r...)
+		}
+	case *plan.Sort:
+		for _, k := range x.Keys {
+			out = append(out, k.Expr)
+		}
+	}
+	return out
+}
+
+// build turns a plan node into a running operator whose expressions
+// evaluate under ectx.
+func (r *runner) build(n plan.Node, ectx *expr.Context) (operator, error) {
+	child := func(c plan.Node) (operator, error) { return r.build(c, ectx) }
+	switch x := n.(type) {
+	case *plan.Scan:
+		return &scanOp{r: r, scan: x, ectx: ectx}, nil
+	case *plan.Values:
+		return &valuesOp{n: x, ectx: ectx}, nil
+	case *plan.Filter:
+		in, err := child(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &filterOp{in: in, pred: x.Pred, ectx: ectx}, nil
+	case *plan.Project:
+		in, err := child(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &projectOp{in: in, exprs: x.Exprs, ectx: ectx}, nil
+	case *plan.Limit:
+		in, err := child(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &limitOp{in: in, count: x.Count, offset: x.Offset}, nil
+	case *plan.Sort:
+		in, err := child(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &sortOp{in: in, keys: x.Keys, ectx: ectx}, nil
+	case *plan.Union:
+		ins := make([]operator, len(x.Inputs))
+		for i, c := range x.Inputs {
+			in, err := child(c)
+			if err != nil {
+				return nil, err
+			}
+			ins[i] = in
+		}
+		return &unionOp{ins: ins}, nil
+	case *plan.Materialize:
+		return child(x.Input)
+	case *plan.GroupAgg:
+		in, err := child(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return newGroupAgg(in, x.GroupBy, x.Aggs, ectx)
+	case *plan.WindowAgg:
+		in, err := child(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return newWindowAgg(in, x, ectx)
+	case *plan.WindowAssign:
+		in, err := child(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		if x.Window.Kind == plan.Session {
+			return nil, sqlerr.New(sqlerr.FeatureNotSupported, "session windows cannot be assigned without aggregation")
+		}
+		return &windowAssignOp{in: in, w: x.Window, kind: windowTimeKind(x.Cols)}, nil
+	case *plan.TopN:
+		in, err := child(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &topNOp{in: in, n: x, ectx: ectx}, nil
+	case *plan.Dedup:
+		in, err := child(x.Input)
+		if err != nil {
+			return nil, err
+		}
+		return &dedupOp{in: in, n: x, ectx: ectx}, nil
+	case *plan.Join:
+		return r.buildJoin(x, ectx)
+	case *plan.LookupJoin:
+		return r.buildLookupJoin(x, ectx)
+	case *plan.IntervalJoin:
+		return r.buildIntervalJoin(x, ectx)
+	case *plan.Sink:
+		return nil, sqlerr.New(sqlerr.FeatureNotSupported, "a sink cannot run as a query")
+	}
+	return nil, sqlerr.New(sqlerr.FeatureNotSupported, "the batch executor cannot run %T", n)
+}

@@ -1,0 +1,26 @@
+// Package batch is the snapshot (ad-hoc query) executor: it runs a
+// planner/plan tree once over bounded inputs, Volcano style (each operator
+// pulls rows from its children one at a time), and yields the result rows.
+// pgwire queries over views, tables and system/catalog tables run here.
+//
+// A Provider supplies each Scan's rows (a consistent snapshot). Run builds
+// the operator tree; nothing is read until the first Next. Blocking
+// operators (Sort, GroupAgg, WindowAgg, TopN, Dedup, a join's right side)
+// read their whole input on first use. Aggregates come from exec/agg.
+// Streaming-only nodes run to the end of their bounded input: WindowAgg and
+// WindowAssign (windows, sessions), TopN, Dedup, LookupJoin and
+// IntervalJoin (as ordinary joins); Materialize passes its input through;
+// Sink is rejected.
+//
+// Subqueries: Run gives its copy of the expr.Context a RunSubquery that
+// runs a subquery plan with Outer extended by the current row. A subquery
+// whose plan reads no enclosing row (no OuterRef reaching outside it) runs
+// once per Run and its rows are cached.
+//
+// Cancellation: Next and every loop over many rows check the
+// context.Context (every 1024 rows) and return 57014 (query_canceled) when
+// it is done, with the statement-timeout message for a deadline.
+//
+// Goroutines and lifecycle: the package starts none. An Iterator belongs to
+// one goroutine; Close releases it (it is safe to Close early or twice).
+package batch

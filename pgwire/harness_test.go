@@ -3,6 +3,8 @@ package pgwire_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -23,6 +25,9 @@ func startServer(t testing.TB, cfg pgwire.Config) *testServer {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	fake := pgwiretest.New()
 	srv := pgwire.NewServer(cfg, fake)

@@ -235,6 +235,56 @@ func (s *session) Prepare(_ context.Context, text string, declared []types.Type)
 	return p, nil
 }
 
+// splitItems splits a select list at commas outside quotes and brackets.
+func splitItems(list string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(list); i++ {
+		c := list[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, list[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, list[start:])
+}
+
+// cutCast splits "expr::type" at the last :: outside quotes.
+func cutCast(s string) (string, string, bool) {
+	var quote byte
+	at := -1
+	for i := 0; i+1 < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'':
+			quote = c
+		case c == ':' && s[i+1] == ':':
+			at = i
+			i++
+		}
+	}
+	if at < 0 {
+		return s, "", false
+	}
+	return s[:at], s[at+2:], true
+}
+
 func cutFold(s, sep string) (string, string, bool) {
 	i := strings.Index(strings.ToLower(s), sep)
 	if i < 0 {
@@ -246,13 +296,14 @@ func cutFold(s, sep string) (string, string, bool) {
 func (s *session) prepareSelect(list string, declared []types.Type) (pgwire.Prepared, error) {
 	var items []item
 	var params []types.Type
-	for _, raw := range strings.Split(list, ",") {
+	for _, raw := range splitItems(list) {
 		expr := strings.TrimSpace(raw)
 		var it item
 		if e, alias, ok := cutFold(expr, " as "); ok {
 			expr, it.name = strings.TrimSpace(e), strings.TrimSpace(alias)
 		}
-		base, cast, hasCast := strings.Cut(expr, "::")
+		base, cast, hasCast := cutCast(expr)
+		base, cast = strings.TrimSpace(base), strings.TrimSpace(cast)
 		if hasCast {
 			k, ok := types.ParseTypeName(cast)
 			if !ok {
@@ -300,14 +351,16 @@ func (s *session) prepareSelect(list string, declared []types.Type) (pgwire.Prep
 			}
 			it.lit = v
 		default:
-			n, err := strconv.ParseInt(base, 10, 32)
-			if err != nil {
-				return nil, syntaxError(base)
-			}
 			if !hasCast {
 				it.typ = types.TInt32
+				switch lb := strings.ToLower(base); {
+				case lb == "true" || lb == "false":
+					it.typ = types.TBool
+				case strings.ContainsAny(lb, ".e"):
+					it.typ = types.TNumeric
+				}
 			}
-			v, err := types.ParseText(it.typ, strconv.FormatInt(n, 10))
+			v, err := types.ParseText(it.typ, base)
 			if err != nil {
 				return nil, sqlerr.Wrap(sqlerr.InvalidTextRep, err)
 			}

@@ -1,0 +1,50 @@
+// Package planner binds statements of the Sluice dialect against a Catalog
+// and plans them into physical plans (package planner/plan) that exec runs.
+//
+// What it owns:
+//   - Binding and type checking of TiDB parser ASTs into sql/expr
+//     expressions (bind.go): names with aliases and qualifiers, `*`,
+//     Postgres-style implicit typing of literals and $n parameters, the
+//     internal functions of the sql front end's rewrite contract
+//     (__interval, __cast, __filter, __param, json_get, json_get_text).
+//   - Streaming planning of CREATE MATERIALIZED VIEW / CREATE SINK
+//     (PlanView, PlanSink): window TVFs in both dialects and the legacy
+//     GROUP BY TUMBLE/HOP/SESSION form become WindowAgg; other GROUP BYs
+//     become GroupAgg (view option state_ttl sets its TTL); ROW_NUMBER()
+//     with a rank filter becomes TopN (or Dedup for a Top-1 ordered by event
+//     time); stream-to-table/view joins become LookupJoin and time-bounded
+//     stream-stream joins IntervalJoin.
+//   - Batch planning of ad-hoc queries (PlanQuery) and INSERT (PlanInsert),
+//     including subqueries (expr.Subquery, run by the batch executor through
+//     expr.Context.RunSubquery) and the catalog queries of Postgres clients.
+//   - Rewrite rules (rules.go), each a func(plan.Node) (plan.Node, bool),
+//     applied bottom-up to a fixed point: constant folding, filter merging,
+//     predicate push-down through projections, sorts, window assignment and
+//     into join inputs, projection merging, Top-N from rank filters; then,
+//     for batch plans, predicates copied into Scan.Pushed.
+//   - EXPLAIN text (Explain), golden-tested under testdata/.
+//
+// Streaming rules of boundedness (what is rejected and why):
+//   - A window (TVF or legacy group window) must be over the input's
+//     event-time column, which must carry a watermark (42P17, with a hint
+//     to add WATERMARK FOR ...).
+//   - A stream-stream join must bound the difference of the two event-time
+//     columns from both sides (0A000 otherwise); a join with a table or view
+//     is a lookup join and is always bounded.
+//   - A non-windowed GROUP BY over a stream is allowed: its state is one
+//     accumulator per key, bounded by the key space, not by the stream's
+//     length. state_ttl frees idle keys when the key space itself grows
+//     (e.g. grouping by a session id).
+//   - ROW_NUMBER() needs a rank filter (TopN with a bound N); LIMIT needs
+//     ORDER BY (a global Top-N); ORDER BY alone is ignored in views.
+//
+// Types of aggregates: count and approx_count_distinct are bigint; sum of
+// integers is bigint, of floats double precision, of numeric numeric; avg
+// of integers and floats is double precision, of numeric numeric;
+// approx_percentile is double precision (or the timestamp type of its
+// argument); min, max, first_value, last_value keep the argument type;
+// string_agg is text; bool_and/bool_or are boolean.
+//
+// The package has no goroutines and no mutable global state; a Planner is
+// safe for concurrent use when its Catalog is.
+package planner

@@ -1,0 +1,607 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pingcap/tidb/pkg/parser/ast"
+
+	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql"
+	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/sqlerr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// Planner binds and plans statements against a Catalog. A Planner holds no
+// per-statement state; it is safe for concurrent use when its Catalog is.
+type Planner struct {
+	cat Catalog
+}
+
+// New returns a planner over cat.
+func New(cat Catalog) *Planner { return &Planner{cat: cat} }
+
+func (p *Planner) newBinder(stream bool, params []types.Type) *binder {
+	return &binder{p: p, stream: stream, params: append([]types.Type(nil), params...), subst: map[ast.ExprNode]expr.Expr{}}
+}
+
+// viewOptions are the WITH keys CREATE MATERIALIZED VIEW accepts.
+var viewOptions = map[string]string{
+	"allowed_lateness":     "grace period for late rows of a closed window, e.g. '10 seconds'",
+	"state_ttl":            "free a non-windowed group's state after this much processing time without updates",
+	"session_max_duration": "maximum length of a session window",
+}
+
+func optionMap(opts []sql.Option, allowed map[string]string, what string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, o := range opts {
+		if allowed != nil {
+			if _, ok := allowed[o.Key]; !ok {
+				keys := make([]string, 0, len(allowed))
+				for k := range allowed {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				e := sqlerr.New(sqlerr.InvalidParameterValue, "unknown %s option %q", what, o.Key).
+					WithHint("accepted options: %s", strings.Join(keys, ", "))
+				e.Line, e.Col = o.Pos.Line, o.Pos.Col
+				return nil, e
+			}
+		}
+		out[o.Key] = o.Value
+	}
+	return out, nil
+}
+
+// PlanView plans CREATE MATERIALIZED VIEW into a streaming plan rooted at a
+// Materialize, and returns the view's Relation for the catalog.
+func (p *Planner) PlanView(v *sql.CreateView) (*plan.Materialize, *Relation, error) {
+	opts, err := optionMap(v.With, viewOptions, "materialized view")
+	if err != nil {
+		return nil, nil, err
+	}
+	node, err := p.planStream(v.Query, opts, v.EmitOnWindowClose)
+	if err != nil {
+		return nil, nil, err
+	}
+	name := strings.ToLower(v.Name)
+	cols := dedupNames(node.Schema())
+	if len(cols) > 0 {
+		node = renameTop(node, cols)
+	}
+	key := deriveKey(node)
+	appendOnly := p.appendOnly(node)
+	m := &plan.Materialize{Input: node, Name: name, Key: key, AppendOnly: appendOnly}
+	rel := &Relation{Name: name, Kind: plan.RelView, Cols: cols, NumPhysical: len(cols),
+		AppendOnly: appendOnly, Key: key, TimeCol: timeCol(node), Definition: v.Text()}
+	if rel.TimeCol >= 0 {
+		rel.Watermark = &plan.Watermark{Col: rel.TimeCol}
+	}
+	return m, rel, nil
+}
+
+// planStream plans a continuous query and applies the rewrite rules.
+func (p *Planner) planStream(q *sql.Select, opts map[string]string, eowc bool) (plan.Node, error) {
+	if q == nil || q.Stmt == nil {
+		return nil, sqlerr.New(sqlerr.SyntaxError, "missing query")
+	}
+	b := p.newBinder(true, nil)
+	b.windows = q.Windows
+	b.viewOpts = opts
+	b.viewEOWC = eowc
+	if s, ok := opts["allowed_lateness"]; ok {
+		us, err := types.ParseInterval(s)
+		if err != nil || us < 0 {
+			return nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid allowed_lateness %q", s).WithHint("write it as allowed_lateness = '10 seconds'")
+		}
+		b.lateness = us
+	}
+	node, err := b.query(q.Stmt, &scope{})
+	if err != nil {
+		return nil, err
+	}
+	node = Optimize(node, true)
+	if err := validateStream(node, eowc); err != nil {
+		return nil, err
+	}
+	return node, nil
+}
+
+// validateStream rejects streaming plans exec cannot run or whose state
+// would grow without bound.
+func validateStream(n plan.Node, eowc bool) error {
+	var err error
+	hasWindowAgg := false
+	walkPlan(n, func(x plan.Node) {
+		if err != nil {
+			return
+		}
+		switch y := x.(type) {
+		case *plan.TopN:
+			if y.N < 0 {
+				err = sqlerr.New(sqlerr.FeatureNotSupported, "ROW_NUMBER() without a rank filter keeps every row").
+					WithHint("filter on the row number, e.g. WHERE rn <= 10 in an outer query")
+			}
+		case *plan.WindowAssign:
+			if y.Window.Kind == plan.Session {
+				err = sqlerr.New(sqlerr.GroupingError, "a SESSION window must be aggregated with GROUP BY window_start, window_end")
+			}
+		case *plan.WindowAgg:
+			hasWindowAgg = true
+		case *plan.Sort, *plan.Limit:
+			err = sqlerr.New(sqlerr.FeatureNotSupported, "ORDER BY/LIMIT are not supported in streaming queries here")
+		case *plan.Scan:
+			if y.Kind == plan.RelSystem {
+				err = sqlerr.New(sqlerr.FeatureNotSupported, "a materialized view cannot read system table %s", y.Name)
+			}
+		}
+	})
+	if err == nil && eowc && !hasWindowAgg {
+		err = sqlerr.New(sqlerr.FeatureNotSupported, "EMIT ON WINDOW CLOSE needs a windowed aggregation").
+			WithHint("aggregate over TUMBLE/HOP/SESSION and GROUP BY window_start, window_end")
+	}
+	return err
+}
+
+func walkPlan(n plan.Node, f func(plan.Node)) {
+	f(n)
+	for _, c := range n.Children() {
+		walkPlan(c, f)
+	}
+}
+
+// dedupNames gives the output columns unique names (a view's columns are
+// addressed by name): a repeated name gets _2, _3; "?column?" becomes
+// column<N>.
+func dedupNames(s types.Schema) types.Schema {
+	out := append(types.Schema(nil), s...)
+	seen := map[string]bool{}
+	for i := range out {
+		n := strings.ToLower(out[i].Name)
+		if n == "?column?" || n == "" {
+			n = "column" + itoa(i+1)
+		}
+		base := n
+		for k := 2; seen[n]; k++ {
+			n = base + "_" + itoa(k)
+		}
+		seen[n] = true
+		out[i].Name = n
+		out[i].Nullable = true
+	}
+	return out
+}
+
+// renameTop sets the output names of the top Project (adding one if
+// needed).
+func renameTop(n plan.Node, cols types.Schema) plan.Node {
+	if p, ok := n.(*plan.Project); ok {
+		c := *p
+		c.Cols = cols
+		return &c
+	}
+	s := n.Schema()
+	same := true
+	for i := range s {
+		if s[i].Name != cols[i].Name {
+			same = false
+		}
+	}
+	if same {
+		return n
+	}
+	exprs := make([]expr.Expr, len(s))
+	for i, c := range s {
+		exprs[i] = &expr.ColRef{Idx: i, Name: c.Name, T: c.Type}
+	}
+	return &plan.Project{Input: n, Exprs: exprs, Cols: cols}
+}
+
+// deriveKey returns the primary key of n's output, or nil.
+func deriveKey(n plan.Node) []int {
+	switch x := n.(type) {
+	case *plan.WindowAgg:
+		out := make([]int, len(x.GroupBy)+2)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	case *plan.GroupAgg:
+		if len(x.GroupBy) == 0 {
+			return nil
+		}
+		out := make([]int, len(x.GroupBy))
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	case *plan.TopN:
+		if !x.RankCol {
+			return nil
+		}
+		var out []int
+		for _, e := range x.PartitionBy {
+			c, ok := e.(*expr.ColRef)
+			if !ok {
+				return nil
+			}
+			out = append(out, c.Idx)
+		}
+		return append(out, len(x.Cols)-1)
+	case *plan.Dedup:
+		var out []int
+		for _, e := range x.Keys {
+			c, ok := e.(*expr.ColRef)
+			if !ok {
+				return nil
+			}
+			out = append(out, c.Idx)
+		}
+		return out
+	case *plan.Filter:
+		return deriveKey(x.Input)
+	case *plan.Project:
+		in := deriveKey(x.Input)
+		if in == nil {
+			return nil
+		}
+		var out []int
+		for _, k := range in {
+			found := -1
+			for i, e := range x.Exprs {
+				if c, ok := e.(*expr.ColRef); ok && c.Idx == k {
+					found = i
+					break
+				}
+			}
+			if found < 0 {
+				return nil
+			}
+			out = append(out, found)
+		}
+		return out
+	}
+	return nil
+}
+
+// appendOnly reports whether n never retracts.
+func (p *Planner) appendOnly(n plan.Node) bool {
+	switch x := n.(type) {
+	case *plan.Scan:
+		if x.Kind == plan.RelView {
+			rel, err := p.cat.Relation(x.Name)
+			return err == nil && rel != nil && rel.AppendOnly
+		}
+		return true
+	case *plan.Filter, *plan.Project, *plan.WindowAssign, *plan.Limit, *plan.Sort:
+		return p.appendOnly(n.Children()[0])
+	case *plan.WindowAgg:
+		return x.Emit == plan.EmitOnWindowClose && p.appendOnly(x.Input)
+	case *plan.Dedup:
+		return !x.KeepLast && p.appendOnly(x.Input)
+	case *plan.LookupJoin:
+		return p.appendOnly(x.Stream)
+	case *plan.IntervalJoin:
+		return p.appendOnly(x.Left) && p.appendOnly(x.Right)
+	case *plan.Union:
+		for _, in := range x.Inputs {
+			if !p.appendOnly(in) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// sinkOptions strips "connector" from a sink's WITH list.
+func connectorOf(opts map[string]string) (string, map[string]string) {
+	name := opts["connector"]
+	rest := map[string]string{}
+	for k, v := range opts {
+		if k != "connector" {
+			rest[k] = v
+		}
+	}
+	return name, rest
+}
+
+func validateConnector(role, name string, opts map[string]string) (map[string]string, error) {
+	if name == "" {
+		return nil, sqlerr.New(sqlerr.SyntaxError, "missing connector option").WithHint("add WITH (connector = '...')")
+	}
+	c, err := connectors.Lookup(name)
+	if err != nil {
+		known := connectors.Names()
+		e := sqlerr.New(sqlerr.UndefinedObject, "connector %q is not registered", name)
+		if len(known) == 0 {
+			e.Hint = "no connectors are registered in this build"
+		} else {
+			e.Hint = "known connectors: " + strings.Join(known, ", ")
+		}
+		e.Err = err
+		return nil, e
+	}
+	specs := c.SourceOptions()
+	if role == "sink" {
+		specs = c.SinkOptions()
+	}
+	out, err := connectors.Validate(role, name, specs, opts)
+	if err != nil {
+		code := sqlerr.InvalidParameterValue
+		if errors.Is(err, connectors.ErrUnknownOption) || errors.Is(err, connectors.ErrMissingOption) {
+			code = sqlerr.SyntaxError
+		}
+		return nil, &sqlerr.Error{Code: code, Message: err.Error(), Err: err}
+	}
+	return out, nil
+}
+
+// PlanSink plans CREATE SINK (FROM view, or AS SELECT) and validates its
+// connector options.
+func (p *Planner) PlanSink(s *sql.CreateSink) (*plan.Sink, error) {
+	all, err := optionMap(s.With, nil, "sink")
+	if err != nil {
+		return nil, err
+	}
+	conn, _ := connectorOf(all)
+	opts, err := validateConnector("sink", conn, all)
+	if err != nil {
+		return nil, err
+	}
+	delete(opts, "connector")
+	var input plan.Node
+	var key []int
+	var appendOnly bool
+	if s.From != "" {
+		rel, err := p.cat.Relation(s.From)
+		if err != nil {
+			return nil, err
+		}
+		input = rel.scan()
+		key, appendOnly = rel.Key, rel.AppendOnly
+		if rel.Kind == plan.RelSource || rel.Kind == plan.RelTable {
+			appendOnly = true
+		}
+	} else {
+		input, err = p.planStream(s.Query, map[string]string{}, false)
+		if err != nil {
+			return nil, err
+		}
+		input = renameTop(input, dedupNames(input.Schema()))
+		key, appendOnly = deriveKey(input), p.appendOnly(input)
+	}
+	return &plan.Sink{Input: input, Name: strings.ToLower(s.Name), Connector: strings.ToLower(conn), Options: opts, Key: key, AppendOnly: appendOnly}, nil
+}
+
+// PlanQuery plans an ad-hoc (snapshot) query. paramTypes are the types the
+// client declared for $1..$n (TNull for unspecified); the returned types
+// are all parameters' types, inferred from use where unspecified (text when
+// nothing constrains them).
+func (p *Planner) PlanQuery(q *sql.Select, paramTypes []types.Type) (plan.Node, []types.Type, error) {
+	if q == nil || q.Stmt == nil {
+		return nil, nil, sqlerr.New(sqlerr.SyntaxError, "missing query")
+	}
+	b := p.newBinder(false, paramTypes)
+	b.windows = q.Windows
+	node, err := b.query(q.Stmt, &scope{})
+	if err != nil {
+		return nil, nil, err
+	}
+	node = Optimize(node, false)
+	params := b.params
+	for i, t := range params {
+		if t.Kind == types.Null {
+			params[i] = types.TText
+		}
+	}
+	fixParams(node, params)
+	return node, params, nil
+}
+
+// fixParams gives every Param node of the plan its final type.
+func fixParams(n plan.Node, params []types.Type) {
+	visit := func(e expr.Expr) {
+		expr.Walk(e, func(x expr.Expr) bool {
+			switch y := x.(type) {
+			case *expr.Param:
+				if y.T.Kind == types.Null && y.Idx < len(params) {
+					y.T = params[y.Idx]
+				}
+			case *expr.Subquery:
+				if pn, ok := y.Plan.(plan.Node); ok {
+					fixParams(pn, params)
+				}
+			}
+			return true
+		})
+	}
+	walkPlan(n, func(x plan.Node) { forEachExpr(x, visit) })
+}
+
+// InsertPlan is a planned INSERT: Input produces rows in the table's
+// physical column order, with the table's column types.
+type InsertPlan struct {
+	Table string
+	Rel   *Relation
+	Input plan.Node
+	// Params are the statement's parameter types.
+	Params []types.Type
+}
+
+// PlanInsert plans INSERT INTO table [(cols)] VALUES ... | SELECT ....
+func (p *Planner) PlanInsert(ins *sql.Insert, paramTypes []types.Type) (*InsertPlan, error) {
+	rel, err := p.cat.Relation(ins.Table)
+	if err != nil {
+		return nil, err
+	}
+	if rel.Kind != plan.RelTable {
+		return nil, sqlerr.New(sqlerr.FeatureNotSupported, "cannot insert into %s %q", rel.Kind, rel.Name).
+			WithHint("INSERT works on tables created with CREATE TABLE")
+	}
+	nphys := rel.NumPhysical
+	if nphys == 0 {
+		nphys = len(rel.Cols)
+	}
+	phys := rel.Cols[:nphys]
+	target := make([]int, 0, nphys) // physical column per input column
+	if len(ins.Columns) == 0 {
+		for i := range phys {
+			target = append(target, i)
+		}
+	} else {
+		seen := map[int]bool{}
+		for _, c := range ins.Columns {
+			i := phys.Index(c)
+			if i < 0 {
+				return nil, scopeOf(rel.Name, phys).undefinedColumn("", c)
+			}
+			if seen[i] {
+				return nil, sqlerr.New(sqlerr.SyntaxError, "column %q specified more than once", c)
+			}
+			seen[i] = true
+			target = append(target, i)
+		}
+	}
+	b := p.newBinder(false, paramTypes)
+	var input plan.Node
+	if ins.Query != nil {
+		b.windows = ins.Query.Windows
+		if input, err = b.query(ins.Query.Stmt, &scope{}); err != nil {
+			return nil, err
+		}
+	} else {
+		var rows [][]expr.Expr
+		for _, r := range ins.Rows {
+			row, err := b.args(r, &scope{})
+			if err != nil {
+				return nil, err
+			}
+			if len(row) != len(target) {
+				return nil, sqlerr.New(sqlerr.SyntaxError, "INSERT has %d expressions but %d target columns", len(row), len(target))
+			}
+			for j, e := range row {
+				b.inferParam(e, phys[target[j]].Type)
+			}
+			rows = append(rows, row)
+		}
+		if input, err = valuesNode(rows); err != nil {
+			return nil, err
+		}
+	}
+	in := input.Schema()
+	if len(in) != len(target) {
+		return nil, sqlerr.New(sqlerr.SyntaxError, "INSERT has %d expressions but %d target columns", len(in), len(target))
+	}
+	exprs := make([]expr.Expr, nphys)
+	for i := range exprs {
+		exprs[i] = &expr.Const{T: phys[i].Type}
+	}
+	for j, t := range target {
+		var e expr.Expr = &expr.ColRef{Idx: j, Name: in[j].Name, T: in[j].Type}
+		want := phys[t].Type
+		if in[j].Type != want {
+			if !expr.CanCast(in[j].Type, want) {
+				return nil, sqlerr.New(sqlerr.DatatypeMismatch, "column %q is of type %s but expression is of type %s", phys[t].Name, want, in[j].Type).
+					WithHint("You will need to rewrite or cast the expression.")
+			}
+			e = &expr.Cast{E: e, T: want}
+		}
+		exprs[t] = e
+	}
+	for i, c := range phys {
+		if c.Nullable || !isNullConst(exprs[i]) {
+			continue
+		}
+		return nil, sqlerr.New("23502", "null value in column %q violates not-null constraint", c.Name)
+	}
+	out := &plan.Project{Input: input, Exprs: exprs, Cols: append(types.Schema(nil), phys...)}
+	params := b.params
+	for i, t := range params {
+		if t.Kind == types.Null {
+			params[i] = types.TText
+		}
+	}
+	node := Optimize(out, false)
+	fixParams(node, params)
+	return &InsertPlan{Table: rel.Name, Rel: rel, Input: node, Params: params}, nil
+}
+
+func isNullConst(e expr.Expr) bool {
+	c, ok := e.(*expr.Const)
+	return ok && c.V.IsNull()
+}
+
+// Explain renders the plan of stmt (CREATE MATERIALIZED VIEW, CREATE SINK,
+// SELECT, INSERT, or a nested EXPLAIN's statement) as EXPLAIN prints it.
+func (p *Planner) Explain(stmt sql.Statement) (string, error) {
+	switch s := stmt.(type) {
+	case *sql.Explain:
+		return p.Explain(s.Stmt)
+	case *sql.CreateView:
+		m, _, err := p.PlanView(s)
+		if err != nil {
+			return "", err
+		}
+		return plan.Format(m), nil
+	case *sql.CreateSink:
+		n, err := p.PlanSink(s)
+		if err != nil {
+			return "", err
+		}
+		return plan.Format(n), nil
+	case *sql.Select:
+		n, _, err := p.PlanQuery(s, nil)
+		if err != nil {
+			return "", err
+		}
+		return plan.Format(n), nil
+	case *sql.Insert:
+		ip, err := p.PlanInsert(s, nil)
+		if err != nil {
+			return "", err
+		}
+		return "Insert " + ip.Table + "\n" + indent(plan.Format(ip.Input)), nil
+	case *sql.CreateSource:
+		rel, err := p.BindSource(s)
+		if err != nil {
+			return "", err
+		}
+		return plan.Format(rel.scan()), nil
+	case *sql.Subscribe:
+		if s.Query != nil {
+			n, err := p.planStream(s.Query, map[string]string{}, false)
+			if err != nil {
+				return "", err
+			}
+			return plan.Format(n), nil
+		}
+		rel, err := p.cat.Relation(s.View)
+		if err != nil {
+			return "", err
+		}
+		return plan.Format(rel.scan()), nil
+	}
+	return "", sqlerr.New(sqlerr.FeatureNotSupported, "EXPLAIN is not supported for %T", stmt)
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		if i == 0 {
+			lines[i] = "  └─ " + l
+		} else {
+			lines[i] = "  " + l
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// errorf wraps an internal error.
+func errorf(format string, args ...any) error {
+	return sqlerr.Wrap(sqlerr.Internal, fmt.Errorf(format, args...))
+}

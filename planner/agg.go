@@ -215,6 +215,11 @@ func (b *binder) aggregate(node plan.Node, sc *scope, sel *ast.SelectStmt, items
 				if winOut[j] < 0 {
 					return nil, false, sqlerr.New(sqlerr.GroupingError, "%s needs GROUP BY %s(...)", strings.ToUpper(x.FnName.L), strings.ToUpper(x.FnName.L[:strings.Index(x.FnName.L, "_")]))
 				}
+				if legacy != nil && len(x.Args) > 0 {
+					if ts, err := b.bindPlain(x.Args[0], pre); err != nil || !sameCol(ts, legacy.TimeCol) {
+						return nil, false, sqlerr.New(sqlerr.GroupingError, "%s must name the time column of the GROUP BY window", strings.ToUpper(x.FnName.L))
+					}
+				}
 				c := outCols[winOut[j]]
 				return &expr.ColRef{Idx: winOut[j], Name: c.Name, T: c.Type}, true, nil
 			}
@@ -342,7 +347,7 @@ func (b *binder) legacyWindow(fc *ast.FuncCallExpr, node plan.Node, sc *scope) (
 	if !ok || !c.T.Kind.IsTime() {
 		return plan.WindowSpec{}, sqlerr.New(sqlerr.DatatypeMismatch, "the first argument of %s must be a timestamp column", strings.ToUpper(fc.FnName.L))
 	}
-	kind := map[string]sql.WindowKind{"tumble": sql.Tumble, "hop": sql.Hop, "session": sql.Session}[fc.FnName.L]
+	kind := map[string]sql.WindowKind{"tumble": sql.Tumble, "hop": sql.Hop, "session": sql.Session, "cumulate": sql.Cumulate}[strings.TrimPrefix(fc.FnName.L, "__")]
 	return b.windowSpec(kind, c.Idx, fc.Args[1:])
 }
 
@@ -552,4 +557,17 @@ func (b *binder) rowNumber(node plan.Node, sc *scope, wf *ast.WindowFuncExpr) (p
 	}
 	b.subst[wf] = &expr.ColRef{Idx: len(in), Name: "row_number", T: types.TInt64}
 	return t, out, nil
+}
+
+// bindPlain binds n in sc without the grouping hook.
+func (b *binder) bindPlain(n ast.ExprNode, sc *scope) (expr.Expr, error) {
+	saveG, saveS := b.group, b.subst
+	b.group, b.subst = nil, nil
+	defer func() { b.group, b.subst = saveG, saveS }()
+	return b.bind(n, sc)
+}
+
+func sameCol(e expr.Expr, idx int) bool {
+	c, ok := e.(*expr.ColRef)
+	return ok && c.Idx == idx
 }

@@ -63,11 +63,16 @@ func isAggregate(n ast.ExprNode) bool {
 	return false
 }
 
-var legacyWindowFuncs = map[string]bool{"tumble": true, "hop": true, "session": true}
+// legacyWindowFuncs are the group-window calls of GROUP BY (the front end
+// renames TUMBLE(ts, size) to __tumble(ts, size), and so on).
+var legacyWindowFuncs = map[string]bool{
+	"tumble": true, "hop": true, "session": true, "cumulate": true,
+	"__tumble": true, "__hop": true, "__session": true, "__cumulate": true,
+}
 
 // legacyBound maps TUMBLE_START etc. to 0 (start), 1 (end), 2 (rowtime).
 func legacyBound(name string) (int, bool) {
-	for _, w := range []string{"tumble", "hop", "session"} {
+	for _, w := range []string{"tumble", "hop", "session", "cumulate"} {
 		switch name {
 		case w + "_start":
 			return 0, true
@@ -421,6 +426,9 @@ func (b *binder) cmp(op expr.CmpOp, l, r expr.Expr) (expr.Expr, error) {
 }
 
 func (b *binder) binary(x *ast.BinaryOperationExpr, sc *scope) (expr.Expr, error) {
+	if fc, ok := stripParens(x.R).(*ast.FuncCallExpr); ok && (fc.FnName.L == "__any" || fc.FnName.L == "__all") && len(fc.Args) == 1 {
+		return b.anyArray(x, fc, sc)
+	}
 	l, err := b.bind(x.L, sc)
 	if err != nil {
 		return nil, err
@@ -871,6 +879,31 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 		return expr.NewFunc("concat", args)
 	case "__filter":
 		return nil, b.errAt(sqlerr.GroupingError, "FILTER is only allowed on aggregates in the SELECT list or HAVING")
+	case "regexp_like":
+		args, err := b.args(x.Args, sc)
+		if err != nil {
+			return nil, err
+		}
+		if len(args) < 2 || len(args) > 3 {
+			return nil, b.errAt(sqlerr.UndefinedFunction, "function regexp_like takes two or three arguments")
+		}
+		fold := false
+		if len(args) == 3 {
+			c, ok := expr.Fold(args[2]).(*expr.Const)
+			if !ok || c.V.K != types.Text {
+				return nil, b.errAt(sqlerr.FeatureNotSupported, "regexp_like flags must be a constant")
+			}
+			fold = strings.Contains(c.V.S, "i")
+		}
+		b.inferParam(args[0], types.TText)
+		b.inferParam(args[1], types.TText)
+		return expr.NewRegexp(args[0], args[1], fold, false)
+	case "__nulls_first", "__nulls_last":
+		if len(x.Args) == 1 {
+			return b.bind(x.Args[0], sc)
+		}
+	case "__array_sub":
+		return nil, b.errAt(sqlerr.FeatureNotSupported, "ARRAY(subquery) is not supported")
 	case "row_number", "rank", "dense_rank":
 		return nil, b.errAt(sqlerr.FeatureNotSupported, "window function %s requires an OVER clause", name)
 	}
@@ -1013,4 +1046,39 @@ func (b *binder) scanOf(name string) (*plan.Scan, *Relation, error) {
 		return nil, nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", name)
 	}
 	return rel.scan(), rel, nil
+}
+
+// anyArray plans x op ANY(array) / x op ALL(array). An ARRAY[...]
+// constructor becomes an IN list; any other array (the text form "{a,b}"
+// that Sluice uses for arrays) is searched by __array_contains.
+func (b *binder) anyArray(x *ast.BinaryOperationExpr, fc *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
+	all := fc.FnName.L == "__all"
+	op, ok := cmpOps[x.Op]
+	if !ok || (!all && op != expr.EQ) || (all && op != expr.NE) {
+		return nil, b.errAt(sqlerr.FeatureNotSupported, "only = ANY(array) and <> ALL(array) are supported")
+	}
+	l, err := b.bind(x.L, sc)
+	if err != nil {
+		return nil, err
+	}
+	if arr, ok := stripParens(fc.Args[0]).(*ast.FuncCallExpr); ok && arr.FnName.L == "__array" {
+		return b.in(&ast.PatternInExpr{Expr: x.L, List: arr.Args, Not: all}, sc)
+	}
+	a, err := b.bind(fc.Args[0], sc)
+	if err != nil {
+		return nil, err
+	}
+	b.inferParam(a, types.TText)
+	lt, err := expr.NewCast(l, types.TText)
+	if err != nil {
+		return nil, err
+	}
+	e, err := expr.NewFunc("__array_contains", []expr.Expr{a, lt})
+	if err != nil {
+		return nil, err
+	}
+	if all {
+		return &expr.Not{E: e}, nil
+	}
+	return e, nil
 }

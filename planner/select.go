@@ -3,6 +3,8 @@ package planner
 import (
 	"strings"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/pingcap/tidb/pkg/parser/ast"
 
 	"github.com/sluice-db/sluice/planner/plan"
@@ -339,8 +341,15 @@ func (b *binder) orderLimit(node plan.Node, out *scope, ob *ast.OrderByClause, l
 		below := inner != nil && proj != nil
 		for _, it := range ob.Items {
 			k := plan.SortKey{Desc: it.Desc, NullsFirst: it.Desc}
-			if it.NullOrder {
-				k.NullsFirst = !k.NullsFirst
+			if fc, ok := stripParens(it.Expr).(*ast.FuncCallExpr); ok && len(fc.Args) == 1 {
+				switch fc.FnName.L {
+				case "__nulls_first":
+					k.NullsFirst = true
+					it = &ast.ByItem{Expr: fc.Args[0], Desc: it.Desc}
+				case "__nulls_last":
+					k.NullsFirst = false
+					it = &ast.ByItem{Expr: fc.Args[0], Desc: it.Desc}
+				}
 			}
 			var e expr.Expr
 			// Ordinal or output name.
@@ -445,6 +454,9 @@ func (b *binder) limitValues(lim *ast.Limit) (int64, int64, error) {
 			return 0, err
 		}
 		c, ok := expr.Fold(e).(*expr.Const)
+		if ok && c.V.K == types.Numeric && c.V.Decimal().GreaterThan(decimal.NewFromInt(1<<62)) {
+			return -1, nil // LIMIT ALL, as TiDB renders OFFSET without LIMIT
+		}
 		if !ok || !c.V.K.IsInteger() || c.V.I < 0 {
 			if c != nil && c.V.IsNull() {
 				return -1, nil

@@ -1,0 +1,149 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/datadriven"
+
+	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/pgwire/pgcatalog"
+	"github.com/sluice-db/sluice/sql"
+	"github.com/sluice-db/sluice/sql/sqlerr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// testConn is a connector registered for planner tests only.
+type testConn struct{}
+
+func (testConn) Name() string { return "plannertest" }
+func (testConn) SourceOptions() []connectors.OptionSpec {
+	return []connectors.OptionSpec{{Name: "topic", Required: true}, {Name: "format", Default: "json", Valid: connectors.OneOf("json", "csv")}}
+}
+func (testConn) SinkOptions() []connectors.OptionSpec {
+	return []connectors.OptionSpec{{Name: "table", Required: true}}
+}
+func (testConn) OpenSource(context.Context, connectors.SourceSpec) (connectors.Reader, error) {
+	return nil, errors.New("not for running")
+}
+func (testConn) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
+	return nil, errors.New("not for running")
+}
+
+func init() { connectors.Register(testConn{}) }
+
+// memCatalog is a catalog of user relations plus the pg_catalog and
+// information_schema tables of pgwire/pgcatalog.
+type memCatalog struct{ rels map[string]*Relation }
+
+func newCatalog() *memCatalog {
+	c := &memCatalog{rels: map[string]*Relation{}}
+	for name, s := range pgcatalog.Tables() {
+		c.rels[name] = &Relation{Name: name, Kind: plan.RelSystem, Cols: s, NumPhysical: len(s), TimeCol: -1}
+	}
+	return c
+}
+
+func (c *memCatalog) Relation(name string) (*Relation, error) {
+	n := strings.ToLower(name)
+	if r, ok := c.rels[n]; ok {
+		return r, nil
+	}
+	if r, ok := c.rels["pg_catalog."+n]; ok {
+		return r, nil
+	}
+	return nil, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", name)
+}
+
+func fmtErr(err error) string {
+	var e *sqlerr.Error
+	if errors.As(err, &e) {
+		s := fmt.Sprintf("error %s: %s", e.Code, e.Message)
+		if e.Hint != "" {
+			s += "\nhint: " + e.Hint
+		}
+		return s + "\n"
+	}
+	return "error (no SQLSTATE): " + err.Error() + "\n"
+}
+
+// exec runs DDL against the test catalog: sources, tables and views are
+// bound/planned and added.
+func (c *memCatalog) exec(p *Planner, text string) string {
+	stmts, err := sql.Parse(text)
+	if err != nil {
+		return fmtErr(err)
+	}
+	var out strings.Builder
+	for _, st := range stmts {
+		switch s := st.(type) {
+		case *sql.CreateSource:
+			rel, err := p.BindSource(s)
+			if err != nil {
+				out.WriteString(fmtErr(err))
+				continue
+			}
+			c.rels[rel.Name] = rel
+			fmt.Fprintf(&out, "%s %s %s\n", rel.Kind, rel.Name, rel.Cols)
+		case *sql.CreateView:
+			_, rel, err := p.PlanView(s)
+			if err != nil {
+				out.WriteString(fmtErr(err))
+				continue
+			}
+			c.rels[rel.Name] = rel
+			fmt.Fprintf(&out, "view %s %s key=%v append_only=%v time_col=%d\n", rel.Name, rel.Cols, rel.Key, rel.AppendOnly, rel.TimeCol)
+		default:
+			fmt.Fprintf(&out, "unexpected %T\n", st)
+		}
+	}
+	return out.String()
+}
+
+func TestPlans(t *testing.T) {
+	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
+		cat := newCatalog()
+		p := New(cat)
+		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
+			switch d.Cmd {
+			case "exec":
+				return cat.exec(p, d.Input)
+			case "explain":
+				st, err := sql.ParseOne(d.Input)
+				if err != nil {
+					return fmtErr(err)
+				}
+				s, err := p.Explain(st)
+				if err != nil {
+					return fmtErr(err)
+				}
+				return s
+			case "query":
+				st, err := sql.ParseOne(d.Input)
+				if err != nil {
+					return fmtErr(err)
+				}
+				sel, ok := st.(*sql.Select)
+				if !ok {
+					return fmt.Sprintf("not a query: %T\n", st)
+				}
+				n, params, err := p.PlanQuery(sel, nil)
+				if err != nil {
+					return fmtErr(err)
+				}
+				s := plan.Format(n) + "columns: " + n.Schema().String() + "\n"
+				if len(params) > 0 {
+					s += fmt.Sprintf("params: %v\n", params)
+				}
+				return s
+			}
+			return "unknown command " + d.Cmd
+		})
+	})
+}
+
+var _ = types.TInt64

@@ -46,6 +46,8 @@
 //     json_get_path_text(a, b). Chains nest left to right:
 //     x->'a'->>'b' is json_get_text(json_get(x, 'a'), 'b').
 //   - agg(...) FILTER (WHERE cond) becomes __filter(agg(...), cond).
+//   - agg(args ORDER BY k1, k2 DESC) (array_agg, string_agg, ...) becomes
+//     __ordered(agg(args), k1, __desc(k2)): aggregate in that order.
 //   - Regular-expression operators: a ~ b becomes regexp_like(a, b);
 //     a ~* b becomes regexp_like(a, b, 'i'); a !~ b becomes
 //     (not regexp_like(a, b)); a !~* b becomes (not regexp_like(a, b, 'i')).

@@ -763,11 +763,30 @@ func (r *rewriter) call(name item, inner []token, open, closeTok token) (item, e
 			return item{}, r.errAt(sqlerr.SyntaxError, open.Pos, "syntax error in OPERATOR()")
 		}
 	}
+	// agg(args ORDER BY keys) becomes __ordered(agg(args), keys...).
+	var orderKeys [][]token
+	for k := 0; k+1 < len(inner); k++ {
+		if inner[k].isPunct("(") || inner[k].isPunct("[") {
+			k = matchClose(inner, k)
+			if k < 0 {
+				break
+			}
+			continue
+		}
+		if inner[k].is("order") && inner[k+1].is("by") {
+			orderKeys = splitTop(inner[k+2:])
+			inner = inner[:k]
+			break
+		}
+	}
 	args, err := r.join(inner)
 	if err != nil {
 		return item{}, err
 	}
 	var ps []piece
+	if orderKeys != nil {
+		ps = append(ps, synth("__ordered(", name.orig))
+	}
 	if name.qual == "pg_catalog" {
 		ps = []piece{synth(name.name, name.orig)}
 	} else {
@@ -775,7 +794,36 @@ func (r *rewriter) call(name item, inner []token, open, closeTok token) (item, e
 	}
 	ps = append(ps, verb(r.src, open))
 	ps = append(ps, args...)
-	return item{operand: true, orig: name.orig, ps: append(ps, closeP)}, nil
+	ps = append(ps, closeP)
+	for _, key := range orderKeys {
+		if len(key) == 0 {
+			return item{}, r.errAt(sqlerr.SyntaxError, closeTok.Pos, "syntax error: empty ORDER BY key")
+		}
+		desc := false
+		switch last := key[len(key)-1]; {
+		case last.is("desc"):
+			desc = true
+			key = key[:len(key)-1]
+		case last.is("asc"):
+			key = key[:len(key)-1]
+		}
+		k, err := r.join(key)
+		if err != nil {
+			return item{}, err
+		}
+		ps = append(ps, synth(", ", key[0].Pos))
+		if desc {
+			ps = append(ps, synth("__desc(", key[0].Pos))
+		}
+		ps = append(ps, k...)
+		if desc {
+			ps = append(ps, synth(")", key[0].Pos))
+		}
+	}
+	if orderKeys != nil {
+		ps = append(ps, synth(")", closeTok.Pos))
+	}
+	return item{operand: true, orig: name.orig, ps: ps}, nil
 }
 
 // interval rewrites an interval literal starting at toks[i] (INTERVAL) into

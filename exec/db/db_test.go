@@ -3,8 +3,8 @@ package db
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"io"
+	"log/slog"
 	"sort"
 	"strings"
 	"testing"

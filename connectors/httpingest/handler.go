@@ -310,8 +310,10 @@ func split(body []byte) ([]item, error) {
 		} else {
 			l, body = body, nil
 		}
-		l = bytes.TrimSpace(l)
-		if len(l) == 0 {
+		// The raw bytes of a row are the line as sent, without its line
+		// ending.
+		l = bytes.TrimSuffix(l, []byte("\r"))
+		if len(bytes.TrimSpace(l)) == 0 {
 			continue
 		}
 		out = append(out, item{raw: l, line: line})

@@ -136,9 +136,9 @@ func TestIngestRejectsBadRowsKeepsGoodOnes(t *testing.T) {
 	body := strings.Join([]string{
 		`{"user_id": 1, "event_type": "ok"}`,
 		`{"user_id": 2, "event_type": `, // malformed JSON
-		`{"user_id": "abc"}`,           // wrong type
-		`{"event_type": "no user"}`,    // missing NOT NULL field
-		`[1,2]`,                        // not an object
+		`{"user_id": "abc"}`,            // wrong type
+		`{"event_type": "no user"}`,     // missing NOT NULL field
+		`[1,2]`,                         // not an object
 		`{"user_id": 6, "ts": "2026-01-01 00:00:01"}`,
 	}, "\n")
 	r := post(t, srv, "/ingest/events", ndjson, "", strings.NewReader(body))

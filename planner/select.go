@@ -669,6 +669,14 @@ func (b *binder) windowTVF(w *sql.WindowTVF, alias string, outer *scope) (plan.N
 	cols := append(append(types.Schema(nil), in...), windowCols(in[tc].Type)...)
 	wa := &plan.WindowAssign{Input: input, Window: spec, Cols: cols}
 	sc := scopeOf(qual, cols)
+	// The TVF's window columns shadow input columns of the same name (a
+	// window over a windowed view).
+	for i := range in {
+		switch strings.ToLower(in[i].Name) {
+		case "window_start", "window_end", "window_time":
+			sc.cols[i].hidden, sc.cols[i].table, sc.cols[i].name = true, "", "\x00"+in[i].Name
+		}
+	}
 	for _, k := range w.PartitionBy {
 		if i, _ := sc.find("", k); i < 0 {
 			return nil, nil, sc.undefinedColumn("", k)

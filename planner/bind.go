@@ -38,6 +38,7 @@ type binder struct {
 	// viewEOWC is EMIT ON WINDOW CLOSE; lateness is allowed_lateness.
 	viewEOWC bool
 	lateness int64
+	nsub     int // subqueries planned so far (their EXPLAIN labels)
 }
 
 var aggNames = map[string]bool{
@@ -375,8 +376,13 @@ func (b *binder) column(cn *ast.ColumnName, sc *scope) (expr.Expr, error) {
 			if depth == 0 {
 				return &expr.ColRef{Idx: i, Name: c.name, T: c.t}, nil
 			}
-			if sc.correlated != nil {
-				*sc.correlated = true
+			for m := sc; m != nil; m = m.parent {
+				if m.correlated != nil {
+					*m.correlated = true
+				}
+				if m == s {
+					break
+				}
 			}
 			return &expr.OuterRef{Depth: depth, Idx: i, Name: c.name, T: c.t}, nil
 		}
@@ -1004,7 +1010,9 @@ func (b *binder) subquery(x *ast.SubqueryExpr, sc *scope, mode expr.SubqueryMode
 			WithHint("use a join with a table or view instead")
 	}
 	correlated := false
-	inner := &scope{parent: sc, correlated: &correlated}
+	// The subquery's outer scope is sc itself (OuterRef depth 1), carrying
+	// the subquery's own correlation flag.
+	inner := &scope{cols: sc.cols, parent: sc.parent, correlated: &correlated}
 	saveGroup, saveClause := b.group, b.clause
 	b.group = nil
 	node, err := b.query(x.Query, inner)
@@ -1013,7 +1021,8 @@ func (b *binder) subquery(x *ast.SubqueryExpr, sc *scope, mode expr.SubqueryMode
 		return nil, err
 	}
 	cols := node.Schema()
-	s := &expr.Subquery{Mode: mode, Plan: node, Not: not, All: all, Op: op, Correlated: correlated, Label: "subquery"}
+	b.nsub++
+	s := &expr.Subquery{Mode: mode, Plan: node, Not: not, All: all, Op: op, Correlated: correlated, Label: "subquery " + itoa(b.nsub)}
 	switch mode {
 	case expr.ScalarSubquery:
 		if len(cols) != 1 {

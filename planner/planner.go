@@ -559,7 +559,7 @@ func (p *Planner) Explain(stmt sql.Statement) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return plan.Format(n), nil
+		return FormatWithSubqueries(n), nil
 	case *sql.Insert:
 		ip, err := p.PlanInsert(s, nil)
 		if err != nil {
@@ -604,4 +604,40 @@ func indent(s string) string {
 // errorf wraps an internal error.
 func errorf(format string, args ...any) error {
 	return sqlerr.Wrap(sqlerr.Internal, fmt.Errorf(format, args...))
+}
+
+// FormatWithSubqueries is plan.Format followed by the plans of the
+// subqueries the plan's expressions hold, each under its label.
+func FormatWithSubqueries(n plan.Node) string {
+	var b strings.Builder
+	b.WriteString(plan.Format(n))
+	var subs []*expr.Subquery
+	var visit func(plan.Node)
+	visit = func(n plan.Node) {
+		walkPlan(n, func(x plan.Node) {
+			forEachExpr(x, func(e expr.Expr) {
+				expr.Walk(e, func(y expr.Expr) bool {
+					if s, ok := y.(*expr.Subquery); ok {
+						subs = append(subs, s)
+						if pn, ok := s.Plan.(plan.Node); ok {
+							visit(pn)
+						}
+					}
+					return true
+				})
+			})
+		})
+	}
+	visit(n)
+	sort.SliceStable(subs, func(i, j int) bool { return subs[i].Label < subs[j].Label })
+	for _, s := range subs {
+		if pn, ok := s.Plan.(plan.Node); ok {
+			corr := ""
+			if s.Correlated {
+				corr = " (correlated)"
+			}
+			fmt.Fprintf(&b, "%s%s:\n%s", s.Label, corr, indent(plan.Format(pn)))
+		}
+	}
+	return b.String()
 }

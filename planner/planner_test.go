@@ -135,7 +135,7 @@ func TestPlans(t *testing.T) {
 				if err != nil {
 					return fmtErr(err)
 				}
-				s := plan.Format(n) + "columns: " + n.Schema().String() + "\n"
+				s := FormatWithSubqueries(n) + "columns: " + n.Schema().String() + "\n"
 				if len(params) > 0 {
 					s += fmt.Sprintf("params: %v\n", params)
 				}

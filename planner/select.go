@@ -189,9 +189,6 @@ func (b *binder) selectStmt(sel *ast.SelectStmt, outer *scope) (plan.Node, error
 	sc.parent = outer
 	if outer != nil {
 		sc.correlated = outer.correlated
-		if sc.correlated == nil {
-			sc.correlated = new(bool)
-		}
 	}
 	if sel.Where != nil {
 		b.clause = "WHERE"
@@ -503,7 +500,7 @@ func outputName(n ast.ExprNode) string {
 			return "interval"
 		case "json_get", "json_get_text":
 			return "?column?"
-		case "concat":
+		case "concat", "regexp_like", "__concat_op", "__any", "__all", "__subscript":
 			return "?column?"
 		}
 		if name, ok := noParenFuncs[x.FnName.L]; ok && name == "now" {

@@ -123,12 +123,11 @@ func coerceArg(a Expr, want types.Kind) (Expr, error) {
 	t := types.Type{Kind: want}
 	_, isConst := a.(*Const)
 	switch {
-	case want == types.Text,
+	case want == types.Text && (isConst || have == types.JSONB || have == types.Bytea),
 		have.IsNumeric() && want.IsNumeric(),
 		have == types.Date && want.IsTime(),
 		have.IsTime() && want.IsTime(),
-		isConst && have == types.Text,
-		have == types.JSONB && want == types.Text:
+		isConst && have == types.Text:
 		return NewCast(a, t)
 	}
 	return nil, sqlerr.New(sqlerr.UndefinedFunction, "cannot use %s as %s", a.Type(), want)

@@ -37,6 +37,8 @@ type Fake struct {
 	Feed chan types.Row
 	// Sessions counts open sessions; Subscribers counts running SUBSCRIBEs.
 	Sessions, Subscribers atomic.Int64
+	// Sleeping counts running pg_sleep calls.
+	Sleeping atomic.Int64
 	// Infos records the SessionInfo of each session.
 	mu    sync.Mutex
 	Infos []pgwire.SessionInfo
@@ -215,6 +217,8 @@ func (s *session) Prepare(_ context.Context, text string, declared []types.Type)
 		p.run = func(ctx context.Context, _ []types.Value) (pgwire.Result, error) {
 			t := time.NewTimer(time.Duration(secs * float64(time.Second)))
 			defer t.Stop()
+			s.f.Sleeping.Add(1)
+			defer s.f.Sleeping.Add(-1)
 			select {
 			case <-t.C:
 				return &rows{tag: "SELECT 1", data: []types.Row{{types.NewText("")}}}, nil

@@ -111,3 +111,32 @@ INSERT INTO clicks VALUES (1, 'a', '2026-01-01 00:00:10'), (2, 'a', '2026-01-01 
 	_ = types.TText
 	_ = time.Second
 }
+
+func TestPointLookupUsesIndexAndFilters(t *testing.T) {
+	d := openTest(t, t.TempDir())
+	ctx := context.Background()
+	if err := d.Exec(ctx, `
+CREATE TABLE ev (user_id BIGINT, amount INT);
+CREATE MATERIALIZED VIEW totals AS SELECT user_id, sum(amount) AS total, count(*) AS n FROM ev GROUP BY user_id;
+INSERT INTO ev VALUES (1, 10), (2, 20), (2, 5), (3, 7);
+`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ q, want string }{
+		{"SELECT user_id, total, n FROM totals WHERE user_id = 2", "[2 | 25 | 2]"},
+		{"SELECT total FROM totals WHERE 3 = user_id", "[7]"},
+		{"SELECT total FROM totals WHERE user_id = 2 AND total > 100", "[]"},
+		{"SELECT total FROM totals WHERE user_id = 9", "[]"},
+	} {
+		if got := fmt.Sprint(query(t, d, tc.q)); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.q, got, tc.want)
+		}
+	}
+	// The index follows later changes.
+	if err := d.Exec(ctx, "INSERT INTO ev VALUES (2, 1)"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(query(t, d, "SELECT total FROM totals WHERE user_id = 2")); got != "[26]" {
+		t.Errorf("after insert: got %s", got)
+	}
+}

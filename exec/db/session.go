@@ -215,7 +215,8 @@ func (s *session) prepareSelect(sel *sql.Select, paramTypes []types.Type) (*prep
 }
 
 func (s *session) runQuery(ctx context.Context, n plan.Node, params []types.Value) (*result, error) {
-	it, err := batch.Run(ctx, s.exprContext(params), n, provider{s})
+	ectx := s.exprContext(params)
+	it, err := batch.Run(ctx, ectx, n, provider{s: s, ectx: ectx})
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +278,8 @@ func (s *session) prepareInsert(ins *sql.Insert, paramTypes []types.Type) (*prep
 // insertRows evaluates the rows of an INSERT (VALUES or a query), already
 // shaped by the planner to the table's physical columns.
 func (s *session) insertRows(ctx context.Context, ip *planner.InsertPlan, params []types.Value) ([]types.Row, error) {
-	it, err := batch.Run(ctx, s.exprContext(params), ip.Input, provider{s})
+	ectx := s.exprContext(params)
+	it, err := batch.Run(ctx, ectx, ip.Input, provider{s: s, ectx: ectx})
 	if err != nil {
 		return nil, err
 	}

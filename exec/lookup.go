@@ -1,0 +1,18 @@
+package exec
+
+import "github.com/sluice-db/sluice/sql/types"
+
+// Lookup returns the rows of a view or table whose columns cols equal key
+// (a point lookup for ad-hoc queries). It uses a hash index on cols that is
+// built on first use and then kept up to date with every change, like the
+// indexes of lookup joins. The rows are shared and must not be modified.
+func (e *Engine) Lookup(name string, cols []int, key types.Row) (types.Schema, []types.Row, error) {
+	r, err := e.rel(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	ix := r.index(cols)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.schema, append([]types.Row(nil), ix.lookup(key)...), nil
+}

@@ -97,6 +97,9 @@
 //     TUMBLE_ROWTIME, HOP_START/HOP_END, SESSION_START/SESSION_END are left
 //     as plain function calls (tumble_start(ts, size), ...) whose
 //     arguments repeat the grouping call's.
+//   - FOR SYSTEM_TIME AS OF x after a joined table (Flink's temporal
+//     join) is dropped: a join of a stream with a table or view always
+//     reads the table's current state (a lookup join).
 //   - EMIT ON WINDOW CLOSE and the view's WITH (...) options are removed
 //     from the query and recorded on CreateView.
 //

@@ -395,6 +395,28 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 			i = j + 1
 			continue
 
+		case t.is("for") && next.is("system_time") && i+3 < len(toks) && toks[i+2].is("as") && toks[i+3].is("of"):
+			// FOR SYSTEM_TIME AS OF x (Flink's temporal join) is dropped: a
+			// join of a stream with a table always reads the table's current
+			// state. x is a (qualified) name or a call such as PROCTIME().
+			j := i + 4
+			for j < len(toks) && (toks[j].Kind == tIdent || toks[j].Kind == tQIdent) {
+				j++
+				if j < len(toks) && toks[j].isPunct("(") {
+					if k := matchClose(toks, j); k > 0 {
+						j = k + 1
+					}
+					break
+				}
+				if j < len(toks) && toks[j].isPunct(".") {
+					j++
+					continue
+				}
+				break
+			}
+			i = j - 1
+			continue
+
 		case t.is("collate"):
 			// COLLATE name: Sluice compares text by code point; drop it.
 			j := i + 1

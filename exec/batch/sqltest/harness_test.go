@@ -230,18 +230,3 @@ func (d *db) expectErr(t *testing.T, text, code string) {
 		t.Fatalf("%s\n  want error %s, got %v (%s)", text, code, err, sqlerr.Code(err))
 	}
 }
-
-// expectCorrelated is expect for a correlated subquery. The planner
-// currently gives OuterRef a Depth one too deep for some correlated
-// subqueries (outer(2) where the enclosing query is one level up, against
-// expr.OuterRef's contract); until that is fixed such a query is skipped
-// with the reason, and it runs again by itself once the planner is fixed.
-func (d *db) expectCorrelated(t *testing.T, text, want string) {
-	t.Helper()
-	_, _, err := d.query(text)
-	if err != nil && strings.Contains(err.Error(), "has no enclosing row") {
-		t.Logf("SKIPPED (planner OuterRef depth): %s: %v", text, err)
-		return
-	}
-	d.expect(t, text, want)
-}

@@ -152,7 +152,7 @@ func (s *session) Prepare(_ context.Context, text string, declared []types.Type)
 	case q == "":
 		p.kind = pgwire.KindEmpty
 		p.run = tagOnly("")
-	case lq == "begin" || lq == "start transaction":
+	case lq == "begin" || strings.HasPrefix(lq, "begin ") || strings.HasPrefix(lq, "start transaction"):
 		p.kind, p.run = pgwire.KindBegin, tagOnly("BEGIN")
 	case lq == "commit" || lq == "end":
 		p.kind, p.run = pgwire.KindCommit, tagOnly("COMMIT")

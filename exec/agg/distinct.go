@@ -109,14 +109,21 @@ func (s *distinctState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, 
 	if !ok {
 		return err
 	}
-	ent := &distinctEntry{n: int64(op), t: t}
-	ent.row[0] = v
+	var arg2 types.Value
 	if len(s.a.call.Args) > 1 {
-		if ent.row[1], err = s.a.call.Args[1].Eval(ctx, row); err != nil {
+		if arg2, err = s.a.call.Args[1].Eval(ctx, row); err != nil {
 			return err
 		}
 	}
-	return s.add(distinctKey(v), ent)
+	k := distinctKey(v)
+	// Fast path: another copy of a value already present, no allocation.
+	if cur := s.m[k]; cur != nil && cur.n+int64(op) > 0 {
+		cur.n += int64(op)
+		return nil
+	}
+	ent := &distinctEntry{n: int64(op), t: t}
+	ent.row[0], ent.row[1] = v, arg2
+	return s.add(k, ent)
 }
 
 // add folds ent (n copies of a value, n may be negative) into the map,

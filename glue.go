@@ -1,5 +1,3 @@
-//go:build sluice_glue
-
 package main
 
 import (

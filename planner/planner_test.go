@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -140,6 +142,16 @@ func TestPlans(t *testing.T) {
 					s += fmt.Sprintf("params: %v\n", params)
 				}
 				return s
+			case "file":
+				// file path=<relative to repo root> [ddl]: plans every
+				// statement of a captured query file.
+				var path string
+				d.ScanArgs(t, "path", &path)
+				text, err := os.ReadFile(filepath.Join("..", path))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return cat.runFile(p, string(text))
 			}
 			return "unknown command " + d.Cmd
 		})
@@ -147,3 +159,80 @@ func TestPlans(t *testing.T) {
 }
 
 var _ = types.TInt64
+
+// runFile plans each statement of a file: sources and tables are bound
+// (with their connector replaced by the test connector), views and sinks
+// planned and added, INSERT ... SELECT into a sink table planned as a
+// continuous query, SELECTs planned as ad-hoc queries. The output is one
+// line per statement: what it is and "ok" with the plan, or the error.
+func (c *memCatalog) runFile(p *Planner, text string) string {
+	stmts, err := sql.Parse(text)
+	if err != nil {
+		return fmtErr(err)
+	}
+	var out strings.Builder
+	for _, st := range stmts {
+		switch s := st.(type) {
+		case *sql.CreateSource:
+			var keep []sql.Option
+			for _, o := range s.With {
+				switch o.Key {
+				case "connector":
+					o.Value = "plannertest"
+				case "topic", "format":
+				default:
+					continue
+				}
+				keep = append(keep, o)
+			}
+			if len(keep) == 1 {
+				keep = append(keep, sql.Option{Key: "topic", Value: "t"})
+			}
+			s.With = keep
+			rel, err := p.BindSource(s)
+			if err != nil {
+				fmt.Fprintf(&out, "source %s: %s", s.Name, fmtErr(err))
+				continue
+			}
+			c.rels[rel.Name] = rel
+		case *sql.CreateView:
+			m, rel, err := p.PlanView(s)
+			if err != nil {
+				fmt.Fprintf(&out, "view %s: %s", s.Name, fmtErr(err))
+				continue
+			}
+			c.rels[rel.Name] = rel
+			fmt.Fprintf(&out, "view %s: ok\n%s", s.Name, plan.Format(m))
+		case *sql.CreateSink:
+			s.With = []sql.Option{{Key: "connector", Value: "plannertest"}, {Key: "table", Value: "t"}}
+			n, err := p.PlanSink(s)
+			if err != nil {
+				fmt.Fprintf(&out, "sink %s: %s", s.Name, fmtErr(err))
+				continue
+			}
+			fmt.Fprintf(&out, "sink %s: ok\n%s", s.Name, plan.Format(n))
+		case *sql.Insert:
+			if s.Query == nil {
+				fmt.Fprintf(&out, "insert %s: values\n", s.Table)
+				continue
+			}
+			n, err := p.planStream(s.Query, map[string]string{}, false)
+			if err != nil {
+				fmt.Fprintf(&out, "insert %s: %s", s.Table, fmtErr(err))
+				continue
+			}
+			fmt.Fprintf(&out, "insert %s: ok\n%s", s.Table, plan.Format(n))
+		case *sql.Select:
+			n, _, err := p.PlanQuery(s, nil)
+			if err != nil {
+				fmt.Fprintf(&out, "query: %s", fmtErr(err))
+				continue
+			}
+			fmt.Fprintf(&out, "query: ok\n%s", FormatWithSubqueries(n))
+		case *sql.Empty:
+		default:
+			fmt.Fprintf(&out, "%T: skipped\n", st)
+		}
+	}
+	return out.String()
+}

@@ -182,6 +182,11 @@ type item struct {
 }
 
 func (b *binder) selectStmt(sel *ast.SelectStmt, outer *scope) (plan.Node, error) {
+	// The grouping hook belongs to one SELECT: subqueries in FROM must not
+	// leak theirs into the enclosing query, nor see the enclosing one.
+	saveGroup, saveClause := b.group, b.clause
+	b.group = nil
+	defer func() { b.group, b.clause = saveGroup, saveClause }()
 	node, sc, err := b.from(sel.From, outer)
 	if err != nil {
 		return nil, err

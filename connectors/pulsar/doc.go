@@ -1,0 +1,61 @@
+// Package pulsar is the `connector = 'pulsar'` source and sink, on
+// github.com/apache/pulsar-client-go.
+//
+// # Source
+//
+// Options (the names are the SQL interface): service_url, topic | topics |
+// topic_pattern, subscription (default "sluice-<job>"), subscription_type
+// exclusive|failover|shared|key_shared (default exclusive), start
+// earliest|latest|<timestamp> (default earliest), format json|avro|
+// pulsar_schema, auth_token, tls_trust_certs_file; and, documented here:
+// admin_url (the broker's HTTP admin URL; needed for topic_pattern,
+// format pulsar_schema and Lag), avro_schema (writer schema for format
+// avro), dead_letter_topic (default "<topic>-dlq"; 'none' disables),
+// receiver_queue_size (default 1000), plus the decoder options of package
+// format (json_missing).
+//
+// Every partition topic ("t-partition-0", ...) is read by its own consumer
+// on the subscription and gets its own Partition index (sorted by topic
+// name, then partition number), so the engine keeps one watermark per
+// partition. A forwarding goroutine per partition batches received
+// messages (up to 1024) onto one channel that Read drains; each chunk holds
+// the messages of one partition.
+//
+// Position is JSON: for each partition topic the (ledger, entry, batch
+// index) of the last message Read returned. On restart with a Position the
+// reader seeks each partition's consumer to the stored message and drops
+// every message at or before it, so a restart resumes exactly after it
+// (Seek moves the subscription cursor: consumers sharing the subscription
+// are moved too). Partitions without a stored message start from the
+// subscription's cursor. Commit acknowledges up to the committed position:
+// cumulatively for exclusive and failover subscriptions, message by message
+// (IDs kept in memory until committed) for shared and key_shared ones. The
+// subscription cursor therefore never passes a checkpoint.
+//
+// A message that does not decode is published (asynchronously, at least
+// once) to the dead-letter topic with its raw payload and the properties
+// sluice_original_topic, sluice_message_id, sluice_publish_time and
+// sluice_error, and reported to SourceSpec.DeadLetter; reading goes on.
+// Lag (connectors.LagReporter) is msgBacklog of the subscription per
+// partition from the admin topic stats.
+//
+// # Sink
+//
+// Options: service_url, topic, format json, key (column whose text is the
+// message key), producer_name (default "sluice-<sink>"), auth_token,
+// tls_trust_certs_file. Rows are encoded with format.JSONEncoder (retracted
+// rows carry the property sluice_op = "-"). Exactly-once uses broker
+// deduplication (brokerDeduplicationEnabled, or the namespace policy, must
+// be on): the sink buffers an epoch and sends it at Commit(epoch) under a
+// fixed producer name with sequence IDs epoch<<24 | i, the last message of
+// an epoch using i = 0xFFFFFF. The broker drops any message whose sequence
+// ID is not above the last it persisted for the producer name, so a
+// replayed epoch is not written twice; LastCommitted derives the last
+// complete epoch from the producer's LastSequenceID. This is exact when a
+// replayed epoch holds the same rows in the same order (the engine replays
+// deterministically from source positions); an epoch holds at most 2^24-1
+// rows.
+//
+// Goroutines: one forwarder per source partition, ended by Close; the
+// client's own goroutines, ended by Close.
+package pulsar

@@ -39,6 +39,10 @@ type binder struct {
 	viewEOWC bool
 	lateness int64
 	nsub     int // subqueries planned so far (their EXPLAIN labels)
+	// joinWhere is the WHERE clause of the SELECT whose FROM is being
+	// planned: in streaming plans, its conjuncts over both sides of an inner
+	// join bound the join too (the filter is still applied above it).
+	joinWhere ast.ExprNode
 }
 
 var aggNames = map[string]bool{

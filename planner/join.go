@@ -84,6 +84,27 @@ func (b *binder) join(x *ast.Join, outer *scope) (plan.Node, *scope, error) {
 		}
 	}
 	cols := sc.schema()
+	if b.stream && b.joinWhere != nil && (kind == plan.InnerJoin || kind == plan.CrossJoin) {
+		saveG, saveS, saveC := b.group, b.subst, b.clause
+		b.group, b.subst, b.clause = nil, nil, "WHERE"
+		w, err := b.bind(b.joinWhere, sc)
+		b.group, b.subst, b.clause = saveG, saveS, saveC
+		if err == nil {
+			var extra []expr.Expr
+			for _, c := range expr.Conjuncts(w) {
+				if sides(c, nl) == sideBoth && !hasSubquery(c) {
+					extra = append(extra, c)
+				}
+			}
+			if len(extra) > 0 {
+				if cond != nil {
+					extra = append([]expr.Expr{cond}, extra...)
+				}
+				cond = expr.NewAnd(extra...)
+				kind = plan.InnerJoin
+			}
+		}
+	}
 	if b.stream {
 		n, err := b.streamJoin(left, right, kind, cond, nl, cols)
 		return n, sc, err

@@ -12,8 +12,8 @@ import (
 	"github.com/cockroachdb/datadriven"
 
 	"github.com/sluice-db/sluice/connectors"
-	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/pgwire/pgcatalog"
+	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql"
 	"github.com/sluice-db/sluice/sql/sqlerr"
 	"github.com/sluice-db/sluice/sql/types"

@@ -187,7 +187,13 @@ func (b *binder) selectStmt(sel *ast.SelectStmt, outer *scope) (plan.Node, error
 	saveGroup, saveClause := b.group, b.clause
 	b.group = nil
 	defer func() { b.group, b.clause = saveGroup, saveClause }()
+	saveWhere := b.joinWhere
+	b.joinWhere = nil
+	if b.stream {
+		b.joinWhere = sel.Where
+	}
 	node, sc, err := b.from(sel.From, outer)
+	b.joinWhere = saveWhere
 	if err != nil {
 		return nil, err
 	}
@@ -816,6 +822,15 @@ func timeCol(n plan.Node) int {
 		for i, e := range x.Exprs {
 			if c, ok := e.(*expr.ColRef); ok && c.Idx == t {
 				return i
+			}
+		}
+		// window_end of a window aggregate is window_time + 1µs: the
+		// watermark on window_time is a valid (conservative) one for it.
+		if wa, ok := x.Input.(*plan.WindowAgg); ok {
+			for i, e := range x.Exprs {
+				if c, ok := e.(*expr.ColRef); ok && c.Idx == len(wa.GroupBy)+1 {
+					return i
+				}
 			}
 		}
 	case *plan.WindowAssign:

@@ -755,3 +755,110 @@ func registerJSON() {
 	alias("jsonb_extract_path", "json_get")
 	alias("jsonb_extract_path_text", "json_get_text")
 }
+
+// ToChar formats micros (a timestamp) with a Postgres to_char pattern
+// (YYYY, MM, DD, HH24, HH12, HH, MI, SS, MS, US, Mon, Month, Dy, Day, AM)
+// or a MySQL/Flink date_format pattern (%Y, %m, %d, %H, %i, %s; yyyy-MM-dd
+// HH:mm:ss).
+func ToChar(micros int64, pattern string) string {
+	t := time.UnixMicro(micros).UTC()
+	if strings.Contains(pattern, "%") {
+		r := strings.NewReplacer("%Y", "2006", "%m", "01", "%d", "02", "%H", "15", "%i", "04", "%s", "05", "%%", "%")
+		return t.Format(r.Replace(pattern))
+	}
+	if strings.Contains(pattern, "yyyy") || strings.Contains(pattern, "mm") {
+		r := strings.NewReplacer("yyyy", "2006", "MM", "01", "dd", "02", "HH", "15", "mm", "04", "ss", "05", "SSS", "000")
+		return t.Format(r.Replace(pattern))
+	}
+	r := strings.NewReplacer("YYYY", "2006", "Month", "January", "Mon", "Jan", "MM", "01", "DD", "02", "HH24", "15",
+		"HH12", "03", "HH", "03", "MI", "04", "SS", "05", "MS", "000", "US", "000000", "Day", "Monday", "Dy", "Mon", "AM", "PM", "PM", "PM")
+	return t.Format(r.Replace(pattern))
+}
+
+func init() {
+	register(
+		&FuncDef{Name: "to_char", Min: 2, Max: 2, Args: []types.Kind{kAny, kText}, Strict: true, RetType: types.TText,
+			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
+				v := a[0]
+				switch {
+				case v.K.IsTime():
+					return types.NewText(ToChar(v.I, a[1].S)), nil
+				case v.K == types.Date:
+					return types.NewText(ToChar(v.I*types.MicrosPerDay, a[1].S)), nil
+				}
+				return types.NewText(v.String()), nil
+			}},
+		&FuncDef{Name: "regexp_match", Min: 2, Max: 3, Args: []types.Kind{kText}, Strict: true, RetType: types.TText,
+			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
+				re, err := compileRe(a[1].S, len(a) > 2 && strings.Contains(a[2].S, "i"))
+				if err != nil {
+					return types.Value{}, err
+				}
+				m := re.FindStringSubmatch(a[0].S)
+				if m == nil {
+					return types.Value{}, nil
+				}
+				if len(m) > 1 {
+					m = m[1:]
+				}
+				vals := make([]types.Value, len(m))
+				for i, s := range m {
+					vals[i] = types.NewText(s)
+				}
+				return types.NewText(ArrayText(vals)), nil
+			}},
+		&FuncDef{Name: "regexp_extract", Min: 2, Max: 3, Args: []types.Kind{kText, kText, kInt}, Strict: true, RetType: types.TText,
+			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
+				re, err := compileRe(a[1].S, false)
+				if err != nil {
+					return types.Value{}, err
+				}
+				m := re.FindStringSubmatch(a[0].S)
+				idx := int64(1)
+				if len(a) > 2 {
+					idx = a[2].I
+				}
+				if m == nil || idx < 0 || idx >= int64(len(m)) {
+					return types.Value{}, nil
+				}
+				return types.NewText(m[idx]), nil
+			}},
+		&FuncDef{Name: "regexp_replace", Min: 3, Max: 4, Args: []types.Kind{kText}, Strict: true, RetType: types.TText,
+			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
+				re, err := compileRe(a[1].S, len(a) > 3 && strings.Contains(a[3].S, "i"))
+				if err != nil {
+					return types.Value{}, err
+				}
+				repl := strings.NewReplacer(`\1`, "${1}", `\2`, "${2}", `\3`, "${3}", `\&`, "${0}").Replace(a[2].S)
+				if len(a) > 3 && strings.Contains(a[3].S, "g") {
+					return types.NewText(re.ReplaceAllString(a[0].S, repl)), nil
+				}
+				done := false
+				return types.NewText(re.ReplaceAllStringFunc(a[0].S, func(m string) string {
+					if done {
+						return m
+					}
+					done = true
+					return re.ReplaceAllString(m, repl)
+				})), nil
+			}},
+		&FuncDef{Name: "pg_get_ruledef", Min: 1, Max: 2, Volatile: true, RetType: types.TText,
+			Eval: func(*Context, []types.Value) (types.Value, error) { return types.Value{}, nil }},
+		&FuncDef{Name: "parse_ident", Min: 1, Max: 2, Args: []types.Kind{kText, kBool}, Strict: true, RetType: types.TText,
+			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
+				parts := strings.Split(a[0].S, ".")
+				vals := make([]types.Value, len(parts))
+				for i, p := range parts {
+					p = strings.TrimSpace(p)
+					if strings.HasPrefix(p, `"`) && strings.HasSuffix(p, `"`) && len(p) > 1 {
+						p = strings.ReplaceAll(p[1:len(p)-1], `""`, `"`)
+					} else {
+						p = strings.ToLower(p)
+					}
+					vals[i] = types.NewText(p)
+				}
+				return types.NewText(ArrayText(vals)), nil
+			}},
+	)
+	alias("date_format", "to_char")
+}

@@ -17,7 +17,9 @@ type Provider interface {
 	// system/catalog table). The executor never modifies the returned rows.
 	// A row may have only the relation's physical columns (scan.NumPhysical);
 	// the executor then computes the generated ones. scan.Pushed predicates
-	// may be used to narrow the result; the executor applies them anyway.
+	// may be used to narrow the result (see PushedEquals; ExprContext(ctx)
+	// is the statement's expression context); the executor applies them
+	// anyway.
 	Rows(ctx context.Context, scan *plan.Scan) ([]types.Row, error)
 }
 
@@ -302,6 +304,11 @@ func (r *runner) build(n plan.Node, ectx *expr.Context) (operator, error) {
 		if err != nil {
 			return nil, err
 		}
+		if s, ok := in.(*scanOp); ok && coversPushed(x.Pred, s.scan.Pushed) {
+			// The planner keeps the WHERE above a scan it pushed into; do
+			// not evaluate the same conjuncts twice.
+			s.skipPushed = true
+		}
 		return &filterOp{in: in, pred: x.Pred, ectx: ectx}, nil
 	case *plan.Project:
 		in, err := child(x.Input)
@@ -376,4 +383,26 @@ func (r *runner) build(n plan.Node, ectx *expr.Context) (operator, error) {
 		return nil, sqlerr.New(sqlerr.FeatureNotSupported, "a sink cannot run as a query")
 	}
 	return nil, sqlerr.New(sqlerr.FeatureNotSupported, "the batch executor cannot run %T", n)
+}
+
+// coversPushed reports whether every pushed conjunct is also a conjunct of
+// pred.
+func coversPushed(pred expr.Expr, pushed []expr.Expr) bool {
+	if len(pushed) == 0 {
+		return true
+	}
+	terms := []expr.Expr{pred}
+	if a, ok := pred.(*expr.And); ok {
+		terms = a.Terms
+	}
+	have := make(map[string]bool, len(terms))
+	for _, t := range terms {
+		have[t.String()] = true
+	}
+	for _, p := range pushed {
+		if !have[p.String()] {
+			return false
+		}
+	}
+	return true
 }

@@ -3,7 +3,10 @@
 // pulls rows from its children one at a time), and yields the result rows.
 // pgwire queries over views, tables and system/catalog tables run here.
 //
-// A Provider supplies each Scan's rows (a consistent snapshot). Run builds
+// A Provider supplies each Scan's rows (a consistent snapshot); inside
+// Rows, PushedEquals turns the scan's pushed "key = value" conjuncts into
+// values for an index lookup, evaluated with the statement's parameters
+// (ExprContext). Run builds
 // the operator tree; nothing is read until the first Next. Blocking
 // operators (Sort, GroupAgg, WindowAgg, TopN, Dedup, a join's right side)
 // read their whole input on first use. Aggregates come from exec/agg.

@@ -22,11 +22,13 @@ type scanOp struct {
 	i      int
 	loaded bool
 	t      ticker
+	// skipPushed is set when a Filter right above applies scan.Pushed.
+	skipPushed bool
 }
 
 func (s *scanOp) next(ctx context.Context) (types.Row, error) {
 	if !s.loaded {
-		rows, err := s.r.p.Rows(ctx, s.scan)
+		rows, err := s.r.p.Rows(withExprContext(ctx, s.ectx), s.scan)
 		if err != nil {
 			return nil, err
 		}
@@ -51,6 +53,9 @@ outer:
 				full[g.Col] = v
 			}
 			row = full
+		}
+		if s.skipPushed {
+			return row, nil
 		}
 		for _, p := range s.scan.Pushed {
 			v, err := p.Eval(s.ectx, row)

@@ -48,13 +48,17 @@
 // deduplication (brokerDeduplicationEnabled, or the namespace policy, must
 // be on): the sink buffers an epoch and sends it at Commit(epoch) under a
 // fixed producer name with sequence IDs epoch<<24 | i, the last message of
-// an epoch using i = 0xFFFFFF. The broker drops any message whose sequence
-// ID is not above the last it persisted for the producer name, so a
-// replayed epoch is not written twice; LastCommitted derives the last
-// complete epoch from the producer's LastSequenceID. This is exact when a
-// replayed epoch holds the same rows in the same order (the engine replays
-// deterministically from source positions); an epoch holds at most 2^24-1
-// rows.
+// an epoch using i = 0xFFFFFF and the property sluice_epoch_end (every
+// message carries sluice_epoch). The broker drops any message whose
+// sequence ID is not above the last it persisted for the producer name, so
+// a replayed epoch is not written twice. Batching is off: the Go client
+// does not send a batch's highest sequence ID, so the broker would
+// deduplicate a batch by its first ID only. LastCommitted reads the last
+// message of every partition: the minimum complete epoch, a safe lower
+// bound. This is exact when a replayed epoch holds the same rows in the
+// same order (the engine replays deterministically from source positions);
+// an epoch holds at most 2^24-1 rows. Transactions would lift the ordering
+// requirement; they are not used yet.
 //
 // Goroutines: one forwarder per source partition, ended by Close; the
 // client's own goroutines, ended by Close.

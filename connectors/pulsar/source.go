@@ -111,7 +111,7 @@ type partition struct {
 	consumer pulsar.Consumer
 	// skip, when set, drops messages at or before it (restart).
 	skip    *msgPos
-	initial *msgPos // start=latest: the last message when first opened
+	initial *msgPos          // start=latest: the last message when first opened
 	last    pulsar.MessageID // last message returned by Read
 	pending []pulsar.MessageID
 }

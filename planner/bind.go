@@ -33,6 +33,10 @@ type binder struct {
 	group   func(n ast.ExprNode) (expr.Expr, bool, error)
 	clause  string // for errors: "WHERE", "JOIN conditions", ...
 	windows map[string]*sql.WindowTVF
+	// tableFuncs are the statement's functions in FROM, by placeholder.
+	tableFuncs map[string]*sql.TableFunc
+	// ctes are the WITH names in scope, innermost last.
+	ctes []*ast.CommonTableExpression
 	// viewOpts are the WITH options of CREATE MATERIALIZED VIEW.
 	viewOpts map[string]string
 	// viewEOWC is EMIT ON WINDOW CLOSE; lateness is allowed_lateness.
@@ -748,6 +752,29 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 		if !ok || ts == "" {
 			return nil, b.errAt(sqlerr.SyntaxError, "__cast needs a type name")
 		}
+		if k := e.Type().Kind; k == types.Text || (k == types.Null && isParam(e)) {
+			// 'name'::regclass and friends name catalog objects.
+			b.inferParam(e, types.TText)
+			c, isConst := e.(*expr.Const)
+			switch base := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(ts)), "pg_catalog."); base {
+			case "regproc", "regprocedure":
+				if isConst {
+					return &expr.Const{V: types.NewText(strings.TrimPrefix(c.V.S, "pg_catalog.")), T: types.TText}, nil
+				}
+				return e, nil
+			case "regclass", "regnamespace":
+				return expr.NewFunc("__"+base, []expr.Expr{e})
+			case "regtype":
+				if isConst {
+					t, err := parseTypeText(c.V.S)
+					if err != nil {
+						return nil, err
+					}
+					return &expr.Const{V: types.NewInt(int64(t.OID())), T: types.TInt64}, nil
+				}
+				return expr.NewFunc("__regtype", []expr.Expr{e})
+			}
+		}
 		t, err := parseTypeText(ts)
 		if err != nil {
 			return nil, err
@@ -913,7 +940,12 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 			return b.bind(x.Args[0], sc)
 		}
 	case "__array_sub":
-		return nil, b.errAt(sqlerr.FeatureNotSupported, "ARRAY(subquery) is not supported")
+		if len(x.Args) == 1 {
+			if sq, ok := stripParens(x.Args[0]).(*ast.SubqueryExpr); ok {
+				return b.subquery(sq, sc, expr.ArraySubquery, nil, expr.EQ, false, false)
+			}
+		}
+		return nil, b.errAt(sqlerr.FeatureNotSupported, "unsupported ARRAY(...) form")
 	case "row_number", "rank", "dense_rank":
 		return nil, b.errAt(sqlerr.FeatureNotSupported, "window function %s requires an OVER clause", name)
 	}
@@ -1035,6 +1067,11 @@ func (b *binder) subquery(x *ast.SubqueryExpr, sc *scope, mode expr.SubqueryMode
 		s.T = cols[0].Type
 	case expr.ExistsSubquery:
 		s.T = types.TBool
+	case expr.ArraySubquery:
+		if len(cols) != 1 {
+			return nil, sqlerr.New(sqlerr.SyntaxError, "subquery must return only one column")
+		}
+		s.T = types.TText
 	case expr.AnySubquery:
 		if len(cols) != 1 {
 			return nil, sqlerr.New(sqlerr.SyntaxError, "subquery has too many columns")
@@ -1094,4 +1131,9 @@ func (b *binder) anyArray(x *ast.BinaryOperationExpr, fc *ast.FuncCallExpr, sc *
 		return &expr.Not{E: e}, nil
 	}
 	return e, nil
+}
+
+func isParam(e expr.Expr) bool {
+	_, ok := e.(*expr.Param)
+	return ok
 }

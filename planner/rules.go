@@ -208,6 +208,8 @@ func forEachExpr(n plan.Node, f func(expr.Expr)) {
 		for _, k := range x.Keys {
 			f(k.Expr)
 		}
+	case *plan.TableFunc:
+		each(x.Args)
 	}
 }
 

@@ -187,6 +187,13 @@ func (b *binder) selectStmt(sel *ast.SelectStmt, outer *scope) (plan.Node, error
 	saveGroup, saveClause := b.group, b.clause
 	b.group = nil
 	defer func() { b.group, b.clause = saveGroup, saveClause }()
+	if sel.With != nil {
+		pop, err := b.pushCTEs(sel.With)
+		if err != nil {
+			return nil, err
+		}
+		defer pop()
+	}
 	saveWhere := b.joinWhere
 	b.joinWhere = nil
 	if b.stream {
@@ -594,6 +601,16 @@ func (b *binder) tableRef(n ast.ResultSetNode, outer *scope) (plan.Node, *scope,
 			if w, ok := b.windows[src.Name.O]; ok && src.Schema.L == "" {
 				return b.windowTVF(w, alias, outer)
 			}
+			if tf, ok := b.tableFuncs[src.Name.O]; ok && src.Schema.L == "" {
+				return b.tableFunc(tf, alias, outer)
+			}
+			if src.Schema.L == "" {
+				for i := len(b.ctes) - 1; i >= 0; i-- {
+					if c := b.ctes[i]; c.Name.L == src.Name.L {
+						return b.cteRef(c, alias, outer)
+					}
+				}
+			}
 			if w, ok := b.windows[name]; ok {
 				return b.windowTVF(w, alias, outer)
 			}
@@ -858,4 +875,115 @@ func itoa(i int) string {
 		return string(rune('0' + i))
 	}
 	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// tableFunc plans a function in FROM. Its arguments may read parameters
+// and, inside a subquery, the outer query's row, but not other FROM items.
+func (b *binder) tableFunc(tf *sql.TableFunc, alias string, outer *scope) (plan.Node, *scope, error) {
+	if b.stream {
+		return nil, nil, sqlerr.New(sqlerr.FeatureNotSupported, "function %s in FROM is not supported in streaming queries", tf.Name)
+	}
+	sc := outer
+	if sc == nil {
+		sc = &scope{}
+	}
+	// Arguments are bound against the enclosing query only.
+	args, err := b.args(tf.Args, &scope{parent: sc.parent, correlated: sc.correlated, cols: sc.cols})
+	if err != nil {
+		return nil, nil, err
+	}
+	ts := exprTypes(args)
+	t, srf, err := expr.TableFuncType(tf.Name, ts)
+	if err != nil {
+		return nil, nil, err
+	}
+	name := tf.Name
+	if !srf {
+		if strings.HasPrefix(tf.Name, "information_schema.") {
+			return nil, nil, sqlerr.New(sqlerr.FeatureNotSupported, "function %s in FROM is not supported", tf.Name)
+		}
+		call, err := expr.NewFunc(tf.Name, args)
+		if err != nil {
+			return nil, nil, err
+		}
+		args, t, name = []expr.Expr{call}, call.Type(), "__scalar"
+	} else if tf.Name == "unnest" {
+		b.inferParam(args[0], types.TText)
+	}
+	colName := tf.Name
+	if i := strings.LastIndexByte(colName, '.'); i >= 0 {
+		colName = colName[i+1:]
+	}
+	if tf.Alias != "" {
+		colName = tf.Alias
+	}
+	if len(tf.ColumnAliases) > 0 {
+		colName = tf.ColumnAliases[0]
+	}
+	cols := types.Schema{{Name: colName, Type: t, Nullable: true}}
+	if tf.WithOrdinality {
+		on := "ordinality"
+		if len(tf.ColumnAliases) > 1 {
+			on = tf.ColumnAliases[1]
+		}
+		cols = append(cols, types.Column{Name: on, Type: types.TInt64})
+	}
+	if alias == "" {
+		alias = tf.Alias
+	}
+	if alias == "" {
+		alias = colName
+	}
+	n := &plan.TableFunc{Name: name, Args: args, Ordinality: tf.WithOrdinality, Cols: cols}
+	return n, scopeOf(alias, cols), nil
+}
+
+// pushCTEs makes the WITH clause's names visible until pop is called.
+func (b *binder) pushCTEs(w *ast.WithClause) (pop func(), err error) {
+	if w.IsRecursive {
+		return nil, sqlerr.New(sqlerr.FeatureNotSupported, "WITH RECURSIVE is not supported")
+	}
+	n := len(b.ctes)
+	b.ctes = append(b.ctes, w.CTEs...)
+	return func() { b.ctes = b.ctes[:n] }, nil
+}
+
+// cteRef plans a reference to a common table expression (inlined: each
+// reference plans the query again).
+func (b *binder) cteRef(c *ast.CommonTableExpression, alias string, outer *scope) (plan.Node, *scope, error) {
+	if c.Query == nil {
+		return nil, nil, sqlerr.New(sqlerr.FeatureNotSupported, "WITH %s has no query", c.Name.O)
+	}
+	// The CTE's own and later names are not visible inside it.
+	save := b.ctes
+	for i, x := range b.ctes {
+		if x == c {
+			b.ctes = b.ctes[:i:i]
+			break
+		}
+	}
+	node, err := b.query(c.Query.Query, &scope{})
+	b.ctes = save
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(c.ColNameList) > 0 {
+		s := node.Schema()
+		if len(c.ColNameList) > len(s) {
+			return nil, nil, sqlerr.New(sqlerr.SyntaxError, "WITH query %q has %d columns available but %d columns specified", c.Name.O, len(s), len(c.ColNameList))
+		}
+		cols := append(types.Schema(nil), s...)
+		exprs := make([]expr.Expr, len(s))
+		for i, col := range s {
+			exprs[i] = &expr.ColRef{Idx: i, Name: col.Name, T: col.Type}
+			if i < len(c.ColNameList) {
+				cols[i].Name = c.ColNameList[i].O
+			}
+		}
+		node = &plan.Project{Input: node, Exprs: exprs, Cols: cols}
+	}
+	if alias == "" {
+		alias = c.Name.L
+	}
+	return node, scopeOf(alias, node.Schema()), nil
 }

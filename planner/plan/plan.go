@@ -458,6 +458,34 @@ func (n *Values) Schema() types.Schema { return n.Cols }
 func (n *Values) Children() []Node     { return nil }
 func (n *Values) Explain() string      { return fmt.Sprintf("Values rows=%d", len(n.Rows)) }
 
+// TableFunc is a function in FROM (batch plans only): a set-returning
+// function (unnest, generate_series) yields one row per element, any other
+// function one row holding its value. Args are evaluated once per
+// execution, over no input row, with the executor's Context (they may read
+// parameters, the session and, in a correlated subquery, outer rows).
+// Executors call Rows; the function library lives in sql/expr.
+type TableFunc struct {
+	Name       string
+	Args       []expr.Expr
+	Ordinality bool // WITH ORDINALITY: a trailing bigint column counting from 1
+	Cols       types.Schema
+}
+
+func (n *TableFunc) Schema() types.Schema { return n.Cols }
+func (n *TableFunc) Children() []Node     { return nil }
+func (n *TableFunc) Explain() string {
+	s := "TableFunc " + n.Name + "(" + joinExprs(n.Args) + ")"
+	if n.Ordinality {
+		s += " with ordinality"
+	}
+	return s
+}
+
+// Rows evaluates the function.
+func (n *TableFunc) Rows(ctx *expr.Context) ([]types.Row, error) {
+	return expr.TableFuncRows(ctx, n.Name, n.Args, n.Ordinality)
+}
+
 // Sort orders rows (batch plans).
 type Sort struct {
 	Input Node

@@ -86,6 +86,9 @@ const (
 	// AnySubquery yields Test Op ANY(rows) (IN is Op EQ); with All it is
 	// Test Op ALL(rows).
 	AnySubquery
+	// ArraySubquery yields ARRAY(subquery): the first column of every row,
+	// as array text ("{a,b}").
+	ArraySubquery
 )
 
 // Subquery evaluates a subquery plan through ctx.RunSubquery; Plan is a
@@ -120,6 +123,8 @@ func (s *Subquery) String() string {
 	switch s.Mode {
 	case ExistsSubquery:
 		return neg + "EXISTS(" + s.Label + ")"
+	case ArraySubquery:
+		return "ARRAY(" + s.Label + ")"
 	case AnySubquery:
 		q := "ANY"
 		if s.All {
@@ -158,6 +163,12 @@ func (s *Subquery) Eval(ctx *Context, row types.Row) (types.Value, error) {
 		return types.Value{}, sqlerr.New("21000", "more than one row returned by a subquery used as an expression")
 	case ExistsSubquery:
 		return types.NewBool((len(rows) > 0) != s.Not), nil
+	case ArraySubquery:
+		vals := make([]types.Value, len(rows))
+		for i, r := range rows {
+			vals[i] = r[0]
+		}
+		return types.NewText(ArrayText(vals)), nil
 	}
 	// ANY / ALL with SQL NULL semantics.
 	if test.K == types.Null {

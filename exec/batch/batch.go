@@ -144,10 +144,16 @@ type runner struct {
 	// holds the rows of uncorrelated ones.
 	correlated map[plan.Node]bool
 	cache      map[plan.Node][]types.Row
+	// scans holds the provider's rows per Scan node whose pushed
+	// predicates do not depend on an outer row, so that a scan inside a
+	// correlated subquery reads its relation once per statement (one
+	// snapshot, one provider call).
+	scans map[*plan.Scan][]types.Row
 }
 
 func newRunner(ectx *expr.Context, p Provider) *runner {
-	r := &runner{p: p, correlated: map[plan.Node]bool{}, cache: map[plan.Node][]types.Row{}, ctx: context.Background()}
+	r := &runner{p: p, correlated: map[plan.Node]bool{}, cache: map[plan.Node][]types.Row{},
+		scans: map[*plan.Scan][]types.Row{}, ctx: context.Background()}
 	c := expr.Context{}
 	if ectx != nil {
 		c = *ectx
@@ -286,6 +292,8 @@ func nodeExprs(n plan.Node) []expr.Expr {
 		for _, k := range x.Keys {
 			out = append(out, k.Expr)
 		}
+	case *plan.TableFunc:
+		out = append(out, x.Args...)
 	}
 	return out
 }
@@ -379,6 +387,8 @@ func (r *runner) build(n plan.Node, ectx *expr.Context) (operator, error) {
 		return r.buildLookupJoin(x, ectx)
 	case *plan.IntervalJoin:
 		return r.buildIntervalJoin(x, ectx)
+	case *plan.TableFunc:
+		return &tableFuncOp{n: x, ectx: ectx}, nil
 	case *plan.Sink:
 		return nil, sqlerr.New(sqlerr.FeatureNotSupported, "a sink cannot run as a query")
 	}
@@ -405,4 +415,30 @@ func coversPushed(pred expr.Expr, pushed []expr.Expr) bool {
 		}
 	}
 	return true
+}
+
+// scanRows returns the provider's rows for s, reusing an earlier read of
+// the same Scan node in this Run when its pushed predicates read no outer
+// row.
+func (r *runner) scanRows(ctx context.Context, s *plan.Scan, ectx *expr.Context) ([]types.Row, error) {
+	reuse := true
+	for _, p := range s.Pushed {
+		if exprIsCorrelated(p, 1) {
+			reuse = false
+			break
+		}
+	}
+	if reuse {
+		if rows, ok := r.scans[s]; ok {
+			return rows, nil
+		}
+	}
+	rows, err := r.p.Rows(withExprContext(ctx, ectx), s)
+	if err != nil {
+		return nil, err
+	}
+	if reuse {
+		r.scans[s] = rows
+	}
+	return rows, nil
 }

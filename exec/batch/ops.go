@@ -28,7 +28,7 @@ type scanOp struct {
 
 func (s *scanOp) next(ctx context.Context) (types.Row, error) {
 	if !s.loaded {
-		rows, err := s.r.p.Rows(withExprContext(ctx, s.ectx), s.scan)
+		rows, err := s.r.scanRows(ctx, s.scan, s.ectx)
 		if err != nil {
 			return nil, err
 		}
@@ -279,3 +279,34 @@ func sortRows(ctx context.Context, in operator, keys []plan.SortKey, ectx *expr.
 	}
 	return out, nil
 }
+
+// tableFuncOp yields the rows of a function in FROM (generate_series,
+// unnest, ...), evaluated once on first use.
+type tableFuncOp struct {
+	n      *plan.TableFunc
+	ectx   *expr.Context
+	rows   []types.Row
+	i      int
+	loaded bool
+}
+
+func (o *tableFuncOp) next(ctx context.Context) (types.Row, error) {
+	if !o.loaded {
+		if err := checkCtx(ctx); err != nil {
+			return nil, err
+		}
+		rows, err := o.n.Rows(o.ectx)
+		if err != nil {
+			return nil, err
+		}
+		o.rows, o.loaded = rows, true
+	}
+	if o.i >= len(o.rows) {
+		return nil, nil
+	}
+	r := o.rows[o.i]
+	o.i++
+	return r, nil
+}
+
+func (o *tableFuncOp) close() { o.rows = nil }

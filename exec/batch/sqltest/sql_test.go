@@ -16,6 +16,8 @@ func TestSelectBasics(t *testing.T) {
 	d.expect(t, "SELECT channel FROM bids ORDER BY channel DESC", "NULL;web;web;app;app")
 	d.expect(t, "SELECT item FROM auctions WHERE id = $1", "chair", types.NewInt(2))
 	d.expect(t, "SELECT DISTINCT seller FROM auctions ORDER BY 1", "7;8;9")
+	d.expect(t, "SELECT g * 2 FROM generate_series(1, 3) g", "2;4;6")
+	d.expect(t, "SELECT item FROM auctions WHERE id IN (SELECT * FROM generate_series(2, 3)) ORDER BY 1", "chair;desk")
 }
 
 func TestAggregates(t *testing.T) {

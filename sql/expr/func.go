@@ -123,7 +123,7 @@ func coerceArg(a Expr, want types.Kind) (Expr, error) {
 	t := types.Type{Kind: want}
 	_, isConst := a.(*Const)
 	switch {
-	case want == types.Text && (isConst || have == types.JSONB || have == types.Bytea),
+	case want == types.Text && have == types.Bytea,
 		have.IsNumeric() && want.IsNumeric(),
 		have == types.Date && want.IsTime(),
 		have.IsTime() && want.IsTime(),

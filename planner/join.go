@@ -250,6 +250,23 @@ func lookupJoin(stream, table plan.Node, kind plan.JoinKind, cond expr.Expr, nl 
 	if kind == plan.CrossJoin {
 		kind = plan.InnerJoin
 	}
+	// exec looks rows up in the relation itself: a filter on the table side
+	// becomes part of the residual condition.
+	var tableConds []expr.Expr
+	for {
+		f, ok := table.(*plan.Filter)
+		if !ok {
+			break
+		}
+		tableConds = append(tableConds, shift(f.Pred, nl))
+		table = f.Input
+	}
+	if len(tableConds) > 0 {
+		if cond != nil {
+			tableConds = append([]expr.Expr{cond}, tableConds...)
+		}
+		cond = expr.NewAnd(tableConds...)
+	}
 	lk, rk, residual := splitEqui(cond, nl)
 	j := &plan.LookupJoin{Stream: stream, Table: table, Kind: kind, Residual: residual, Cols: cols}
 	for i, k := range rk {

@@ -3,6 +3,7 @@ package planner
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -78,7 +79,11 @@ func (p *Planner) PlanView(v *sql.CreateView) (*plan.Materialize, *Relation, err
 	m := &plan.Materialize{Input: node, Name: name, Key: key, AppendOnly: appendOnly}
 	rel := &Relation{Name: name, Kind: plan.RelView, Cols: cols, NumPhysical: len(cols),
 		AppendOnly: appendOnly, Key: key, TimeCol: timeCol(node), Definition: v.Text()}
-	if rel.TimeCol >= 0 {
+	if rel.TimeCol >= 0 && appendOnly {
+		// Rows of an append-only view arrive in event-time order of their
+		// time column (window results are emitted as windows close), so
+		// its maximum is a watermark for windows over the view. An updating
+		// view has no watermark of its own: exec forwards its inputs'.
 		rel.Watermark = &plan.Watermark{Col: rel.TimeCol}
 	}
 	return m, rel, nil
@@ -280,7 +285,9 @@ func (p *Planner) appendOnly(n plan.Node) bool {
 	case *plan.Filter, *plan.Project, *plan.WindowAssign, *plan.Limit, *plan.Sort:
 		return p.appendOnly(n.Children()[0])
 	case *plan.WindowAgg:
-		return x.Emit == plan.EmitOnWindowClose && p.appendOnly(x.Input)
+		// Late rows within the allowed lateness revise emitted results, and
+		// sessions merge: both retract (as exec does).
+		return x.Emit == plan.EmitOnWindowClose && x.Lateness == 0 && x.Window.Kind != plan.Session && p.appendOnly(x.Input)
 	case *plan.Dedup:
 		return !x.KeepLast && p.appendOnly(x.Input)
 	case *plan.LookupJoin:
@@ -393,6 +400,7 @@ func (p *Planner) PlanQuery(q *sql.Select, paramTypes []types.Type) (plan.Node, 
 		return nil, nil, err
 	}
 	node = Optimize(node, false)
+	unboundTopN(node)
 	params := b.params
 	for i, t := range params {
 		if t.Kind == types.Null {
@@ -640,4 +648,24 @@ func FormatWithSubqueries(n plan.Node) string {
 		}
 	}
 	return b.String()
+}
+
+// unboundTopN gives a batch TopN without a rank filter (ROW_NUMBER() over
+// every row) an N that keeps every row.
+func unboundTopN(n plan.Node) {
+	walkPlan(n, func(x plan.Node) {
+		if t, ok := x.(*plan.TopN); ok && t.N < 0 {
+			t.N = math.MaxInt64
+		}
+		forEachExpr(x, func(e expr.Expr) {
+			expr.Walk(e, func(y expr.Expr) bool {
+				if s, ok := y.(*expr.Subquery); ok {
+					if pn, ok := s.Plan.(plan.Node); ok {
+						unboundTopN(pn)
+					}
+				}
+				return true
+			})
+		})
+	})
 }

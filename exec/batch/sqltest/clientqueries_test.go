@@ -10,6 +10,7 @@ import (
 	"github.com/sluice-db/sluice/exec/batch"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql"
+	"github.com/sluice-db/sluice/sql/types"
 )
 
 // knownFailures are captured client statements ("dir/file#n", n from 1)
@@ -19,10 +20,7 @@ import (
 // entry can go. Statements that do not plan yet (parser, planner, function
 // and catalog coverage) are only logged: that is the planner's and the
 // catalog's test to keep.
-var knownFailures = map[string]string{
-	"jdbc/get_tables#1": "sql/expr: 'pg_class'::regclass needs a catalog lookup (expr.Context.Funcs or a cast hook)",
-	"pgx/load_types#1":  "sql/expr: 'int4'::regtype needs a type-name lookup",
-}
+var knownFailures = map[string]string{}
 
 // TestClientQueries plans and runs every catalog query captured from
 // psql, pgx, JDBC and Grafana (tests/clientqueries) over the test database.
@@ -110,5 +108,49 @@ func TestPsqlListsObjects(t *testing.T) {
 		if got := render(rows); got != tc.want {
 			t.Errorf("%s:\n got: %s\nwant: %s", tc.file, got, tc.want)
 		}
+	}
+}
+
+// TestPsqlDescribeTable replays psql's \d bids the way psql does: the first
+// query finds the relation's OID, the next ones use it (the captured text
+// holds the OID the capturing server assigned, '16384').
+func TestPsqlDescribeTable(t *testing.T) {
+	d := newDB()
+	b, err := os.ReadFile("../../../tests/clientqueries/psql/d_table.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts, err := sql.Parse(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rows, err := d.query(stmts[0].(*sql.Select).Text())
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("find bids: %v rows, %v", len(rows), err)
+	}
+	if got := render([]types.Row{rows[0][1:]}); got != "public|bids" {
+		t.Fatalf("find bids: %s", got)
+	}
+	oid := rows[0][0].String()
+	replay := func(i int) []types.Row {
+		text := strings.ReplaceAll(stmts[i].(*sql.Select).Text(), "'16384'", "'"+oid+"'")
+		_, rows, err := d.query(text)
+		if err != nil {
+			t.Fatalf("statement %d: %v", i+1, err)
+		}
+		return rows
+	}
+	// The relation's kind: 'r' (sources are tables to psql).
+	if rows := replay(1); len(rows) != 1 || rows[0][1].String() != "r" {
+		t.Fatalf("relkind: %s", render(rows))
+	}
+	// The columns, in order, with their types and NOT NULL flag.
+	var cols []string
+	for _, r := range replay(2) {
+		cols = append(cols, r[0].String()+" "+r[1].String())
+	}
+	want := "auction bigint,bidder bigint,price bigint,channel text,ts timestamp without time zone,ts_epoch bigint"
+	if got := strings.Join(cols, ","); got != want {
+		t.Fatalf("columns:\n got: %s\nwant: %s", got, want)
 	}
 }

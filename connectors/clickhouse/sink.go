@@ -1,0 +1,508 @@
+package clickhouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// Bookkeeping column names.
+const (
+	EpochColumn   = "_sluice_epoch"
+	VersionColumn = "_sluice_version"
+	DeletedColumn = "_sluice_deleted"
+	SignColumn    = "_sluice_sign"
+	// CommitLogSuffix is appended to the table name for the commit log.
+	CommitLogSuffix = "__sluice_commits"
+)
+
+func init() { connectors.Register(Connector{}) }
+
+// Connector is the ClickHouse connector (sink only).
+type Connector struct{}
+
+// Name implements connectors.Connector.
+func (Connector) Name() string { return "clickhouse" }
+
+// SourceOptions implements connectors.Connector: ClickHouse is not a source.
+func (Connector) SourceOptions() []connectors.OptionSpec { return nil }
+
+// OpenSource implements connectors.Connector.
+func (Connector) OpenSource(context.Context, connectors.SourceSpec) (connectors.Reader, error) {
+	return nil, fmt.Errorf("%w: connector \"clickhouse\" cannot be used as a source", connectors.ErrBadOption)
+}
+
+func validPositive(v string) error {
+	if n, err := strconv.Atoi(v); err != nil || n <= 0 {
+		return errors.New("must be a positive integer")
+	}
+	return nil
+}
+
+func validDuration(v string) error {
+	if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+		return errors.New("must be a positive duration such as 1s")
+	}
+	return nil
+}
+
+// SinkOptions implements connectors.Connector.
+func (Connector) SinkOptions() []connectors.OptionSpec {
+	return []connectors.OptionSpec{
+		{Name: "addr", Required: true, Doc: "host:port of the ClickHouse native protocol"},
+		{Name: "database", Default: "default", Doc: "database of the table"},
+		{Name: "table", Required: true, Doc: "table to write"},
+		{Name: "create_table", Default: "false", Doc: "create the table from the view's columns", Valid: connectors.OneOf("true", "false")},
+		{Name: "user", Default: "default", Doc: "user name"},
+		{Name: "password", Doc: "password"},
+		{Name: "batch_size", Default: "100000", Doc: "rows per INSERT block", Valid: validPositive},
+		{Name: "flush_interval", Default: "1s", Doc: "accepted for compatibility: rows are sent when their epoch commits", Valid: validDuration},
+	}
+}
+
+// mode is how the table represents changes.
+type mode int
+
+const (
+	appendOnly mode = iota // MergeTree, inserts only
+	replacing              // ReplacingMergeTree(version) by key, deleted flag
+	signed                 // MergeTree with a +1/-1 sign column
+)
+
+// Sink writes a view's changes to a ClickHouse table, once per epoch.
+type Sink struct {
+	conn      driver.Conn
+	db, table string
+	qtable    string // quoted db.table
+	qlog      string // quoted commit log
+	name      string
+	schema    types.Schema
+	mode      mode
+	batchSize int
+	dt64      bool
+	last      uint64
+	// Buffered rows of the open epoch: values row-major plus ops.
+	vals []types.Value
+	ops  []chunk.Op
+	// retry backoff, replaceable in tests.
+	backoff func(attempt int) time.Duration
+}
+
+// QuoteIdent quotes a ClickHouse identifier with backticks.
+func QuoteIdent(s string) string {
+	return "`" + strings.NewReplacer(`\`, `\\`, "`", "\\`").Replace(s) + "`"
+}
+
+// OpenSink implements connectors.Connector.
+func (c Connector) OpenSink(ctx context.Context, spec connectors.SinkSpec) (connectors.Sink, error) {
+	opts, err := connectors.Validate("sink", "clickhouse", c.SinkOptions(), spec.Options)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := ch.Open(&ch.Options{
+		Addr:        []string{opts["addr"]},
+		Protocol:    ch.Native,
+		Auth:        ch.Auth{Database: opts["database"], Username: opts["user"], Password: opts["password"]},
+		DialTimeout: 10 * time.Second,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open clickhouse %s: %w", opts["addr"], err)
+	}
+	s := &Sink{
+		conn: conn, db: opts["database"], table: opts["table"], name: spec.Name, schema: spec.Schema,
+		backoff: func(a int) time.Duration { return time.Duration(1<<a) * 200 * time.Millisecond },
+	}
+	s.batchSize, _ = strconv.Atoi(opts["batch_size"])
+	s.qtable = QuoteIdent(s.db) + "." + QuoteIdent(s.table)
+	s.qlog = QuoteIdent(s.db) + "." + QuoteIdent(s.table+CommitLogSuffix)
+	switch {
+	case spec.AppendOnly:
+		s.mode = appendOnly
+	case len(spec.Key) > 0:
+		s.mode = replacing
+	default:
+		s.mode = signed
+	}
+	if err := s.open(ctx, opts["create_table"] == "true", spec.Key); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Sink) open(ctx context.Context, create bool, key []int) error {
+	v, err := s.conn.ServerVersion()
+	if err != nil {
+		return fmt.Errorf("clickhouse server version: %w", err)
+	}
+	s.dt64 = v.Version.Major >= 20
+	if create {
+		if err := s.conn.Exec(ctx, s.createTableSQL(key)); err != nil {
+			return fmt.Errorf("create clickhouse table %s: %w", s.qtable, err)
+		}
+	}
+	if err := s.checkColumns(ctx); err != nil {
+		return err
+	}
+	if err := s.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+s.qlog+
+		" (sink String, epoch UInt64, rows UInt64, committed_at DateTime) ENGINE = MergeTree() ORDER BY (sink, epoch)"); err != nil {
+		return fmt.Errorf("create clickhouse commit log %s: %w", s.qlog, err)
+	}
+	var last uint64
+	if err := s.conn.QueryRow(ctx, "SELECT max(epoch) FROM "+s.qlog+" WHERE sink = ?", s.name).Scan(&last); err != nil {
+		return fmt.Errorf("read clickhouse commit log %s: %w", s.qlog, err)
+	}
+	s.last = last
+	return s.removeAbove(ctx, last)
+}
+
+// removeAbove deletes rows of epochs above epoch (left by an insert that
+// did not commit) and waits until the deletion is done.
+func (s *Sink) removeAbove(ctx context.Context, epoch uint64) error {
+	var n uint64
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.qtable+" WHERE "+EpochColumn+" > ?", epoch).Scan(&n); err != nil {
+		return fmt.Errorf("count uncommitted rows in %s: %w", s.qtable, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if err := s.conn.Exec(ctx, "ALTER TABLE "+s.qtable+" DELETE WHERE "+EpochColumn+" > ?", epoch); err != nil {
+		return fmt.Errorf("delete uncommitted rows from %s: %w", s.qtable, err)
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		var pending uint64
+		if err := s.conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = ? AND table = ? AND is_done = 0", s.db, s.table).Scan(&pending); err != nil {
+			return fmt.Errorf("wait for the deletion in %s: %w", s.qtable, err)
+		}
+		if pending == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("deletion of uncommitted rows in %s still running after 5 minutes", s.qtable)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// chType returns the ClickHouse type of a column.
+func (s *Sink) chType(c types.Column) string {
+	var t string
+	switch c.Type.Kind {
+	case types.Bool:
+		t = "UInt8"
+	case types.Int16:
+		t = "Int16"
+	case types.Int32:
+		t = "Int32"
+	case types.Int64, types.Interval:
+		t = "Int64"
+	case types.Float32:
+		t = "Float32"
+	case types.Float64:
+		t = "Float64"
+	case types.Date:
+		t = "Date"
+	case types.Timestamp, types.TimestampTZ:
+		if s.dt64 {
+			t = "DateTime64(6, 'UTC')"
+		} else {
+			t = "DateTime"
+		}
+	default: // Text, Numeric, Bytea, JSONB
+		t = "String"
+	}
+	if c.Nullable {
+		return "Nullable(" + t + ")"
+	}
+	return t
+}
+
+func (s *Sink) createTableSQL(key []int) string {
+	var b strings.Builder
+	b.WriteString("CREATE TABLE IF NOT EXISTS ")
+	b.WriteString(s.qtable)
+	b.WriteString(" (")
+	for i, c := range s.schema {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(QuoteIdent(c.Name) + " " + s.chType(c))
+	}
+	b.WriteString(", " + EpochColumn + " UInt64")
+	switch s.mode {
+	case appendOnly:
+		b.WriteString(") ENGINE = MergeTree() ORDER BY tuple()")
+	case replacing:
+		b.WriteString(", " + VersionColumn + " UInt64, " + DeletedColumn + " UInt8) ENGINE = ReplacingMergeTree(" + VersionColumn + ") ORDER BY (")
+		for i, k := range key {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(QuoteIdent(s.schema[k].Name))
+		}
+		b.WriteString(")")
+	case signed:
+		b.WriteString(", " + SignColumn + " Int8) ENGINE = MergeTree() ORDER BY tuple()")
+	}
+	return b.String()
+}
+
+func (s *Sink) checkColumns(ctx context.Context) error {
+	rows, err := s.conn.Query(ctx, "SELECT name FROM system.columns WHERE database = ? AND table = ?", s.db, s.table)
+	if err != nil {
+		return fmt.Errorf("read the columns of %s: %w", s.qtable, err)
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return fmt.Errorf("read the columns of %s: %w", s.qtable, err)
+		}
+		have[n] = true
+	}
+	if len(have) == 0 {
+		return fmt.Errorf("%w: table %s does not exist (set create_table = 'true' to create it)", connectors.ErrBadOption, s.qtable)
+	}
+	need := append(s.schema.Names(), s.extraColumns()...)
+	var missing []string
+	for _, n := range need {
+		if !have[n] {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: table %s lacks columns %s (the sink needs %s UInt64 for exactly-once delivery)", connectors.ErrBadOption, s.qtable, strings.Join(missing, ", "), EpochColumn)
+	}
+	return nil
+}
+
+func (s *Sink) extraColumns() []string {
+	switch s.mode {
+	case replacing:
+		return []string{EpochColumn, VersionColumn, DeletedColumn}
+	case signed:
+		return []string{EpochColumn, SignColumn}
+	}
+	return []string{EpochColumn}
+}
+
+// Write implements connectors.Sink: rows are kept until Commit.
+func (s *Sink) Write(_ context.Context, c *chunk.Chunk) error {
+	if s.mode == appendOnly {
+		for _, op := range c.Ops {
+			if op == chunk.Delete {
+				return fmt.Errorf("clickhouse sink %s: a retraction reached an append-only sink", s.name)
+			}
+		}
+	}
+	s.vals = append(s.vals, c.Vals[:c.Len()*c.Width]...)
+	s.ops = append(s.ops, c.Ops...)
+	return nil
+}
+
+// Commit implements connectors.Sink.
+func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
+	defer func() {
+		clear(s.vals)
+		s.vals = s.vals[:0]
+		s.ops = s.ops[:0]
+	}()
+	if epoch <= s.last {
+		return nil // a replayed epoch the table already holds
+	}
+	if uint64(len(s.ops)) >= 1<<24 {
+		return fmt.Errorf("clickhouse sink %s: %d rows in one epoch (at most %d)", s.name, len(s.ops), 1<<24-1)
+	}
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(s.backoff(attempt)):
+			}
+			if cerr := s.removeAbove(ctx, s.last); cerr != nil {
+				err = errors.Join(err, cerr)
+				continue
+			}
+		}
+		if err = s.insertEpoch(ctx, epoch); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("clickhouse sink %s: insert epoch %d: %w", s.name, epoch, err)
+	}
+	if err := s.logCommit(ctx, epoch, uint64(len(s.ops))); err != nil {
+		return fmt.Errorf("clickhouse sink %s: log epoch %d: %w", s.name, epoch, err)
+	}
+	s.last = epoch
+	return nil
+}
+
+func (s *Sink) logCommit(ctx context.Context, epoch, rows uint64) error {
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.qlog+" (sink, epoch, rows, committed_at)")
+	if err != nil {
+		return err
+	}
+	if err := b.Append(s.name, epoch, rows, time.Now().UTC().Truncate(time.Second)); err != nil {
+		b.Abort()
+		return err
+	}
+	return b.Send()
+}
+
+func (s *Sink) insertSQL() string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO ")
+	b.WriteString(s.qtable)
+	b.WriteString(" (")
+	for i, c := range s.schema {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(QuoteIdent(c.Name))
+	}
+	for _, e := range s.extraColumns() {
+		b.WriteString(", " + e)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// insertEpoch sends the buffered rows in blocks of batchSize.
+func (s *Sink) insertEpoch(ctx context.Context, epoch uint64) error {
+	n := len(s.ops)
+	w := len(s.schema)
+	q := s.insertSQL()
+	for from := 0; from < n; from += s.batchSize {
+		to := min(n, from+s.batchSize)
+		b, err := s.conn.PrepareBatch(ctx, q)
+		if err != nil {
+			return err
+		}
+		for ci, c := range s.schema {
+			col, err := columnSlice(c, s.vals, w, ci, from, to, s.dt64)
+			if err != nil {
+				b.Abort()
+				return err
+			}
+			if err := b.Column(ci).Append(col); err != nil {
+				b.Abort()
+				return fmt.Errorf("column %s: %w", c.Name, err)
+			}
+		}
+		k := to - from
+		epochs := make([]uint64, k)
+		for i := range epochs {
+			epochs[i] = epoch
+		}
+		extra := []any{epochs}
+		switch s.mode {
+		case replacing:
+			ver := make([]uint64, k)
+			del := make([]uint8, k)
+			for i := range ver {
+				ver[i] = epoch<<24 | uint64(from+i)
+				if s.ops[from+i] == chunk.Delete {
+					del[i] = 1
+				}
+			}
+			extra = append(extra, ver, del)
+		case signed:
+			sign := make([]int8, k)
+			for i := range sign {
+				sign[i] = int8(s.ops[from+i])
+			}
+			extra = append(extra, sign)
+		}
+		for i, e := range extra {
+			if err := b.Column(w + i).Append(e); err != nil {
+				b.Abort()
+				return fmt.Errorf("column %s: %w", s.extraColumns()[i], err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// columnSlice builds the typed slice clickhouse-go appends for column ci of
+// rows [from, to) of the row-major vals.
+func columnSlice(c types.Column, vals []types.Value, w, ci, from, to int, dt64 bool) (any, error) {
+	k := to - from
+	at := func(i int) types.Value { return vals[(from+i)*w+ci] }
+	nullable := c.Nullable
+	switch c.Type.Kind {
+	case types.Bool:
+		return fill(k, nullable, at, func(v types.Value) uint8 { return uint8(v.I & 1) }), nil
+	case types.Int16:
+		return fill(k, nullable, at, func(v types.Value) int16 { return int16(v.I) }), nil
+	case types.Int32:
+		return fill(k, nullable, at, func(v types.Value) int32 { return int32(v.I) }), nil
+	case types.Int64, types.Interval:
+		return fill(k, nullable, at, func(v types.Value) int64 { return v.I }), nil
+	case types.Float32:
+		return fill(k, nullable, at, func(v types.Value) float32 { return float32(math.Float64frombits(uint64(v.I))) }), nil
+	case types.Float64:
+		return fill(k, nullable, at, func(v types.Value) float64 { return math.Float64frombits(uint64(v.I)) }), nil
+	case types.Date:
+		return fill(k, nullable, at, func(v types.Value) time.Time { return time.Unix(v.I*86400, 0).UTC() }), nil
+	case types.Timestamp, types.TimestampTZ:
+		if dt64 {
+			return fill(k, nullable, at, func(v types.Value) time.Time { return time.UnixMicro(v.I).UTC() }), nil
+		}
+		return fill(k, nullable, at, func(v types.Value) time.Time { return time.Unix(types.FloorDiv(v.I, 1e6), 0).UTC() }), nil
+	case types.Text, types.Numeric, types.Bytea, types.JSONB:
+		return fill(k, nullable, at, func(v types.Value) string { return v.S }), nil
+	}
+	return nil, fmt.Errorf("column %s: type %s cannot be written to ClickHouse", c.Name, c.Type)
+}
+
+// fill returns []T, or []*T with nil for NULL when nullable. A NULL in a
+// column that is not nullable becomes the zero value.
+func fill[T any](k int, nullable bool, at func(int) types.Value, conv func(types.Value) T) any {
+	if !nullable {
+		out := make([]T, k)
+		for i := range out {
+			if v := at(i); !v.IsNull() {
+				out[i] = conv(v)
+			}
+		}
+		return out
+	}
+	out := make([]*T, k)
+	backing := make([]T, k)
+	for i := range out {
+		if v := at(i); !v.IsNull() {
+			backing[i] = conv(v)
+			out[i] = &backing[i]
+		}
+	}
+	return out
+}
+
+// LastCommitted implements connectors.Sink.
+func (s *Sink) LastCommitted(context.Context) (uint64, error) { return s.last, nil }
+
+// Close implements connectors.Sink.
+func (s *Sink) Close() error { return s.conn.Close() }

@@ -1,0 +1,203 @@
+package clickhouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// serviceAddr returns CLICKHOUSE_ADDR as tests/services/clickhouse.sh
+// prints it; without it the test fails under CI=true and skips otherwise.
+func serviceAddr(t testing.TB) string {
+	t.Helper()
+	a := os.Getenv("CLICKHOUSE_ADDR")
+	if a == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CLICKHOUSE_ADDR not set under CI: start tests/services/clickhouse.sh")
+		}
+		t.Skip("no ClickHouse: run `eval $(tests/services/clickhouse.sh start)` (exports CLICKHOUSE_ADDR)")
+	}
+	return a
+}
+
+func rawConn(t testing.TB, addr string) driver.Conn {
+	t.Helper()
+	c, err := ch.Open(&ch.Options{Addr: []string{addr}, Protocol: ch.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+var schema = types.Schema{
+	{Name: "id", Type: types.TInt64},
+	{Name: "k", Type: types.TText, Nullable: true},
+	{Name: "window_end", Type: types.TTimestamp},
+	{Name: "total", Type: types.TFloat64},
+}
+
+func rows(from, to int) *chunk.Chunk {
+	c := chunk.New(len(schema), to-from)
+	for i := from; i < to; i++ {
+		k := types.NewText(fmt.Sprintf("key-%d", i%5))
+		if i%7 == 0 {
+			k = types.NullValue
+		}
+		c.Append(chunk.Insert, chunk.NoTime, types.Row{types.NewInt(int64(i)), k, types.NewTimestamp(int64(i) * 1e6), types.NewFloat(float64(i) / 2)})
+	}
+	return c
+}
+
+func open(t testing.TB, addr, table string, appendOnly bool, key []int) *Sink {
+	t.Helper()
+	c, err := connectors.Lookup("clickhouse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.OpenSink(context.Background(), connectors.SinkSpec{
+		Name: "results", Schema: schema, AppendOnly: appendOnly, Key: key,
+		Options: map[string]string{"addr": addr, "table": table, "create_table": "true", "batch_size": "70"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.(*Sink)
+}
+
+func TestSinkExactlyOnceAcrossCrash(t *testing.T) {
+	addr := serviceAddr(t)
+	ctx := context.Background()
+	table := fmt.Sprintf("res `q` %d", rand.Uint32()) // needs quoting
+	s1 := open(t, addr, table, true, nil)
+	for e := 1; e <= 2; e++ {
+		if err := s1.Write(ctx, rows((e-1)*100, e*100)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s1.Commit(ctx, uint64(e)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Epoch 3 is inserted but the process dies before its commit record.
+	if err := s1.Write(ctx, rows(200, 300)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.insertEpoch(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	s1.Close()
+
+	s2 := open(t, addr, table, true, nil)
+	defer s2.Close()
+	if last, _ := s2.LastCommitted(ctx); last != 2 {
+		t.Fatalf("last committed %d, want 2", last)
+	}
+	// Replay from the checkpoint: epochs 2 and 3, then 4.
+	for e := 2; e <= 4; e++ {
+		if err := s2.Write(ctx, rows((e-1)*100, e*100)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s2.Commit(ctx, uint64(e)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := rawConn(t, addr)
+	q := "SELECT id, k, window_end, total, _sluice_epoch FROM default." + QuoteIdent(table) + " ORDER BY id"
+	r, err := conn.Query(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var n int64
+	for r.Next() {
+		var (
+			id    int64
+			k     *string
+			ts    time.Time
+			total float64
+			epoch uint64
+		)
+		if err := r.Scan(&id, &k, &ts, &total, &epoch); err != nil {
+			t.Fatal(err)
+		}
+		if id != n {
+			t.Fatalf("row %d has id %d (missing or duplicated rows)", n, id)
+		}
+		wantK := fmt.Sprintf("key-%d", id%5)
+		if (id%7 == 0) != (k == nil) || (k != nil && *k != wantK) || !ts.Equal(time.Unix(id, 0)) || total != float64(id)/2 || epoch != uint64(id/100+1) {
+			t.Fatalf("row %d: %v %v %v epoch %d", id, k, ts, total, epoch)
+		}
+		n++
+	}
+	if n != 400 {
+		t.Fatalf("%d rows, want 400", n)
+	}
+}
+
+func TestSinkUpdatingWithKey(t *testing.T) {
+	addr := serviceAddr(t)
+	ctx := context.Background()
+	table := fmt.Sprintf("upd_%d", rand.Uint32())
+	s := open(t, addr, table, false, []int{0})
+	defer s.Close()
+	c := chunk.New(len(schema), 8)
+	row := func(id int64, total float64) types.Row {
+		return types.Row{types.NewInt(id), types.NewText("k"), types.NewTimestamp(0), types.NewFloat(total)}
+	}
+	c.Append(chunk.Insert, chunk.NoTime, row(1, 10))
+	c.Append(chunk.Insert, chunk.NoTime, row(2, 20))
+	c.Append(chunk.Insert, chunk.NoTime, row(3, 30))
+	s.Write(ctx, c)
+	if err := s.Commit(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	c.Reset()
+	c.Append(chunk.Delete, chunk.NoTime, row(1, 10))
+	c.Append(chunk.Insert, chunk.NoTime, row(1, 11)) // update
+	c.Append(chunk.Delete, chunk.NoTime, row(2, 20)) // delete
+	s.Write(ctx, c)
+	if err := s.Commit(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	conn := rawConn(t, addr)
+	r, err := conn.Query(ctx, "SELECT id, total FROM default."+QuoteIdent(table)+" FINAL WHERE _sluice_deleted = 0 ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var got []string
+	for r.Next() {
+		var id int64
+		var total float64
+		r.Scan(&id, &total)
+		got = append(got, fmt.Sprintf("%d=%g", id, total))
+	}
+	if fmt.Sprint(got) != "[1=11 3=30]" {
+		t.Fatalf("FINAL view %v, want [1=11 3=30]", got)
+	}
+}
+
+func TestSinkOptionsAndMissingTable(t *testing.T) {
+	addr := serviceAddr(t)
+	c, _ := connectors.Lookup("clickhouse")
+	_, err := c.OpenSink(context.Background(), connectors.SinkSpec{Name: "x", Schema: schema, AppendOnly: true,
+		Options: map[string]string{"addr": addr, "table": "does_not_exist_xyz"}})
+	if !errors.Is(err, connectors.ErrBadOption) {
+		t.Fatalf("missing table: %v", err)
+	}
+	_, err = c.OpenSink(context.Background(), connectors.SinkSpec{Name: "x", Schema: schema, Options: map[string]string{"addr": addr}})
+	if !errors.Is(err, connectors.ErrMissingOption) {
+		t.Fatalf("missing table option: %v", err)
+	}
+}

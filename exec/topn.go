@@ -38,13 +38,16 @@ type topNOp struct {
 	touched []*rowEntry[topPart]
 	byEnd   map[int64][]*rowEntry[topPart]
 	bytes   int64
+	wm      int64
+	late    lateRecorder
 }
 
 func newTopNOp(j *job, n *plan.TopN, retract bool) *topNOp {
 	st := &opStats{}
 	j.stats = append(j.stats, st)
 	o := &topNOp{j: j, n: n, stats: st, keys: newKeyEval(n.PartitionBy), parts: newRowMap[topPart](64),
-		endCol: -1, retract: retract, byEnd: map[int64][]*rowEntry[topPart]{}}
+		endCol: -1, retract: retract, byEnd: map[int64][]*rowEntry[topPart]{},
+		wm: math.MinInt64, late: lateRecorder{j: j, schema: n.Input.Schema()}}
 	in := n.Input.Schema()
 	windowed := false
 	for _, e := range n.PartitionBy {
@@ -87,6 +90,11 @@ func (o *topNOp) cmp(a, b topEntry) int {
 func (o *topNOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	for i := range c.Len() {
 		row := c.Row(i)
+		if o.endCol >= 0 && row[o.endCol].I <= o.wm {
+			// The row's window was freed: it is late.
+			o.late.record(row, c.Times[i], o.wm)
+			continue
+		}
 		key, h, err := o.keys.eval(row)
 		if err != nil {
 			return err
@@ -197,6 +205,7 @@ func (o *topNOp) diff(pe *rowEntry[topPart], out *emitter) {
 }
 
 func (o *topNOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
+	o.wm = wm
 	for end, ps := range o.byEnd {
 		if end > wm {
 			continue

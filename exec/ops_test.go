@@ -1,0 +1,396 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+func TestIdleInputStopsHoldingWatermark(t *testing.T) {
+	for _, idle := range []bool{false, true} {
+		t.Run(map[bool]string{false: "no-timeout", true: "timeout"}[idle], func(t *testing.T) {
+			cfg := Config{}
+			if idle {
+				cfg.IdleTimeout = 5 * time.Second
+			}
+			h := newHarness(t, cfg)
+			a := h.table("a", events, &plan.Watermark{Col: 2})
+			b := h.table("b", events, &plan.Watermark{Col: 2})
+			u := &plan.Union{Inputs: []plan.Node{a, b}}
+			h.view(windowAgg(u, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, 0), "v", nil)
+			h.insert("a", ev("x", 1, 1), ev("x", 1, 12))
+			h.flush()
+			h.expect("v", "")
+			h.clock.Advance(6 * time.Second)
+			h.flush()
+			h.insert("a", ev("x", 1, 13))
+			h.flush()
+			if idle {
+				h.expect("v", "x @0 @10 @9.999999 1 1")
+			} else {
+				h.expect("v", "")
+			}
+		})
+	}
+}
+
+func TestQuietAdvanceClosesSession(t *testing.T) {
+	h := newHarness(t, Config{})
+	if err := h.e.AddTable("clicks", events, &plan.Watermark{Col: 2, Delay: micros(1)}); err != nil {
+		t.Fatal(err)
+	}
+	src := &plan.Scan{Name: "clicks", Kind: plan.RelSource, Cols: events, NumPhysical: 3,
+		Watermark: &plan.Watermark{Col: 2, Delay: micros(1)}, Options: map[string]string{"quiet_advance": "10 seconds"}}
+	h.view(sessionAgg(src, micros(30), 0, plan.EmitOnWindowClose), "carts", nil)
+	h.insert("clicks", ev("u1", 1, 0), ev("u1", 1, 5))
+	h.flush()
+	h.expect("carts", "")
+	h.clock.Advance(20 * time.Second)
+	h.flush()
+	h.expect("carts", "") // watermark 5-1+20 = 24 < 35
+	h.clock.Advance(20 * time.Second)
+	h.flush()
+	h.expect("carts", "u1 @0 @35 @34.999999 2 2") // watermark 44
+}
+
+// scriptReader is a test connector reader that returns scripted chunks.
+type scriptReader struct {
+	mu     sync.Mutex
+	chunks []*chunk.Chunk
+	parts  int
+}
+
+func (r *scriptReader) Read(ctx context.Context) (*chunk.Chunk, error) {
+	r.mu.Lock()
+	if len(r.chunks) > 0 {
+		c := r.chunks[0]
+		r.chunks = r.chunks[1:]
+		r.mu.Unlock()
+		return c, nil
+	}
+	r.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-time.After(time.Millisecond):
+		return nil, nil
+	}
+}
+func (r *scriptReader) push(part int, rows ...types.Row) {
+	c := chunk.New(3, len(rows))
+	c.Partition = part
+	for _, row := range rows {
+		c.Append(chunk.Insert, chunk.NoTime, row)
+	}
+	r.mu.Lock()
+	r.chunks = append(r.chunks, c)
+	r.mu.Unlock()
+}
+func (r *scriptReader) Partitions() int                                        { return r.parts }
+func (r *scriptReader) Position() ([]byte, error)                              { return nil, nil }
+func (r *scriptReader) Commit(context.Context, []byte) error                   { return nil }
+func (r *scriptReader) Close() error                                           { return nil }
+func (r *scriptReader) Lag(context.Context) ([]connectors.PartitionLag, error) { return nil, nil }
+
+type scriptConn struct{ r *scriptReader }
+
+var (
+	scriptOnce sync.Once
+	scriptC    = &scriptConn{}
+)
+
+func (c *scriptConn) Name() string                           { return "exec-test-script" }
+func (c *scriptConn) SourceOptions() []connectors.OptionSpec { return []connectors.OptionSpec{} }
+func (c *scriptConn) SinkOptions() []connectors.OptionSpec   { return nil }
+func (c *scriptConn) OpenSource(context.Context, connectors.SourceSpec) (connectors.Reader, error) {
+	return c.r, nil
+}
+func (c *scriptConn) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
+	return nil, errors.New("no sink")
+}
+
+// waitRows flushes until name holds want (the reader is asynchronous).
+func (h *harness) waitRows(name, want string) {
+	h.t.Helper()
+	for range 2000 {
+		h.flush()
+		if h.rows(name) == strings.TrimSpace(want) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	h.expect(name, want)
+}
+
+func TestPullSourcePartitionIdleness(t *testing.T) {
+	scriptOnce.Do(func() { connectors.Register(scriptC) })
+	rd := &scriptReader{parts: 2}
+	scriptC.r = rd
+	h := newHarness(t, Config{IdleTimeout: 5 * time.Second})
+	src := &plan.Scan{Name: "s", Kind: plan.RelSource, Cols: events, NumPhysical: 3, Connector: "exec-test-script",
+		Watermark: &plan.Watermark{Col: 2}}
+	h.view(windowAgg(src, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, 0), "v", nil)
+	rd.push(0, ev("a", 1, 1), ev("a", 1, 15))
+	rd.push(1, ev("b", 1, 2))
+	h.waitRows("v", "") // partition 1 holds the watermark at 2
+	rd.push(1, ev("b", 1, 11))
+	h.waitRows("v", "a @0 @10 @9.999999 1 1\nb @0 @10 @9.999999 1 1")
+	rd.push(0, ev("a", 1, 30))
+	h.clock.Advance(6 * time.Second) // partition 1 idle; 0 was active later
+	rd.push(0, ev("a", 1, 31))
+	h.waitRows("v", `
+a @0 @10 @9.999999 1 1
+a @10 @20 @19.999999 1 1
+b @0 @10 @9.999999 1 1
+b @10 @20 @19.999999 1 1`)
+	st := h.e.SourceStats()
+	if len(st) != 1 || len(st[0].Partitions) != 2 || !st[0].Partitions[1].Idle || st[0].Partitions[0].Idle {
+		t.Fatalf("source stats: %+v", st)
+	}
+}
+
+func TestGroupAggUpdating(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, nil)
+	g := &plan.GroupAgg{Input: src, GroupBy: []expr.Expr{col(0, "k", types.TText)},
+		Aggs: []plan.AggCall{countStar(), maxOf(col(1, "v", types.TInt64))},
+		Cols: types.Schema{{Name: "k", Type: types.TText}, {Name: "n", Type: types.TInt64}, {Name: "m", Type: types.TInt64}}}
+	h.view(g, "g", []int{0})
+	h.insert("ev", ev("a", 1, 1), ev("a", 5, 2), ev("b", 2, 3))
+	h.flush()
+	h.expect("g", "a 2 5\nb 1 2")
+	// A view over the updating view: sum of counts.
+	top := &plan.GroupAgg{Input: &plan.Scan{Name: "g", Kind: plan.RelView, Cols: g.Cols, NumPhysical: 3},
+		Aggs: []plan.AggCall{sumOf(col(1, "n", types.TInt64))}, Cols: types.Schema{{Name: "s", Type: types.TInt64}}}
+	h.view(top, "total", nil)
+	h.flush()
+	h.expect("total", "3")
+	h.insert("ev", ev("a", 9, 4), ev("c", 1, 5))
+	h.flush()
+	h.expect("g", "a 3 9\nb 1 2\nc 1 1")
+	h.expect("total", "5")
+}
+
+func TestTopNPerWindow(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, &plan.Watermark{Col: 2, Delay: micros(5)})
+	wa := &plan.WindowAssign{Input: src, Window: plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)},
+		Cols: append(append(types.Schema{}, events...), types.Column{Name: "window_start", Type: types.TTimestamp},
+			types.Column{Name: "window_end", Type: types.TTimestamp}, types.Column{Name: "window_time", Type: types.TTimestamp})}
+	top := &plan.TopN{Input: wa, PartitionBy: []expr.Expr{col(3, "window_start", types.TTimestamp)},
+		OrderBy: []plan.SortKey{{Expr: col(1, "v", types.TInt64), Desc: true}}, N: 2, RankCol: true,
+		Cols: append(append(types.Schema{}, wa.Cols...), types.Column{Name: "rn", Type: types.TInt64})}
+	proj := &plan.Project{Input: top, Exprs: []expr.Expr{col(0, "k", types.TText), col(1, "v", types.TInt64), col(3, "ws", types.TTimestamp), col(6, "rn", types.TInt64)},
+		Cols: types.Schema{{Name: "k", Type: types.TText}, {Name: "v", Type: types.TInt64}, {Name: "ws", Type: types.TTimestamp}, {Name: "rn", Type: types.TInt64}}}
+	h.view(proj, "top", nil)
+	h.insert("ev", ev("a", 5, 1), ev("b", 7, 2), ev("c", 6, 3), ev("d", 1, 11))
+	h.flush()
+	h.expect("top", "b 7 @0 1\nc 6 @0 2\nd 1 @10 1")
+	h.insert("ev", ev("e", 9, 4))
+	h.flush()
+	h.expect("top", "b 7 @0 2\nd 1 @10 1\ne 9 @0 1")
+	h.insert("ev", ev("f", 1, 29))
+	h.flush()
+	if st := h.e.ViewStats(); st[0].OpenWindows != 1 {
+		t.Fatalf("open windows = %d, want 1 after the watermark passed 20", st[0].OpenWindows)
+	}
+}
+
+func TestDedup(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, nil)
+	for _, last := range []bool{false, true} {
+		name := map[bool]string{false: "first", true: "last"}[last]
+		h.view(&plan.Dedup{Input: src, Keys: []expr.Expr{col(0, "k", types.TText)}, KeepLast: last, Cols: events}, name, nil)
+	}
+	h.insert("ev", ev("a", 1, 1), ev("a", 2, 2), ev("b", 3, 3))
+	h.flush()
+	h.expect("first", "a 1 @1\nb 3 @3")
+	h.expect("last", "a 2 @2\nb 3 @3")
+}
+
+var dims = types.Schema{{Name: "k", Type: types.TText}, {Name: "name", Type: types.TText}}
+
+func TestLookupJoin(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, nil)
+	dim := h.table("dim", dims, nil)
+	h.insert("dim", types.Row{types.NewText("a"), types.NewText("alpha")})
+	for _, kind := range []plan.JoinKind{plan.InnerJoin, plan.LeftJoin} {
+		j := &plan.LookupJoin{Stream: src, Table: dim, Kind: kind, StreamKey: []expr.Expr{col(0, "k", types.TText)},
+			TableKey: []int{0}, Cols: append(append(types.Schema{}, events...), dims...)}
+		h.view(j, "j"+kind.String(), nil)
+	}
+	h.insert("ev", ev("a", 1, 1), ev("b", 2, 2))
+	h.flush()
+	h.insert("dim", types.Row{types.NewText("b"), types.NewText("beta")})
+	h.insert("ev", ev("b", 3, 3))
+	h.flush()
+	h.expect("jinner", "a 1 @1 a alpha\nb 3 @3 b beta")
+	h.expect("jleft", "a 1 @1 a alpha\nb 2 @2 NULL NULL\nb 3 @3 b beta")
+}
+
+func TestIntervalJoin(t *testing.T) {
+	h := newHarness(t, Config{})
+	l := h.table("l", events, &plan.Watermark{Col: 2})
+	r := h.table("r", events, &plan.Watermark{Col: 2})
+	for _, kind := range []plan.JoinKind{plan.InnerJoin, plan.LeftJoin} {
+		j := &plan.IntervalJoin{Left: l, Right: r, Kind: kind, LeftKey: []expr.Expr{col(0, "k", types.TText)},
+			RightKey: []expr.Expr{col(0, "k", types.TText)}, LeftTime: 2, RightTime: 2, LowerBound: 0, UpperBound: micros(5),
+			Cols: append(append(types.Schema{}, events...), events...)}
+		h.view(j, "j"+kind.String(), nil)
+	}
+	h.insert("l", ev("a", 1, 1), ev("b", 2, 2))
+	h.insert("r", ev("a", 10, 4), ev("a", 11, 7), ev("b", 12, 1))
+	h.flush()
+	h.expect("jinner", "a 1 @1 a 10 @4")
+	h.insert("l", ev("z", 0, 30))
+	h.insert("r", ev("z", 0, 30))
+	h.flush()
+	h.expect("jleft", "a 1 @1 a 10 @4\nb 2 @2 NULL NULL NULL\nz 0 @30 z 0 @30")
+	for _, st := range h.e.ViewStats() {
+		if st.StateBytes <= 0 || st.StateBytes > 2000 {
+			t.Fatalf("%s state bytes = %d: old rows were not freed", st.Name, st.StateBytes)
+		}
+	}
+}
+
+func TestSubscribeSnapshotThenChanges(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, &plan.Watermark{Col: 2})
+	h.view(windowAgg(src, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnUpdate, 0), "v", []int{0, 1})
+	h.insert("ev", ev("a", 1, 1))
+	h.flush()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub, err := h.e.Subscribe(ctx, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.insert("ev", ev("a", 2, 2))
+	h.flush()
+	var got []string
+	for len(got) < 5 {
+		u, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.IsProgress {
+			got = append(got, "progress "+renderRows([]types.Row{{types.NewTimestamp(u.Progress.UnixMicro())}}))
+			continue
+		}
+		got = append(got, u.Op.String()+" "+renderRows([]types.Row{u.Row}))
+	}
+	want := []string{"+ a @0 @10 @9.999999 1 1", "progress @1", "- a @0 @10 @9.999999 1 1", "+ a @0 @10 @9.999999 2 3", "progress @2"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	sub.Close()
+	if _, err := sub.Next(ctx); !errors.Is(err, ErrSubscriptionClosed) {
+		t.Fatalf("after close: %v", err)
+	}
+}
+
+type recSink struct {
+	mu      sync.Mutex
+	rows    []string
+	commits []uint64
+	last    uint64
+}
+
+func (s *recSink) Write(_ context.Context, c *chunk.Chunk) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range c.Len() {
+		s.rows = append(s.rows, c.Ops[i].String()+renderRows([]types.Row{c.Row(i)}))
+	}
+	return nil
+}
+func (s *recSink) Commit(_ context.Context, e uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.commits = append(s.commits, e)
+	return nil
+}
+func (s *recSink) LastCommitted(context.Context) (uint64, error) { return s.last, nil }
+func (s *recSink) Close() error                                  { return nil }
+
+func TestSinkCommitsPerBarrier(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, &plan.Watermark{Col: 2})
+	sink := &recSink{last: 7}
+	err := h.e.StartSink(h.ctx, &plan.Sink{Input: windowAgg(src, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, 0),
+		Name: "out", AppendOnly: true}, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.insert("ev", ev("a", 1, 1), ev("a", 1, 12))
+	h.flush()
+	h.flush() // nothing new: no empty epoch
+	h.insert("ev", ev("a", 1, 25))
+	h.flush()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if got := strings.Join(sink.rows, "|"); got != "+a @0 @10 @9.999999 1 1|+a @10 @20 @19.999999 1 1" {
+		t.Fatalf("rows %s", got)
+	}
+	if len(sink.commits) != 2 || sink.commits[0] != 8 || sink.commits[1] != 9 {
+		t.Fatalf("commits %v", sink.commits)
+	}
+}
+
+// panicExpr fails evaluation to check that a failing operator fails only
+// its job.
+type panicExpr struct{}
+
+func (panicExpr) Type() types.Type { return types.TBool }
+func (panicExpr) Eval(*expr.Context, types.Row) (types.Value, error) {
+	panic("boom")
+}
+func (panicExpr) String() string { return "boom()" }
+
+func TestOperatorPanicFailsOnlyItsJob(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, nil)
+	h.view(&plan.Filter{Input: src, Pred: panicExpr{}}, "bad", nil)
+	h.view(&plan.Filter{Input: src, Pred: &expr.Const{V: types.NewBool(true), T: types.TBool}}, "good", nil)
+	h.insert("ev", ev("a", 1, 1))
+	if err := h.e.Flush(h.ctx); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("flush error = %v, want the job failure", err)
+	}
+	h.insert("ev", ev("b", 1, 1))
+	h.flush()
+	h.expect("good", "a 1 @1\nb 1 @1")
+	for _, st := range h.e.ViewStats() {
+		if st.Failed != (st.Name == "bad") {
+			t.Fatalf("stats %+v", st)
+		}
+	}
+}
+
+func TestNewViewBackfillsAndDrop(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, nil)
+	h.insert("ev", ev("a", 1, 1), ev("b", 2, 2))
+	h.view(&plan.Filter{Input: src, Pred: &expr.Const{V: types.NewBool(true), T: types.TBool}}, "all", nil)
+	h.flush()
+	h.expect("all", "a 1 @1\nb 2 @2")
+	if err := h.e.Drop("ev"); err == nil {
+		t.Fatal("dropping a table a view reads succeeded")
+	}
+	if err := h.e.Drop("all"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Drop("ev"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -78,6 +78,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	log.Info("starting sluice", "version", versionString(), "data_dir", cfg.DataDir)
+	log.Debug("configuration", "config_file", cfg.ConfigFile, "pg_addr", cfg.PGAddr, "http_addr", cfg.HTTPAddr,
+		"demo", cfg.Demo, "checkpoint_interval", cfg.CheckpointInterval, "idle_timeout", cfg.IdleTimeout,
+		"quiet_advance", cfg.QuietAdvance, "ingest_max_body", cfg.IngestMaxBody, "ingest_token_set", cfg.IngestToken != "",
+		"pg_users", len(cfg.PGUsers), "pg_tls", cfg.PGTLSCert != "")
 	reg := prometheus.NewRegistry()
 	deps, err := openDatabase(ctx, cfg, log, reg)
 	if err != nil {

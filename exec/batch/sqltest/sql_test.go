@@ -54,3 +54,36 @@ func TestErrors(t *testing.T) {
 	d.expectErr(t, "SELECT nope FROM auctions", sqlerr.UndefinedColumn)
 	d.expectErr(t, "SELECT * FROM nowhere", sqlerr.UndefinedTable)
 }
+
+func TestWindowsAndTopN(t *testing.T) {
+	d := newDB()
+	d.expect(t, "SELECT window_start, count(*) FROM TUMBLE(bids, ts, INTERVAL '1' MINUTE) GROUP BY window_start, window_end ORDER BY 1",
+		"2026-01-01 10:00:00|3;2026-01-01 10:01:00|2")
+	// auction 2 has bids at 10:00:07 (90) and 10:01:02 (95); each is in two hops.
+	d.expect(t, `SELECT window_start, auction, max(price)
+		FROM TABLE(HOP(TABLE bids, DESCRIPTOR(ts), INTERVAL '30' SECOND, INTERVAL '1' MINUTE))
+		WHERE auction = 2 GROUP BY window_start, window_end, auction ORDER BY 1`,
+		"2026-01-01 09:59:30|2|90;2026-01-01 10:00:00|2|90;2026-01-01 10:00:30|2|95;2026-01-01 10:01:00|2|95")
+	d.expect(t, `SELECT window_start, window_end, count(*)
+		FROM TABLE(CUMULATE(TABLE bids, DESCRIPTOR(ts), INTERVAL '1' MINUTE, INTERVAL '2' MINUTE))
+		GROUP BY window_start, window_end ORDER BY 1, 2`,
+		"2026-01-01 10:00:00|2026-01-01 10:01:00|3;2026-01-01 10:00:00|2026-01-01 10:02:00|5")
+	d.expect(t, "SELECT auction, window_start, window_end, window_time FROM TUMBLE(bids, ts, INTERVAL '1' MINUTE) WHERE auction = 3",
+		"3|2026-01-01 10:01:00|2026-01-01 10:02:00|2026-01-01 10:01:59.999999")
+	d.expect(t, `SELECT auction, price FROM (SELECT auction, price,
+		ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rn FROM bids) WHERE rn = 1 ORDER BY auction`,
+		"1|150;2|95;3|300")
+}
+
+func TestSketchesAndBooleans(t *testing.T) {
+	d := newDB()
+	// Few inputs: approx_percentile is exact (percentile_cont) and the
+	// HyperLogLog count is exact.
+	d.expect(t, `SELECT auction, approx_percentile(price, 0.5), approx_count_distinct(bidder), bool_or(price > 100), bool_and(price > 100)
+		FROM bids GROUP BY auction ORDER BY auction`,
+		"1|125|2|t|f;2|92.5|2|f|f;3|300|1|t|t")
+	d.expect(t, "SELECT coalesce(channel, 'none'), count(*) FROM bids GROUP BY 1 ORDER BY 2 DESC, 1", "app|2;web|2;none|1")
+	d.expect(t, "SELECT sum(price) FILTER (WHERE channel = 'web'), avg(price)::numeric(10,2) FROM bids", "190|147.00")
+	d.expect(t, "SELECT * FROM max_bid WHERE top > (SELECT avg(top) FROM max_bid)", "3|300")
+	d.expect(t, "SELECT count(*) FROM bids b1, bids b2 WHERE b1.bidder = b2.bidder", "9")
+}

@@ -113,7 +113,7 @@ func (p *Planner) planStream(q *sql.Select, opts map[string]string, eowc bool) (
 	if err := validateStream(node, eowc); err != nil {
 		return nil, err
 	}
-	return node, nil
+	return PruneSourceScans(node), nil
 }
 
 // validateStream rejects streaming plans exec cannot run or whose state
@@ -555,13 +555,13 @@ func (p *Planner) Explain(stmt sql.Statement) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		return plan.Format(m), nil
+		return plan.Format(m) + sourceReads(m), nil
 	case *sql.CreateSink:
 		n, err := p.PlanSink(s)
 		if err != nil {
 			return "", err
 		}
-		return plan.Format(n), nil
+		return plan.Format(n) + sourceReads(n), nil
 	case *sql.Select:
 		n, _, err := p.PlanQuery(s, nil)
 		if err != nil {
@@ -668,4 +668,22 @@ func unboundTopN(n plan.Node) {
 			})
 		})
 	})
+}
+
+// sourceReads lists, for EXPLAIN, the columns each connector source scan
+// decodes and the generated columns it computes.
+func sourceReads(n plan.Node) string {
+	var b strings.Builder
+	walkPlan(n, func(x plan.Node) {
+		s, ok := x.(*plan.Scan)
+		if !ok || s.Kind != plan.RelSource {
+			return
+		}
+		fmt.Fprintf(&b, "source %s reads (%s)", s.Name, strings.Join(s.Cols[:s.NumPhysical].Names(), ", "))
+		for _, g := range s.Generated {
+			fmt.Fprintf(&b, ", computes %s = %s", s.Cols[g.Col].Name, g.Expr)
+		}
+		b.WriteByte('\n')
+	})
+	return b.String()
 }

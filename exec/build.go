@@ -3,6 +3,8 @@ package exec
 import (
 	"fmt"
 
+	"github.com/sluice-db/sluice/sql/types"
+
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/sqlerr"
 )
@@ -115,6 +117,7 @@ func (b *builder) scan(n *plan.Scan, out outlet) error {
 	switch {
 	case rerr == nil:
 		s.rel = r
+		s.colMap = scanColMap(n, r.schema)
 		wm := n.Watermark
 		if wm == nil && r.isTable {
 			wm = r.wm
@@ -149,4 +152,26 @@ func (b *builder) lookupJoin(n *plan.LookupJoin) (operator, error) {
 	}
 	b.j.reads[scan.Name] = true
 	return newLookupJoinOp(n, r), nil
+}
+
+// scanColMap maps a scan's physical columns to a relation's columns by
+// name, or returns nil when they are the relation's leading columns.
+func scanColMap(n *plan.Scan, rel types.Schema) []int {
+	np := n.NumPhysical
+	if np == 0 || np > len(n.Cols) {
+		np = len(n.Cols)
+	}
+	m := make([]int, np)
+	identity := np <= len(rel)
+	for i := range np {
+		m[i] = rel.Index(n.Cols[i].Name)
+		if m[i] < 0 {
+			m[i] = min(i, len(rel)-1)
+		}
+		identity = identity && m[i] == i
+	}
+	if identity {
+		return nil
+	}
+	return m
 }

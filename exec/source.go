@@ -38,6 +38,11 @@ type sourceNode struct {
 	wmCol    int
 	delay    int64
 	passWM   bool // a view scan without its own WATERMARK: forward upstream watermarks
+	// colMap maps the scan's physical columns to the relation's columns
+	// when the planner narrowed the scan (nil: the first NumPhysical
+	// columns, in order).
+	colMap []int
+	nphys  int
 	idleTO   time.Duration
 	quiet    time.Duration
 	parts    []partState
@@ -63,6 +68,10 @@ func newSourceNode(j *job, scan *plan.Scan, out outlet) (*sourceNode, error) {
 	s := &sourceNode{j: j, scan: scan, out: out, wmCol: -1, emitted: math.MinInt64, forced: math.MinInt64,
 		maxEvent: math.MinInt64, ctl: make(chan chunk.Message, 4)}
 	s.idleTO = j.e.cfg.IdleTimeout
+	s.nphys = scan.NumPhysical
+	if s.nphys == 0 || s.nphys > len(scan.Cols) {
+		s.nphys = len(scan.Cols)
+	}
 	s.quiet = j.e.cfg.QuietAdvance
 	if v, ok := scan.Options["idle_timeout"]; ok {
 		us, err := types.ParseInterval(v)
@@ -98,7 +107,8 @@ func (s *sourceNode) attach(ctx context.Context) error {
 			dl = func(connectors.DeadLetter) {}
 		}
 		rd, err := conn.OpenSource(ctx, connectors.SourceSpec{Source: s.scan.Name, Job: s.j.name,
-			Schema: s.scan.Cols[:s.scan.NumPhysical], Options: s.scan.Options, DeadLetter: dl, Now: e.now})
+			Schema: s.scan.Cols[:s.scan.NumPhysical], Options: s.scan.Options, DeadLetter: dl, Now: e.now,
+			Position: s.restoredPosition()}) // checkpoint:
 		if err != nil {
 			return fmt.Errorf("open source %s: %w", s.scan.Name, err)
 		}
@@ -187,6 +197,7 @@ func (s *sourceNode) runFeed(ctx context.Context) error {
 				err = s.upstreamWatermark(ctx, m.Watermark)
 			case chunk.Barrier:
 				if err = s.checkTime(ctx); err == nil {
+					s.ckptBarrier(ctx, m.Epoch) // checkpoint:
 					err = s.send(ctx, m)
 				}
 			case chunk.Idle:
@@ -220,6 +231,7 @@ func (s *sourceNode) runReader(ctx context.Context) error {
 				if err := s.checkTime(ctx); err != nil {
 					return err
 				}
+				s.ckptBarrier(ctx, m.Epoch) // checkpoint:
 				if err := s.send(ctx, m); err != nil {
 					return err
 				}
@@ -230,6 +242,7 @@ func (s *sourceNode) runReader(ctx context.Context) error {
 		}
 		c, err := s.reader.Read(ctx)
 		if errors.Is(err, io.EOF) {
+			s.ckptEOF() // checkpoint:
 			if err := s.send(ctx, chunk.Message{Kind: chunk.EndOfStream}); err != nil {
 				return err
 			}
@@ -348,14 +361,21 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 	s.idleSent = false
 	width := len(s.scan.Cols)
 	var out *chunk.Chunk
-	if c.Width == width && owned {
+	if c.Width == width && owned && s.colMap == nil && len(s.scan.Generated) == 0 {
 		out = c
 	} else {
 		out = getChunk(width)
 		out.Partition = c.Partition
 		for i := range c.Len() {
 			row := out.AppendEmpty(c.Ops[i], c.Times[i])
-			copy(row, c.Row(i))
+			in := c.Row(i)
+			if s.colMap != nil {
+				for k, from := range s.colMap {
+					row[k] = in[from]
+				}
+			} else {
+				copy(row[:min(len(in), s.nphys)], in)
+			}
 			for _, g := range s.scan.Generated {
 				v, err := g.Expr.Eval(nil, row)
 				if err != nil {

@@ -44,6 +44,14 @@ type Config struct {
 	// MaxLateEvents bounds the late-events table (0 = 10000); older entries
 	// are evicted, their count stays in ViewStats.
 	MaxLateEvents int
+	// checkpoint: CheckpointDir enables checkpoints of operator state and
+	// source positions there (empty = none); jobs restore the newest
+	// usable checkpoint when started. CheckpointInterval is the minimum
+	// time between checkpoints (0 = 1s, negative = every barrier);
+	// CheckpointNoSync skips fsync (benchmarks).
+	CheckpointDir      string
+	CheckpointInterval time.Duration
+	CheckpointNoSync   bool
 }
 
 // Engine runs continuous queries: tables and push sources fed by Insert,
@@ -64,6 +72,8 @@ type Engine struct {
 	lateMu sync.Mutex
 	late   []LateEvent
 	lateN  int
+
+	ck *engineCkpt // checkpoint: nil without Config.CheckpointDir
 }
 
 // NewEngine returns a running engine.
@@ -86,6 +96,9 @@ func NewEngine(cfg Config) *Engine {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{cfg: cfg, log: cfg.Logger, ctx: ctx, cancel: cancel,
 		rels: map[string]*relation{}, jobs: map[string]*job{}}
+	if err := e.initCheckpoints(); err != nil { // checkpoint:
+		e.log.Error("checkpoints disabled", "err", err)
+	}
 	if cfg.BarrierInterval > 0 {
 		t := cfg.Clock.NewTicker(cfg.BarrierInterval)
 		e.bg.Add(1)
@@ -257,6 +270,10 @@ func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.No
 		e.rels[j.name] = r
 	}
 	e.mu.Unlock()
+	if err := e.prepareCheckpoints(ctx, j, input); err != nil { // checkpoint:
+		e.abortJob(j)
+		return err
+	}
 	for _, n := range j.nodes {
 		j.wg.Add(1)
 		go n.run(j.ctx)
@@ -269,6 +286,7 @@ func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.No
 			return err
 		}
 	}
+	e.afterAttach(j) // checkpoint:
 	for _, s := range j.sources {
 		j.wg.Add(1)
 		go s.run(j.ctx)
@@ -307,6 +325,7 @@ func (e *Engine) Drop(name string) error {
 	}
 	if j != nil {
 		j.stop()
+		e.dropCheckpoints(name) // checkpoint:
 	}
 	return nil
 }
@@ -442,6 +461,7 @@ type job struct {
 	reads   map[string]bool
 	rel     *relation
 	closers []func() error
+	ck      *jobCkpt // checkpoint: nil without checkpoints
 	stats   []*opStats
 
 	rowsIn, rowsOut atomic.Int64

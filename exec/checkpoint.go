@@ -1,0 +1,753 @@
+package exec
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluice-db/sluice/exec/checkpoint"
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+)
+
+// Checkpoints (see exec/checkpoint for the on-disk format).
+//
+// A checkpoint of a job is taken at a barrier epoch. Whether epoch E is a
+// checkpoint is decided once per job, by whichever of its goroutines sees
+// E first (at least Config.CheckpointInterval after the previous one).
+// Each source records its reader position and watermark state when it
+// forwards barrier E; each node, wrapped in a ckptOp, records its
+// watermarks and its operator's Snapshot in OnBarrier(E), before it
+// forwards E. The terminal node sees E last, after every other part was
+// recorded: it adds the view contents (or the sink's uncommitted rows) and
+// saves the checkpoint synchronously, before E is acknowledged, so a Flush
+// returns after the checkpoint is durable. Then sinks commit their epoch
+// and, at their next barrier, sources call Reader.Commit with the durable
+// positions.
+//
+// Incremental: a node whose operator saw no data or watermark and whose
+// watermarks did not move since its last part is saved as Unchanged, so
+// its previous file is referenced instead of rewritten.
+//
+// Exactly-once sinks: a sink commits only at checkpoint barriers, after
+// the checkpoint is durable, as epoch k; the checkpoint holds k and the
+// rows of epoch k. After a crash, the job restores the last checkpoint: if
+// the sink's LastCommitted is below k, the stored rows are written and k
+// committed; replay then continues with epoch k+1, which the crashed run
+// never committed. Rows of an epoch are therefore written exactly once.
+
+// RecoveryStats describes the restore of one job at StartView/StartSink.
+type RecoveryStats struct {
+	Job   string
+	Epoch uint64
+	// Duration is the time spent loading and restoring the checkpoint.
+	Duration time.Duration
+	// Bytes is the size of the state read.
+	Bytes int64
+	// Skipped lists newer checkpoints that were corrupt or incomplete.
+	Skipped []string
+}
+
+// CheckpointStats describes the checkpoints of one job.
+type CheckpointStats struct {
+	Job        string
+	LastEpoch  uint64
+	Count      int64
+	Failures   int64
+	LastBytes  int64 // bytes written by the last checkpoint
+	LastError  string
+	LastDurati time.Duration
+}
+
+// engineCkpt is an engine's checkpointing state (nil when
+// Config.CheckpointDir is empty).
+type engineCkpt struct {
+	store    *checkpoint.Store
+	interval time.Duration // < 0: every barrier
+
+	mu        sync.Mutex
+	recovered map[string]RecoveryStats
+	stats     map[string]*CheckpointStats
+	maxEpoch  uint64 // highest epoch seen on disk
+}
+
+// initCheckpoints opens the checkpoint store of Config.CheckpointDir.
+func (e *Engine) initCheckpoints() error {
+	if e.cfg.CheckpointDir == "" {
+		return nil
+	}
+	st, err := checkpoint.Open(e.cfg.CheckpointDir, checkpoint.Options{NoSync: e.cfg.CheckpointNoSync})
+	if err != nil {
+		return err
+	}
+	iv := e.cfg.CheckpointInterval
+	if iv == 0 {
+		iv = time.Second
+	}
+	e.ck = &engineCkpt{store: st, interval: iv, recovered: map[string]RecoveryStats{}, stats: map[string]*CheckpointStats{}}
+	return nil
+}
+
+// Recoveries returns the restores done since the engine started (one per
+// job that resumed from a checkpoint), for the log and a metric.
+func (e *Engine) Recoveries() []RecoveryStats {
+	if e.ck == nil {
+		return nil
+	}
+	e.ck.mu.Lock()
+	defer e.ck.mu.Unlock()
+	out := make([]RecoveryStats, 0, len(e.ck.recovered))
+	for _, r := range e.ck.recovered {
+		out = append(out, r)
+	}
+	return out
+}
+
+// CheckpointStats returns per-job checkpoint counters.
+func (e *Engine) CheckpointStats() []CheckpointStats {
+	if e.ck == nil {
+		return nil
+	}
+	e.ck.mu.Lock()
+	defer e.ck.mu.Unlock()
+	out := make([]CheckpointStats, 0, len(e.ck.stats))
+	for _, s := range e.ck.stats {
+		out = append(out, *s)
+	}
+	return out
+}
+
+// dropCheckpoints removes a dropped job's checkpoints.
+func (e *Engine) dropCheckpoints(name string) {
+	if e.ck == nil {
+		return
+	}
+	if err := e.ck.store.Job(name).Remove(); err != nil {
+		e.log.Warn("remove checkpoints", "job", name, "err", err)
+	}
+	e.ck.mu.Lock()
+	delete(e.ck.stats, name)
+	delete(e.ck.recovered, name)
+	e.ck.mu.Unlock()
+}
+
+// jobCkpt coordinates the checkpoints of one job.
+type jobCkpt struct {
+	e     *Engine
+	j     *job
+	store *checkpoint.JobStore
+	fp    string
+	term  *ckptOp
+	ops   []*ckptOp
+	srcs  []*sourceNode
+
+	restorePos map[*sourceNode][]byte
+	restored   bool
+
+	mu      sync.Mutex
+	lastAt  time.Time
+	decided map[uint64]bool
+	parts   map[uint64][]ckPart
+	sticky  map[string]ckPart      // parts of finished sources
+	commits map[*sourceNode][]byte // durable positions to commit
+	savedAt map[string]uint64      // epoch of each part's file in the last saved checkpoint
+	srcIdx  map[*sourceNode]string // part names of sources
+	stats   *CheckpointStats
+}
+
+// ckPart is one part offered for epoch; since is the epoch at which data
+// was produced (a part unchanged since an earlier checkpoint keeps it).
+type ckPart struct {
+	name  string
+	data  []byte
+	since uint64
+	pos   []byte // sources: the reader position to commit
+	src   *sourceNode
+}
+
+type ckMeta struct {
+	Job         string `json:"job"`
+	Kind        string `json:"kind"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// decide reports whether epoch is a checkpoint of the job.
+func (c *jobCkpt) decide(epoch uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.decided[epoch]; ok {
+		return d
+	}
+	now := c.e.now()
+	iv := c.e.ck.interval
+	d := iv < 0 || c.lastAt.IsZero() || now.Sub(c.lastAt) >= iv*9/10
+	if d {
+		c.lastAt = now
+	}
+	c.decided[epoch] = d
+	return d
+}
+
+func (c *jobCkpt) add(epoch uint64, p ckPart) {
+	c.mu.Lock()
+	c.parts[epoch] = append(c.parts[epoch], p)
+	c.mu.Unlock()
+}
+
+// sourceBarrier records a source's part when it forwards barrier epoch,
+// and commits positions that became durable. It runs on the source's
+// goroutine.
+func (s *sourceNode) ckptBarrier(ctx context.Context, epoch uint64) {
+	c := s.j.ck
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	pos, hasCommit := c.commits[s]
+	delete(c.commits, s)
+	c.mu.Unlock()
+	if hasCommit && s.reader != nil {
+		if err := s.reader.Commit(ctx, pos); err != nil && ctx.Err() == nil {
+			s.j.e.log.Warn("commit source position", "job", s.j.name, "source", s.scan.Name, "err", err)
+		}
+	}
+	if !c.decide(epoch) {
+		return
+	}
+	p, err := s.snapshotPart()
+	if err != nil {
+		s.j.e.log.Warn("snapshot source", "job", s.j.name, "source", s.scan.Name, "err", err)
+		return // the checkpoint will be incomplete and skipped
+	}
+	p.since = epoch
+	c.add(epoch, p)
+}
+
+// ckptEOF records a finished source's final part, used for every later
+// checkpoint (a finished source no longer forwards barriers).
+func (s *sourceNode) ckptEOF() {
+	c := s.j.ck
+	if c == nil {
+		return
+	}
+	p, err := s.snapshotPart()
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	c.sticky[p.name] = p
+	c.mu.Unlock()
+}
+
+func (s *sourceNode) snapshotPart() (ckPart, error) {
+	e := &snapEnc{}
+	var pos []byte
+	if s.reader != nil {
+		var err error
+		if pos, err = s.reader.Position(); err != nil {
+			return ckPart{}, fmt.Errorf("read position: %w", err)
+		}
+	}
+	e.bytes(pos)
+	e.varint(s.emitted)
+	e.varint(s.forced)
+	e.varint(s.maxEvent)
+	e.bool(s.anyData)
+	e.uvarint(uint64(len(s.parts)))
+	for _, p := range s.parts {
+		e.varint(p.maxT)
+		e.varint(p.rows)
+	}
+	return ckPart{name: s.j.ck.srcIdx[s], data: e.b, pos: pos, src: s}, nil
+}
+
+func (s *sourceNode) restorePart(b []byte) error {
+	d := &snapDec{b: b}
+	pos := d.bytes()
+	s.emitted, s.forced, s.maxEvent = d.varint(), d.varint(), d.varint()
+	s.anyData = d.bool()
+	n := d.count(2)
+	now := s.j.e.now()
+	s.parts = s.parts[:0]
+	for range n {
+		s.parts = append(s.parts, partState{maxT: d.varint(), rows: d.varint(), lastActive: now})
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore source %s: %w", s.scan.Name, err)
+	}
+	if s.emitted != math.MinInt64 {
+		s.stats.Watermark = s.emitted
+	}
+	s.stats.Rows = 0
+	for _, p := range s.parts {
+		s.stats.Rows += p.rows
+	}
+	if len(pos) > 0 {
+		s.j.ck.restorePos[s] = append([]byte(nil), pos...)
+	}
+	return nil
+}
+
+// restoredPosition is the reader position to open a source at (nil: the
+// connector's start).
+func (s *sourceNode) restoredPosition() []byte {
+	if s.j.ck == nil {
+		return nil
+	}
+	return s.j.ck.restorePos[s]
+}
+
+// ckptOp wraps a node's operator to record checkpoint parts: it notes
+// whether the operator changed since its last part, and in OnBarrier adds
+// the node's watermarks and the operator's snapshot.
+type ckptOp struct {
+	operator
+	c     *jobCkpt
+	n     *node
+	name  string
+	dirty bool
+	since uint64 // epoch at which last was produced
+	last  []byte
+
+	// terminal operators
+	mat     *materializeOp
+	sink    *sinkOp
+	pending []*chunk.Chunk // sink: rows of the epoch not yet committed
+	ckEpoch uint64         // the barrier being a checkpoint that OnControl will see
+	ckOK    bool
+}
+
+func (w *ckptOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
+	w.dirty = true
+	if w.sink != nil {
+		w.pending = append(w.pending, c.Clone())
+	}
+	return w.operator.OnData(in, c, out)
+}
+
+func (w *ckptOp) OnWatermark(wm int64, out *emitter) (int64, error) {
+	w.dirty = true
+	return w.operator.OnWatermark(wm, out)
+}
+
+func (w *ckptOp) OnBarrier(epoch uint64, out *emitter) error {
+	if g, ok := w.operator.(*groupAggOp); ok && g.last != nil {
+		w.dirty = true // expiry may change state
+	}
+	if err := w.operator.OnBarrier(epoch, out); err != nil {
+		return err
+	}
+	if !w.c.decide(epoch) {
+		return nil
+	}
+	data, changed, err := w.snapshot()
+	if err != nil {
+		return err
+	}
+	if changed {
+		w.since = epoch
+	}
+	p := ckPart{name: w.name, data: data, since: w.since}
+	if w.term() {
+		p.since = epoch
+		w.c.add(epoch, p)
+		w.ckEpoch = epoch
+		w.ckOK = w.c.finish(epoch) == nil
+		if w.ckOK && w.sink != nil {
+			w.pending = w.pending[:0]
+		}
+		return nil
+	}
+	w.c.add(epoch, p)
+	return nil
+}
+
+func (w *ckptOp) term() bool { return w.mat != nil || w.sink != nil }
+
+// OnControl is the terminal's: a sink commits only at checkpoints that
+// were saved, other barriers are acknowledged without a commit.
+func (w *ckptOp) OnControl(m chunk.Message) error {
+	cr := w.operator.(controlReceiver)
+	switch m.Kind {
+	case chunk.Data:
+		w.dirty = true
+		if w.sink != nil {
+			w.pending = append(w.pending, m.Chunk.Clone())
+		}
+	case chunk.Watermark:
+		w.dirty = true
+	case chunk.Barrier:
+		if w.sink != nil && !(w.ckOK && w.ckEpoch == m.Epoch) {
+			w.n.job.ack(m.Epoch)
+			return nil
+		}
+	}
+	return cr.OnControl(m)
+}
+
+// snapshot returns the node's part: its watermarks, then the operator's
+// state (or the view contents, or the sink's epoch and pending rows).
+func (w *ckptOp) snapshot() ([]byte, bool, error) {
+	n := w.n
+	e := &snapEnc{}
+	e.varint(n.inWM)
+	e.varint(n.outWM)
+	e.uvarint(uint64(len(n.wms)))
+	for _, v := range n.wms {
+		e.varint(v)
+	}
+	head := e.b
+	if !w.dirty && w.last != nil && len(w.last) >= len(head) && string(w.last[:len(head)]) == string(head) && !w.term() {
+		return w.last, false, nil
+	}
+	switch {
+	case w.mat != nil:
+		e.bytes(snapshotView(w.mat.rel))
+	case w.sink != nil:
+		ep := w.sink.epoch
+		if w.sink.dirty {
+			ep++
+		}
+		e.uvarint(ep)
+		e.uvarint(uint64(len(w.pending)))
+		for _, c := range w.pending {
+			e.uvarint(uint64(c.Width))
+			e.uvarint(uint64(c.Len()))
+			for i := range c.Len() {
+				e.varint(int64(c.Ops[i]))
+				e.varint(c.Times[i])
+				e.row(c.Row(i))
+			}
+		}
+	default:
+		if s, ok := w.operator.(snapshotter); ok {
+			b, err := s.Snapshot()
+			if err != nil {
+				return nil, false, err
+			}
+			e.bytes(b)
+		} else {
+			e.bytes(nil)
+		}
+	}
+	w.dirty = false
+	w.last = e.b
+	return e.b, true, nil
+}
+
+// restore applies a node part.
+func (w *ckptOp) restore(ctx context.Context, b []byte) error {
+	n := w.n
+	d := &snapDec{b: b}
+	n.inWM, n.outWM = d.varint(), d.varint()
+	k := d.count(1)
+	if d.err == nil && k != len(n.wms) {
+		return fmt.Errorf("restore %s: %w: %d inputs, checkpoint has %d", n.name, errSnapshotCorrupt, len(n.wms), k)
+	}
+	for i := range k {
+		n.wms[i] = d.varint()
+	}
+	switch {
+	case w.mat != nil:
+		body := d.bytes()
+		if err := d.done(); err != nil {
+			return err
+		}
+		if err := restoreView(w.mat.rel, body); err != nil {
+			return err
+		}
+		w.mat.rel.mu.RLock()
+		w.mat.job.watermark.Store(w.mat.rel.lastWM)
+		w.mat.rel.mu.RUnlock()
+		return nil
+	case w.sink != nil:
+		ep := d.uvarint()
+		nc := d.count(2)
+		var rows []*chunk.Chunk
+		for range nc {
+			width, nr := int(d.uvarint()), d.count(3)
+			c := chunk.New(width, nr)
+			for range nr {
+				op, t := chunk.Op(d.varint()), d.varint()
+				r := d.row()
+				if d.err != nil {
+					break
+				}
+				c.Append(op, t, r)
+			}
+			rows = append(rows, c)
+		}
+		if err := d.done(); err != nil {
+			return err
+		}
+		return w.restoreSink(ctx, ep, rows)
+	}
+	body := d.bytes()
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore %s: %w", n.name, err)
+	}
+	if s, ok := w.operator.(snapshotter); ok {
+		if err := s.Restore(body); err != nil {
+			return fmt.Errorf("restore %s: %w", n.name, err)
+		}
+	}
+	return nil
+}
+
+// restoreSink finishes the epoch the checkpoint holds: when the sink did
+// not commit it before the crash, its rows are written and committed now.
+func (w *ckptOp) restoreSink(ctx context.Context, ep uint64, rows []*chunk.Chunk) error {
+	s := w.sink
+	last, err := s.sink.LastCommitted(ctx)
+	if err != nil {
+		return fmt.Errorf("read last committed epoch: %w", err)
+	}
+	if last < ep && len(rows) > 0 {
+		for _, c := range rows {
+			if err := s.sink.Write(ctx, c); err != nil {
+				return fmt.Errorf("rewrite epoch %d: %w", ep, err)
+			}
+		}
+		if err := s.sink.Commit(ctx, ep); err != nil {
+			return fmt.Errorf("commit epoch %d: %w", ep, err)
+		}
+	}
+	s.epoch = max(ep, last)
+	s.dirty = false
+	return nil
+}
+
+// finish saves checkpoint epoch from the parts recorded for it. It runs
+// on the terminal node's goroutine after every other part was added.
+func (c *jobCkpt) finish(epoch uint64) error {
+	start := c.e.now()
+	c.mu.Lock()
+	ps := c.parts[epoch]
+	delete(c.parts, epoch)
+	for ep := range c.parts {
+		if ep < epoch {
+			delete(c.parts, ep)
+		}
+	}
+	for ep := range c.decided {
+		if ep <= epoch {
+			delete(c.decided, ep)
+		}
+	}
+	byName := map[string]ckPart{}
+	for _, p := range ps {
+		byName[p.name] = p
+	}
+	for name, p := range c.sticky {
+		if _, ok := byName[name]; !ok {
+			byName[name] = p
+		}
+	}
+	savedAt := c.savedAt
+	c.mu.Unlock()
+
+	want := len(c.ops) + 1 + len(c.srcs)
+	var err error
+	if len(byName) != want {
+		err = fmt.Errorf("checkpoint %d of %s: %d of %d parts arrived", epoch, c.j.name, len(byName), want)
+	}
+	var parts []checkpoint.Part
+	var bytes int64
+	next := map[string]uint64{}
+	var commits map[*sourceNode][]byte
+	if err == nil {
+		for name, p := range byName {
+			if p.since != 0 && savedAt[name] == p.since {
+				parts = append(parts, checkpoint.Part{Name: name, Unchanged: true})
+				next[name] = p.since
+				continue
+			}
+			parts = append(parts, checkpoint.Part{Name: name, Data: p.data})
+			bytes += int64(len(p.data))
+			// A part rewritten now lives in this epoch's file.
+			next[name] = epoch
+			if p.src != nil && p.pos != nil {
+				if commits == nil {
+					commits = map[*sourceNode][]byte{}
+				}
+				commits[p.src] = p.pos
+			}
+		}
+		meta, _ := json.Marshal(ckMeta{Job: c.j.name, Kind: c.j.kind, Fingerprint: c.fp})
+		err = c.store.Save(epoch, meta, parts)
+	}
+	d := c.e.now().Sub(start)
+	c.e.ck.mu.Lock()
+	st := c.stats
+	if err != nil {
+		st.Failures++
+		st.LastError = err.Error()
+	} else {
+		st.Count++
+		st.LastEpoch = epoch
+		st.LastBytes = bytes
+		st.LastDurati = d
+	}
+	c.e.ck.mu.Unlock()
+	if err != nil {
+		c.e.log.Warn("checkpoint failed", "job", c.j.name, "epoch", epoch, "err", err)
+		return err
+	}
+	c.mu.Lock()
+	c.savedAt = next
+	for s, pos := range commits {
+		c.commits[s] = pos
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// prepareCheckpoints wraps the job's operators for checkpointing and, when
+// a checkpoint of the job exists, restores it. It runs after the job was
+// built and registered, before any of its goroutines start.
+func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node) error {
+	if e.ck == nil {
+		return nil
+	}
+	c := &jobCkpt{e: e, j: j, store: e.ck.store.Job(j.name), fp: j.kind + "\n" + plan.Format(input),
+		restorePos: map[*sourceNode][]byte{}, decided: map[uint64]bool{}, parts: map[uint64][]ckPart{},
+		sticky: map[string]ckPart{}, commits: map[*sourceNode][]byte{}, savedAt: map[string]uint64{},
+		srcIdx: map[*sourceNode]string{}}
+	e.ck.mu.Lock()
+	c.stats = &CheckpointStats{Job: j.name}
+	e.ck.stats[j.name] = c.stats
+	e.ck.mu.Unlock()
+	j.ck = c
+	k := 0
+	for _, n := range j.nodes {
+		w := &ckptOp{operator: n.op, c: c, n: n}
+		switch op := n.op.(type) {
+		case *materializeOp:
+			w.mat, w.name = op, "t"
+			c.term = w
+		case *sinkOp:
+			w.sink, w.name = op, "t"
+			c.term = w
+		default:
+			w.name = "n" + strconv.Itoa(k)
+			k++
+			c.ops = append(c.ops, w)
+		}
+		n.op = w
+	}
+	for i, s := range j.sources {
+		c.srcs = append(c.srcs, s)
+		c.srcIdx[s] = "s" + strconv.Itoa(i)
+	}
+	if c.term == nil {
+		return errors.New("checkpoint: job has no terminal operator")
+	}
+	return e.restoreJob(ctx, c)
+}
+
+// restoreJob loads the newest usable checkpoint of the job and restores
+// every node and source from it.
+func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
+	j := c.j
+	eps, err := c.store.Epochs()
+	if err != nil {
+		return err
+	}
+	if len(eps) > 0 {
+		e.mu.Lock()
+		if eps[0] > e.epoch {
+			e.epoch = eps[0]
+		}
+		e.mu.Unlock()
+	}
+	if len(eps) == 0 {
+		return nil
+	}
+	// A job reading a view is rebuilt from the view's restored contents
+	// (backfill) instead: its checkpoint would have to be of exactly the
+	// epoch the upstream view restored.
+	for _, s := range j.sources {
+		if s.rel != nil && !s.rel.isTable {
+			e.log.Info("job reads a view: rebuilding it from the view's contents instead of its checkpoint", "job", j.name, "view", s.rel.name)
+			return c.store.Remove()
+		}
+	}
+	start := e.now()
+	var skipped []string
+	cp, err := c.store.Latest(func(ep uint64, err error) {
+		skipped = append(skipped, fmt.Sprintf("%d: %v", ep, err))
+		e.log.Warn("skipping unusable checkpoint", "job", j.name, "epoch", ep, "err", err)
+	})
+	if errors.Is(err, checkpoint.ErrNoCheckpoint) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var meta ckMeta
+	if err := json.Unmarshal(cp.Meta, &meta); err != nil || meta.Fingerprint != c.fp {
+		e.log.Warn("checkpoint is of a different plan: starting from scratch", "job", j.name, "epoch", cp.Epoch)
+		return c.store.Remove()
+	}
+	for _, w := range append(append([]*ckptOp(nil), c.ops...), c.term) {
+		b, ok := cp.Parts[w.name]
+		if !ok {
+			return fmt.Errorf("restore %s: checkpoint %d lacks part %s", j.name, cp.Epoch, w.name)
+		}
+		if err := w.restore(ctx, b); err != nil {
+			return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
+		}
+		w.last, w.since = nil, 0
+	}
+	for _, s := range c.srcs {
+		b, ok := cp.Parts[c.srcIdx[s]]
+		if !ok {
+			return fmt.Errorf("restore %s: checkpoint %d lacks part %s", j.name, cp.Epoch, c.srcIdx[s])
+		}
+		if err := s.restorePart(b); err != nil {
+			return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
+		}
+	}
+	c.restored = true
+	c.savedAt = map[string]uint64{} // first checkpoint after restore writes every part
+	d := e.now().Sub(start)
+	rs := RecoveryStats{Job: j.name, Epoch: cp.Epoch, Duration: d, Bytes: cp.Bytes, Skipped: skipped}
+	e.ck.mu.Lock()
+	e.ck.recovered[j.name] = rs
+	e.ck.mu.Unlock()
+	e.log.Info("restored checkpoint", "job", j.name, "epoch", cp.Epoch, "bytes", cp.Bytes, "duration", d)
+	return nil
+}
+
+// afterAttach runs after a restored job's sources attached: a table's
+// backfill is skipped, its rows being in the restored state already.
+func (e *Engine) afterAttach(j *job) {
+	if j.ck == nil || !j.ck.restored {
+		return
+	}
+	for _, s := range j.sources {
+		if s.rel != nil {
+			s.backfill = nil
+		}
+	}
+}
+
+// abortJob unregisters a job whose restore failed, keeping its
+// checkpoints (unlike Drop).
+func (e *Engine) abortJob(j *job) {
+	e.mu.Lock()
+	if e.jobs[j.name] == j {
+		delete(e.jobs, j.name)
+		if j.rel != nil && e.rels[j.name] == j.rel {
+			delete(e.rels, j.name)
+		}
+	}
+	e.mu.Unlock()
+	j.cancel()
+	j.closeAll()
+}

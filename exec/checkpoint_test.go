@@ -1,0 +1,457 @@
+package exec
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// ckgen is a test connector: a deterministic stream of events with
+// disorder and a few late ones, readable up to a gate the test moves, with
+// the event index as its position.
+type ckgen struct{}
+
+var (
+	gateMu sync.Mutex
+	gates  = map[string]*gate{}
+)
+
+type gate struct {
+	mu        sync.Mutex
+	limit     int
+	total     int
+	committed []byte
+}
+
+func (g *gate) set(n int) { g.mu.Lock(); g.limit = n; g.mu.Unlock() }
+
+func getGate(name string) *gate {
+	gateMu.Lock()
+	defer gateMu.Unlock()
+	return gates[name]
+}
+
+func init() { connectors.Register(ckgen{}) }
+
+func (ckgen) Name() string { return "ckgen" }
+func (ckgen) SourceOptions() []connectors.OptionSpec {
+	return []connectors.OptionSpec{{Name: "gate", Required: true}}
+}
+func (ckgen) SinkOptions() []connectors.OptionSpec { return nil }
+func (ckgen) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
+	return nil, errors.New("not a sink")
+}
+
+func (ckgen) OpenSource(_ context.Context, spec connectors.SourceSpec) (connectors.Reader, error) {
+	g := getGate(spec.Options["gate"])
+	r := &ckgenReader{g: g}
+	if spec.Position != nil {
+		r.next = int(binary.BigEndian.Uint64(spec.Position))
+	}
+	return r, nil
+}
+
+type ckgenReader struct {
+	g    *gate
+	next int
+}
+
+// genEvent is event i: 13 keys, 100 ms apart, up to 1.2 s of disorder,
+// every 97th event 30 s late.
+func genEvent(i int) types.Row {
+	ts := float64(i)*0.1 - float64(i%4)*0.4
+	if i%97 == 96 {
+		ts -= 30
+	}
+	return types.Row{types.NewText(fmt.Sprintf("k%d", i*7%13)), types.NewInt(int64(i)), types.NewTimestamp(sec(ts))}
+}
+
+func (r *ckgenReader) Read(ctx context.Context) (*chunk.Chunk, error) {
+	r.g.mu.Lock()
+	limit, total := r.g.limit, r.g.total
+	r.g.mu.Unlock()
+	if r.next >= total {
+		return nil, io.EOF
+	}
+	if r.next >= limit {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+		return nil, nil
+	}
+	n := min(limit-r.next, 1+r.next%37) // uneven chunks
+	c := chunk.New(3, n)
+	c.Partition = 0
+	for i := range n {
+		c.Append(chunk.Insert, chunk.NoTime, genEvent(r.next+i))
+	}
+	r.next += n
+	return c, nil
+}
+
+func (r *ckgenReader) Partitions() int { return 1 }
+func (r *ckgenReader) Position() ([]byte, error) {
+	return binary.BigEndian.AppendUint64(nil, uint64(r.next)), nil
+}
+func (r *ckgenReader) Commit(_ context.Context, pos []byte) error {
+	r.g.mu.Lock()
+	r.g.committed = pos
+	r.g.mu.Unlock()
+	return nil
+}
+func (r *ckgenReader) Close() error { return nil }
+
+// memSink keeps committed rows across engine restarts and skips rows of
+// epochs it already committed, as the Sink contract asks.
+type memSink struct {
+	mu        sync.Mutex
+	committed []string
+	last      uint64
+	buf       []string
+	commits   int
+}
+
+func (s *memSink) Write(_ context.Context, c *chunk.Chunk) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range c.Len() {
+		s.buf = append(s.buf, c.Ops[i].String()+" "+renderRows([]types.Row{c.Row(i)}))
+	}
+	return nil
+}
+
+func (s *memSink) Commit(_ context.Context, epoch uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if epoch > s.last {
+		s.committed = append(s.committed, s.buf...)
+		s.last = epoch
+		s.commits++
+	}
+	s.buf = nil
+	return nil
+}
+
+func (s *memSink) LastCommitted(context.Context) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = nil // uncommitted rows die with the process
+	return s.last, nil
+}
+func (s *memSink) Close() error { return nil }
+
+func (s *memSink) rows() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := append([]string(nil), s.committed...)
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+func genScan(gateName string) *plan.Scan {
+	return &plan.Scan{Name: "gen", Kind: plan.RelSource, Cols: events, NumPhysical: 3,
+		Watermark: &plan.Watermark{Col: 2, Delay: micros(1)}, Connector: "ckgen",
+		Options: map[string]string{"gate": gateName}}
+}
+
+type ckView struct {
+	name string
+	p    func(*plan.Scan) plan.Node
+	key  []int
+}
+
+var ckViews = []ckView{
+	{"tumble", func(s *plan.Scan) plan.Node {
+		return windowAgg(s, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, micros(2))
+	}, nil},
+	{"hop", func(s *plan.Scan) plan.Node {
+		return windowAgg(s, plan.WindowSpec{Kind: plan.Hop, TimeCol: 2, Size: micros(10), Slide: micros(2)}, plan.EmitOnWindowClose, 0,
+			countStar(), maxOf(col(1, "v", types.TInt64)))
+	}, nil},
+	{"session", func(s *plan.Scan) plan.Node {
+		return windowAgg(s, plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(0.5)}, plan.EmitOnUpdate, 0)
+	}, []int{0, 1}},
+	{"updating", func(s *plan.Scan) plan.Node {
+		return windowAgg(s, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(5)}, plan.EmitOnUpdate, 0)
+	}, []int{0, 1}},
+}
+
+// ckRun is one process lifetime of the engine.
+type ckRun struct {
+	t     *testing.T
+	e     *Engine
+	clock *FakeClock
+	sink  *memSink
+}
+
+func startCkRun(t *testing.T, dir, gateName string, sink *memSink) *ckRun {
+	t.Helper()
+	clock := NewFakeClock(t0)
+	e := NewEngine(Config{Clock: clock, BarrierInterval: -1, CheckpointDir: dir, CheckpointInterval: time.Hour, CheckpointNoSync: true})
+	r := &ckRun{t: t, e: e, clock: clock, sink: sink}
+	ctx := context.Background()
+	for _, v := range ckViews {
+		if err := e.StartView(ctx, &plan.Materialize{Input: v.p(genScan(gateName)), Name: v.name, Key: v.key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sink != nil {
+		in := ckViews[0].p(genScan(gateName))
+		if err := e.StartSink(ctx, &plan.Sink{Input: in, Name: "out", Connector: "mem"}, sink); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r
+}
+
+// checkpoint advances the clock past the interval and runs a barrier: a
+// checkpoint of everything read so far.
+func (r *ckRun) checkpoint() {
+	r.t.Helper()
+	r.clock.Advance(time.Hour)
+	if err := r.e.Flush(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// waitRead waits until every job's source read n events.
+func (r *ckRun) waitRead(n int) {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok := true
+		for _, s := range r.e.SourceStats() {
+			ok = ok && s.Rows >= int64(n)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("sources did not read %d events: %+v", n, r.e.SourceStats())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitDone waits until every job finished (the stream ended).
+func (r *ckRun) waitDone() {
+	r.t.Helper()
+	r.e.mu.Lock()
+	jobs := make([]*job, 0, len(r.e.jobs))
+	for _, j := range r.e.jobs {
+		jobs = append(jobs, j)
+	}
+	r.e.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, j := range jobs {
+		for {
+			j.mu.Lock()
+			done, err, ch := j.finished, j.err, j.changed
+			j.mu.Unlock()
+			if err != nil {
+				r.t.Fatalf("job %s failed: %v", j.name, err)
+			}
+			if done {
+				break
+			}
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				r.t.Fatalf("job %s did not finish", j.name)
+			}
+		}
+	}
+}
+
+func (r *ckRun) contents() map[string]string {
+	out := map[string]string{}
+	for _, v := range ckViews {
+		_, rows, err := r.e.Snapshot(v.name)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		out[v.name] = renderRows(rows)
+	}
+	return out
+}
+
+// crash stops the engine without a final checkpoint, as kill -9 would
+// (only what Save made durable survives).
+func (r *ckRun) crash() { _ = r.e.Close(context.Background()) }
+
+func newGate(t *testing.T, total int) string {
+	name := t.Name()
+	gateMu.Lock()
+	gates[name] = &gate{total: total}
+	gateMu.Unlock()
+	return name
+}
+
+const ckTotal = 6000
+
+func reference(t *testing.T) (map[string]string, string) {
+	t.Helper()
+	g := newGate(t, ckTotal)
+	getGate(g).set(ckTotal)
+	sink := &memSink{}
+	r := startCkRun(t, t.TempDir(), g, sink)
+	r.waitDone()
+	defer r.crash()
+	return r.contents(), sink.rows()
+}
+
+func TestRecoveryEqualsUninterruptedRun(t *testing.T) {
+	want, wantSink := reference(t)
+	if strings.Count(want["tumble"], "\n") < 50 || wantSink == "" {
+		t.Fatalf("reference run too small:\n%s", want["tumble"])
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 4 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			dir := t.TempDir()
+			g := newGate(t, ckTotal)
+			sink := &memSink{}
+			read := 0
+			// Several lives: each reads further, checkpoints at a random
+			// point, reads on past it and crashes.
+			for life := 0; life < 3; life++ {
+				r := startCkRun(t, dir, g, sink)
+				ck := read + 1 + rng.IntN(ckTotal/4)
+				getGate(g).set(ck)
+				r.waitRead(ck)
+				r.checkpoint()
+				read = ck + rng.IntN(ckTotal/4)
+				getGate(g).set(read)
+				r.waitRead(read)
+				if err := r.e.Flush(context.Background()); err != nil { // a barrier that is not a checkpoint
+					t.Fatal(err)
+				}
+				r.crash()
+				if life > 0 && len(r.e.Recoveries()) != len(ckViews)+1 {
+					t.Fatalf("life %d restored %d jobs", life, len(r.e.Recoveries()))
+				}
+			}
+			getGate(g).set(ckTotal)
+			r := startCkRun(t, dir, g, sink)
+			for _, rs := range r.e.Recoveries() {
+				if rs.Epoch == 0 || rs.Bytes == 0 {
+					t.Errorf("recovery %+v", rs)
+				}
+			}
+			r.waitDone()
+			got := r.contents()
+			for _, v := range ckViews {
+				if got[v.name] != want[v.name] {
+					t.Errorf("view %s differs from the uninterrupted run:\n%s", v.name, diffLines(got[v.name], want[v.name]))
+				}
+			}
+			if gs := sink.rows(); gs != wantSink {
+				t.Errorf("sink output differs from the uninterrupted run:\n%s", diffLines(gs, wantSink))
+			}
+			if getGate(g).committed == nil {
+				t.Error("the source never got a durable position committed")
+			}
+			r.crash()
+		})
+	}
+}
+
+func diffLines(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	gm := map[string]int{}
+	for _, l := range g {
+		gm[l]++
+	}
+	var b strings.Builder
+	for _, l := range w {
+		if gm[l] > 0 {
+			gm[l]--
+			continue
+		}
+		fmt.Fprintf(&b, "missing: %s\n", l)
+	}
+	for l, n := range gm {
+		for range n {
+			fmt.Fprintf(&b, "extra:   %s\n", l)
+		}
+	}
+	s := b.String()
+	if len(s) > 3000 {
+		s = s[:3000] + "..."
+	}
+	return s
+}
+
+func TestCorruptCheckpointFallsBackToPrevious(t *testing.T) {
+	dir := t.TempDir()
+	g := newGate(t, 400)
+	r := startCkRun(t, dir, g, nil)
+	getGate(g).set(100)
+	r.waitRead(100)
+	r.checkpoint()
+	getGate(g).set(300)
+	r.waitRead(300)
+	r.checkpoint()
+	r.crash()
+	// Damage the newest checkpoint of the tumble view.
+	jd := filepath.Join(dir, "tumble")
+	ms, _ := filepath.Glob(filepath.Join(jd, "state-*-n0"))
+	sort.Strings(ms)
+	if len(ms) < 2 {
+		t.Fatalf("state files %v", ms)
+	}
+	b, _ := os.ReadFile(ms[len(ms)-1])
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(ms[len(ms)-1], b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r2 := startCkRun(t, dir, g, nil)
+	defer r2.crash()
+	var rs RecoveryStats
+	for _, x := range r2.e.Recoveries() {
+		if x.Job == "tumble" {
+			rs = x
+		}
+	}
+	if len(rs.Skipped) != 1 {
+		t.Fatalf("recovery %+v", rs)
+	}
+	// The fallback checkpoint (100 events) was restored and the rest
+	// replayed: the result equals an uninterrupted run.
+	getGate(g).set(400)
+	r2.waitDone()
+	want, _ := referenceN(t, 400)
+	if got := r2.contents()["tumble"]; got != want["tumble"] {
+		t.Fatalf("tumble after fallback:\n%s", diffLines(got, want["tumble"]))
+	}
+}
+
+func referenceN(t *testing.T, n int) (map[string]string, string) {
+	t.Helper()
+	g := newGate(t, n)
+	gateMu.Lock()
+	gates[g+"/ref"] = &gate{total: n, limit: n}
+	gateMu.Unlock()
+	r := startCkRun(t, t.TempDir(), g+"/ref", nil)
+	defer r.crash()
+	r.waitDone()
+	return r.contents(), ""
+}

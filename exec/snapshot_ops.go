@@ -1,0 +1,422 @@
+package exec
+
+import (
+	"container/heap"
+	"fmt"
+	"math"
+
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// snapshotter is implemented by operators with state that a checkpoint
+// must keep. Snapshot is called on the operator's goroutine at a barrier,
+// when no chunk is half processed; Restore before the job's goroutines
+// start. The bytes returned by Snapshot are the caller's.
+type snapshotter interface {
+	Snapshot() ([]byte, error)
+	Restore(b []byte) error
+}
+
+var (
+	_ snapshotter = (*windowAggOp)(nil)
+	_ snapshotter = (*sessionOp)(nil)
+	_ snapshotter = (*groupAggOp)(nil)
+	_ snapshotter = (*topNOp)(nil)
+	_ snapshotter = (*dedupOp)(nil)
+	_ snapshotter = (*intervalJoinOp)(nil)
+)
+
+// Snapshot encodes the open windows (or hop panes) and their groups.
+func (o *windowAggOp) Snapshot() ([]byte, error) {
+	e := &snapEnc{}
+	e.varint(o.wm)
+	e.varint(o.nextEnd)
+	e.uvarint(uint64(len(o.order)))
+	for _, k := range o.order {
+		t := o.tables[k]
+		e.varint(t.key)
+		e.varint(t.start)
+		e.varint(t.end)
+		e.uvarint(uint64(t.groups.len()))
+		var err error
+		t.groups.each(func(g *rowEntry[group]) {
+			if err != nil {
+				return
+			}
+			e.row(g.key)
+			e.varint(g.val.n)
+			e.row(g.val.prev)
+			err = e.accs(g.val.states)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("snapshot window aggregate: %w", err)
+		}
+	}
+	return e.b, nil
+}
+
+// Restore replaces the operator's windows with a snapshot's.
+func (o *windowAggOp) Restore(b []byte) error {
+	d := &snapDec{b: b}
+	o.wm = d.varint()
+	o.nextEnd = d.varint()
+	o.tables = map[int64]*winTable{}
+	o.order = nil
+	o.groupBytes, o.groupsN = 0, 0
+	nt := d.count(4)
+	for range nt {
+		key, start, end := d.varint(), d.varint(), d.varint()
+		t := o.table(key, start, end)
+		ng := d.count(3)
+		for range ng {
+			k := d.row()
+			n := d.varint()
+			prev := d.row()
+			states := d.accs(o.aggs)
+			if d.err != nil {
+				break
+			}
+			g := o.newGroup(t, hashRow(k), k)
+			g.val.n, g.val.prev, g.val.states = n, prev, states
+		}
+		if d.err != nil {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore window aggregate: %w", err)
+	}
+	o.publishStats()
+	return nil
+}
+
+// Snapshot encodes every open session.
+func (o *sessionOp) Snapshot() ([]byte, error) {
+	e := &snapEnc{}
+	e.varint(o.wm)
+	e.uvarint(uint64(o.byKey.len()))
+	var err error
+	o.byKey.each(func(ke *rowEntry[[]*session]) {
+		if err != nil {
+			return
+		}
+		e.row(ke.key)
+		e.uvarint(uint64(len(ke.val)))
+		for _, s := range ke.val {
+			e.varint(s.start)
+			e.varint(s.last)
+			e.varint(s.n)
+			e.varint(s.queued)
+			e.row(s.prev)
+			if err = e.accs(s.states); err != nil {
+				return
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot session aggregate: %w", err)
+	}
+	return e.b, nil
+}
+
+// Restore replaces the open sessions with a snapshot's.
+func (o *sessionOp) Restore(b []byte) error {
+	d := &snapDec{b: b}
+	o.wm = d.varint()
+	o.byKey = newRowMap[[]*session](256)
+	o.ends = o.ends[:0]
+	o.open, o.bytes = 0, 0
+	nk := d.count(2)
+	for range nk {
+		key := d.row()
+		ns := d.count(5)
+		if d.err != nil {
+			break
+		}
+		ke := o.byKey.insert(hashRow(key), key)
+		for range ns {
+			s := &session{start: d.varint(), last: d.varint(), n: d.varint(), queued: d.varint(), keys: ke}
+			s.prev = d.row()
+			s.states = d.accs(o.aggs)
+			if d.err != nil {
+				break
+			}
+			ke.val = append(ke.val, s)
+			if s.queued != math.MinInt64 {
+				o.ends = append(o.ends, endItem{end: s.queued, s: s})
+			}
+			o.open++
+			o.bytes += int64(96 + 16*len(o.aggs))
+			for _, st := range s.states {
+				o.bytes += int64(st.SizeBytes())
+			}
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore session aggregate: %w", err)
+	}
+	heap.Init(&o.ends)
+	o.publish()
+	return nil
+}
+
+// Snapshot encodes the groups (and, with a TTL, their last update times).
+func (o *groupAggOp) Snapshot() ([]byte, error) {
+	e := &snapEnc{}
+	e.uvarint(uint64(o.m.len()))
+	var err error
+	o.m.each(func(g *rowEntry[group]) {
+		if err != nil {
+			return
+		}
+		e.row(g.key)
+		e.varint(g.val.n)
+		e.varint(g.val.win)
+		e.row(g.val.prev)
+		last, ok := o.last[g]
+		e.bool(ok)
+		e.varint(last)
+		err = e.accs(g.val.states)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("snapshot group aggregate: %w", err)
+	}
+	return e.b, nil
+}
+
+// Restore replaces the groups with a snapshot's.
+func (o *groupAggOp) Restore(b []byte) error {
+	d := &snapDec{b: b}
+	o.m = newRowMap[group](64)
+	if o.last != nil {
+		o.last = map[*rowEntry[group]]int64{}
+	}
+	o.bytes = 0
+	n := d.count(5)
+	for range n {
+		key := d.row()
+		gn, win, prev := d.varint(), d.varint(), d.row()
+		hasLast, last := d.bool(), d.varint()
+		states := d.accs(o.aggs)
+		if d.err != nil {
+			break
+		}
+		g := o.m.insert(hashRow(key), key)
+		g.val = group{states: states, n: gn, win: win, prev: prev}
+		if hasLast && o.last != nil {
+			o.last[g] = last
+		}
+		o.bytes += int64(64 + rowBytes(key) + 16*len(o.aggs))
+		for _, s := range states {
+			o.bytes += int64(s.SizeBytes())
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore group aggregate: %w", err)
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	return nil
+}
+
+func encTopEntries(e *snapEnc, es []topEntry) {
+	e.uvarint(uint64(len(es)))
+	for _, x := range es {
+		e.row(x.row)
+		e.row(x.sort)
+		e.varint(x.t)
+	}
+}
+
+func decTopEntries(d *snapDec) []topEntry {
+	n := d.count(3)
+	out := make([]topEntry, 0, n)
+	for range n {
+		x := topEntry{row: d.row(), sort: d.row(), t: d.varint()}
+		if d.err != nil {
+			return nil
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// Snapshot encodes every partition's kept rows and emitted rows.
+func (o *topNOp) Snapshot() ([]byte, error) {
+	e := &snapEnc{}
+	e.uvarint(uint64(o.parts.len()))
+	o.parts.each(func(p *rowEntry[topPart]) {
+		e.row(p.key)
+		e.varint(p.val.end)
+		encTopEntries(e, p.val.rows)
+		// Emitted rows are the first of rows or earlier versions of them:
+		// store them by value.
+		encTopEntries(e, p.val.out)
+	})
+	return e.b, nil
+}
+
+// Restore replaces the partitions with a snapshot's.
+func (o *topNOp) Restore(b []byte) error {
+	d := &snapDec{b: b}
+	o.parts = newRowMap[topPart](64)
+	o.byEnd = map[int64][]*rowEntry[topPart]{}
+	o.bytes = 0
+	n := d.count(4)
+	for range n {
+		key := d.row()
+		end := d.varint()
+		rows, out := decTopEntries(d), decTopEntries(d)
+		if d.err != nil {
+			break
+		}
+		p := o.parts.insert(hashRow(key), key)
+		p.val = topPart{rows: rows, out: out, end: end}
+		if end != math.MaxInt64 {
+			o.byEnd[end] = append(o.byEnd[end], p)
+		}
+		for _, x := range rows {
+			o.bytes += int64(rowBytes(x.row) + rowBytes(x.sort))
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore top-n: %w", err)
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	o.stats.openWindows.Store(int64(len(o.byEnd)))
+	return nil
+}
+
+// Snapshot encodes the kept row of every key.
+func (o *dedupOp) Snapshot() ([]byte, error) {
+	e := &snapEnc{}
+	e.uvarint(uint64(o.seen.len()))
+	o.seen.each(func(x *rowEntry[types.Row]) {
+		e.row(x.key)
+		e.row(x.val)
+	})
+	return e.b, nil
+}
+
+// Restore replaces the kept rows with a snapshot's.
+func (o *dedupOp) Restore(b []byte) error {
+	d := &snapDec{b: b}
+	o.seen = newRowMap[types.Row](64)
+	o.bytes = 0
+	n := d.count(2)
+	for range n {
+		key, val := d.row(), d.row()
+		if d.err != nil {
+			break
+		}
+		o.seen.insert(hashRow(key), key).val = val
+		o.bytes += int64(64 + rowBytes(key) + rowBytes(val))
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore dedup: %w", err)
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	return nil
+}
+
+// Snapshot encodes the rows both sides keep.
+func (o *intervalJoinOp) Snapshot() ([]byte, error) {
+	e := &snapEnc{}
+	e.varint(o.wm)
+	for s := range 2 {
+		e.uvarint(uint64(o.side[s].len()))
+		o.side[s].each(func(x *rowEntry[[]ijRow]) {
+			e.row(x.key)
+			e.uvarint(uint64(len(x.val)))
+			for _, r := range x.val {
+				e.row(r.row)
+				e.varint(r.t)
+				e.bool(r.matched)
+			}
+		})
+	}
+	return e.b, nil
+}
+
+// Restore replaces the kept rows with a snapshot's.
+func (o *intervalJoinOp) Restore(b []byte) error {
+	d := &snapDec{b: b}
+	o.wm = d.varint()
+	o.bytes = 0
+	for s := range 2 {
+		o.side[s] = newRowMap[[]ijRow](64)
+		n := d.count(2)
+		for range n {
+			key := d.row()
+			nr := d.count(3)
+			if d.err != nil {
+				break
+			}
+			rows := make([]ijRow, 0, nr)
+			for range nr {
+				r := ijRow{row: d.row(), t: d.varint(), matched: d.bool()}
+				rows = append(rows, r)
+				o.bytes += int64(rowBytes(r.row) + 16)
+			}
+			o.side[s].insert(hashRow(key), key).val = rows
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore interval join: %w", err)
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	return nil
+}
+
+// snapshotView encodes a view's contents and watermark.
+func snapshotView(r *relation) []byte {
+	e := &snapEnc{}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e.varint(r.lastWM)
+	s := r.store
+	if s.keyed != nil {
+		e.uvarint(uint64(s.keyed.len()))
+		s.keyed.each(func(x *rowEntry[types.Row]) {
+			e.row(x.val)
+			e.varint(1)
+		})
+		return e.b
+	}
+	e.uvarint(uint64(s.multi.len()))
+	s.multi.each(func(x *rowEntry[multiRow]) {
+		e.row(x.val.row)
+		e.varint(x.val.n)
+	})
+	return e.b
+}
+
+// restoreView replaces a view's contents with a snapshot's.
+func restoreView(r *relation, b []byte) error {
+	d := &snapDec{b: b}
+	wm := d.varint()
+	n := d.count(2)
+	s := newViewStore(r.key)
+	for range n {
+		row, k := d.row(), d.varint()
+		if d.err != nil {
+			break
+		}
+		if k <= 0 {
+			continue
+		}
+		_, stored := s.apply(chunk.Insert, row)
+		if s.multi != nil {
+			e := s.multi.get(hashRow(stored), stored)
+			e.val.n = k
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore view %s: %w", r.name, err)
+	}
+	r.mu.Lock()
+	r.store = s
+	r.lastWM = wm
+	r.mu.Unlock()
+	return nil
+}

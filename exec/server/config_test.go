@@ -109,3 +109,23 @@ func TestUsageDocumentsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEDocumentsEveryFlag keeps the README's configuration reference
+// in step with the flags.
+func TestREADMEDocumentsEveryFlag(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, f := range Flags() {
+		for _, want := range []string{"`--" + f.Name + "`", "`" + f.Env + "`"} {
+			if !strings.Contains(readme, want) {
+				t.Errorf("README lacks %s", want)
+			}
+		}
+		if f.Default != "" && !strings.Contains(readme, "`"+f.Default+"`") {
+			t.Errorf("README lacks the default of --%s (`%s`)", f.Name, f.Default)
+		}
+	}
+}

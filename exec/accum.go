@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"github.com/sluice-db/sluice/exec/agg"
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
@@ -8,33 +9,40 @@ import (
 	"github.com/sluice-db/sluice/sql/types"
 )
 
-// accState is one aggregate's accumulator for one group. It mirrors the
-// exec/agg State contract (the part the engine uses) so that the engine
-// switches to exec/agg by aliasing this type once that package builds.
-type accState interface {
-	UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, t int64) error
-	Merge(other accState) error
-	Result() types.Value
-	SizeBytes() int
-}
+// accState is one aggregate's accumulator for one group: an exec/agg State.
+// The engine relies on Merge leaving its argument intact (hop panes are
+// merged into every window that holds them), which exec/agg's states do.
+type accState = agg.State
 
-// aggFn makes states for one compiled aggregate call.
+// aggFn makes states for one compiled aggregate call (an *agg.Agg).
 type aggFn interface {
-	NewState() accState
+	NewState() agg.State
 	Retractable() bool
 }
 
-// compileAggs compiles the calls; retract says that the input may retract.
+// compileAggs compiles the calls with exec/agg; retract says that the input
+// may retract, so min/max-like states must keep their inputs.
 func compileAggs(calls []plan.AggCall, retract bool) ([]aggFn, error) {
 	out := make([]aggFn, len(calls))
 	for i, c := range calls {
-		f, err := compileAgg(c, retract)
+		a, err := agg.CompileOptions(c, agg.Options{Retract: retract})
 		if err != nil {
 			return nil, err
 		}
-		out[i] = f
+		out[i] = a
 	}
 	return out, nil
+}
+
+// builtinState is the engine's original private accumulator for count,
+// sum, avg, min and max, used before exec/agg landed. It is no longer
+// compiled into plans; it stays while the checkpoint encodings in
+// snapshot_builtin.go refer to it.
+type builtinState interface {
+	UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, t int64) error
+	Merge(other builtinState) error
+	Result() types.Value
+	SizeBytes() int
 }
 
 // builtinAgg is the engine's private implementation of the common
@@ -47,7 +55,7 @@ type builtinAgg struct {
 	retract bool
 }
 
-func compileAgg(c plan.AggCall, retract bool) (aggFn, error) {
+func compileBuiltin(c plan.AggCall, retract bool) (*builtinAgg, error) {
 	a := &builtinAgg{fn: c.Func, filter: c.Filter, typ: c.Type, retract: retract}
 	if len(c.Args) > 0 {
 		a.arg = c.Args[0]
@@ -71,7 +79,7 @@ func (a *builtinAgg) Retractable() bool {
 	return a.retract || a.fn == "count" || a.fn == "sum" || a.fn == "avg"
 }
 
-func (a *builtinAgg) NewState() accState {
+func (a *builtinAgg) NewState() builtinState {
 	switch a.fn {
 	case "count":
 		return &countState{a: a}
@@ -120,7 +128,7 @@ func (s *countState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ i
 	}
 	return err
 }
-func (s *countState) Merge(o accState) error { s.n += o.(*countState).n; return nil }
+func (s *countState) Merge(o builtinState) error { s.n += o.(*countState).n; return nil }
 func (s *countState) Result() types.Value    { return types.NewInt(s.n) }
 func (s *countState) SizeBytes() int         { return 16 }
 
@@ -148,7 +156,7 @@ func (s *sumState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int
 	return nil
 }
 
-func (s *sumState) Merge(o accState) error {
+func (s *sumState) Merge(o builtinState) error {
 	t := o.(*sumState)
 	s.n += t.n
 	s.i += t.i
@@ -223,7 +231,7 @@ func (s *minMaxState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ 
 	return nil
 }
 
-func (s *minMaxState) Merge(o accState) error {
+func (s *minMaxState) Merge(o builtinState) error {
 	t := o.(*minMaxState)
 	for x, n := range t.bag {
 		if s.bag == nil {

@@ -69,6 +69,13 @@ type portal struct {
 	cancel  context.CancelCauseFunc
 	done    bool
 	tag     string
+	// describe sends RowDescription once the statement has started (the
+	// simple protocol), so that an error while planning comes first, as
+	// in Postgres.
+	describe bool
+	// resumed is set once an Execute stopped at its row limit; the
+	// completing Execute's SELECT tag then counts only its own rows.
+	resumed bool
 }
 
 func (p *portal) close() {
@@ -679,7 +686,7 @@ func toSQLError(err error) *sqlerr.Error {
 	}
 	switch {
 	case errors.Is(err, types.ErrBadValue):
-		return &sqlerr.Error{Code: sqlerr.InvalidTextRep, Message: err.Error(), Err: err}
+		return &sqlerr.Error{Code: sqlerr.InvalidTextRep, Message: strings.TrimPrefix(err.Error(), types.ErrBadValue.Error()+": "), Err: err}
 	case errors.Is(err, context.Canceled):
 		return &sqlerr.Error{Code: sqlerr.QueryCanceled, Message: errQueryCanceled.Error(), Err: err}
 	case errors.Is(err, context.DeadlineExceeded):
@@ -688,17 +695,31 @@ func toSQLError(err error) *sqlerr.Error {
 	return &sqlerr.Error{Code: sqlerr.Internal, Message: err.Error(), Err: err}
 }
 
+// whereError adds the context line (ErrorResponse's Where) to an error.
+type whereError struct {
+	e     *sqlerr.Error
+	where string
+}
+
+func (w *whereError) Error() string { return w.e.Error() }
+func (w *whereError) Unwrap() error { return w.e }
+
 // sendError sends an ErrorResponse; offset shifts the error position to
 // the statement's place in a multi-statement query.
 func (c *conn) sendError(err error, offset int) {
 	e := toSQLError(err)
+	var where string
+	var we *whereError
+	if errors.As(err, &we) {
+		where = we.where
+	}
 	pos := int32(0)
 	if e.Position > 0 {
 		pos = int32(e.Position + offset)
 	}
 	c.be.Send(&pgproto3.ErrorResponse{
 		Severity: "ERROR", SeverityUnlocalized: "ERROR",
-		Code: e.Code, Message: e.Message, Detail: e.Detail, Hint: e.Hint, Position: pos,
+		Code: e.Code, Message: e.Message, Detail: e.Detail, Hint: e.Hint, Position: pos, Where: where,
 	})
 	class := "XX"
 	if len(e.Code) >= 2 {
@@ -781,11 +802,8 @@ func (c *conn) runSimple(text string) error {
 		return nil
 	}
 	cols := prep.Columns()
-	p := &portal{prep: prep, cols: cols, formats: make([]int16, len(cols))}
+	p := &portal{prep: prep, cols: cols, formats: make([]int16, len(cols)), describe: cols != nil}
 	defer p.close()
-	if cols != nil {
-		c.be.Send(rowDescription(cols, p.formats))
-	}
 	_, err = c.execute(p, 0, "simple")
 	return err
 }
@@ -849,11 +867,16 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 				return sqlerr.New(sqlerr.Internal, "internal error: statement returned no result")
 			}
 			p.res = res
+			if p.describe {
+				c.be.Send(rowDescription(p.cols, p.formats))
+			}
 		}
 		sr, streaming := p.res.(StreamResult)
-		for n := 0; ; n++ {
+		n := 0
+		for ; ; n++ {
 			if maxRows > 0 && n >= maxRows {
 				suspended = true
+				p.resumed = true
 				return nil
 			}
 			if streaming && !sr.HasReady() {
@@ -873,7 +896,7 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 				return err
 			}
 		}
-		return c.complete(p)
+		return c.complete(p, n)
 	})
 	if err != nil && p.ctx.Err() != nil {
 		switch cause := context.Cause(p.ctx); cause {
@@ -894,8 +917,11 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 
 // complete ends a portal whose rows are all sent: notices, transaction
 // status, settings and CommandComplete.
-func (c *conn) complete(p *portal) error {
+func (c *conn) complete(p *portal, rows int) error {
 	tag := p.res.Tag()
+	if p.resumed && strings.HasPrefix(tag, "SELECT ") {
+		tag = "SELECT " + strconv.Itoa(rows)
+	}
 	for _, n := range p.res.Notices() {
 		c.sendNotice("NOTICE", "00000", n)
 	}
@@ -1058,11 +1084,16 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	for i, b := range m.Parameters {
 		v, err := decodeParam(st.paramOIDs[i], pf[i], b)
 		if err != nil {
-			e := toSQLError(err)
-			if e.Detail == "" {
-				e.Detail = fmt.Sprintf("parameter $%d", i+1)
+			e := *toSQLError(err)
+			if e.Code == codeInvalidBinaryRepresentation {
+				// Postgres' wording, so that clients matching it keep working.
+				e.Message = fmt.Sprintf("incorrect binary data format in bind parameter %d", i+1)
 			}
-			return e
+			where := fmt.Sprintf("unnamed portal parameter $%d", i+1)
+			if m.DestinationPortal != "" {
+				where = fmt.Sprintf("portal %q parameter $%d", m.DestinationPortal, i+1)
+			}
+			return &whereError{e: &e, where: where}
 		}
 		params[i] = v
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
@@ -52,7 +53,8 @@ func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
 		}
 		v, err := types.ParseText(t, string(b))
 		if err != nil {
-			return v, sqlerr.Wrap(sqlerr.InvalidTextRep, err)
+			return v, &sqlerr.Error{Code: sqlerr.InvalidTextRep,
+				Message: strings.TrimPrefix(err.Error(), types.ErrBadValue.Error()+": "), Err: err}
 		}
 		return v, nil
 	}
@@ -65,8 +67,8 @@ func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
 	}
 	switch oid {
 	case types.OIDOid:
-		if len(b) != 4 {
-			return bad()
+		if err := wantLen(b, 4); err != nil {
+			return types.Value{}, err
 		}
 		return types.NewInt(int64(binary.BigEndian.Uint32(b))), nil
 	case oidJSON:
@@ -76,33 +78,33 @@ func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
 	case types.Null, types.Text:
 		return types.NewText(string(b)), nil
 	case types.Bool:
-		if len(b) != 1 {
-			return bad()
+		if err := wantLen(b, 1); err != nil {
+			return types.Value{}, err
 		}
 		return types.NewBool(b[0] != 0), nil
 	case types.Int16:
-		if len(b) != 2 {
-			return bad()
+		if err := wantLen(b, 2); err != nil {
+			return types.Value{}, err
 		}
 		return types.NewIntKind(types.Int16, int64(int16(binary.BigEndian.Uint16(b)))), nil
 	case types.Int32:
-		if len(b) != 4 {
-			return bad()
+		if err := wantLen(b, 4); err != nil {
+			return types.Value{}, err
 		}
 		return types.NewIntKind(types.Int32, int64(int32(binary.BigEndian.Uint32(b)))), nil
 	case types.Int64:
-		if len(b) != 8 {
-			return bad()
+		if err := wantLen(b, 8); err != nil {
+			return types.Value{}, err
 		}
 		return types.NewInt(int64(binary.BigEndian.Uint64(b))), nil
 	case types.Float32:
-		if len(b) != 4 {
-			return bad()
+		if err := wantLen(b, 4); err != nil {
+			return types.Value{}, err
 		}
 		return types.NewFloat32(float64(math.Float32frombits(binary.BigEndian.Uint32(b)))), nil
 	case types.Float64:
-		if len(b) != 8 {
-			return bad()
+		if err := wantLen(b, 8); err != nil {
+			return types.Value{}, err
 		}
 		return types.NewFloat(math.Float64frombits(binary.BigEndian.Uint64(b))), nil
 	case types.Numeric:
@@ -120,18 +122,18 @@ func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
 	case types.Bytea:
 		return types.NewBytea(b), nil
 	case types.Date:
-		if len(b) != 4 {
-			return bad()
+		if err := wantLen(b, 4); err != nil {
+			return types.Value{}, err
 		}
 		return types.NewDate(int64(int32(binary.BigEndian.Uint32(b))) + pgEpochDays), nil
 	case types.Timestamp, types.TimestampTZ:
-		if len(b) != 8 {
-			return bad()
+		if err := wantLen(b, 8); err != nil {
+			return types.Value{}, err
 		}
 		return types.Value{K: t.Kind, I: int64(binary.BigEndian.Uint64(b)) + pgEpochMicros}, nil
 	case types.Interval:
-		if len(b) != 16 {
-			return bad()
+		if err := wantLen(b, 16); err != nil {
+			return types.Value{}, err
 		}
 		us := int64(binary.BigEndian.Uint64(b))
 		days := int64(int32(binary.BigEndian.Uint32(b[8:])))
@@ -144,6 +146,21 @@ func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
 		return types.NewJSONB(string(b[1:])), nil
 	}
 	return bad()
+}
+
+// errShortParam is Postgres' error for a binary parameter shorter than its type.
+var errShortParam = &sqlerr.Error{Code: sqlerr.ProtocolViolation, Message: "insufficient data left in message"}
+
+// wantLen checks the length of a fixed-size binary parameter the way
+// Postgres does: too short is a protocol violation, too long a bad format.
+func wantLen(b []byte, n int) error {
+	switch {
+	case len(b) < n:
+		return errShortParam
+	case len(b) > n:
+		return sqlerr.New(codeInvalidBinaryRepresentation, "incorrect binary data format in bind parameter")
+	}
+	return nil
 }
 
 // appendValue appends v, a value of a column of type t, in format f. v is
@@ -168,18 +185,26 @@ func appendValue(buf []byte, t types.Type, v types.Value, f int16) ([]byte, erro
 	case types.Int64:
 		return binary.BigEndian.AppendUint64(buf, uint64(intOf(v))), nil
 	case types.Float32:
-		return binary.BigEndian.AppendUint32(buf, math.Float32bits(float32(v.Float()))), nil
+		f := v.Float()
+		if math.IsNaN(f) {
+			return binary.BigEndian.AppendUint32(buf, 0x7fc00000), nil // Postgres' canonical NaN
+		}
+		return binary.BigEndian.AppendUint32(buf, math.Float32bits(float32(f))), nil
 	case types.Float64:
-		return binary.BigEndian.AppendUint64(buf, math.Float64bits(v.Float())), nil
+		f := v.Float()
+		if math.IsNaN(f) {
+			return binary.BigEndian.AppendUint64(buf, 0x7ff8000000000000), nil
+		}
+		return binary.BigEndian.AppendUint64(buf, math.Float64bits(f)), nil
 	case types.Numeric:
 		d := v.Decimal()
-		n := pgtype.Numeric{Int: new(big.Int).Set(d.Coefficient()), Exp: d.Exponent(), Valid: true}
 		if v.K == types.Numeric {
-			if _, err := decimal.NewFromString(v.S); err != nil {
+			var err error
+			if d, err = decimal.NewFromString(v.S); err != nil {
 				return nil, fmt.Errorf("encode numeric %q: %w", v.S, err)
 			}
 		}
-		return (pgtype.NumericCodec{}).PlanEncode(nil, types.OIDNumeric, binaryFormat, n).Encode(n, buf)
+		return appendNumeric(buf, d), nil
 	case types.Text, types.Bytea:
 		if v.K != types.Text && v.K != types.Bytea && v.K != types.JSONB && v.K != types.Numeric {
 			return v.AppendText(buf), nil
@@ -209,6 +234,62 @@ func appendValue(buf []byte, t types.Type, v types.Value, f int16) ([]byte, erro
 		return binary.BigEndian.AppendUint32(buf, 0), nil
 	}
 	return v.AppendText(buf), nil
+}
+
+// appendNumeric appends d in Postgres' binary numeric format exactly as
+// Postgres writes it: base-10000 digits without leading or trailing zero
+// groups, the weight of the first group, the sign and the display scale.
+func appendNumeric(buf []byte, d decimal.Decimal) []byte {
+	coef := new(big.Int).Abs(d.Coefficient()).String()
+	exp := int(d.Exponent())
+	var intPart, frac string
+	dscale := 0
+	if exp >= 0 {
+		intPart = coef + strings.Repeat("0", exp)
+	} else {
+		dscale = -exp
+		if len(coef) <= dscale {
+			coef = strings.Repeat("0", dscale-len(coef)+1) + coef
+		}
+		intPart, frac = coef[:len(coef)-dscale], coef[len(coef)-dscale:]
+	}
+	if pad := (4 - len(intPart)%4) % 4; pad > 0 {
+		intPart = strings.Repeat("0", pad) + intPart
+	}
+	if pad := (4 - len(frac)%4) % 4; pad > 0 {
+		frac += strings.Repeat("0", pad)
+	}
+	all := intPart + frac
+	groups := make([]uint16, 0, len(all)/4)
+	for i := 0; i < len(all); i += 4 {
+		g := 0
+		for _, c := range all[i : i+4] {
+			g = g*10 + int(c-'0')
+		}
+		groups = append(groups, uint16(g))
+	}
+	weight := len(intPart)/4 - 1
+	for len(groups) > 0 && groups[0] == 0 {
+		groups = groups[1:]
+		weight--
+	}
+	for len(groups) > 0 && groups[len(groups)-1] == 0 {
+		groups = groups[:len(groups)-1]
+	}
+	sign := uint16(0)
+	if len(groups) == 0 {
+		weight = 0
+	} else if d.Sign() < 0 {
+		sign = 0x4000
+	}
+	buf = binary.BigEndian.AppendUint16(buf, uint16(len(groups)))
+	buf = binary.BigEndian.AppendUint16(buf, uint16(int16(weight)))
+	buf = binary.BigEndian.AppendUint16(buf, sign)
+	buf = binary.BigEndian.AppendUint16(buf, uint16(dscale))
+	for _, g := range groups {
+		buf = binary.BigEndian.AppendUint16(buf, g)
+	}
+	return buf
 }
 
 func intOf(v types.Value) int64 {

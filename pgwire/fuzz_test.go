@@ -54,7 +54,9 @@ func (l *pipeListener) dial() net.Conn {
 // rule expects.
 type loopbackConn struct{ net.Conn }
 
-func (c *loopbackConn) RemoteAddr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
+func (c *loopbackConn) RemoteAddr() net.Addr {
+	return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+}
 
 func encode(msgs ...pgproto3.FrontendMessage) []byte {
 	var b []byte

@@ -129,8 +129,8 @@ func (s *countState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ i
 	return err
 }
 func (s *countState) Merge(o builtinState) error { s.n += o.(*countState).n; return nil }
-func (s *countState) Result() types.Value    { return types.NewInt(s.n) }
-func (s *countState) SizeBytes() int         { return 16 }
+func (s *countState) Result() types.Value        { return types.NewInt(s.n) }
+func (s *countState) SizeBytes() int             { return 16 }
 
 type sumState struct {
 	a     *builtinAgg

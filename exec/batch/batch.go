@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
@@ -36,7 +37,11 @@ type Iterator interface {
 // rows. Nothing is read before the first Next. ectx is copied; the copy's
 // RunSubquery runs subquery plans (uncorrelated ones once per Run). A plan
 // the batch executor cannot run (Sink) is a 0A000 error.
-func Run(ctx context.Context, ectx *expr.Context, root plan.Node, p Provider) (Iterator, error) {
+func Run(ctx context.Context, ectx *expr.Context, root plan.Node, p Provider) (it Iterator, err error) {
+	if root == nil || p == nil {
+		return nil, sqlerr.New(sqlerr.Internal, "batch.Run needs a plan and a provider")
+	}
+	defer recoverTo(&err)
 	r := newRunner(ectx, p)
 	op, err := r.build(root, r.ectx)
 	if err != nil {
@@ -46,15 +51,26 @@ func Run(ctx context.Context, ectx *expr.Context, root plan.Node, p Provider) (I
 }
 
 // Collect runs root to completion and returns all its rows.
-func Collect(ctx context.Context, ectx *expr.Context, root plan.Node, p Provider) ([]types.Row, error) {
+func Collect(ctx context.Context, ectx *expr.Context, root plan.Node, p Provider) (rows []types.Row, err error) {
 	it, err := Run(ctx, ectx, root, p)
 	if err != nil {
 		return nil, err
 	}
 	defer it.Close()
+	defer recoverTo(&err)
 	i := it.(*iterator)
 	i.r.ctx = ctx
 	return drain(ctx, i.op)
+}
+
+// recoverTo turns a panic in an operator or expression into an internal
+// error (XX000) for the statement, so that one bad query cannot take the
+// server down (the edge of the executor, as TiDB's executor wrapper does).
+func recoverTo(err *error) {
+	if p := recover(); p != nil {
+		*err = &sqlerr.Error{Code: sqlerr.Internal, Message: fmt.Sprintf("internal error while executing the query: %v", p),
+			Detail: string(debug.Stack())}
+	}
 }
 
 type iterator struct {
@@ -63,7 +79,8 @@ type iterator struct {
 	closed bool
 }
 
-func (it *iterator) Next(ctx context.Context) (types.Row, error) {
+func (it *iterator) Next(ctx context.Context) (row types.Row, err error) {
+	defer recoverTo(&err)
 	if it.closed {
 		return nil, nil
 	}

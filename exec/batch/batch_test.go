@@ -430,3 +430,31 @@ func TestTableFunc(t *testing.T) {
 		Cols: schema("g", "ordinality")}
 	expectRows(t, collect(t, newMem(), tf), "1|1;2|2;3|3")
 }
+
+// panicExpr panics when evaluated (a bug in some expression).
+type panicExpr struct{}
+
+func (panicExpr) Type() types.Type { return types.TInt64 }
+func (panicExpr) Eval(*expr.Context, types.Row) (types.Value, error) {
+	panic("boom")
+}
+func (panicExpr) String() string { return "panic()" }
+
+func TestPanicBecomesInternalError(t *testing.T) {
+	v := &plan.Values{Rows: [][]expr.Expr{{panicExpr{}}}, Cols: schema("x")}
+	_, err := Collect(context.Background(), nil, v, newMem())
+	if sqlerr.Code(err) != sqlerr.Internal || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("want XX000 with the panic, got %v", err)
+	}
+	it, err := Run(context.Background(), nil, v, newMem())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if _, err := it.Next(context.Background()); sqlerr.Code(err) != sqlerr.Internal {
+		t.Fatalf("Next: want XX000, got %v", err)
+	}
+	if _, err := Run(context.Background(), nil, nil, newMem()); err == nil {
+		t.Fatal("a nil plan is an error")
+	}
+}

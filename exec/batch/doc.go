@@ -24,6 +24,11 @@
 // context.Context (every 1024 rows) and return 57014 (query_canceled) when
 // it is done, with the statement-timeout message for a deadline.
 //
+// Errors are *sqlerr.Error values from expressions (22012, 22003, ...),
+// from the Provider, or 57014 on cancellation; a panic inside an operator
+// or expression is recovered at Run, Next and Collect and returned as XX000
+// with the stack in Detail.
+//
 // Goroutines and lifecycle: the package starts none. An Iterator belongs to
 // one goroutine; Close releases it (it is safe to Close early or twice).
 package batch

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,14 +75,14 @@ func newSourceNode(j *job, scan *plan.Scan, out outlet) (*sourceNode, error) {
 	}
 	s.quiet = j.e.cfg.QuietAdvance
 	if v, ok := scan.Options["idle_timeout"]; ok {
-		us, err := types.ParseInterval(v)
+		us, err := parseOptInterval(v)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: option idle_timeout: %w", scan.Name, err)
 		}
 		s.idleTO = time.Duration(us) * time.Microsecond
 	}
 	if v, ok := scan.Options["quiet_advance"]; ok {
-		us, err := types.ParseInterval(v)
+		us, err := parseOptInterval(v)
 		if err != nil {
 			return nil, fmt.Errorf("source %s: option quiet_advance: %w", scan.Name, err)
 		}
@@ -89,6 +90,20 @@ func newSourceNode(j *job, scan *plan.Scan, out outlet) (*sourceNode, error) {
 	}
 	s.stats = SourceStats{Name: scan.Name, Job: j.name}
 	return s, nil
+}
+
+// parseOptInterval reads an interval option: Postgres interval input
+// ("5 seconds") or a Go duration ("5s").
+func parseOptInterval(v string) (int64, error) {
+	us, err := types.ParseInterval(v)
+	if err != nil {
+		d, derr := time.ParseDuration(strings.TrimSpace(v))
+		if derr != nil {
+			return 0, err
+		}
+		us = d.Microseconds()
+	}
+	return us, nil
 }
 
 // attach opens the reader or registers the feed, taking a snapshot of the

@@ -226,7 +226,19 @@ func deriveKey(n plan.Node) []int {
 		return out
 	case *plan.TopN:
 		if !x.RankCol {
-			return nil
+			if x.N != 1 || len(x.PartitionBy) == 0 {
+				return nil
+			}
+			// A Top-1 has one row per partition.
+			var out []int
+			for _, e := range x.PartitionBy {
+				c, ok := e.(*expr.ColRef)
+				if !ok {
+					return nil
+				}
+				out = append(out, c.Idx)
+			}
+			return out
 		}
 		var out []int
 		for _, e := range x.PartitionBy {
@@ -493,7 +505,26 @@ func (p *Planner) PlanInsert(ins *sql.Insert, paramTypes []types.Type) (*InsertP
 				return nil, sqlerr.New(sqlerr.SyntaxError, "INSERT has %d expressions but %d target columns", len(row), len(target))
 			}
 			for j, e := range row {
-				b.inferParam(e, phys[target[j]].Type)
+				want := phys[target[j]].Type
+				b.inferParam(e, want)
+				if e.Type() == want {
+					continue
+				}
+				if e.Type().Kind == types.Null {
+					if _, isConst := e.(*expr.Const); isConst {
+						row[j] = &expr.Const{T: want}
+					}
+					continue
+				}
+				if !expr.CanCast(e.Type(), want) {
+					return nil, sqlerr.New(sqlerr.DatatypeMismatch, "column %q is of type %s but expression is of type %s", phys[target[j]].Name, want, e.Type()).
+						WithHint("You will need to rewrite or cast the expression.")
+				}
+				c, err := expr.NewCast(e, want)
+				if err != nil {
+					return nil, err
+				}
+				row[j] = c
 			}
 			rows = append(rows, row)
 		}

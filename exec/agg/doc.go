@@ -12,9 +12,16 @@
 // string_agg, first_value, last_value, approx_count_distinct (HyperLogLog)
 // and approx_percentile (t-digest); any of them with DISTINCT and FILTER.
 //
-// Cost model. States are small structs behind one pointer; the hot path of
-// count/sum/avg/min/max over integers and floats does not allocate per
-// Update (integer sums accumulate in 128 bits). min, max, first_value,
+// Rows carry an event time through UpdateAt (Update is UpdateAt without
+// one): first_value, last_value and string_agg without ORDER BY order their
+// inputs by it, then by arrival; Merge treats the receiver's rows as the
+// earlier arrivals. They skip NULL inputs, as Flink's FIRST_VALUE does.
+//
+// Cost model. States are small structs behind one pointer (16-64 bytes for
+// count, sum, avg, min, max, bool_and/or, first/last_value); the hot path
+// of count/sum/avg/min/max over integers, floats and NUMERIC of up to 18
+// digits does not allocate per Update (integer and numeric sums accumulate
+// exactly in 128 bits; NUMERIC falls back to arbitrary precision beyond). min, max, first_value,
 // last_value and string_agg are append-only by default; compiled with
 // Options{Retract: true} they keep a small ordered multiset of their inputs
 // so that Delete works. count, sum, avg, bool_and, bool_or and DISTINCT

@@ -213,10 +213,14 @@ func FuzzJSONDecode(f *testing.F) {
 }
 
 func BenchmarkJSONDecodeBid(b *testing.B) {
-	for _, form := range []struct{ name, ts string }{{"epoch_ms", `1764417601250`}, {"rfc3339", `"2026-11-29T12:00:01.250Z"`}} {
+	for _, form := range []struct {
+		name, ts string
+		slow     bool
+	}{{"epoch_ms", `1764417601250`, false}, {"rfc3339", `"2026-11-29T12:00:01.250Z"`, false}, {"rfc3339_general_path", `"2026-11-29T12:00:01.250Z"`, true}} {
 		b.Run(form.name, func(b *testing.B) {
 			in := []byte(`{"auction":1017,"bidder":20004,"price":1250.5,"channel":"channel-3","ts":` + form.ts + `}`)
 			d, _ := NewJSONDecoder(bidSchema, nil)
+			d.slowOnly = form.slow
 			row := make(types.Row, len(bidSchema))
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in)))
@@ -238,4 +242,35 @@ func BenchmarkJSONEncodeBid(b *testing.B) {
 	for b.Loop() {
 		buf = e.Append(buf[:0], row)
 	}
+}
+
+// FuzzJSONFastPath checks that the single-pass fast path and the general
+// fastjson path agree on every input: same error or not, same row.
+func FuzzJSONFastPath(f *testing.F) {
+	for _, s := range []string{`{"auction":1,"bidder":2,"price":3.5,"channel":"x","ts":"2026-01-01T00:00:00Z"}`,
+		`{"auction":-0,"bidder":2e3,"price":-1.5E-3,"channel":null,"ts":1700000000000}`, ` { } `, `{"a":[1],"auction":1}`,
+		`{"auction":1,"auction":2,"bidder":3,"price":1,"ts":0}`, `{"auction":01}`, `{"channel":"\u00e9"}`, `{"i":32768,"f":1}`} {
+		f.Add([]byte(s))
+	}
+	schemas := []types.Schema{bidSchema, {col("i", types.TInt16), col("j", types.TInt32), col("f", types.TFloat32), col("b", types.TBool),
+		col("t", types.Type{Kind: types.Text, Width: 2}), col("ts", types.TTimestampTZ)}}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, s := range schemas {
+			fast, _ := NewJSONDecoder(s, nil)
+			slow, _ := NewJSONDecoder(s, nil)
+			slow.slowOnly = true
+			rf, rs := make(types.Row, len(s)), make(types.Row, len(s))
+			ef, es := fast.Decode(in, rf), slow.Decode(in, rs)
+			if (ef == nil) != (es == nil) {
+				t.Fatalf("%q: fast error %v, slow error %v", in, ef, es)
+			}
+			if ef == nil {
+				for i := range rf {
+					if rf[i] != rs[i] {
+						t.Fatalf("%q: column %s fast %#v slow %#v", in, s[i].Name, rf[i], rs[i])
+					}
+				}
+			}
+		}
+	})
 }

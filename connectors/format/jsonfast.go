@@ -1,0 +1,282 @@
+package format
+
+import (
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// decodeFast decodes the common shape of events — one flat object whose
+// values are numbers, strings without escapes, booleans or null — in a
+// single pass without building a tree. It returns false when the input is
+// anything else, or when any field fails to convert, and the caller then
+// runs the general fastjson path, which produces the same row or the error
+// message. decodeFast never reports an error itself.
+func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	for c := range d.seen {
+		d.seen[c] = false
+		row[c] = types.Value{}
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return d.finishFast(b, i+1, row)
+	}
+	for {
+		// Key.
+		if i >= len(b) || b[i] != '"' {
+			return false
+		}
+		ks := i + 1
+		ke := ks
+		for ke < len(b) && b[ke] != '"' {
+			if b[ke] == '\\' || b[ke] < 0x20 {
+				return false
+			}
+			ke++
+		}
+		if ke >= len(b) {
+			return false
+		}
+		col, known := d.exact[string(b[ks:ke])]
+		if !known && d.foldMatch(b[ks:ke]) {
+			return false // a case-insensitive match: the general path maps it
+		}
+		i = skipWS(b, ke+1)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			return false
+		}
+		// Value.
+		var ok bool
+		switch c := b[i]; {
+		case c == '"':
+			vs := i + 1
+			ve := vs
+			for ve < len(b) && b[ve] != '"' {
+				if b[ve] == '\\' || b[ve] < 0x20 {
+					return false
+				}
+				ve++
+			}
+			if ve >= len(b) {
+				return false
+			}
+			i = ve + 1
+			if known {
+				ok = d.fastString(col, b[vs:ve], row)
+			} else {
+				ok = true
+			}
+		case c == '-' || (c >= '0' && c <= '9'):
+			ne, isInt := scanNumber(b, i)
+			if ne < 0 {
+				return false
+			}
+			if known {
+				ok = d.fastNumber(col, b[i:ne], isInt, row)
+			} else {
+				ok = true
+			}
+			i = ne
+		case c == 't' && hasLit(b, i, "true"), c == 'f' && hasLit(b, i, "false"):
+			if known {
+				if d.schema[col].Type.Kind != types.Bool {
+					return false
+				}
+				row[col] = types.NewBool(c == 't')
+				d.seen[col] = true
+			}
+			ok = true
+			if c == 't' {
+				i += 4
+			} else {
+				i += 5
+			}
+		case c == 'n' && hasLit(b, i, "null"):
+			if known {
+				row[col] = types.Value{}
+				d.seen[col] = true
+			}
+			ok = true
+			i += 4
+		default:
+			return false // nested value or invalid: the general path decides
+		}
+		if !ok {
+			return false
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return false
+		}
+		if b[i] == '}' {
+			return d.finishFast(b, i+1, row)
+		}
+		if b[i] != ',' {
+			return false
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+func (d *JSONDecoder) finishFast(b []byte, i int, row types.Row) bool {
+	if skipWS(b, i) != len(b) {
+		return false
+	}
+	for c, nn := range d.notNull {
+		if nn && row[c].K == types.Null {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *JSONDecoder) fastString(col int, s []byte, row types.Row) bool {
+	t := d.schema[col].Type
+	switch t.Kind {
+	case types.Text:
+		if t.Width > 0 && len(s) > t.Width {
+			return false
+		}
+		row[col] = types.Value{K: types.Text, S: string(s)}
+	case types.Timestamp, types.TimestampTZ:
+		us, ok := fastTimestamp(s)
+		if !ok {
+			return false
+		}
+		row[col] = types.Value{K: t.Kind, I: us}
+	default:
+		return false
+	}
+	d.seen[col] = true
+	return true
+}
+
+func (d *JSONDecoder) fastNumber(col int, s []byte, isInt bool, row types.Row) bool {
+	t := d.schema[col].Type
+	switch t.Kind {
+	case types.Int16, types.Int32, types.Int64, types.Timestamp, types.TimestampTZ:
+		if !isInt || len(s) > 18 {
+			return false
+		}
+		neg := s[0] == '-'
+		if neg {
+			s = s[1:]
+		}
+		var v int64
+		for _, c := range s {
+			v = v*10 + int64(c-'0')
+		}
+		if neg {
+			v = -v
+		}
+		switch t.Kind {
+		case types.Int16:
+			if v < math.MinInt16 || v > math.MaxInt16 {
+				return false
+			}
+		case types.Int32:
+			if v < math.MinInt32 || v > math.MaxInt32 {
+				return false
+			}
+		case types.Timestamp, types.TimestampTZ:
+			if v > math.MaxInt64/1000 || v < math.MinInt64/1000 {
+				return false
+			}
+			row[col] = types.Value{K: t.Kind, I: v * 1000}
+			d.seen[col] = true
+			return true
+		}
+		row[col] = types.Value{K: t.Kind, I: v}
+	case types.Float64, types.Float32:
+		f, err := strconv.ParseFloat(string(s), 64)
+		if err != nil {
+			return false
+		}
+		if t.Kind == types.Float32 {
+			row[col] = types.NewFloat32(f)
+		} else {
+			row[col] = types.NewFloat(f)
+		}
+	default:
+		return false
+	}
+	d.seen[col] = true
+	return true
+}
+
+func (d *JSONDecoder) foldMatch(key []byte) bool {
+	for _, c := range d.schema {
+		if len(c.Name) == len(key) && strings.EqualFold(c.Name, string(key)) {
+			return true
+		}
+	}
+	return false
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func hasLit(b []byte, i int, lit string) bool {
+	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
+}
+
+// scanNumber checks the JSON number grammar from i and returns its end (or
+// -1) and whether it is an integer (no fraction or exponent).
+func scanNumber(b []byte, i int) (int, bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i >= len(b) {
+		return -1, false
+	}
+	if b[i] == '0' {
+		i++
+	} else if b[i] >= '1' && b[i] <= '9' {
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	} else {
+		return -1, false
+	}
+	isInt := true
+	if i < len(b) && b[i] == '.' {
+		isInt = false
+		i++
+		s := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == s {
+			return -1, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		isInt = false
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		s := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == s {
+			return -1, false
+		}
+	}
+	return i, isInt
+}

@@ -149,6 +149,10 @@ func (t *ticker) tick(ctx context.Context) error {
 	return nil
 }
 
+// topKMax is the largest LIMIT+OFFSET that ORDER BY ... LIMIT runs as a
+// bounded heap (topKOp) rather than a full sort.
+const topKMax = 1 << 16
+
 // runner holds what one Run shares: the provider, the expression context
 // and the subquery cache.
 type runner struct {
@@ -342,6 +346,14 @@ func (r *runner) build(n plan.Node, ectx *expr.Context) (operator, error) {
 		}
 		return &projectOp{in: in, exprs: x.Exprs, ectx: ectx}, nil
 	case *plan.Limit:
+		if srt, ok := x.Input.(*plan.Sort); ok && x.Count >= 0 && x.Offset >= 0 && x.Count+x.Offset <= topKMax {
+			in, err := child(srt.Input)
+			if err != nil {
+				return nil, err
+			}
+			top := &topKOp{in: in, keys: srt.Keys, k: int(x.Count + x.Offset), ectx: ectx}
+			return &limitOp{in: top, count: x.Count, offset: x.Offset}, nil
+		}
 		in, err := child(x.Input)
 		if err != nil {
 			return nil, err

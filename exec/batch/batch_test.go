@@ -458,3 +458,35 @@ func TestPanicBecomesInternalError(t *testing.T) {
 		t.Fatal("a nil plan is an error")
 	}
 }
+
+// TestTopKMatchesSort checks ORDER BY ... LIMIT (bounded heap) against a
+// full sort then limit, with many ties, NULLs and both directions.
+func TestTopKMatchesSort(t *testing.T) {
+	p := newMem()
+	var rows []types.Row
+	for i := range 500 {
+		v := i64(int64((i * 7919) % 13))
+		if i%17 == 0 {
+			v = null
+		}
+		rows = append(rows, types.Row{v, i64(int64(i))})
+	}
+	p.rel["t"] = rows
+	cols := schema("k", "seq")
+	for _, keys := range [][]plan.SortKey{
+		{{Expr: cref(cols, 0)}},
+		{{Expr: cref(cols, 0), Desc: true, NullsFirst: true}},
+		{{Expr: cref(cols, 0), Desc: true}},
+	} {
+		srt := &plan.Sort{Input: scan("t", cols), Keys: keys}
+		full := collect(t, p, srt)
+		for _, lim := range []struct{ count, offset int64 }{{0, 0}, {1, 0}, {10, 5}, {50, 480}, {1000, 0}} {
+			got := collect(t, p, &plan.Limit{Input: srt, Count: lim.count, Offset: lim.offset})
+			lo := min(int(lim.offset), len(full))
+			hi := min(lo+int(lim.count), len(full))
+			if render(got) != render(full[lo:hi]) {
+				t.Fatalf("keys %v limit %v: top-k differs from sort+limit", keys, lim)
+			}
+		}
+	}
+}

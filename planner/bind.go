@@ -37,6 +37,8 @@ type binder struct {
 	tableFuncs map[string]*sql.TableFunc
 	// ctes are the WITH names in scope, innermost last.
 	ctes []*ast.CommonTableExpression
+	// sel is the statement's query, to locate errors in the user's text.
+	sel *sql.Select
 	// viewOpts are the WITH options of CREATE MATERIALIZED VIEW.
 	viewOpts map[string]string
 	// viewEOWC is EMIT ON WINDOW CLOSE; lateness is allowed_lateness.
@@ -98,8 +100,36 @@ func (b *binder) errAt(code, format string, args ...any) *sqlerr.Error {
 	return sqlerr.New(code, format, args...)
 }
 
-// bind binds n against sc.
+// bind binds n against sc. An error is located at n in the user's text
+// (the innermost expression that failed).
 func (b *binder) bind(n ast.ExprNode, sc *scope) (expr.Expr, error) {
+	e, err := b.bind0(n, sc)
+	if err != nil {
+		return nil, b.locate(err, n)
+	}
+	return e, nil
+}
+
+// locate gives a *sqlerr.Error without a position the position of n.
+func (b *binder) locate(err error, n ast.Node) error {
+	se, ok := err.(*sqlerr.Error)
+	if !ok || se.Line > 0 || b.sel == nil || n == nil {
+		return err
+	}
+	off := n.OriginTextPosition()
+	if off <= 0 {
+		return err
+	}
+	pos := b.sel.UserPos(off)
+	if pos.Line == 0 {
+		return err
+	}
+	c := *se
+	c.Line, c.Col, c.Position = pos.Line, pos.Col, b.sel.UserOffset(off)
+	return &c
+}
+
+func (b *binder) bind0(n ast.ExprNode, sc *scope) (expr.Expr, error) {
 	if e, ok := b.subst[n]; ok {
 		return e, nil
 	}

@@ -95,7 +95,7 @@ func (p *Planner) planStream(q *sql.Select, opts map[string]string, eowc bool) (
 		return nil, sqlerr.New(sqlerr.SyntaxError, "missing query")
 	}
 	b := p.newBinder(true, nil)
-	b.windows, b.tableFuncs = q.Windows, q.TableFuncs
+	b.windows, b.tableFuncs, b.sel = q.Windows, q.TableFuncs, q
 	b.viewOpts = opts
 	b.viewEOWC = eowc
 	if s, ok := opts["allowed_lateness"]; ok {
@@ -406,7 +406,7 @@ func (p *Planner) PlanQuery(q *sql.Select, paramTypes []types.Type) (plan.Node, 
 		return nil, nil, sqlerr.New(sqlerr.SyntaxError, "missing query")
 	}
 	b := p.newBinder(false, paramTypes)
-	b.windows, b.tableFuncs = q.Windows, q.TableFuncs
+	b.windows, b.tableFuncs, b.sel = q.Windows, q.TableFuncs, q
 	node, err := b.query(q.Stmt, &scope{})
 	if err != nil {
 		return nil, nil, err
@@ -490,7 +490,7 @@ func (p *Planner) PlanInsert(ins *sql.Insert, paramTypes []types.Type) (*InsertP
 	b := p.newBinder(false, paramTypes)
 	var input plan.Node
 	if ins.Query != nil {
-		b.windows, b.tableFuncs = ins.Query.Windows, ins.Query.TableFuncs
+		b.windows, b.tableFuncs, b.sel = ins.Query.Windows, ins.Query.TableFuncs, ins.Query
 		if input, err = b.query(ins.Query.Stmt, &scope{}); err != nil {
 			return nil, err
 		}

@@ -68,6 +68,9 @@ func fmtErr(err error) string {
 	var e *sqlerr.Error
 	if errors.As(err, &e) {
 		s := fmt.Sprintf("error %s: %s", e.Code, e.Message)
+		if e.Line > 0 {
+			s += fmt.Sprintf(" (at %d:%d)", e.Line, e.Col)
+		}
 		if e.Hint != "" {
 			s += "\nhint: " + e.Hint
 		}

@@ -25,6 +25,8 @@ type Span struct {
 // Text implements Statement.
 func (s Span) Text() string { return s.SQL }
 
+func (s Span) start() (int, int) { return s.StartLine, s.StartCol }
+
 // Option is one `key = 'value'` pair of a WITH clause, in the order written.
 // Keys are lower-cased; values are the unquoted literal text.
 type Option struct {

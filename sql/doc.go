@@ -61,7 +61,9 @@
 //     With a subquery TiDB's own ANY/ALL (ast.CompareSubqueryExpr) is kept.
 //   - ARRAY[a, b] becomes __array(a, b); ARRAY(subquery) becomes
 //     __array_sub((subquery)); x[i] becomes __subscript(x, i).
-//   - $n parameters become __param(n) (n is 1-based).
+//   - $n parameters become __param(n) (n is 1-based), except directly
+//     after LIMIT or OFFSET, where TiDB accepts only a literal or a marker:
+//     there $n becomes a *test_driver.ParamMarkerExpr whose Order is n-1.
 //   - E'...', N'...' and $$...$$ strings become ordinary literals with
 //     escapes resolved.
 //   - "quoted" identifiers stay quoted (ANSI_QUOTES); unquoted names are
@@ -100,6 +102,9 @@
 //   - FOR SYSTEM_TIME AS OF x after a joined table (Flink's temporal
 //     join) is dropped: a join of a stream with a table or view always
 //     reads the table's current state (a lookup join).
+//   - VALUES (a, b), (c, d) (a query or INSERT source) becomes VALUES
+//     ROW(a, b), ROW(c, d); TiDB names its columns column_0, column_1, ...
+//     where Postgres says column1, column2, ...
 //   - EMIT ON WINDOW CLOSE and the view's WITH (...) options are removed
 //     from the query and recorded on CreateView.
 //

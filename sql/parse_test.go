@@ -10,6 +10,7 @@ import (
 	"github.com/cockroachdb/datadriven"
 	"github.com/pingcap/tidb/pkg/parser/ast"
 	"github.com/pingcap/tidb/pkg/parser/format"
+	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/sluice-db/sluice/sql/sqlerr"
 )
@@ -43,6 +44,17 @@ func TestParse(t *testing.T) {
 	})
 }
 
+type paramCollector func(order int)
+
+func (c paramCollector) Enter(n ast.Node) (ast.Node, bool) {
+	if m, ok := n.(*test_driver.ParamMarkerExpr); ok {
+		c(m.Order)
+	}
+	return n, false
+}
+
+func (c paramCollector) Leave(n ast.Node) (ast.Node, bool) { return n, true }
+
 func formatErr(err error) string {
 	var e *sqlerr.Error
 	if !errors.As(err, &e) {
@@ -73,6 +85,25 @@ func dumpSelect(s *Select, ind string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%snormalized: %s\n", ind, s.Normalized)
 	fmt.Fprintf(&b, "%stidb: %s\n", ind, restore(s.Stmt))
+	var params []string
+	s.Stmt.Accept(paramCollector(func(o int) { params = append(params, fmt.Sprint(o)) }))
+	if len(params) > 0 {
+		fmt.Fprintf(&b, "%sparam markers (Order): %s\n", ind, strings.Join(params, ", "))
+	}
+	fkeys := make([]string, 0, len(s.TableFuncs))
+	for k := range s.TableFuncs {
+		fkeys = append(fkeys, k)
+	}
+	sort.Strings(fkeys)
+	for _, k := range fkeys {
+		f := s.TableFuncs[k]
+		var args []string
+		for _, a := range f.Args {
+			args = append(args, restore(a))
+		}
+		fmt.Fprintf(&b, "%stablefunc %s: %s(%s) alias=%q columns=%v ordinality=%v at %d:%d\n",
+			ind, k, f.Name, strings.Join(args, ", "), f.Alias, f.ColumnAliases, f.WithOrdinality, f.Pos.Line, f.Pos.Col)
+	}
 	keys := make([]string, 0, len(s.Windows))
 	for k := range s.Windows {
 		keys = append(keys, k)

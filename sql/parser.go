@@ -16,12 +16,19 @@ import (
 // *sqlerr.Error with SQLSTATE 42601 (syntax) or 0A000 (not supported),
 // located (Position, Line, Col) in text.
 func Parse(text string) (stmts []Statement, err error) {
+	// The boundary: no panic escapes to the caller. The TiDB parser's own
+	// panics are already turned into errors in tidbParse; FuzzParse calls
+	// parse directly so that panics of this package's code are found.
 	defer func() {
 		if rec := recover(); rec != nil {
 			stmts = nil
 			err = &sqlerr.Error{Code: sqlerr.SyntaxError, Message: fmt.Sprintf("syntax error: cannot parse statement (%v)", rec), Position: 1, Line: 1, Col: 1}
 		}
 	}()
+	return parse(text)
+}
+
+func parse(text string) (stmts []Statement, err error) {
 	toks, err := lex(text)
 	if err != nil {
 		return nil, err
@@ -56,8 +63,9 @@ func ParseOne(text string) (Statement, error) {
 	}
 	if len(stmts) != 1 {
 		e := sqlerr.New(sqlerr.SyntaxError, "expected one statement, got %d", len(stmts))
-		sp := stmts[1].(interface{ Text() string })
-		_ = sp
+		if sp, ok := stmts[1].(interface{ start() (int, int) }); ok {
+			e.Line, e.Col = sp.start()
+		}
 		return nil, e.WithHint("send the statements one at a time")
 	}
 	return stmts[0], nil
@@ -274,6 +282,7 @@ func (p *stmtParser) selectOf(toks []token) (*Select, error) {
 	if err != nil {
 		return nil, tidbError(p.src, n, err)
 	}
+	numberParams(stmt, p.src, n.pm)
 	rs, ok := stmt.(ast.ResultSetNode)
 	if !ok {
 		return nil, p.errAt(sqlerr.SyntaxError, toks[0], "syntax error at or near %q", p.src[toks[0].Pos:toks[0].End]).

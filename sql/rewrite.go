@@ -276,6 +276,8 @@ var otherOps = map[string]string{
 
 var comparisonOps = setOf("= <> != < > <= >=")
 
+var setOpWords = setOf("union intersect except all distinct")
+
 func isWindowFunc(name string) bool {
 	_, ok := windowFuncs[name]
 	return ok
@@ -299,11 +301,18 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 		}
 		return p.kw == "from" || p.kw == "join" || p.kw == "," || p.kw == "lateral"
 	}
+	valuesRow := false // inside VALUES (...), (...): groups get ROW
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
 		var next token
 		if i+1 < len(toks) {
 			next = toks[i+1]
+		}
+		if valuesRow && !t.isPunct("(") && !t.isPunct(",") {
+			valuesRow = false
+		}
+		if t.is("values") && (len(items) == 0 || setOpWords[last().kw]) {
+			valuesRow = true
 		}
 		switch {
 		case t.is("interval") && (next.Kind == tString || next.Kind == tNumber ||
@@ -541,6 +550,12 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 			if err != nil || n < 1 {
 				return nil, r.errAt(sqlerr.SyntaxError, t.Pos, "invalid parameter reference $%s", t.Val)
 			}
+			if p := last(); p != nil && (p.kw == "limit" || p.kw == "offset") {
+				// TiDB takes only a literal or a marker here; numberParams
+				// gives the marker its Order after parsing.
+				items = append(items, item{operand: true, orig: t.Pos, ps: []piece{synth("?", t.Pos)}})
+				continue
+			}
 			items = append(items, item{operand: true, orig: t.Pos, ps: []piece{synth(fmt.Sprintf("__param(%d)", n), t.Pos)}})
 			continue
 
@@ -602,6 +617,10 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 					return nil, err
 				}
 				ps := append([]piece{verb(r.src, t)}, in...)
+				if valuesRow && p != nil && (p.kw == "values" || p.kw == ",") {
+					// VALUES (a, b) is VALUES ROW(a, b) to TiDB.
+					ps = append([]piece{synth("row", t.Pos)}, ps...)
+				}
 				items = append(items, item{operand: true, orig: t.Pos, ps: append(ps, verb(r.src, toks[j]))})
 			}
 			i = j
@@ -1179,7 +1198,7 @@ func (r *rewriter) windowTVF(toks []token, i, j int, flink bool) ([]item, error)
 	default:
 		n, ok := qualifiedName(src)
 		if !ok {
-			return nil, errf(src[0].Pos, "the first argument of %s must be a source, table or view name", strings.ToUpper(name.Val))
+			return nil, errf(tc0(src, name).Pos, "the first argument of %s must be a source, table or view name", strings.ToUpper(name.Val))
 		}
 		w.tvf.Source = n
 	}

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -10,7 +11,7 @@ import (
 	"github.com/pingcap/tidb/pkg/parser/mysql"
 	// The test driver gives literals (ast.ValueExpr) and parameter markers
 	// their concrete types; the planner reads *test_driver.ValueExpr.
-	_ "github.com/pingcap/tidb/pkg/parser/test_driver"
+	"github.com/pingcap/tidb/pkg/parser/test_driver"
 
 	"github.com/sluice-db/sluice/sql/sqlerr"
 )
@@ -86,3 +87,28 @@ func tokenAt(src string, off int) (string, bool) {
 	}
 	return src[t.Pos:t.End], true
 }
+
+// numberParams sets the Order of each parameter marker in stmt (the `?`
+// that $n in LIMIT and OFFSET becomes) to n-1, reading n from the user's
+// token the marker stands for.
+func numberParams(stmt ast.Node, src string, pm *posMap) {
+	stmt.Accept(&paramNumberer{src: src, pm: pm})
+}
+
+type paramNumberer struct {
+	src string
+	pm  *posMap
+}
+
+func (v *paramNumberer) Enter(n ast.Node) (ast.Node, bool) {
+	if m, ok := n.(*test_driver.ParamMarkerExpr); ok {
+		if tok, ok := tokenAt(v.src, v.pm.user(m.Offset)); ok && strings.HasPrefix(tok, "$") {
+			if k, err := strconv.Atoi(tok[1:]); err == nil && k >= 1 {
+				m.Order = k - 1
+			}
+		}
+	}
+	return n, false
+}
+
+func (v *paramNumberer) Leave(n ast.Node) (ast.Node, bool) { return n, true }

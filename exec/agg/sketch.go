@@ -20,6 +20,9 @@ import (
 type hllState struct {
 	a  *Agg
 	sk *hyperloglog.Sketch
+	// ins bounds the sketch's size for SizeBytes without encoding it:
+	// inputs seen (or encoded bytes after a restore).
+	ins int64
 }
 
 func (s *hllState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
@@ -34,6 +37,7 @@ func (s *hllState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
 		s.sk = hyperloglog.New14()
 	}
 	s.sk.InsertHash(distinctKey(v).Hash(0))
+	s.ins++
 	return nil
 }
 func (s *hllState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
@@ -44,6 +48,7 @@ func (s *hllState) Merge(other State) error {
 	if !ok {
 		return mismatch(s, other)
 	}
+	s.ins += o.ins
 	switch {
 	case o.sk == nil:
 	case s.sk == nil:
@@ -60,13 +65,15 @@ func (s *hllState) Result() types.Value {
 	return types.NewInt(int64(s.sk.Estimate()))
 }
 
-// SizeBytes approximates the sketch by its encoded size (sparse sketches
-// are small; a dense one holds 16 KiB of registers).
+// hllDenseBytes is the size of a dense precision-14 sketch's registers.
+const hllDenseBytes = 1 << 14
+
+// SizeBytes approximates the sketch cheaply: a sparse sketch takes a few
+// bytes per input, a dense one 16 KiB of registers.
 func (s *hllState) SizeBytes() int {
 	n := int(unsafe.Sizeof(*s))
 	if s.sk != nil {
-		b, _ := s.sk.MarshalBinary()
-		n += int(unsafe.Sizeof(*s.sk)) + len(b)
+		n += int(unsafe.Sizeof(*s.sk)) + int(min(4*s.ins, hllDenseBytes))
 	}
 	return n
 }
@@ -97,7 +104,7 @@ func (s *hllState) UnmarshalBinary(b []byte) error {
 	if err := d.done(); err != nil {
 		return err
 	}
-	s.sk = sk
+	s.sk, s.ins = sk, int64(len(b))
 	return nil
 }
 

@@ -47,7 +47,7 @@ func (f *fakeDB) Stats() Stats {
 		Views:       []ViewStats{{Name: "per_minute", EventsIn: 1234, EventsOut: 40, Watermark: time.Unix(990, 0), StateBytes: 4096, LateEvents: 3}},
 		Sinks:       []SinkStats{{Name: "to_ch", Events: 40, LastEpoch: 9}},
 		DeadLetters: map[string]int64{"clicks": 2},
-		Checkpoints: 4, CheckpointSeconds: 0.5, LastCheckpoint: time.Unix(995, 0),
+		Checkpoints: []CheckpointStats{{Job: "per_minute", Count: 4, Failures: 1, LastDuration: 250 * time.Millisecond, LastEpoch: 12, LastBytes: 999}},
 	}
 }
 
@@ -278,7 +278,10 @@ func TestMetricsParse(t *testing.T) {
 		{"sluice_late_events_total", map[string]string{"view": "per_minute"}, 3},
 		{"sluice_dead_letters_total", map[string]string{"source": "clicks"}, 2},
 		{"sluice_sink_events_total", map[string]string{"sink": "to_ch"}, 40},
-		{"sluice_checkpoint_duration_seconds", nil, 4},
+		{"sluice_checkpoints_total", map[string]string{"job": "per_minute"}, 4},
+		{"sluice_checkpoint_failures_total", map[string]string{"job": "per_minute"}, 1},
+		{"sluice_checkpoint_duration_seconds", map[string]string{"job": "per_minute"}, 0.25},
+		{"sluice_checkpoint_epoch", map[string]string{"job": "per_minute"}, 12},
 		{"sluice_http_ingest_rows_total", map[string]string{"source": "events", "result": "accepted"}, 1},
 		{"sluice_http_ingest_rows_total", map[string]string{"source": "events", "result": "rejected"}, 1},
 		{"sluice_http_ingest_requests_total", map[string]string{"code": "200"}, 1},

@@ -15,14 +15,20 @@ type Stats struct {
 	// DeadLetters counts rejected inputs per source (connector decode
 	// failures and HTTP ingest rejects).
 	DeadLetters map[string]int64
-	// Checkpoints is the number of completed checkpoints, CheckpointSeconds
-	// the sum of their durations (exported as a summary with count and sum)
-	// and CheckpointFailures the number that failed.
-	Checkpoints        int64
-	CheckpointSeconds  float64
-	CheckpointFailures int64
-	// LastCheckpoint is when the last checkpoint completed (zero: never).
-	LastCheckpoint time.Time
+	// Checkpoints are per job (a view's or sink's dataflow).
+	Checkpoints []CheckpointStats
+}
+
+// CheckpointStats describes the checkpoints of one job.
+type CheckpointStats struct {
+	Job string
+	// Count is the completed checkpoints, Failures the failed ones.
+	Count, Failures int64
+	// LastDuration is how long the last checkpoint took; LastEpoch its
+	// epoch; LastBytes the state it wrote.
+	LastDuration time.Duration
+	LastEpoch    uint64
+	LastBytes    int64
 }
 
 // SourceStats describes one source or table.
@@ -64,10 +70,11 @@ type statsCollector struct {
 	stats func() Stats
 	now   func() time.Time
 
-	sourceEvents, sourceLag                     *prometheus.Desc
-	viewIn, wmDelay, stateBytes, late           *prometheus.Desc
-	sinkEvents, sinkEpoch, deadLetters          *prometheus.Desc
-	ckptDuration, ckptFailures, ckptLastSuccess *prometheus.Desc
+	sourceEvents, sourceLag            *prometheus.Desc
+	viewIn, wmDelay, stateBytes, late  *prometheus.Desc
+	sinkEvents, sinkEpoch, deadLetters *prometheus.Desc
+	ckptCount, ckptFailures            *prometheus.Desc
+	ckptDuration, ckptEpoch, ckptBytes *prometheus.Desc
 }
 
 // NewStatsCollector returns a collector exporting the sluice_* metrics from
@@ -76,26 +83,28 @@ type statsCollector struct {
 func NewStatsCollector(stats func() Stats, now func() time.Time) prometheus.Collector {
 	d := prometheus.NewDesc
 	return &statsCollector{
-		stats:           stats,
-		now:             now,
-		sourceEvents:    d("sluice_source_events_total", "Rows read or ingested by a source or table.", []string{"source"}, nil),
-		sourceLag:       d("sluice_source_lag", "Consumer backlog of a source, in the unit of the unit label.", []string{"source", "unit"}, nil),
-		viewIn:          d("sluice_view_events_total", "Rows entering (direction=in) or changes leaving (direction=out) a materialized view.", []string{"view", "direction"}, nil),
-		wmDelay:         d("sluice_view_watermark_delay_seconds", "How far a view's event-time watermark is behind the wall clock.", []string{"view"}, nil),
-		stateBytes:      d("sluice_state_bytes", "Estimated operator state held by a view.", []string{"view"}, nil),
-		late:            d("sluice_late_events_total", "Rows that arrived after their window closed beyond the allowed lateness (kept in sluice_late_events).", []string{"view"}, nil),
-		sinkEvents:      d("sluice_sink_events_total", "Changes written by a sink.", []string{"sink"}, nil),
-		sinkEpoch:       d("sluice_sink_committed_epoch", "Last checkpoint epoch a sink committed.", []string{"sink"}, nil),
-		deadLetters:     d("sluice_dead_letters_total", "Inputs a source could not decode or validate (kept in sluice_dead_letters).", []string{"source"}, nil),
-		ckptDuration:    d("sluice_checkpoint_duration_seconds", "Duration of completed checkpoints.", nil, nil),
-		ckptFailures:    d("sluice_checkpoint_failures_total", "Checkpoints that failed.", nil, nil),
-		ckptLastSuccess: d("sluice_checkpoint_last_success_timestamp_seconds", "Unix time of the last completed checkpoint.", nil, nil),
+		stats:        stats,
+		now:          now,
+		sourceEvents: d("sluice_source_events_total", "Rows read or ingested by a source or table.", []string{"source"}, nil),
+		sourceLag:    d("sluice_source_lag", "Consumer backlog of a source, in the unit of the unit label.", []string{"source", "unit"}, nil),
+		viewIn:       d("sluice_view_events_total", "Rows entering (direction=in) or changes leaving (direction=out) a materialized view.", []string{"view", "direction"}, nil),
+		wmDelay:      d("sluice_view_watermark_delay_seconds", "How far a view's event-time watermark is behind the wall clock.", []string{"view"}, nil),
+		stateBytes:   d("sluice_state_bytes", "Estimated operator state held by a view.", []string{"view"}, nil),
+		late:         d("sluice_late_events_total", "Rows that arrived after their window closed beyond the allowed lateness (kept in sluice_late_events).", []string{"view"}, nil),
+		sinkEvents:   d("sluice_sink_events_total", "Changes written by a sink.", []string{"sink"}, nil),
+		sinkEpoch:    d("sluice_sink_committed_epoch", "Last checkpoint epoch a sink committed.", []string{"sink"}, nil),
+		deadLetters:  d("sluice_dead_letters_total", "Inputs a source could not decode or validate (kept in sluice_dead_letters).", []string{"source"}, nil),
+		ckptCount:    d("sluice_checkpoints_total", "Completed checkpoints of a job (a view's or sink's dataflow).", []string{"job"}, nil),
+		ckptFailures: d("sluice_checkpoint_failures_total", "Failed checkpoints of a job.", []string{"job"}, nil),
+		ckptDuration: d("sluice_checkpoint_duration_seconds", "Duration of a job's last completed checkpoint.", []string{"job"}, nil),
+		ckptEpoch:    d("sluice_checkpoint_epoch", "Epoch of a job's last completed checkpoint.", []string{"job"}, nil),
+		ckptBytes:    d("sluice_checkpoint_bytes", "State bytes written by a job's last checkpoint.", []string{"job"}, nil),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.sourceEvents, c.sourceLag, c.viewIn, c.wmDelay, c.stateBytes, c.late,
-		c.sinkEvents, c.sinkEpoch, c.deadLetters, c.ckptDuration, c.ckptFailures, c.ckptLastSuccess} {
+		c.sinkEvents, c.sinkEpoch, c.deadLetters, c.ckptCount, c.ckptFailures, c.ckptDuration, c.ckptEpoch, c.ckptBytes} {
 		ch <- d
 	}
 }
@@ -126,9 +135,13 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for src, n := range st.DeadLetters {
 		ch <- cm(c.deadLetters, prometheus.CounterValue, float64(n), src)
 	}
-	ch <- prometheus.MustNewConstSummary(c.ckptDuration, uint64(st.Checkpoints), st.CheckpointSeconds, nil)
-	ch <- cm(c.ckptFailures, prometheus.CounterValue, float64(st.CheckpointFailures))
-	if !st.LastCheckpoint.IsZero() {
-		ch <- cm(c.ckptLastSuccess, prometheus.GaugeValue, float64(st.LastCheckpoint.UnixNano())/1e9)
+	for _, k := range st.Checkpoints {
+		ch <- cm(c.ckptCount, prometheus.CounterValue, float64(k.Count), k.Job)
+		ch <- cm(c.ckptFailures, prometheus.CounterValue, float64(k.Failures), k.Job)
+		if k.Count > 0 {
+			ch <- cm(c.ckptDuration, prometheus.GaugeValue, k.LastDuration.Seconds(), k.Job)
+			ch <- cm(c.ckptEpoch, prometheus.GaugeValue, float64(k.LastEpoch), k.Job)
+			ch <- cm(c.ckptBytes, prometheus.GaugeValue, float64(k.LastBytes), k.Job)
+		}
 	}
 }

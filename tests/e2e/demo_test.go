@@ -278,7 +278,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		if v := value(fams, "sluice_pgwire_connections_total", "", ""); v < 1 {
 			t.Errorf("sluice_pgwire_connections_total = %v", v)
 		}
-		for _, name := range []string{"sluice_state_bytes", "sluice_checkpoint_duration_seconds", "sluice_pgwire_query_duration_seconds"} {
+		for _, name := range []string{"sluice_state_bytes", "sluice_checkpoints_total", "sluice_checkpoint_duration_seconds", "sluice_pgwire_query_duration_seconds"} {
 			if _, ok := fams[name]; !ok {
 				t.Errorf("metric %s missing", name)
 			}

@@ -28,7 +28,8 @@ func (s Span) Text() string { return s.SQL }
 func (s Span) start() (int, int) { return s.StartLine, s.StartCol }
 
 // Option is one `key = 'value'` pair of a WITH clause, in the order written.
-// Keys are lower-cased; values are the unquoted literal text.
+// Keys are lower-cased; values are the unquoted literal text. A bare key
+// (WITH (progress)) has the value "true".
 type Option struct {
 	Key, Value string
 	Pos        Pos

@@ -499,12 +499,15 @@ func (p *stmtParser) options() ([]Option, error) {
 			key += "." + strings.ToLower(n.Val)
 			p.i++
 		}
-		if !p.accept("=") {
-			return nil, p.syntaxErr().WithHint("options are written key = 'value'")
-		}
-		v, err := p.literalValue()
-		if err != nil {
-			return nil, err
+		v := "true" // a bare key, as in WITH (progress), is switched on
+		if !p.peek().isPunct(",") && !p.peek().isPunct(")") {
+			if !p.accept("=") {
+				return nil, p.syntaxErr().WithHint("options are written key = 'value'")
+			}
+			var err error
+			if v, err = p.literalValue(); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, Option{Key: key, Value: v, Pos: p.pos(kt)})
 		if !p.accept(",") {

@@ -466,32 +466,35 @@ func (m multiset) find(v types.Value) (int, bool) {
 }
 
 // add adds n copies of v (n may be negative); it reports false when that
-// would retract a value that is not there.
-func (m *multiset) add(v types.Value, n int64) bool {
+// would retract a value that is not there. grew is the change in string
+// bytes held (a value added or removed).
+func (m *multiset) add(v types.Value, n int64) (ok bool, grew int) {
 	i, found := m.find(v)
 	if found {
 		c := (*m)[i].n + n
 		switch {
 		case c < 0:
-			return false
+			return false, 0
 		case c == 0:
+			grew = -len((*m)[i].v.S)
 			*m = append((*m)[:i], (*m)[i+1:]...)
 		default:
 			(*m)[i].n = c
 		}
-		return true
+		return true, grew
 	}
 	if n < 0 {
-		return false
+		return false, 0
 	}
 	*m = append(*m, msItem{})
 	copy((*m)[i+1:], (*m)[i:])
 	(*m)[i] = msItem{v: v, n: n}
-	return true
+	return true, len(v.S)
 }
 
-func (m multiset) size() int {
-	n := cap(m) * int(unsafe.Sizeof(msItem{}))
+// strBytes sums the string bytes of the values.
+func (m multiset) strBytes() int {
+	n := 0
 	for _, it := range m {
 		n += len(it.v.S)
 	}
@@ -529,8 +532,9 @@ func errRetractMissing(fn string, v types.Value) error {
 
 // multisetState is retractable min/max.
 type multisetState struct {
-	a *Agg
-	m multiset
+	a    *Agg
+	m    multiset
+	strs int // string bytes held by m, for an O(1) SizeBytes
 }
 
 func (s *multisetState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
@@ -538,9 +542,11 @@ func (s *multisetState) Update(ctx *expr.Context, row types.Row, op chunk.Op) er
 	if !ok {
 		return err
 	}
-	if !s.m.add(v, int64(op)) {
+	ok, grew := s.m.add(v, int64(op))
+	if !ok {
 		return errRetractMissing(s.a.fn, v)
 	}
+	s.strs += grew
 	return nil
 }
 func (s *multisetState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
@@ -552,9 +558,11 @@ func (s *multisetState) Merge(other State) error {
 		return mismatch(s, other)
 	}
 	for _, it := range o.m {
-		if !s.m.add(it.v, it.n) {
+		ok, grew := s.m.add(it.v, it.n)
+		if !ok {
 			return errRetractMissing(s.a.fn, it.v)
 		}
+		s.strs += grew
 	}
 	return nil
 }
@@ -567,7 +575,9 @@ func (s *multisetState) Result() types.Value {
 	}
 	return s.m[0].v
 }
-func (s *multisetState) SizeBytes() int { return int(unsafe.Sizeof(*s)) + s.m.size() }
+func (s *multisetState) SizeBytes() int {
+	return int(unsafe.Sizeof(*s)) + cap(s.m)*int(unsafe.Sizeof(msItem{})) + s.strs
+}
 func (s *multisetState) MarshalBinary() ([]byte, error) {
 	e := newEncoder(tagMultiset)
 	s.m.encode(e)
@@ -579,6 +589,6 @@ func (s *multisetState) UnmarshalBinary(b []byte) error {
 	if err := d.done(); err != nil {
 		return err
 	}
-	s.m = m
+	s.m, s.strs = m, m.strBytes()
 	return nil
 }

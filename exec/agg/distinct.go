@@ -90,6 +90,16 @@ type distinctState struct {
 	in *Agg
 	m  map[types.Value]*distinctEntry
 	st State
+	// mapBytes approximates the map's heap size, kept up to date so that
+	// SizeBytes is O(1).
+	mapBytes int
+}
+
+// entryBytes approximates the heap cost of one map element: key, pointer,
+// entry and map overhead, plus the strings.
+func entryBytes(k types.Value, e *distinctEntry) int {
+	return int(unsafe.Sizeof(types.Value{})) + 8 + int(unsafe.Sizeof(distinctEntry{})) + 16 +
+		len(k.S) + len(e.row[0].S) + len(e.row[1].S)
 }
 
 func (s *distinctState) inner() State {
@@ -139,6 +149,7 @@ func (s *distinctState) add(k types.Value, ent *distinctEntry) error {
 			return err
 		}
 		s.m[k] = ent
+		s.mapBytes += entryBytes(k, ent)
 	case cur.n+ent.n < 0:
 		return errRetractMissing(s.a.fn, ent.row[0])
 	case cur.n+ent.n == 0:
@@ -146,6 +157,7 @@ func (s *distinctState) add(k types.Value, ent *distinctEntry) error {
 			return err
 		}
 		delete(s.m, k)
+		s.mapBytes -= entryBytes(k, cur)
 	default:
 		cur.n += ent.n
 	}
@@ -180,14 +192,9 @@ func (s *distinctState) sortedKeys() []types.Value {
 func (s *distinctState) Result() types.Value { return s.inner().Result() }
 
 func (s *distinctState) SizeBytes() int {
-	n := int(unsafe.Sizeof(*s))
+	n := int(unsafe.Sizeof(*s)) + s.mapBytes
 	if s.st != nil {
 		n += s.st.SizeBytes()
-		// Go map: ~ key + pointer + entry + bucket overhead per element.
-		per := int(unsafe.Sizeof(types.Value{})) + 8 + int(unsafe.Sizeof(distinctEntry{})) + 16
-		for k, e := range s.m {
-			n += per + len(k.S) + len(e.row[0].S) + len(e.row[1].S)
-		}
 	}
 	return n
 }
@@ -220,11 +227,13 @@ func (s *distinctState) UnmarshalBinary(b []byte) error {
 		d.fail()
 	}
 	m := make(map[types.Value]*distinctEntry)
+	size := 0
 	for i := uint64(0); i < n && d.err == nil; i++ {
 		k := d.value()
 		x := &distinctEntry{n: d.varint(), t: d.varint()}
 		x.row[0], x.row[1] = d.value(), d.value()
 		m[k] = x
+		size += entryBytes(k, x)
 	}
 	raw := d.bytes()
 	if err := d.done(); err != nil {
@@ -234,6 +243,6 @@ func (s *distinctState) UnmarshalBinary(b []byte) error {
 	if err := st.UnmarshalBinary(raw); err != nil {
 		return err
 	}
-	s.m, s.st = m, st
+	s.m, s.st, s.mapBytes = m, st, size
 	return nil
 }

@@ -244,6 +244,13 @@ type ordEntry struct {
 type orderedState struct {
 	a *Agg
 	e []ordEntry
+	// heap is the bytes the entries reference (strings, keys), kept up to
+	// date for an O(1) SizeBytes.
+	heap int
+}
+
+func (x *ordEntry) heapBytes() int {
+	return len(x.v.S) + len(x.sep) + len(x.key)*int(unsafe.Sizeof(types.Value{}))
 }
 
 func (s *orderedState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
@@ -275,6 +282,7 @@ func (s *orderedState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, t
 		return s.remove(ent)
 	}
 	s.e = append(s.e, ent)
+	s.heap += ent.heapBytes()
 	return nil
 }
 
@@ -284,6 +292,7 @@ func (s *orderedState) remove(ent ordEntry) error {
 		x := &s.e[i]
 		if types.Equal(x.v, ent.v) && x.v.K == ent.v.K && x.sep == ent.sep &&
 			(ent.t == chunk.NoTime || x.t == ent.t) && types.EqualRows(x.key, ent.key) {
+			s.heap -= x.heapBytes()
 			s.e = slices.Delete(s.e, i, i+1)
 			return nil
 		}
@@ -297,6 +306,7 @@ func (s *orderedState) Merge(other State) error {
 		return mismatch(s, other)
 	}
 	s.e = append(s.e, o.e...)
+	s.heap += o.heap
 	return nil
 }
 
@@ -343,11 +353,7 @@ func (s *orderedState) Result() types.Value {
 }
 
 func (s *orderedState) SizeBytes() int {
-	n := int(unsafe.Sizeof(*s)) + cap(s.e)*int(unsafe.Sizeof(ordEntry{}))
-	for i := range s.e {
-		n += len(s.e[i].v.S) + len(s.e[i].sep) + len(s.e[i].key)*int(unsafe.Sizeof(types.Value{}))
-	}
-	return n
+	return int(unsafe.Sizeof(*s)) + cap(s.e)*int(unsafe.Sizeof(ordEntry{})) + s.heap
 }
 
 func (s *orderedState) MarshalBinary() ([]byte, error) {
@@ -390,7 +396,10 @@ func (s *orderedState) UnmarshalBinary(b []byte) error {
 	if err := d.done(); err != nil {
 		return err
 	}
-	s.e = es
+	s.e, s.heap = es, 0
+	for i := range es {
+		s.heap += es[i].heapBytes()
+	}
 	return nil
 }
 

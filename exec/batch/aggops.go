@@ -182,8 +182,7 @@ func (g *groupAggOp) load(ctx context.Context) error {
 				states = append(states, a.NewState())
 			}
 		}
-		for j, st := range states[gi*na : (gi+1)*na] {
-			_ = j
+		for _, st := range states[gi*na : (gi+1)*na] {
 			if err := st.Update(g.ectx, row, chunk.Insert); err != nil {
 				return err
 			}

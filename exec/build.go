@@ -67,12 +67,22 @@ func (b *builder) build(p plan.Node, out outlet) error {
 		}
 		return b.child("window-assign", op, len(n.Cols), n.Input, out)
 	case *plan.WindowAgg:
+		if ok, err := b.parallelAgg("window-agg", len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
+			return newWindowAggOp(b.j, n, b.mayRetract(n.Input))
+		}, out); ok {
+			return err
+		}
 		op, err := newWindowAggOp(b.j, n, b.mayRetract(n.Input))
 		if err != nil {
 			return err
 		}
 		return b.child("window-agg", op, len(n.Cols), n.Input, out)
 	case *plan.GroupAgg:
+		if ok, err := b.parallelAgg("group-agg", len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
+			return newGroupAggOp(b.j, n, b.mayRetract(n.Input))
+		}, out); ok {
+			return err
+		}
 		op, err := newGroupAggOp(b.j, n, b.mayRetract(n.Input))
 		if err != nil {
 			return err

@@ -614,7 +614,7 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 	if e.ck == nil {
 		return nil
 	}
-	c := &jobCkpt{e: e, j: j, store: e.ck.store.Job(j.name), fp: j.kind + "\n" + plan.Format(input),
+	c := &jobCkpt{e: e, j: j, store: e.ck.store.Job(j.name), fp: j.kind + "\nparallelism=" + strconv.Itoa(max(e.cfg.Parallelism, 1)) + "\n" + plan.Format(input),
 		restorePos: map[*sourceNode][]byte{}, decided: map[uint64]bool{}, parts: map[uint64][]ckPart{},
 		sticky: map[string]ckPart{}, commits: map[*sourceNode][]byte{}, savedAt: map[string]uint64{},
 		srcIdx: map[*sourceNode]string{}}

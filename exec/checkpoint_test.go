@@ -203,8 +203,14 @@ type ckRun struct {
 
 func startCkRun(t *testing.T, dir, gateName string, sink *memSink) *ckRun {
 	t.Helper()
+	return startCkRunCfg(t, Config{CheckpointDir: dir}, gateName, sink)
+}
+
+func startCkRunCfg(t *testing.T, cfg Config, gateName string, sink *memSink) *ckRun {
+	t.Helper()
 	clock := NewFakeClock(t0)
-	e := NewEngine(Config{Clock: clock, BarrierInterval: -1, CheckpointDir: dir, CheckpointInterval: time.Hour, CheckpointNoSync: true})
+	cfg.Clock, cfg.BarrierInterval, cfg.CheckpointInterval, cfg.CheckpointNoSync = clock, -1, time.Hour, true
+	e := NewEngine(cfg)
 	r := &ckRun{t: t, e: e, clock: clock, sink: sink}
 	ctx := context.Background()
 	for _, v := range ckViews {

@@ -52,6 +52,9 @@ type Config struct {
 	CheckpointDir      string
 	CheckpointInterval time.Duration
 	CheckpointNoSync   bool
+	// parallel: Parallelism is how many copies of each keyed aggregate run
+	// (hash-partitioned by group key; 0 or 1 = one).
+	Parallelism int
 }
 
 // Engine runs continuous queries: tables and push sources fed by Insert,

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-db/sluice/connectors"
@@ -269,6 +270,8 @@ func (connector) OpenSource(ctx context.Context, spec connectors.SourceSpec) (co
 			rd.pos.Start = now().UnixMicro() - opts.backfill
 		}
 	}
+	rd.seen.Store(rd.pos.N)
+	rd.emitted.Store(rd.pos.Emitted)
 	return rd, nil
 }
 
@@ -285,6 +288,9 @@ type Reader struct {
 	nex    *nexmarkGen
 	jpcg   *rand.PCG
 	jitter *rand.Rand
+	// seen and emitted mirror pos for Progress, which the engine calls
+	// from another goroutine.
+	seen, emitted atomic.Int64
 }
 
 // scheduled returns the undisturbed event time of global event n.
@@ -369,6 +375,8 @@ func (rd *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
 		}
 		rd.pos.Emitted++
 	}
+	rd.seen.Store(rd.pos.N)
+	rd.emitted.Store(rd.pos.Emitted)
 	if c.Len() == 0 {
 		return nil, nil
 	}
@@ -388,12 +396,14 @@ func (rd *Reader) Commit(context.Context, []byte) error { return nil }
 // Close implements connectors.Reader.
 func (rd *Reader) Close() error { return nil }
 
-// Progress implements connectors.Progress.
+// Progress implements connectors.Progress. It is safe to call while
+// another goroutine reads.
 func (rd *Reader) Progress() map[string]string {
+	n := rd.seen.Load()
 	return map[string]string{
-		"events":    strconv.FormatInt(rd.pos.N, 10),
-		"emitted":   strconv.FormatInt(rd.pos.Emitted, 10),
+		"events":    strconv.FormatInt(n, 10),
+		"emitted":   strconv.FormatInt(rd.emitted.Load(), 10),
 		"stream":    rd.opts.stream,
-		"next_time": time.UnixMicro(rd.scheduled(rd.pos.N)).UTC().Format(time.RFC3339),
+		"next_time": time.UnixMicro(rd.scheduled(n)).UTC().Format(time.RFC3339),
 	}
 }

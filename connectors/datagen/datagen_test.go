@@ -362,3 +362,27 @@ func BenchmarkDatagen(b *testing.B) {
 		})
 	}
 }
+
+// TestProgressWhileReading calls Progress from another goroutine while
+// Read runs, as the engine's statistics do (run with -race).
+func TestProgressWhileReading(t *testing.T) {
+	r := open(t, bidSchema, map[string]string{"stream": "bid", "rate": "0", "max_events": "20000"}, nil, nil)
+	pr, ok := r.(connectors.Progress)
+	if !ok {
+		t.Fatal("datagen does not implement connectors.Progress")
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			if pr.Progress()["stream"] != "bid" {
+				t.Error("progress stream")
+			}
+		}
+	}()
+	rows := readRows(t, r, 20000)
+	<-done
+	if len(rows) != 20000 || pr.Progress()["emitted"] != "20000" {
+		t.Fatalf("rows %d, progress %v", len(rows), pr.Progress())
+	}
+}

@@ -448,6 +448,18 @@ func (b *binder) coerce(l, r expr.Expr) (expr.Expr, expr.Expr, error) {
 	b.inferParam(l, r.Type())
 	b.inferParam(r, l.Type())
 	var err error
+	// Arrays are text in Sluice: an element (x[i]) takes the type of what it
+	// is compared with, as the element type of the array would.
+	if isSubscript(l) && r.Type().Kind != types.Text && r.Type().Kind != types.Null {
+		if l, err = expr.NewCast(l, r.Type()); err != nil {
+			return nil, nil, err
+		}
+	}
+	if isSubscript(r) && l.Type().Kind != types.Text && l.Type().Kind != types.Null {
+		if r, err = expr.NewCast(r, l.Type()); err != nil {
+			return nil, nil, err
+		}
+	}
 	if lc, ok := l.(*expr.Const); ok && lc.T.Kind == types.Text && r.Type().Kind != types.Text && r.Type().Kind != types.Null {
 		if l, err = expr.NewCast(lc, r.Type()); err != nil {
 			return nil, nil, err
@@ -1166,4 +1178,9 @@ func (b *binder) anyArray(x *ast.BinaryOperationExpr, fc *ast.FuncCallExpr, sc *
 func isParam(e expr.Expr) bool {
 	_, ok := e.(*expr.Param)
 	return ok
+}
+
+func isSubscript(e expr.Expr) bool {
+	f, ok := e.(*expr.Func)
+	return ok && f.Name == "__subscript" && f.T.Kind == types.Text
 }

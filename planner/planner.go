@@ -125,6 +125,18 @@ func validateStream(n plan.Node, eowc bool) error {
 		if err != nil {
 			return
 		}
+		forEachExpr(x, func(e expr.Expr) {
+			expr.Walk(e, func(z expr.Expr) bool {
+				if f, ok := z.(*expr.Func); ok && f.Def != nil && f.Def.Volatile && err == nil {
+					err = sqlerr.New(sqlerr.FeatureNotSupported, "%s() depends on the session or the processing-time clock and cannot be used in a continuous query", f.Name).
+						WithHint("use the event-time column (for example window_end) instead of now()")
+				}
+				return err == nil
+			})
+		})
+		if err != nil {
+			return
+		}
 		switch y := x.(type) {
 		case *plan.TopN:
 			if y.N < 0 {

@@ -883,12 +883,13 @@ func (b *binder) tableFunc(tf *sql.TableFunc, alias string, outer *scope) (plan.
 	if b.stream {
 		return nil, nil, sqlerr.New(sqlerr.FeatureNotSupported, "function %s in FROM is not supported in streaming queries", tf.Name)
 	}
-	sc := outer
-	if sc == nil {
-		sc = &scope{}
+	// Arguments see no FROM item of their own query, only enclosing
+	// queries (as outer references: the function runs over no input row).
+	argScope := &scope{parent: outer}
+	if outer != nil {
+		argScope.correlated = outer.correlated
 	}
-	// Arguments are bound against the enclosing query only.
-	args, err := b.args(tf.Args, &scope{parent: sc.parent, correlated: sc.correlated, cols: sc.cols})
+	args, err := b.args(tf.Args, argScope)
 	if err != nil {
 		return nil, nil, err
 	}

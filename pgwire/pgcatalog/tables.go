@@ -233,6 +233,7 @@ func init() {
 	register("pg_catalog", "pg_publication", "oid oid, pubname name, pubowner oid, puballtables bool, pubinsert bool, "+
 		"pubupdate bool, pubdelete bool, pubtruncate bool, pubviaroot bool", nil)
 	register("pg_catalog", "pg_publication_rel", "oid oid, prpubid oid, prrelid oid, prqual pg_node_tree, prattrs int2vector", nil)
+	register("pg_catalog", "pg_publication_namespace", "oid oid, pnpubid oid, pnnspid oid", nil)
 	register("pg_catalog", "pg_partitioned_table", "partrelid oid, partstrat char, partnatts int2, partdefid oid, "+
 		"partattrs int2vector, partclass oidvector, partcollation oidvector, partexprs pg_node_tree", nil)
 	register("pg_catalog", "pg_sequence", "seqrelid oid, seqtypid oid, seqstart int8, seqincrement int8, seqmax int8, "+

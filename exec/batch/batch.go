@@ -173,8 +173,8 @@ type runner struct {
 }
 
 func newRunner(ectx *expr.Context, p Provider) *runner {
-	r := &runner{p: p, correlated: map[plan.Node]bool{}, cache: map[plan.Node][]types.Row{},
-		scans: map[*plan.Scan][]types.Row{}, ctx: context.Background()}
+	// The maps are made on first write: most statements have no subquery.
+	r := &runner{p: p, ctx: context.Background()}
 	c := expr.Context{}
 	if ectx != nil {
 		c = *ectx
@@ -194,6 +194,9 @@ func (r *runner) runSubquery(ctx *expr.Context, p any, outer types.Row) ([]types
 	corr, known := r.correlated[node]
 	if !known {
 		corr = planIsCorrelated(node, 1)
+		if r.correlated == nil {
+			r.correlated = map[plan.Node]bool{}
+		}
 		r.correlated[node] = corr
 	}
 	if !corr {
@@ -213,6 +216,9 @@ func (r *runner) runSubquery(ctx *expr.Context, p any, outer types.Row) ([]types
 		return nil, err
 	}
 	if !corr {
+		if r.cache == nil {
+			r.cache = map[plan.Node][]types.Row{}
+		}
 		r.cache[node] = rows
 	}
 	return rows, nil
@@ -434,11 +440,20 @@ func coversPushed(pred expr.Expr, pushed []expr.Expr) bool {
 	if a, ok := pred.(*expr.And); ok {
 		terms = a.Terms
 	}
-	have := make(map[string]bool, len(terms))
-	for _, t := range terms {
-		have[t.String()] = true
-	}
+	var have map[string]bool
+outer:
 	for _, p := range pushed {
+		for _, t := range terms {
+			if t == p { // the planner usually shares the expression
+				continue outer
+			}
+		}
+		if have == nil {
+			have = make(map[string]bool, len(terms))
+			for _, t := range terms {
+				have[t.String()] = true
+			}
+		}
 		if !have[p.String()] {
 			return false
 		}
@@ -467,6 +482,9 @@ func (r *runner) scanRows(ctx context.Context, s *plan.Scan, ectx *expr.Context)
 		return nil, err
 	}
 	if reuse {
+		if r.scans == nil {
+			r.scans = map[*plan.Scan][]types.Row{}
+		}
 		r.scans[s] = rows
 	}
 	return rows, nil

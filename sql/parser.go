@@ -1265,7 +1265,9 @@ func (p *stmtParser) insert() (Statement, error) {
 	}
 	if p.peek().is("values") {
 		toks := p.rest()
+		p.rw.insertValues = true
 		n, err := p.rw.normalise("insert into t ", toks, toks[len(toks)-1].End)
+		p.rw.insertValues = false
 		if err != nil {
 			return nil, err
 		}

@@ -122,6 +122,10 @@ type rewriter struct {
 	windows []*pendingWindow
 	nFunc   int
 	funcs   []*pendingFunc
+	depth   int // nesting level of seq
+	// insertValues is set while rewriting the VALUES list of INSERT, whose
+	// rows TiDB must see as plain (...) lists, not VALUES ROW(...).
+	insertValues bool
 }
 
 func (r *rewriter) errAt(code string, off int, format string, args ...any) *sqlerr.Error {
@@ -285,6 +289,8 @@ func isWindowFunc(name string) bool {
 
 // seq rewrites one nesting level of tokens.
 func (r *rewriter) seq(toks []token) ([]item, error) {
+	r.depth++
+	defer func() { r.depth-- }()
 	var items []item
 	inFrom, sawSelect := false, false
 	last := func() *item {
@@ -311,7 +317,7 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 		if valuesRow && !t.isPunct("(") && !t.isPunct(",") {
 			valuesRow = false
 		}
-		if t.is("values") && (len(items) == 0 || setOpWords[last().kw]) {
+		if t.is("values") && (len(items) == 0 || setOpWords[last().kw]) && !(r.insertValues && r.depth == 1) {
 			valuesRow = true
 		}
 		switch {
@@ -512,6 +518,13 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 			}
 			items = append(items, it...)
 			i = n - 1
+			continue
+
+		case (t.is("row") && !next.isPunct("(") && (last() == nil || last().kw != "current")) ||
+			(t.is("partition") && !next.is("by")):
+			// ROW and PARTITION are keywords to TiDB in any position; used
+			// as column names they are quoted.
+			items = append(items, item{operand: true, orig: t.Pos, ps: []piece{synth(`"`+t.Val+`"`, t.Pos)}})
 			continue
 
 		case t.Kind == tIdent || t.Kind == tQIdent:
@@ -1038,7 +1051,7 @@ func (r *rewriter) infix(items []item) []item {
 // boundaryWords end the operand of a low-precedence rewrite.
 var boundaryWords = setOf(`and or not where when then else end on having select by set distinct
 case , from limit offset order group union intersect except ( ) returning using join window emit
-asc desc nulls`)
+asc desc nulls as`)
 
 // lowPrecedence rewrites IS [NOT] DISTINCT FROM and NULLS FIRST|LAST, whose
 // operands are whole expressions up to a boundary word.

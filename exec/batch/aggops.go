@@ -174,6 +174,15 @@ func (g *groupAggOp) load(ctx context.Context) error {
 				return err
 			}
 		}
+		if len(g.keys) == 0 && len(states) > 0 {
+			// One group: no hashing.
+			for _, st := range states {
+				if err := st.Update(g.ectx, row, chunk.Insert); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		h := hashRow(scratch, false)
 		gi := table.find(h, scratch)
 		if gi < 0 {

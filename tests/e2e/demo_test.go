@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -285,6 +287,47 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("server-sent events", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+s.HTTP+"/subscribe/page_views_per_minute", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "text/event-stream" {
+			t.Fatalf("subscribe: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		sc := bufio.NewScanner(res.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var event string
+		inserts := 0
+		for inserts < 5 && sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				data := []byte(strings.TrimPrefix(line, "data: "))
+				if !json.Valid(data) {
+					t.Fatalf("event %s carries invalid JSON %q", event, data)
+				}
+				if event == "insert" {
+					var row map[string]any
+					json.Unmarshal(data, &row)
+					if row["campaign"] == nil || row["page_views"] == nil || row["window_start"] == nil {
+						t.Fatalf("insert row %v", row)
+					}
+					inserts++
+				}
+			}
+		}
+		if inserts < 5 {
+			t.Fatalf("only %d insert events: %v", inserts, sc.Err())
+		}
+	})
+
 	// A view of our own, to see it come back after the restart.
 	if _, err := conn.Exec(context.Background(), `CREATE MATERIALIZED VIEW revenue_by_country AS
 		SELECT country, window_start, window_end, count(*) AS orders
@@ -312,8 +355,14 @@ func TestDemoEndToEnd(t *testing.T) {
 	checkDemoViews(t, conn2)
 	eventually(t, 60*time.Second, "closed windows survive the restart", func() error {
 		after := earliestWindows(t, conn2)
-		if !slices.Equal(before, after) {
-			return fmt.Errorf("earliest windows before restart %v, after %v", before, after)
+		for i := range before {
+			if i >= len(after) || before[i] != after[i] {
+				var got any = "nothing"
+				if i < len(after) {
+					got = after[i]
+				}
+				return fmt.Errorf("closed window %d before restart %+v, after %+v", i, before[i], got)
+			}
 		}
 		return nil
 	})

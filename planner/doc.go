@@ -21,8 +21,38 @@
 //     applied bottom-up to a fixed point: constant folding, filter merging,
 //     predicate push-down through projections, sorts, window assignment and
 //     into join inputs, projection merging, Top-N from rank filters; then,
-//     for batch plans, predicates copied into Scan.Pushed.
-//   - EXPLAIN text (Explain), golden-tested under testdata/.
+//     for batch plans, predicates copied into Scan.Pushed, and for
+//     streaming plans projection pruning of connector source scans
+//     (prune.go: the connector decodes only Scan.Cols[:NumPhysical], with
+//     generated columns and the watermark column re-indexed). Scans of
+//     tables and views keep their full schema because exec feeds them from
+//     the relation's full rows.
+//   - EXPLAIN text (Explain), golden-tested under testdata/ (go test
+//     ./planner -rewrite regenerates them). testdata/nexmark_* records
+//     which Nexmark queries plan and why the others do not;
+//     testdata/clientqueries plans the catalog queries of psql, pgx, JDBC
+//     and Grafana.
+//
+// Batch (ad-hoc) specifics: functions in FROM become plan.TableFunc
+// (unnest, generate_series, or any scalar function as one row); WITH
+// (non-recursive) is inlined per reference; ARRAY(subquery) and scalar,
+// EXISTS, IN, ANY/ALL subqueries are expr.Subquery nodes whose plans the
+// executor runs through Context.RunSubquery (OuterRef Depth 1 is the
+// row the Subquery expression is evaluated over); a ROW_NUMBER() without
+// a rank filter is a TopN with N = math.MaxInt64. 'name'::regclass and
+// ::regnamespace call __regclass/__regnamespace, which a session with
+// catalog OIDs supplies through expr.Context.Funcs.
+//
+// Streaming joins: a join with a table or view on either side is a
+// LookupJoin from the stream (conditions on the table side go into the
+// residual, since exec looks rows up in the relation itself); a join of
+// two streams is an IntervalJoin whose bounds come from ON and, for inner
+// joins, from WHERE conjuncts over both sides. window_end of a windowed
+// aggregate counts as event time (its watermark is window_time's).
+//
+// Errors are *sqlerr.Error with Postgres SQLSTATEs; errors in expressions
+// carry the line and column of the failing expression (through
+// sql.Select.UserPos).
 //
 // Streaming rules of boundedness (what is rejected and why):
 //   - A window (TVF or legacy group window) must be over the input's

@@ -85,7 +85,7 @@ func (o *groupAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 			g.prev = nil
 			o.m.remove(e)
 			delete(o.last, e)
-			o.bytes -= int64(64 + rowBytes(e.key) + 16*len(o.aggs))
+			o.bytes -= int64(64+rowBytes(e.key)+16*len(o.aggs)) + stateSize(e.val.states) // checkpoint: free the states' bytes too
 			continue
 		}
 		row := out.row(chunk.Insert, g.win)
@@ -114,7 +114,7 @@ func (o *groupAggOp) expire() {
 		if now-t >= o.n.TTL {
 			o.m.remove(e)
 			delete(o.last, e)
-			o.bytes -= int64(64 + rowBytes(e.key) + 16*len(o.aggs))
+			o.bytes -= int64(64+rowBytes(e.key)+16*len(o.aggs)) + stateSize(e.val.states) // checkpoint: free the states' bytes too
 		}
 	}
 	o.stats.stateBytes.Store(max(o.bytes, 0))

@@ -22,8 +22,11 @@ type session struct {
 }
 
 // sessionOp aggregates session windows per key with a gap and an optional
-// maximum duration. A row joins every session it is within gap of; a late
-// row that bridges two sessions merges them. Sessions close when the
+// maximum duration. A row joins every session it is within gap of; an
+// out-of-order row that bridges two sessions merges them. A row whose event
+// time is behind the watermark minus the allowed lateness is late: a
+// session it would extend may already have been emitted, so it is recorded
+// instead (this keeps the output equal to sessionizing the on-time rows). Sessions close when the
 // watermark passes their end (last event + gap, capped at start + max
 // duration) plus the allowed lateness.
 type sessionOp struct {
@@ -74,6 +77,12 @@ func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		if t == chunk.NoTime {
 			continue
 		}
+		if o.wm != math.MinInt64 && t < o.wm-o.n.Lateness {
+			// Behind the watermark (minus the grace): any session the row
+			// could have joined or bridged may already be emitted.
+			o.late.record(row, t, o.wm)
+			continue
+		}
 		key, h, err := o.keys.eval(row)
 		if err != nil {
 			return err
@@ -103,10 +112,6 @@ func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		if len(hits) == 0 {
 			if op == chunk.Delete {
 				continue // retraction of a row whose session is gone
-			}
-			if t+o.gap+o.n.Lateness <= o.wm {
-				o.late.record(row, t, o.wm)
-				continue
 			}
 			if ke == nil {
 				ke = o.byKey.insert(h, copyRow(key))
@@ -166,7 +171,7 @@ func (o *sessionOp) kill(s *session) {
 		}
 	}
 	o.open--
-	o.bytes -= int64(96 + 16*len(o.aggs))
+	o.bytes -= int64(96+16*len(o.aggs)) + stateSize(s.states) // checkpoint: free the states' bytes too
 	if s.prev != nil {
 		o.retired = append(o.retired, s)
 	}
@@ -244,7 +249,7 @@ func (o *sessionOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 			o.byKey.remove(ke)
 		}
 		o.open--
-		o.bytes -= int64(96 + 16*len(o.aggs))
+		o.bytes -= int64(96+16*len(o.aggs)) + stateSize(s.states) // checkpoint: free the states' bytes too
 	}
 	o.publish()
 	return satSub(wm, o.n.Lateness), nil

@@ -420,3 +420,12 @@ func restoreView(r *relation, b []byte) error {
 	r.mu.Unlock()
 	return nil
 }
+
+// stateSize sums the sizes of accumulators (for state-bytes accounting).
+func stateSize(ss []accState) int64 {
+	n := int64(0)
+	for _, s := range ss {
+		n += int64(s.SizeBytes())
+	}
+	return n
+}

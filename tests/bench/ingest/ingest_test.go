@@ -1,9 +1,3 @@
-// Package ingest benchmarks HTTP ingest into a tumbling-window view
-// through the real sluice binary: events/s accepted by POST
-// /ingest/{source} with NDJSON bodies, and a check that the view counted
-// every accepted event.
-//
-//	go test -run '^$' -bench . -benchtime 200x ./tests/bench/ingest/
 package ingest
 
 import (

@@ -69,3 +69,8 @@ func (d *DB) RecordDeadLetter(dl connectors.DeadLetter) {
 	d.dead.add(dl)
 	d.log.Debug("dead letter", "source", dl.Source, "reason", dl.Reason, "offset", dl.Offset, "at", dl.Time.Format(time.RFC3339Nano))
 }
+
+// DeadLetterCounts returns how many dead letters were recorded in all and
+// per source since the process started (the table keeps only the newest
+// 10 000; the counts keep everything).
+func (d *DB) DeadLetterCounts() (int64, map[string]int64) { return d.dead.counts() }

@@ -208,7 +208,7 @@ func TestWindowsEqualBatchOracle(t *testing.T) {
 	for seed := range uint64(3) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
-			evs := generate(rng, 20000)
+			evs := generate(rng, 10000)
 			r := slt.NewRunner(exec.Config{QueueSize: 4, MaxLateEvents: 1 << 20})
 			defer r.Close()
 			ctx := context.Background()

@@ -109,6 +109,24 @@ func (b *binder) join(x *ast.Join, outer *scope) (plan.Node, *scope, error) {
 		n, err := b.streamJoin(left, right, kind, cond, nl, cols)
 		return n, sc, err
 	}
+	if kind == plan.LeftJoin && cond != nil {
+		// ON conditions over the right input alone filter that input.
+		var keep, rightOnly []expr.Expr
+		for _, c := range expr.Conjuncts(cond) {
+			if sides(c, nl) == sideRight && !isVolatile(c) && !hasOuter(c) {
+				rightOnly = append(rightOnly, shift(c, -nl))
+			} else {
+				keep = append(keep, c)
+			}
+		}
+		if len(rightOnly) > 0 {
+			right = &plan.Filter{Input: right, Pred: expr.NewAnd(rightOnly...)}
+			cond = nil
+			if len(keep) > 0 {
+				cond = expr.NewAnd(keep...)
+			}
+		}
+	}
 	lk, rk, residual := splitEqui(cond, nl)
 	if kind == plan.CrossJoin && cond != nil {
 		kind = plan.InnerJoin

@@ -74,7 +74,7 @@ func (p *Planner) PlanView(v *sql.CreateView) (*plan.Materialize, *Relation, err
 	if len(cols) > 0 {
 		node = renameTop(node, cols)
 	}
-	key := deriveKey(node)
+	key := p.deriveKey(node)
 	appendOnly := p.appendOnly(node)
 	m := &plan.Materialize{Input: node, Name: name, Key: key, AppendOnly: appendOnly}
 	rel := &Relation{Name: name, Kind: plan.RelView, Cols: cols, NumPhysical: len(cols),
@@ -219,8 +219,15 @@ func renameTop(n plan.Node, cols types.Schema) plan.Node {
 }
 
 // deriveKey returns the primary key of n's output, or nil.
-func deriveKey(n plan.Node) []int {
+func (p *Planner) deriveKey(n plan.Node) []int {
 	switch x := n.(type) {
+	case *plan.Scan:
+		if x.Kind == plan.RelView {
+			if rel, err := p.cat.Relation(x.Name); err == nil && rel != nil && len(rel.Cols) == len(x.Cols) {
+				return rel.Key
+			}
+		}
+		return nil
 	case *plan.WindowAgg:
 		out := make([]int, len(x.GroupBy)+2)
 		for i := range out {
@@ -272,9 +279,9 @@ func deriveKey(n plan.Node) []int {
 		}
 		return out
 	case *plan.Filter:
-		return deriveKey(x.Input)
+		return p.deriveKey(x.Input)
 	case *plan.Project:
-		in := deriveKey(x.Input)
+		in := p.deriveKey(x.Input)
 		if in == nil {
 			return nil
 		}
@@ -404,7 +411,7 @@ func (p *Planner) PlanSink(s *sql.CreateSink) (*plan.Sink, error) {
 			return nil, err
 		}
 		input = renameTop(input, dedupNames(input.Schema()))
-		key, appendOnly = deriveKey(input), p.appendOnly(input)
+		key, appendOnly = p.deriveKey(input), p.appendOnly(input)
 	}
 	return &plan.Sink{Input: input, Name: strings.ToLower(s.Name), Connector: strings.ToLower(conn), Options: opts, Key: key, AppendOnly: appendOnly}, nil
 }

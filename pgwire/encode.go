@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -170,6 +171,12 @@ func appendValue(buf []byte, t types.Type, v types.Value, f int16) ([]byte, erro
 		if v.K != t.Kind && t.Kind != types.Null && t.Kind != types.Text {
 			v = convert(t.Kind, v)
 		}
+		switch v.K {
+		case types.Float32:
+			return appendPGFloat(buf, v.Float(), 32), nil
+		case types.Float64:
+			return appendPGFloat(buf, v.Float(), 64), nil
+		}
 		return v.AppendText(buf), nil
 	}
 	switch t.Kind {
@@ -290,6 +297,36 @@ func appendNumeric(buf []byte, d decimal.Decimal) []byte {
 		buf = binary.BigEndian.AppendUint16(buf, g)
 	}
 	return buf
+}
+
+// appendPGFloat appends f as Postgres 12+ prints float4/float8 (shortest
+// exact digits): plain decimal for decimal exponents from -4 up to 5
+// (float4) or 14 (float8), scientific ("1e+15", "1.5e-07") outside.
+func appendPGFloat(buf []byte, f float64, bits int) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(buf, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(buf, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(buf, "-Infinity"...)
+	}
+	if f == 0 {
+		if math.Signbit(f) {
+			return append(buf, "-0"...)
+		}
+		return append(buf, '0')
+	}
+	sci := strconv.FormatFloat(f, 'e', -1, bits)
+	exp, _ := strconv.Atoi(sci[strings.IndexByte(sci, 'e')+1:])
+	limit := 15
+	if bits == 32 {
+		limit = 6
+	}
+	if exp < -4 || exp >= limit {
+		return append(buf, sci...)
+	}
+	return strconv.AppendFloat(buf, f, 'f', -1, bits)
 }
 
 func intOf(v types.Value) int64 {

@@ -82,6 +82,12 @@ type Select struct {
 	// set-returning functions in FROM they stand for (unnest(x) AS u,
 	// generate_series(1, 10) g, ...), including those of nested subqueries.
 	TableFuncs map[string]*TableFunc
+	// ColumnAliases maps the alias of a FROM item written with a column
+	// alias list (FROM t AS x(a, b), (VALUES ...) AS v(id, name)) to the
+	// column names, in order; TiDB sees only the alias. It includes the
+	// lists of nested subqueries (aliases are looked up innermost first by
+	// the planner; a repeated alias keeps the last list).
+	ColumnAliases map[string][]string
 	// Normalized is the text TiDB parsed (see the rewrite contract).
 	Normalized string
 

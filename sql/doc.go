@@ -105,6 +105,20 @@
 //   - VALUES (a, b), (c, d) (a query or INSERT source) becomes VALUES
 //     ROW(a, b), ROW(c, d); TiDB names its columns column_0, column_1, ...
 //     where Postgres says column1, column2, ...
+//   - x AT TIME ZONE z becomes timezone(z, x).
+//   - agg(args) WITHIN GROUP (ORDER BY k) becomes __ordered(agg(args), k),
+//     as for ordered aggregates.
+//   - An interval literal that is a window frame bound (RANGE BETWEEN
+//     INTERVAL '1' HOUR PRECEDING ...) becomes TiDB's INTERVAL <micros>
+//     MICROSECOND (ast.FrameBound with Unit ast.TimeUnitMicrosecond).
+//   - A column alias list on a FROM item (t AS x(a, b)) is removed and
+//     recorded in Select.ColumnAliases["x"] = [a b]; on a table function it
+//     is TableFunc.ColumnAliases.
+//   - The parameterless SQL functions current_user, session_user, user,
+//     current_role and current_schema become calls (current_user(), ...);
+//     current_catalog becomes current_database().
+//   - SELECT DISTINCT ON, GROUP BY ROLLUP/CUBE/GROUPING SETS and SIMILAR TO
+//     are rejected with 0A000 and a hint.
 //   - EMIT ON WINDOW CLOSE and the view's WITH (...) options are removed
 //     from the query and recorded on CreateView.
 //

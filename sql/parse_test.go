@@ -90,6 +90,14 @@ func dumpSelect(s *Select, ind string) string {
 	if len(params) > 0 {
 		fmt.Fprintf(&b, "%sparam markers (Order): %s\n", ind, strings.Join(params, ", "))
 	}
+	akeys := make([]string, 0, len(s.ColumnAliases))
+	for k := range s.ColumnAliases {
+		akeys = append(akeys, k)
+	}
+	sort.Strings(akeys)
+	for _, k := range akeys {
+		fmt.Fprintf(&b, "%scolumn aliases %s: %v\n", ind, k, s.ColumnAliases[k])
+	}
 	fkeys := make([]string, 0, len(s.TableFuncs))
 	for k := range s.TableFuncs {
 		fkeys = append(fkeys, k)

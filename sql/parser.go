@@ -273,7 +273,7 @@ func (p *stmtParser) selectOf(toks []token) (*Select, error) {
 	if len(toks) == 0 {
 		return nil, p.syntaxErr().WithHint("expected a query")
 	}
-	mark, fmark := len(p.rw.windows), len(p.rw.funcs)
+	mark, fmark, cmark := len(p.rw.windows), len(p.rw.funcs), len(p.rw.colAliases)
 	n, err := p.rw.normalise("", toks, toks[len(toks)-1].End)
 	if err != nil {
 		return nil, err
@@ -289,6 +289,12 @@ func (p *stmtParser) selectOf(toks []token) (*Select, error) {
 			WithHint("expected a query")
 	}
 	sel := &Select{Span: spanOf(p.src, toks), Stmt: rs, Normalized: n.text, pm: n.pm, src: p.src}
+	for _, ca := range p.rw.colAliases[cmark:] {
+		if sel.ColumnAliases == nil {
+			sel.ColumnAliases = map[string][]string{}
+		}
+		sel.ColumnAliases[ca.alias] = ca.cols
+	}
 	funcs := p.rw.funcs[fmark:]
 	for _, f := range funcs {
 		if sel.TableFuncs == nil {

@@ -123,6 +123,8 @@ type rewriter struct {
 	nFunc   int
 	funcs   []*pendingFunc
 	depth   int // nesting level of seq
+	// colAliases are the column alias lists of FROM items, in order.
+	colAliases []*colAliases
 	// insertValues is set while rewriting the VALUES list of INSERT, whose
 	// rows TiDB must see as plain (...) lists, not VALUES ROW(...).
 	insertValues bool
@@ -276,9 +278,22 @@ var otherOps = map[string]string{
 	"!~":  "regexp_like",
 	"!~*": "regexp_like",
 	"^":   "power",
+	// x AT TIME ZONE z is timezone(z, x); infix swaps the operands.
+	"at time zone": "timezone",
 }
 
 var comparisonOps = setOf("= <> != < > <= >=")
+
+// sqlUserFuncs are SQL's parameterless functions written without
+// parentheses, and the calls they become.
+var sqlUserFuncs = map[string]string{
+	"current_user":    "current_user",
+	"session_user":    "session_user",
+	"user":            "current_user",
+	"current_role":    "current_role",
+	"current_schema":  "current_schema",
+	"current_catalog": "current_database",
+}
 
 var setOpWords = setOf("union intersect except all distinct")
 
@@ -446,6 +461,53 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 			i = j - 1
 			continue
 
+		case t.is("at") && next.is("time") && i+2 < len(toks) && toks[i+2].is("zone") && last() != nil && last().operand:
+			// x AT TIME ZONE z becomes timezone(z, x) once z is read (infix).
+			items = append(items, item{kw: "at time zone", op: "at time zone", orig: t.Pos, ps: []piece{synth("at time zone", t.Pos)}})
+			i += 2
+			continue
+
+		case (t.is("rollup") || t.is("cube")) && next.isPunct("(") && last() != nil && (last().kw == "by" || last().kw == ","),
+			t.is("grouping") && next.is("sets"):
+			return nil, r.errAt(sqlerr.FeatureNotSupported, t.Pos, "GROUP BY %s is not supported", strings.ToUpper(t.Val)).
+				WithHint("write one GROUP BY query per grouping and combine them with UNION ALL")
+
+		case t.is("similar") && next.is("to"):
+			return nil, r.errAt(sqlerr.FeatureNotSupported, t.Pos, "SIMILAR TO is not supported").
+				WithHint("use LIKE, or a regular expression with ~")
+
+		case t.Kind == tIdent && sqlUserFuncs[t.Val] != "" && !next.isPunct("(") && !next.isPunct(".") &&
+			(last() == nil || last().kw != "."):
+			// SQL's parameterless functions (session_user, current_user,
+			// ...) become calls TiDB reads as functions, not columns.
+			items = append(items, item{operand: true, orig: t.Pos, ps: []piece{synth(sqlUserFuncs[t.Val]+"()", t.Pos)}})
+			continue
+
+		case t.is("distinct") && next.is("on") && last() != nil && last().kw == "select":
+			return nil, r.errAt(sqlerr.FeatureNotSupported, t.Pos, "SELECT DISTINCT ON is not supported").
+				WithHint("keep the first row per key with ROW_NUMBER() OVER (PARTITION BY key ORDER BY ...) AS rn in a subquery and WHERE rn = 1")
+
+		case t.is("within") && next.is("group") && i+2 < len(toks) && toks[i+2].isPunct("(") && last() != nil && last().operand:
+			// agg(args) WITHIN GROUP (ORDER BY k) becomes __ordered(agg(args), k).
+			j := matchClose(toks, i+2)
+			if j < 0 {
+				return nil, r.errAt(sqlerr.SyntaxError, toks[i+2].Pos, "syntax error: unbalanced parentheses")
+			}
+			inner := toks[i+3 : j]
+			if len(inner) < 3 || !inner[0].is("order") || !inner[1].is("by") {
+				return nil, r.errAt(sqlerr.SyntaxError, toks[i+2].Pos, "syntax error in WITHIN GROUP").WithHint("write WITHIN GROUP (ORDER BY expression)")
+			}
+			keys, err := r.orderKeys(splitTop(inner[2:]), toks[j])
+			if err != nil {
+				return nil, err
+			}
+			agg := last()
+			ps := append([]piece{synth("__ordered(", agg.orig)}, agg.ps...)
+			ps = append(ps, keys...)
+			*agg = item{operand: true, orig: agg.orig, ps: append(ps, synth(")", toks[j].Pos))}
+			i = j
+			continue
+
 		case t.is("filter") && next.isPunct("(") && last() != nil && last().operand:
 			j := matchClose(toks, i+1)
 			if j < 0 {
@@ -602,6 +664,18 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 			inner := toks[i+1 : j]
 			p := last()
 			switch {
+			case inFrom && p != nil && p.operand && p.callable && p.qual == "" && len(items) >= 2 &&
+				(items[len(items)-2].kw == "as" || (items[len(items)-2].operand && !items[len(items)-2].callable) ||
+					(items[len(items)-2].operand && len(items) >= 3 && !items[len(items)-3].operand)) && identList(inner):
+				// FROM item AS alias(c1, c2): TiDB has no column alias
+				// lists; the list is recorded in Select.ColumnAliases.
+				ca := &colAliases{alias: p.name}
+				for _, c := range splitTop(inner) {
+					ca.cols = append(ca.cols, c[0].Val)
+				}
+				r.colAliases = append(r.colAliases, ca)
+				i = j
+				continue
 			case p != nil && (p.callable || p.kw == "cast"):
 				if p.kw == "cast" {
 					p.name = "cast"
@@ -849,31 +923,11 @@ func (r *rewriter) call(name item, inner []token, open, closeTok token) (item, e
 	ps = append(ps, verb(r.src, open))
 	ps = append(ps, args...)
 	ps = append(ps, closeP)
-	for _, key := range orderKeys {
-		if len(key) == 0 {
-			return item{}, r.errAt(sqlerr.SyntaxError, closeTok.Pos, "syntax error: empty ORDER BY key")
-		}
-		desc := false
-		switch last := key[len(key)-1]; {
-		case last.is("desc"):
-			desc = true
-			key = key[:len(key)-1]
-		case last.is("asc"):
-			key = key[:len(key)-1]
-		}
-		k, err := r.join(key)
-		if err != nil {
-			return item{}, err
-		}
-		ps = append(ps, synth(", ", key[0].Pos))
-		if desc {
-			ps = append(ps, synth("__desc(", key[0].Pos))
-		}
-		ps = append(ps, k...)
-		if desc {
-			ps = append(ps, synth(")", key[0].Pos))
-		}
+	keys, err := r.orderKeys(orderKeys, closeTok)
+	if err != nil {
+		return item{}, err
 	}
+	ps = append(ps, keys...)
 	if orderKeys != nil {
 		ps = append(ps, synth(")", closeTok.Pos))
 	}
@@ -935,6 +989,10 @@ func (r *rewriter) interval(toks []token, i int) (item, int, error) {
 	}
 	if neg {
 		micros = -micros
+	}
+	if j < len(toks) && (toks[j].is("preceding") || toks[j].is("following")) {
+		// A window frame bound: TiDB takes only INTERVAL n unit here.
+		return item{operand: true, orig: start, ps: []piece{synth(fmt.Sprintf("interval %d microsecond", micros), start)}}, j, nil
 	}
 	return item{operand: true, orig: start, ps: []piece{synth(fmt.Sprintf("__interval(%d)", micros), start)}}, j, nil
 }
@@ -1026,6 +1084,10 @@ func (r *rewriter) infix(items []item) []item {
 			continue
 		}
 		l, rt := items[k-1], items[k+1]
+		if op == "at time zone" {
+			// timezone(zone, x): the zone comes first.
+			l, rt = rt, l
+		}
 		ps := []piece{synth(fn+"(", l.orig)}
 		if strings.HasPrefix(op, "!") {
 			ps = []piece{synth("(not "+fn+"(", l.orig)}
@@ -1403,4 +1465,59 @@ func (r *rewriter) tableFunc(toks []token, i int) ([]item, int, error) {
 		{kw: "as", orig: start.Pos, ps: []piece{synth("as", start.Pos)}},
 		{operand: true, orig: start.Pos, ps: []piece{synth(`"`+strings.ReplaceAll(alias, `"`, `""`)+`"`, start.Pos)}},
 	}, n, nil
+}
+
+// orderKeys renders ORDER BY keys of an ordered aggregate as ", k1,
+// __desc(k2)".
+func (r *rewriter) orderKeys(keys [][]token, closeTok token) ([]piece, error) {
+	var ps []piece
+	for _, key := range keys {
+		if len(key) == 0 {
+			return nil, r.errAt(sqlerr.SyntaxError, closeTok.Pos, "syntax error: empty ORDER BY key")
+		}
+		desc := false
+		switch last := key[len(key)-1]; {
+		case last.is("desc"):
+			desc = true
+			key = key[:len(key)-1]
+		case last.is("asc"):
+			key = key[:len(key)-1]
+		}
+		if len(key) == 0 {
+			return nil, r.errAt(sqlerr.SyntaxError, closeTok.Pos, "syntax error: empty ORDER BY key")
+		}
+		k, err := r.join(key)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, synth(", ", key[0].Pos))
+		if desc {
+			ps = append(ps, synth("__desc(", key[0].Pos))
+		}
+		ps = append(ps, k...)
+		if desc {
+			ps = append(ps, synth(")", key[0].Pos))
+		}
+	}
+	return ps, nil
+}
+
+// colAliases is the column alias list of a FROM item: AS alias(c1, c2).
+type colAliases struct {
+	alias string
+	cols  []string
+}
+
+// identList reports whether toks is a non-empty comma-separated list of
+// plain names.
+func identList(toks []token) bool {
+	if len(toks) == 0 {
+		return false
+	}
+	for _, c := range splitTop(toks) {
+		if len(c) != 1 || (c[0].Kind != tIdent && c[0].Kind != tQIdent) || (c[0].Kind == tIdent && nonCallable[c[0].Val]) {
+			return false
+		}
+	}
+	return true
 }

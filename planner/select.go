@@ -516,8 +516,14 @@ func outputName(n ast.ExprNode) string {
 			}
 		case "__interval":
 			return "interval"
-		case "json_get", "json_get_text":
+		case "json_get", "json_get_text", "json_get_path", "json_get_path_text":
 			return "?column?"
+		case "__array", "__array_sub":
+			return "array"
+		case "__subscript":
+			if len(x.Args) > 0 {
+				return outputName(x.Args[0])
+			}
 		case "concat", "regexp_like", "__concat_op", "__any", "__all", "__subscript":
 			return "?column?"
 		}

@@ -16,7 +16,7 @@ func groupAggPlan(in plan.Node) *plan.GroupAgg {
 		Cols: types.Schema{{Name: "k", Type: types.TText}, {Name: "n", Type: types.TInt64}, {Name: "s", Type: types.TInt64}}}
 }
 
-func runToEnd(t *testing.T, par, total int, withCheckpoints bool) (map[string]string, string, *ckRun) {
+func parRunToEnd(t *testing.T, par, total int, withCheckpoints bool) (map[string]string, string, *ckRun) {
 	t.Helper()
 	g := newGate(t, total)
 	gateMu.Lock()
@@ -43,11 +43,11 @@ func runToEnd(t *testing.T, par, total int, withCheckpoints bool) (map[string]st
 }
 
 func TestParallelResultsEqualOneWorker(t *testing.T) {
-	want, wantSink, r1 := runToEnd(t, 1, 5000, false)
+	want, wantSink, r1 := parRunToEnd(t, 1, 5000, false)
 	r1.crash()
 	for _, par := range []int{2, 3} {
 		t.Run(fmt.Sprint(par), func(t *testing.T) {
-			got, gotSink, r := runToEnd(t, par, 5000, false)
+			got, gotSink, r := parRunToEnd(t, par, 5000, false)
 			defer r.crash()
 			nodes := 0
 			r.e.mu.Lock()
@@ -73,7 +73,7 @@ func TestParallelResultsEqualOneWorker(t *testing.T) {
 }
 
 func TestParallelCheckpointRestore(t *testing.T) {
-	want, _, r1 := runToEnd(t, 2, 3000, false)
+	want, _, r1 := parRunToEnd(t, 2, 3000, false)
 	r1.crash()
 	dir := t.TempDir()
 	g := newGate(t, 3000)

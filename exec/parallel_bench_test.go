@@ -1,0 +1,232 @@
+package exec
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// ckbench is a fast bounded source for benchmarks: `events` rows over
+// `keys` keys, 1 ms of event time apart with a little disorder.
+type ckbench struct{}
+
+func init() { connectors.Register(ckbench{}) }
+
+func (ckbench) Name() string { return "ckbench" }
+func (ckbench) SourceOptions() []connectors.OptionSpec {
+	return []connectors.OptionSpec{{Name: "events"}, {Name: "keys"}, {Name: "step_us"}}
+}
+func (ckbench) SinkOptions() []connectors.OptionSpec { return nil }
+func (ckbench) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
+	return nil, errors.New("not a sink")
+}
+
+func (ckbench) OpenSource(_ context.Context, spec connectors.SourceSpec) (connectors.Reader, error) {
+	n, _ := strconv.Atoi(spec.Options["events"])
+	k, _ := strconv.Atoi(spec.Options["keys"])
+	step, _ := strconv.Atoi(spec.Options["step_us"])
+	if step == 0 {
+		step = 1000
+	}
+	r := &benchReader{total: n, step: int64(step), c: chunk.New(3, 1024)}
+	for i := range k {
+		r.keys = append(r.keys, types.NewText("key-"+strconv.Itoa(i)))
+	}
+	if spec.Position != nil {
+		r.next = int(binary.BigEndian.Uint64(spec.Position))
+	}
+	return r, nil
+}
+
+type benchReader struct {
+	total, next int
+	step        int64
+	keys        []types.Value
+	c           *chunk.Chunk
+}
+
+func (r *benchReader) Read(context.Context) (*chunk.Chunk, error) {
+	if r.next >= r.total {
+		return nil, io.EOF
+	}
+	c := r.c
+	c.Reset()
+	c.Partition = 0
+	n := min(1024, r.total-r.next)
+	base := t0.UnixMicro()
+	for i := range n {
+		x := r.next + i
+		row := c.AppendEmpty(chunk.Insert, chunk.NoTime)
+		row[0] = r.keys[(x*7919)%len(r.keys)]
+		row[1] = types.NewInt(int64(x))
+		row[2] = types.NewTimestamp(base + int64(x)*r.step - int64(x%8)*r.step)
+	}
+	r.next += n
+	return c, nil
+}
+func (r *benchReader) Partitions() int { return 1 }
+func (r *benchReader) Position() ([]byte, error) {
+	return binary.BigEndian.AppendUint64(nil, uint64(r.next)), nil
+}
+func (r *benchReader) Commit(context.Context, []byte) error { return nil }
+func (r *benchReader) Close() error                         { return nil }
+
+func benchScan(events, keys int, stepUS int) *plan.Scan {
+	return &plan.Scan{Name: "bench", Kind: plan.RelSource, Cols: events3, NumPhysical: 3, Connector: "ckbench",
+		Watermark: &plan.Watermark{Col: 2, Delay: micros(4)},
+		Options:   map[string]string{"events": strconv.Itoa(events), "keys": strconv.Itoa(keys), "step_us": strconv.Itoa(stepUS)}}
+}
+
+var events3 = events
+
+// cpuTime is the process's user plus system CPU time: on a shared machine
+// events per CPU second say more than events per wall second.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runBench runs one view over the bench source to its end and returns the
+// engine (closed by the caller).
+func runBench(b *testing.B, cfg Config, p plan.Node) *Engine {
+	b.Helper()
+	e := NewEngine(cfg)
+	if err := e.StartView(context.Background(), &plan.Materialize{Input: p, Name: "v"}); err != nil {
+		b.Fatal(err)
+	}
+	e.mu.Lock()
+	j := e.jobs["v"]
+	e.mu.Unlock()
+	for {
+		j.mu.Lock()
+		done, err, ch := j.finished, j.err, j.changed
+		j.mu.Unlock()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if done {
+			return e
+		}
+		<-ch
+	}
+}
+
+// BenchmarkParallelTumble is a tumbling 10 s count/sum by 1000 keys at 1
+// and 2 workers (events/s in the ev/s metric).
+func BenchmarkParallelTumble(b *testing.B) {
+	const n = 2_000_000
+	for _, par := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", par), func(b *testing.B) {
+			b.ReportAllocs()
+			var total, cpu time.Duration
+			for b.Loop() {
+				p := windowAgg(benchScan(n, 1000, 1000), plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, 0)
+				start, c0 := time.Now(), cpuTime()
+				e := runBench(b, Config{Parallelism: par, BarrierInterval: -1}, p)
+				total += time.Since(start)
+				cpu += cpuTime() - c0
+				_ = e.Close(context.Background())
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/total.Seconds(), "ev/s")
+			b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "ev/cpu-s")
+			b.ReportMetric(cpu.Seconds()/total.Seconds(), "cores-used")
+		})
+	}
+}
+
+// BenchmarkCheckpointCost runs the same query without checkpoints and with
+// a checkpoint every second (fsync on), with 1000 and 100 000 keys.
+func BenchmarkCheckpointCost(b *testing.B) {
+	const n = 4_000_000
+	for _, keys := range []int{1000, 100_000} {
+		for _, ck := range []bool{false, true} {
+			b.Run(fmt.Sprintf("keys=%d/checkpoints=%v", keys, ck), func(b *testing.B) {
+				var total, cpu time.Duration
+				var cks int64
+				for b.Loop() {
+					cfg := Config{BarrierInterval: time.Second}
+					if ck {
+						cfg.CheckpointDir = b.TempDir()
+						cfg.CheckpointInterval = time.Second
+					}
+					p := windowAgg(benchScan(n, keys, 1000), plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnUpdate, 0)
+					start, c0 := time.Now(), cpuTime()
+					e := runBench(b, cfg, p)
+					total += time.Since(start)
+					cpu += cpuTime() - c0
+					for _, s := range e.CheckpointStats() {
+						cks += s.Count
+					}
+					_ = e.Close(context.Background())
+				}
+				b.ReportMetric(float64(n)*float64(b.N)/total.Seconds(), "ev/s")
+				b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "ev/cpu-s")
+				b.ReportMetric(float64(cks)/float64(b.N), "checkpoints/op")
+			})
+		}
+	}
+}
+
+// BenchmarkRecovery1MOpenKeys restores a view with 1 M open (window, key)
+// groups from its checkpoint; recovery_s is RecoveryStats.Duration.
+func BenchmarkRecovery1MOpenKeys(b *testing.B) {
+	const keys = 1_000_000
+	dir := b.TempDir()
+	// One window of 1 hour holding every key, checkpointed once.
+	mk := func() plan.Node {
+		return windowAgg(benchScan(keys, keys, 1), plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(3600)}, plan.EmitOnWindowClose, 0)
+	}
+	e := NewEngine(Config{BarrierInterval: -1, CheckpointDir: dir, CheckpointInterval: -1})
+	if err := e.StartView(context.Background(), &plan.Materialize{Input: mk(), Name: "v"}); err != nil {
+		b.Fatal(err)
+	}
+	for {
+		if err := e.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		if st := e.ViewStats(); st[0].RowsIn >= keys {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := e.Flush(context.Background()); err != nil { // checkpoint after everything was read
+		b.Fatal(err)
+	}
+	st := e.ViewStats()[0]
+	_ = e.Close(context.Background())
+	if st.OpenWindows != 1 {
+		b.Fatalf("open windows %d", st.OpenWindows)
+	}
+	var total time.Duration
+	var bytes int64
+	for b.Loop() {
+		e := NewEngine(Config{BarrierInterval: -1, CheckpointDir: dir, CheckpointInterval: time.Hour})
+		if err := e.StartView(context.Background(), &plan.Materialize{Input: mk(), Name: "v"}); err != nil {
+			b.Fatal(err)
+		}
+		rs := e.Recoveries()
+		if len(rs) != 1 {
+			b.Fatal("no recovery")
+		}
+		total += rs[0].Duration
+		bytes = rs[0].Bytes
+		if got := e.ViewStats()[0].StateBytes; got < st.StateBytes*9/10 {
+			b.Fatalf("restored state bytes %d, had %d", got, st.StateBytes)
+		}
+		_ = e.Close(context.Background())
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "recovery_s")
+	b.ReportMetric(float64(bytes), "checkpoint_bytes")
+}

@@ -55,7 +55,8 @@ type Deps struct {
 type Addrs struct{ PG, HTTP string }
 
 // NewHTTPHandler returns the HTTP API: POST /ingest/{source},
-// GET /subscribe/{view}, GET /metrics, GET /healthz, GET /readyz.
+// GET /subscribe/{view}, GET /live/{view} (a page showing the view live
+// from /subscribe), GET /metrics, GET /healthz, GET /readyz.
 // Subscription streams end when streams is cancelled.
 func NewHTTPHandler(streams context.Context, cfg Config, d Deps) http.Handler {
 	now := d.Now
@@ -79,10 +80,14 @@ func NewHTTPHandler(streams context.Context, cfg Config, d Deps) http.Handler {
 	})
 	if d.Subscriber != nil {
 		mux.Handle("GET /subscribe/{view}", &sseHandler{sub: d.Subscriber, logger: d.Logger, streams: streams, keepalive: 15 * time.Second})
+		mux.HandleFunc("GET /live/{view}", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write(livePage)
+		})
 	}
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprint(w, "sluice: POST /ingest/{source}, GET /subscribe/{view}, GET /metrics, GET /healthz, GET /readyz\n")
+		fmt.Fprint(w, "sluice: POST /ingest/{source}, GET /subscribe/{view}, GET /live/{view}, GET /metrics, GET /healthz, GET /readyz\n")
 	})
 	return mux
 }

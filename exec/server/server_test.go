@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -317,6 +319,15 @@ func TestSubscribeSSE(t *testing.T) {
 	if res.StatusCode != 404 {
 		t.Fatalf("unknown view: %d", res.StatusCode)
 	}
+	page, err := http.Get(base + "/live/per_minute")
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || !strings.Contains(string(html), `new EventSource("/subscribe/"`) {
+		t.Fatalf("live page: %d", page.StatusCode)
+	}
 	res, err = http.Get(base + "/subscribe/per_minute")
 	if err != nil {
 		t.Fatal(err)
@@ -371,5 +382,19 @@ func TestSubscribeSSE(t *testing.T) {
 	json.Unmarshal([]byte(events[3].data), &prog)
 	if prog["progress"] != "1970-01-01T00:02:00Z" {
 		t.Fatalf("progress %v", prog)
+	}
+}
+
+// TestLivePageScript runs the live page's script under node with a fake
+// DOM and EventSource (testdata/live_test.js): columns, inserts, deletes
+// and progress events render as expected, with HTML escaped.
+func TestLivePageScript(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	out, err := exec.Command(node, "testdata/live_test.js", "live.html").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "live page ok") {
+		t.Fatalf("live page script: %v\n%s", err, out)
 	}
 }

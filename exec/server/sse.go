@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,12 @@ import (
 	"github.com/sluice-db/sluice/connectors/format"
 	"github.com/sluice-db/sluice/sql/types"
 )
+
+// livePage is GET /live/{view}: a self-contained page that renders a view
+// from its server-sent events.
+//
+//go:embed live.html
+var livePage []byte
 
 // ErrNoSuchView is returned (possibly wrapped) by Subscriber.Subscribe for
 // an unknown view; the endpoint answers 404.

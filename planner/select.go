@@ -524,7 +524,7 @@ func outputName(n ast.ExprNode) string {
 			if len(x.Args) > 0 {
 				return outputName(x.Args[0])
 			}
-		case "concat", "regexp_like", "__concat_op", "__any", "__all", "__subscript":
+		case "concat", "regexp_like", "__concat_op", "__any", "__all":
 			return "?column?"
 		}
 		if name, ok := noParenFuncs[x.FnName.L]; ok && name == "now" {

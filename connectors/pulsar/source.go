@@ -349,7 +349,7 @@ func (r *Reader) startPartition(p *partition, start string) error {
 		if r.spec.Position == nil {
 			return nil // a new or acknowledged subscription starts right
 		}
-		if err := p.consumer.Seek(pulsar.EarliestMessageID()); err != nil {
+		if err := p.consumer.SeekByTime(time.UnixMilli(0)); err != nil {
 			return fmt.Errorf("seek %s to the earliest message: %w", p.topic, err)
 		}
 	case start == "latest":

@@ -179,6 +179,14 @@ func TestSourcePartitionsRestartDeadLetters(t *testing.T) {
 	r3.Close()
 	checkExactlyOnce(t, want, a, again)
 
+	// A checkpoint taken before anything was read mentions no partition:
+	// every partition starts again at the configured start (earliest), even
+	// though earlier runs moved the subscription cursor.
+	r4 := openSource(t, url, admin, topic, "s1", []byte(`{"v":1,"topics":{}}`), nil)
+	all := readN(t, r4, -1)
+	r4.Close()
+	checkExactlyOnce(t, want, all)
+
 	// Dead letters: each poison message exactly once per run that saw it,
 	// with raw bytes, and on the dead-letter topic with properties.
 	seen := map[string]bool{}

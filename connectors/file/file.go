@@ -40,6 +40,8 @@ func (Connector) SourceOptions() []connectors.OptionSpec {
 		{Name: "csv_delimiter", Default: ",", Doc: "CSV field delimiter (one character, or 'tab')"},
 		{Name: "csv_null", Doc: "CSV text that means NULL (default: empty field)"},
 		{Name: "json_missing", Default: "error", Doc: "missing fields of NOT NULL columns: error (dead letter) or null", Valid: connectors.OneOf("error", "null")},
+		{Name: "idle_timeout", Doc: "engine option: a silent source stops holding back the watermark after this long"},
+		{Name: "quiet_advance", Doc: "engine option: when every input is silent this long, event time advances with the wall clock"},
 	}
 }
 

@@ -82,6 +82,8 @@ func (Connector) SourceOptions() []connectors.OptionSpec {
 		connectors.OptionSpec{Name: "dead_letter_topic", Doc: "where undecodable messages go (default <topic>-dlq; none disables)"},
 		connectors.OptionSpec{Name: "receiver_queue_size", Default: "1000", Doc: "messages prefetched per partition", Valid: validPositiveInt},
 		connectors.OptionSpec{Name: "json_missing", Default: "error", Doc: "missing fields of NOT NULL columns: error (dead letter) or null", Valid: connectors.OneOf("error", "null")},
+		connectors.OptionSpec{Name: "idle_timeout", Doc: "engine option: a silent partition stops holding back the watermark after this long"},
+		connectors.OptionSpec{Name: "quiet_advance", Doc: "engine option: when every input is silent this long, event time advances with the wall clock"},
 	)
 }
 

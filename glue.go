@@ -149,12 +149,7 @@ func (a *dbAdapter) Stats() server.Stats {
 		st.Checkpoints = append(st.Checkpoints, server.CheckpointStats{Job: c.Job, Count: c.Count, Failures: c.Failures,
 			LastDuration: c.LastDurati, LastEpoch: c.LastEpoch, LastBytes: c.LastBytes})
 	}
-	// Dead-letter counts come from the database when it offers them.
-	if dc, ok := any(a.d).(interface {
-		DeadLetterCounts() (int64, map[string]int64)
-	}); ok {
-		_, st.DeadLetters = dc.DeadLetterCounts()
-	}
+	_, st.DeadLetters = a.d.DeadLetterCounts()
 	return st
 }
 

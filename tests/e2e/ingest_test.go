@@ -205,6 +205,9 @@ func TestIngest(t *testing.T) {
 		if v := value(fams, "sluice_http_ingest_rows_total", "source", "orders"); v <= 0 {
 			t.Errorf("sluice_http_ingest_rows_total{source=orders} = %v", v)
 		}
+		if v := value(fams, "sluice_dead_letters_total", "source", "orders"); v != float64(rejected) {
+			t.Errorf("sluice_dead_letters_total{source=orders} = %v, want %d", v, rejected)
+		}
 		if v := value(fams, "sluice_http_ingest_requests_total", "code", "413"); v != 1 {
 			t.Errorf("sluice_http_ingest_requests_total{code=413} = %v", v)
 		}

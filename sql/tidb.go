@@ -66,13 +66,60 @@ func tidbError(src string, n *normalised, err error) *sqlerr.Error {
 	e := &sqlerr.Error{Code: sqlerr.SyntaxError, Err: err}
 	if tok, ok := tokenAt(src, u); ok && u < n.pm.end {
 		e.Message = fmt.Sprintf("syntax error at or near %q", tok)
+		e.Hint = syntaxHint(src, u, tok)
 	} else {
 		e.Message = "syntax error at end of input"
+		e.Hint = "the statement is incomplete"
 		u = n.pm.end
 	}
 	setPos(e, src, u)
 	return e
 }
+
+// clauseStarts are keywords that cannot follow a comma in a list.
+var clauseStarts = setOf("from where group having order limit offset union intersect except window")
+
+// syntaxHint suggests a fix for a syntax error at byte offset off of src,
+// where the token tok starts: a trailing comma before a clause, or a
+// reserved word used as a name.
+func syntaxHint(src string, off int, tok string) string {
+	low := strings.ToLower(tok)
+	// The previous token: a punctuation character or a word.
+	k := off - 1
+	for k >= 0 && isSpace(src[k]) {
+		k--
+	}
+	prevChar := byte(0)
+	prevWord := ""
+	if k >= 0 {
+		prevChar = src[k]
+		j := k
+		for j >= 0 && isIdentChar(src[j]) {
+			j--
+		}
+		prevWord = strings.ToLower(src[j+1 : k+1])
+	}
+	if clauseStarts[low] && prevChar == ',' {
+		return fmt.Sprintf("remove the comma before %s", strings.ToUpper(low))
+	}
+	nameExpected := prevChar == ',' || prevChar == '.' || prevWord == "select" || prevWord == "from" ||
+		prevWord == "join" || prevWord == "as"
+	if nameExpected && !clauseStarts[low] && (reservedWords[low] || nonCallable[low]) {
+		return fmt.Sprintf("%s is a reserved word; write it in double quotes (\"%s\") to use it as a name", strings.ToUpper(low), low)
+	}
+	return ""
+}
+
+// reservedWords are the words TiDB's grammar reserves.
+var reservedWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range parser.Keywords {
+		if k.Reserved {
+			m[strings.ToLower(k.Word)] = true
+		}
+	}
+	return m
+}()
 
 // tokenAt returns the text of the token starting at or after byte offset
 // off of src.

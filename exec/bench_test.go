@@ -35,9 +35,11 @@ var (
 	benchFeeds = map[string]func() connectors.Reader{}
 )
 
-func (benchConn) Name() string                           { return "exec-bench" }
-func (benchConn) SourceOptions() []connectors.OptionSpec { return []connectors.OptionSpec{{Name: "feed"}} }
-func (benchConn) SinkOptions() []connectors.OptionSpec   { return nil }
+func (benchConn) Name() string { return "exec-bench" }
+func (benchConn) SourceOptions() []connectors.OptionSpec {
+	return []connectors.OptionSpec{{Name: "feed"}}
+}
+func (benchConn) SinkOptions() []connectors.OptionSpec { return nil }
 func (benchConn) OpenSource(_ context.Context, spec connectors.SourceSpec) (connectors.Reader, error) {
 	benchMu.Lock()
 	defer benchMu.Unlock()

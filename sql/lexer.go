@@ -143,7 +143,7 @@ scan:
 		for l.pos < len(src) && isIdentChar(src[l.pos]) {
 			l.pos++
 		}
-		return token{Kind: tIdent, Val: strings.ToLower(src[start:l.pos]), Pos: start, End: l.pos}, nil
+		return token{Kind: tIdent, Val: foldASCII(src[start:l.pos]), Pos: start, End: l.pos}, nil
 	case c == '"':
 		val, err := l.quoted('"', false)
 		if err != nil {
@@ -401,4 +401,21 @@ func Split(text string) []string {
 
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+// foldASCII lower-cases the ASCII letters of an unquoted identifier, as
+// Postgres does for UTF-8 input; other characters keep their case.
+func foldASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

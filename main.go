@@ -77,6 +77,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	log := cfg.NewLogger(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	go func() {
+		// After the first signal, restore the default handling so that a
+		// second Ctrl-C ends a shutdown that takes too long.
+		<-ctx.Done()
+		stop()
+	}()
 	log.Info("starting sluice", "version", versionString(), "data_dir", cfg.DataDir)
 	log.Debug("configuration", "config_file", cfg.ConfigFile, "pg_addr", cfg.PGAddr, "http_addr", cfg.HTTPAddr,
 		"demo", cfg.Demo, "checkpoint_interval", cfg.CheckpointInterval, "idle_timeout", cfg.IdleTimeout,

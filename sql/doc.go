@@ -67,8 +67,9 @@
 //   - E'...', N'...' and $$...$$ strings become ordinary literals with
 //     escapes resolved.
 //   - "quoted" identifiers stay quoted (ANSI_QUOTES); unquoted names are
-//     folded to lower case, and names TiDB reserves but Postgres does not
-//     (key, rank, ...) are quoted when not followed by (.
+//     folded to lower case (ASCII letters only, as Postgres does), and
+//     names TiDB reserves but Postgres does not (key, rank, ...) are quoted
+//     when not followed by (; so are row and partition used as names.
 //   - pg_catalog.fn(...) becomes fn(...); other schema-qualified calls stay
 //     qualified (ast.FuncCallExpr.Schema).
 //   - EXTRACT(field FROM x) becomes date_part('field', x) ('epoch',
@@ -102,9 +103,13 @@
 //   - FOR SYSTEM_TIME AS OF x after a joined table (Flink's temporal
 //     join) is dropped: a join of a stream with a table or view always
 //     reads the table's current state (a lookup join).
-//   - VALUES (a, b), (c, d) (a query or INSERT source) becomes VALUES
-//     ROW(a, b), ROW(c, d); TiDB names its columns column_0, column_1, ...
-//     where Postgres says column1, column2, ...
+//   - VALUES (a, b), (c, d) as a query (not INSERT's VALUES, whose rows
+//     are Insert.Rows) becomes VALUES ROW(a, b), ROW(c, d); TiDB names its
+//     columns column_0, column_1, ... where Postgres says column1, ...
+//   - Set-returning functions in FROM (generate_series(1, 10) AS g,
+//     unnest(x) WITH ORDINALITY AS u(v, n), pg_catalog.unnest(...)) become
+//     a table named __tablefunc_<n>, aliased to the written alias or else
+//     the function's name, and recorded in Select.TableFuncs.
 //   - x AT TIME ZONE z becomes timezone(z, x).
 //   - agg(args) WITHIN GROUP (ORDER BY k) becomes __ordered(agg(args), k),
 //     as for ordered aggregates.

@@ -56,7 +56,7 @@ var macro = regexp.MustCompile(`\$__timeFilter\((\w+)\)`)
 // expand replaces Grafana macros and variables as Grafana would before
 // sending a query.
 func expand(q string) string {
-	q = macro.ReplaceAllString(q, "$1 BETWEEN '2026-01-01T00:00:00Z' AND '2026-01-01T02:00:00Z'")
+	q = macro.ReplaceAllString(q, "$1 BETWEEN '2026-01-01T00:00:00.5Z' AND '2026-01-01T02:00:00Z'")
 	return strings.ReplaceAll(q, "$campaign", "'organic','spring_sale'")
 }
 

@@ -234,8 +234,9 @@ func TestDemoEndToEnd(t *testing.T) {
 
 	t.Run("grafana dashboard queries run", func(t *testing.T) {
 		macro := regexp.MustCompile(`\$__timeFilter\((\w+)\)`)
-		from := time.Now().UTC().Add(-3 * time.Hour).Format("2006-01-02 15:04:05")
-		to := time.Now().UTC().Add(time.Hour).Format("2006-01-02 15:04:05")
+		// As Grafana's PostgreSQL data source expands $__timeFilter.
+		from := time.Now().UTC().Add(-3 * time.Hour).Format(time.RFC3339Nano)
+		to := time.Now().UTC().Add(time.Hour).Format(time.RFC3339Nano)
 		quoted := make([]string, len(demoCampaigns))
 		for i, c := range demoCampaigns {
 			quoted[i] = "'" + c + "'"

@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config, d Deps, listening func(Addrs)) (err er
 		if err := d.DB.Close(cctx); err != nil {
 			return fmt.Errorf("close database: %w", err)
 		}
-		log.Info("database closed: final checkpoint taken, sinks flushed", "took", now().Sub(start).Round(time.Millisecond))
+		log.Info("database closed", "took", now().Sub(start).Round(time.Millisecond))
 		return nil
 	}
 	if err := RegisterMetrics(d.Registry, d.DB, now); err != nil {

@@ -55,6 +55,14 @@ func canRetractCheaply(fn string) bool {
 	return false
 }
 
+// numericScaleKeys mark a normalised short numeric key by its scale.
+var numericScaleKeys = func() (k [19]string) {
+	for i := range k {
+		k[i] = "\x00scale" + string(rune('a'+i))
+	}
+	return k
+}()
+
 // distinctKey normalises v for DISTINCT: integers of any width are one
 // kind, numerics compare by value, -0 is 0.
 func distinctKey(v types.Value) types.Value {
@@ -62,8 +70,24 @@ func distinctKey(v types.Value) types.Value {
 	case types.Int16, types.Int32:
 		return types.Value{K: types.Int64, I: v.I}
 	case types.Numeric:
+		if c, sc, ok := parseNumeric(v.S); ok {
+			// Normalised coefficient and scale, without allocating: the
+			// scale marker strings cannot be decimal text.
+			for sc > 0 && c%10 == 0 {
+				c /= 10
+				sc--
+			}
+			return types.Value{K: types.Numeric, I: c, S: numericScaleKeys[sc]}
+		}
 		d, err := decimal.NewFromString(v.S)
 		if err == nil {
+			if c, sc, ok := parseNumeric(d.String()); ok {
+				for sc > 0 && c%10 == 0 {
+					c /= 10
+					sc--
+				}
+				return types.Value{K: types.Numeric, I: c, S: numericScaleKeys[sc]}
+			}
 			return types.Value{K: types.Numeric, S: d.String()}
 		}
 	case types.Float32, types.Float64:

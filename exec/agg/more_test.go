@@ -299,3 +299,18 @@ func TestResultTypes(t *testing.T) {
 		require.Equal(t, tc.want, got, tc.fn)
 	}
 }
+
+func TestApproxCountDistinctKinds(t *testing.T) {
+	// Numerics that differ only in trailing zeros are one value; others are
+	// distinct (the HLL is exact at these sizes).
+	c := call("approx_count_distinct", types.TNumeric)
+	var vals []types.Value
+	for i := range 50 {
+		vals = append(vals, num(decimalFromInt(int64(i), 2).String()), num(decimalFromInt(int64(i)*10, 3).StringFixed(3)))
+	}
+	require.Equal(t, types.NewInt(50), result(t, c, Options{}, vals...))
+	ct := call("approx_count_distinct", types.TText)
+	require.Equal(t, types.NewInt(3), result(t, ct, Options{}, types.NewText("a"), types.NewText("b"), types.NewText("a"), types.NewText("c")))
+	cd := distinctCall("count", types.TNumeric)
+	require.Equal(t, types.NewInt(50), result(t, cd, Options{}, vals...))
+}

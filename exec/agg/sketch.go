@@ -2,10 +2,12 @@ package agg
 
 import (
 	"math"
+	"math/bits"
 	"slices"
 	"unsafe"
 
 	"github.com/axiomhq/hyperloglog"
+	"github.com/cespare/xxhash/v2"
 	"github.com/influxdata/tdigest"
 
 	"github.com/sluice-db/sluice/exec/chunk"
@@ -36,7 +38,7 @@ func (s *hllState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
 	if s.sk == nil {
 		s.sk = hyperloglog.New14()
 	}
-	s.sk.InsertHash(distinctKey(v).Hash(0))
+	s.sk.InsertHash(hashKey(distinctKey(v)))
 	s.ins++
 	return nil
 }
@@ -243,4 +245,12 @@ func (s *percentileState) UnmarshalBinary(b []byte) error {
 	}
 	s.vals, s.td = vals, td
 	return nil
+}
+
+// hashKey hashes a distinctKey-normalised value over all its fields (kind,
+// I and S), well mixed as HyperLogLog needs, without allocating.
+func hashKey(v types.Value) uint64 {
+	h := xxhash.Sum64String(v.S)
+	hi, lo := bits.Mul64(h^0xa0761d6478bd642f, uint64(v.I)^0xe7037ed1a0b428db^uint64(v.K)<<56)
+	return hi ^ lo
 }

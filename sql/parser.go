@@ -424,6 +424,10 @@ func (p *stmtParser) createSource(start int, table bool) (Statement, error) {
 		}
 		p.i = j + 1
 	}
+	// RisingWave's CREATE TABLE ... APPEND ONLY: Sluice tables are.
+	if table {
+		p.accept("append", "only")
+	}
 	if err := p.withAndFormat(&cs.With); err != nil {
 		return nil, err
 	}

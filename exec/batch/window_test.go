@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/sluice-db/sluice/planner/plan"
@@ -137,3 +138,60 @@ func TestLookupAndIntervalJoin(t *testing.T) {
 	rows = collect(t, p, &plan.Project{Input: ij, Exprs: []expr.Expr{cref(ij.Cols, 2), cref(ij.Cols, 5)}, Cols: schema("l", "r")})
 	expectRows(t, rows, "1|8;8|2")
 }
+
+// TestAssignWindowsBruteForce compares window assignment with a search over
+// all window starts near t, including negative times and offsets.
+func TestAssignWindowsBruteForce(t *testing.T) {
+	r := newRand()
+	for range 2000 {
+		size := 1 + r.Int64N(20)
+		slide := 1 + r.Int64N(size)
+		off := r.Int64N(30) - 15
+		ts := r.Int64N(200) - 100
+		hop := plan.WindowSpec{Kind: plan.Hop, Size: size, Slide: slide, Offset: off}
+		var want [][2]int64
+		for s := off - 10*size - 300; s <= ts; s++ {
+			if (s-off)%slide == 0 && s <= ts && ts < s+size {
+				want = append(want, [2]int64{s, s + size})
+			}
+		}
+		if got := assignWindows(hop, ts, nil); !equalWindows(got, want) {
+			t.Fatalf("hop %v t=%d: got %v want %v", hop, ts, got, want)
+		}
+		tumble := plan.WindowSpec{Kind: plan.Tumble, Size: size, Offset: off}
+		got := assignWindows(tumble, ts, nil)
+		if len(got) != 1 || got[0][0] > ts || ts >= got[0][1] || (got[0][0]-off)%size != 0 {
+			t.Fatalf("tumble %v t=%d: %v", tumble, ts, got)
+		}
+		step := 1 + r.Int64N(size)
+		cum := plan.WindowSpec{Kind: plan.Cumulate, Size: step * (1 + r.Int64N(4)), Step: step, Offset: off}
+		want = want[:0]
+		for s := off - 10*cum.Size - 300; s <= ts; s++ {
+			if (s-off)%cum.Size != 0 {
+				continue
+			}
+			for e := s + step; e <= s+cum.Size; e += step {
+				if s <= ts && ts < e {
+					want = append(want, [2]int64{s, e})
+				}
+			}
+		}
+		if got := assignWindows(cum, ts, nil); !equalWindows(got, want) {
+			t.Fatalf("cumulate %v t=%d: got %v want %v", cum, ts, got, want)
+		}
+	}
+}
+
+func equalWindows(a, b [][2]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(41, 42)) }

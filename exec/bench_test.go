@@ -308,7 +308,13 @@ func BenchmarkNexmark(b *testing.B) {
 					return &bidGen{left: n, gapUS: 1000, rng: rand.New(rand.NewPCG(3, 4))}
 				})
 				src := benchSource("bids", bids, 4, micros(4))
-				e := runUntilEnd(b, &plan.Materialize{Input: nexmarkAgg(src, tc.w, tc.keys, tc.aggs), Name: "q"})
+				// The view is keyed by the group keys and window_start, as
+				// the planner derives it.
+				key := make([]int, len(tc.keys)+1)
+				for i := range key {
+					key[i] = i
+				}
+				e := runUntilEnd(b, &plan.Materialize{Input: nexmarkAgg(src, tc.w, tc.keys, tc.aggs), Name: "q", Key: key})
 				_ = e.Close(context.Background())
 				iters++
 			}

@@ -22,6 +22,11 @@ func getChunk(width int) *chunk.Chunk {
 	c := chunkPool.Get().(*chunk.Chunk)
 	c.Reset()
 	c.Width = width
+	if cap(c.Vals) < width*chunkRows {
+		c.Vals = make([]types.Value, 0, width*chunkRows)
+		c.Ops = make([]chunk.Op, 0, chunkRows)
+		c.Times = make([]int64, 0, chunkRows)
+	}
 	return c
 }
 

@@ -127,8 +127,19 @@ type windowAggOp struct {
 	nextEnd int64 // pane mode: earliest window end not yet fired
 
 	dirty      []*rowEntry[group]
+	lastSize   int            // groups of the last window freed
+	slots      []mergeSlot    // pane mode: per-key gathering, reused by every firing
+	slotOf     map[uint64]int // first slot of a hash
 	groupBytes int64
 	groupsN    int64
+}
+
+// mergeSlot gathers one key's pane groups while a hop window fires.
+type mergeSlot struct {
+	e      *rowEntry[group]
+	merged []accState // nil while the key was found in one pane only
+	n      int64
+	next   int // next slot with the same hash, -1 at the end
 }
 
 func gcd(a, b int64) int64 {
@@ -162,6 +173,7 @@ func newWindowAggOp(j *job, n *plan.WindowAgg, retract bool) (operator, error) {
 	if n.Window.Kind == plan.Hop && n.Emit == plan.EmitOnWindowClose && n.Window.Size != n.Window.Slide {
 		op.paned = true
 		op.pane = gcd(n.Window.Size, n.Window.Slide)
+		op.slotOf = map[uint64]int{}
 	}
 	return op, nil
 }
@@ -169,7 +181,8 @@ func newWindowAggOp(j *job, n *plan.WindowAgg, retract bool) (operator, error) {
 func (o *windowAggOp) table(key, start, end int64) *winTable {
 	t := o.tables[key]
 	if t == nil {
-		t = &winTable{start: start, end: end, key: key, groups: newRowMap[group](16)}
+		// Size a new window like the last one filled, to skip rehashing.
+		t = &winTable{start: start, end: end, key: key, groups: newRowMap[group](max(16, o.lastSize))}
 		o.tables[key] = t
 		i, _ := slices.BinarySearch(o.order, key)
 		o.order = slices.Insert(o.order, i, key)
@@ -391,6 +404,7 @@ func satSub(a, b int64) int64 {
 
 func (o *windowAggOp) free(t *winTable) {
 	n := int64(t.groups.len())
+	o.lastSize = int(n)
 	if o.groupsN > 0 {
 		o.groupBytes -= o.groupBytes / o.groupsN * n
 	}
@@ -412,7 +426,11 @@ func (o *windowAggOp) firePanes(wm int64, out *emitter) error {
 		}
 		end := o.nextEnd
 		start := end - s.Size
-		merged := newRowMap[group](64)
+		// Gather each key's pane groups; only keys found in several panes
+		// get a merged state, the others are emitted from their pane.
+		o.slots = o.slots[:0]
+		clear(o.slotOf)
+		var err error
 		for _, ps := range o.order {
 			if ps >= end {
 				break
@@ -420,23 +438,37 @@ func (o *windowAggOp) firePanes(wm int64, out *emitter) error {
 			if ps < start {
 				continue
 			}
-			pt := o.tables[ps]
-			var err error
-			pt.groups.each(func(e *rowEntry[group]) {
+			o.tables[ps].groups.each(func(e *rowEntry[group]) {
 				if err != nil {
 					return
 				}
-				m := merged.get(e.hash, e.key)
-				if m == nil {
-					m = merged.insert(e.hash, e.key)
-					m.val.states = make([]accState, len(o.aggs))
+				idx, ok := o.slotOf[e.hash]
+				for ok && !types.EqualRows(o.slots[idx].e.key, e.key) {
+					idx = o.slots[idx].next
+					ok = idx >= 0
+				}
+				if !ok {
+					next := -1
+					if first, had := o.slotOf[e.hash]; had {
+						next = first
+					}
+					o.slotOf[e.hash] = len(o.slots)
+					o.slots = append(o.slots, mergeSlot{e: e, n: e.val.n, next: next})
+					return
+				}
+				sl := &o.slots[idx]
+				if sl.merged == nil {
+					sl.merged = make([]accState, len(o.aggs))
 					for i, a := range o.aggs {
-						m.val.states[i] = a.NewState()
+						sl.merged[i] = a.NewState()
+						if err = sl.merged[i].Merge(sl.e.val.states[i]); err != nil {
+							return
+						}
 					}
 				}
-				m.val.n += e.val.n
+				sl.n += e.val.n
 				for i, st := range e.val.states {
-					if err = m.val.states[i].Merge(st); err != nil {
+					if err = sl.merged[i].Merge(st); err != nil {
 						return
 					}
 				}
@@ -445,16 +477,21 @@ func (o *windowAggOp) firePanes(wm int64, out *emitter) error {
 				return err
 			}
 		}
-		var err error
-		merged.each(func(e *rowEntry[group]) {
-			if e.val.n > 0 && err == nil {
-				o.output(out, chunk.Insert, e.key, start, end, e.val.states)
-				err = out.maybeFlush()
+		for i := range o.slots {
+			sl := &o.slots[i]
+			if sl.n <= 0 {
+				continue
 			}
-		})
-		if err != nil {
-			return err
+			states := sl.merged
+			if states == nil {
+				states = sl.e.val.states
+			}
+			o.output(out, chunk.Insert, sl.e.key, start, end, states)
+			if err := out.maybeFlush(); err != nil {
+				return err
+			}
 		}
+		clear(o.slots)
 		o.nextEnd += s.Slide
 		// Panes before the next window's start are no longer needed.
 		for len(o.order) > 0 && o.order[0]+o.pane <= o.nextEnd-s.Size {

@@ -52,6 +52,11 @@ func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
 		if t.Kind == types.Null {
 			return types.NewText(string(b)), nil
 		}
+		if t.Kind == types.Numeric && t.Precision == 0 {
+			if d, err := decimal.NewFromString(strings.TrimSpace(string(b))); err == nil {
+				return numericValue(d), nil
+			}
+		}
 		v, err := types.ParseText(t, string(b))
 		if err != nil {
 			return v, &sqlerr.Error{Code: sqlerr.InvalidTextRep,
@@ -119,7 +124,11 @@ func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
 		if n.NaN || n.InfinityModifier != pgtype.Finite {
 			return types.Value{}, sqlerr.New(sqlerr.FeatureNotSupported, "numeric NaN and infinity are not supported")
 		}
-		return types.CoerceNumeric(t, decimal.NewFromBigInt(n.Int, n.Exp))
+		d := decimal.NewFromBigInt(n.Int, n.Exp)
+		if t.Precision == 0 {
+			return numericValue(d), nil
+		}
+		return types.CoerceNumeric(t, d)
 	case types.Bytea:
 		return types.NewBytea(b), nil
 	case types.Date:
@@ -162,6 +171,16 @@ func wantLen(b []byte, n int) error {
 		return sqlerr.New(codeInvalidBinaryRepresentation, "incorrect binary data format in bind parameter")
 	}
 	return nil
+}
+
+// numericValue keeps the scale the client sent ("-12.50" stays
+// "-12.50", as in Postgres), which types.NewNumeric would drop.
+func numericValue(d decimal.Decimal) types.Value {
+	scale := int32(0)
+	if d.Exponent() < 0 {
+		scale = -d.Exponent()
+	}
+	return types.Value{K: types.Numeric, S: d.StringFixed(scale)}
 }
 
 // appendValue appends v, a value of a column of type t, in format f. v is

@@ -27,8 +27,9 @@ type State interface {
 	UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, t int64) error
 	// Merge folds other (a state of the same Agg) into the receiver: hop
 	// panes, merged sessions, parallel partials. For order-sensitive
-	// functions the receiver's rows count as arriving first. other must not
-	// be used afterwards.
+	// functions the receiver's rows count as arriving first. other keeps
+	// its contents and stays usable (a hop pane is merged into every window
+	// that holds it); it shares no mutable memory with the receiver.
 	Merge(other State) error
 	// Result is the aggregate's value under SQL semantics: sum, avg, min,
 	// max etc. of no rows are NULL, count of no rows is 0.

@@ -467,3 +467,31 @@ func TestHotPathDoesNotAllocate(t *testing.T) {
 		require.Zero(t, allocs, tc.name)
 	}
 }
+
+// TestMergeLeavesOtherIntact: a pane merged into several windows keeps its
+// result, and updating a window afterwards does not change the pane.
+func TestMergeLeavesOtherIntact(t *testing.T) {
+	for _, tc := range allCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(13, 14))
+			a := mustCompile(t, tc.call, tc.opt)
+			for _, n := range []int{1, 5, 100} {
+				pane := a.NewState()
+				for range n {
+					feed(t, pane, chunk.Insert, tc.gen(r))
+				}
+				before := pane.Result()
+				w1, w2 := a.NewState(), a.NewState()
+				feed(t, w2, chunk.Insert, tc.gen(r))
+				require.NoError(t, w1.Merge(pane))
+				require.NoError(t, w2.Merge(pane))
+				for range 50 {
+					v := tc.gen(r)
+					feed(t, w1, chunk.Insert, v)
+					feed(t, w2, chunk.Insert, v)
+				}
+				require.Equal(t, before, pane.Result(), "n=%d", n)
+			}
+		})
+	}
+}

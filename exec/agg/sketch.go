@@ -54,7 +54,7 @@ func (s *hllState) Merge(other State) error {
 	switch {
 	case o.sk == nil:
 	case s.sk == nil:
-		s.sk = o.sk
+		s.sk = o.sk.Clone() // other stays usable (hop panes merge into many windows)
 	default:
 		return s.sk.Merge(o.sk)
 	}

@@ -967,7 +967,19 @@ func (r *rewriter) interval(toks []token, i int) (item, int, error) {
 	var err error
 	text := strings.TrimSpace(lit.Val)
 	switch {
+	case unit2 != "" && !strings.ContainsAny(text, ": "):
+		// A single number fills the least significant field:
+		// INTERVAL '1' YEAR TO MONTH is one month, as in Postgres.
+		var f float64
+		if f, err = strconv.ParseFloat(text, 64); err == nil {
+			mul, _ := types.UnitMicros(unit2)
+			micros = int64(f*float64(mul) + copysignHalf(f))
+		}
 	case unit2 != "" || (unit != "" && strings.Contains(text, ":")):
+		if strings.Count(text, ":") == 1 && strings.HasPrefix(unit, "min") && strings.HasPrefix(unit2, "sec") {
+			// MINUTE TO SECOND: '1:30' is one minute thirty seconds.
+			text = "0:" + text
+		}
 		micros, err = types.ParseInterval(text)
 	case unit != "":
 		var f float64

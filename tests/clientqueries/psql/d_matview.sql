@@ -1,4 +1,4 @@
--- Queries psql 15 sends for \d mv_bids (captured with psql -E against PostgreSQL 15).
+-- Queries psql 15.18 sends for \d mv_bids (captured with psql -E against PostgreSQL 15.18).
 SELECT c.oid,
   n.nspname,
   c.relname

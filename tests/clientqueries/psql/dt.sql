@@ -1,4 +1,4 @@
--- Queries psql 15 sends for \dt (captured with psql -E against PostgreSQL 15).
+-- Queries psql 15.18 sends for \dt (captured with psql -E against PostgreSQL 15.18).
 SELECT n.nspname as "Schema",
   c.relname as "Name",
   CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view' WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence' WHEN 't' THEN 'TOAST table' WHEN 'f' THEN 'foreign table' WHEN 'p' THEN 'partitioned table' WHEN 'I' THEN 'partitioned index' END as "Type",

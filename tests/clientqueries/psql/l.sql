@@ -1,4 +1,4 @@
--- Queries psql 15 sends for \l (captured with psql -E against PostgreSQL 15).
+-- Queries psql 15.18 sends for \l (captured with psql -E against PostgreSQL 15.18).
 SELECT d.datname as "Name",
        pg_catalog.pg_get_userbyid(d.datdba) as "Owner",
        pg_catalog.pg_encoding_to_char(d.encoding) as "Encoding",

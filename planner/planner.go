@@ -659,10 +659,6 @@ func indent(s string) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// errorf wraps an internal error.
-func errorf(format string, args ...any) error {
-	return sqlerr.Wrap(sqlerr.Internal, fmt.Errorf(format, args...))
-}
 
 // FormatWithSubqueries is plan.Format followed by the plans of the
 // subqueries the plan's expressions hold, each under its label.

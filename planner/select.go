@@ -629,7 +629,7 @@ func (b *binder) tableRef(n ast.ResultSetNode, outer *scope) (plan.Node, *scope,
 			}
 			return scan, scopeOf(alias, scan.Cols), nil
 		case *ast.SelectStmt, *ast.SetOprStmt:
-			node, err := b.query(src.(ast.ResultSetNode), outer)
+			node, err := b.query(src, outer)
 			if err != nil {
 				return nil, nil, err
 			}

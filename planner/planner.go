@@ -659,7 +659,6 @@ func indent(s string) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-
 // FormatWithSubqueries is plan.Format followed by the plans of the
 // subqueries the plan's expressions hold, each under its label.
 func FormatWithSubqueries(n plan.Node) string {

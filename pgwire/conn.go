@@ -106,6 +106,10 @@ type conn struct {
 	runMu     sync.Mutex
 	runCancel context.CancelCauseFunc
 
+	// wmu serialises writes to be between the connection goroutine and a
+	// background flush (see backgroundFlush).
+	wmu sync.Mutex
+
 	tx             byte
 	stmts          map[string]*stmt
 	portals        map[string]*portal
@@ -872,6 +876,19 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 			}
 		}
 		sr, streaming := p.res.(StreamResult)
+		next := p.res.Next
+		if !streaming {
+			// A Result that cannot say whether Next will block gets a
+			// background flush while it is inside Next, so that rows it
+			// produced before waiting reach the client (SUBSCRIBE, FETCH).
+			bg := c.startBackgroundFlush()
+			defer bg.stop()
+			next = func(ctx context.Context) (types.Row, error) {
+				c.wmu.Unlock()
+				defer c.wmu.Lock()
+				return p.res.Next(ctx)
+			}
+		}
 		n := 0
 		for ; ; n++ {
 			if maxRows > 0 && n >= maxRows {
@@ -885,7 +902,7 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 			if c.writeErr != nil {
 				return c.writeErr
 			}
-			row, err := p.res.Next(p.ctx)
+			row, err := next(p.ctx)
 			if err != nil {
 				return err
 			}
@@ -913,6 +930,46 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 		p.tag = ""
 	}
 	return suspended, err
+}
+
+// backgroundFlushInterval is how long rows may wait in the output buffer
+// while a Result without HasReady blocks in Next.
+const backgroundFlushInterval = 20 * time.Millisecond
+
+// backgroundFlush flushes the output buffer from a timer goroutine while
+// the connection goroutine waits in Result.Next. The connection goroutine
+// holds c.wmu except inside Next, so the two never write at once.
+type backgroundFlush struct {
+	c      *conn
+	timer  *time.Timer
+	active bool // guarded by c.wmu
+}
+
+func (c *conn) startBackgroundFlush() *backgroundFlush {
+	bg := &backgroundFlush{c: c, active: true}
+	c.wmu.Lock()
+	bg.timer = time.AfterFunc(backgroundFlushInterval, bg.tick)
+	return bg
+}
+
+func (bg *backgroundFlush) tick() {
+	bg.c.wmu.Lock()
+	defer bg.c.wmu.Unlock()
+	if !bg.active {
+		return
+	}
+	if bg.c.out > 0 {
+		bg.c.flush()
+	}
+	bg.timer.Reset(backgroundFlushInterval)
+}
+
+// stop ends background flushing; the caller's goroutine owns the output
+// again when it returns.
+func (bg *backgroundFlush) stop() {
+	bg.active = false
+	bg.timer.Stop()
+	bg.c.wmu.Unlock()
 }
 
 // complete ends a portal whose rows are all sent: notices, transaction

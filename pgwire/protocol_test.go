@@ -257,6 +257,25 @@ func TestSubscribeStreams(t *testing.T) {
 	waitFor(t, "session to close", func() bool { return ts.fake.Sessions.Load() == 0 })
 }
 
+// TestStreamingWithoutHasReady: rows of a Result that blocks in Next
+// without implementing StreamResult still reach the client while it waits.
+func TestStreamingWithoutHasReady(t *testing.T) {
+	ts := startServer(t, pgwire.Config{})
+	c := dialRaw(t, ts.addr, nil)
+	c.send(&pgproto3.Query{String: "subscribe plain"})
+	for i := int64(1); i <= 3; i++ {
+		ts.fake.Feed <- types.Row{types.NewInt(i)}
+		got := c.until("D")
+		if got[len(got)-1] != "D "+types.NewInt(i).String() {
+			t.Fatalf("row %d: %v", i, got)
+		}
+	}
+	cancelRaw(t, ts.addr, c.pid, c.secret)
+	eq(t, "cancelled", c.until("Z"), "E ERROR 57014 canceling statement due to user request pos=0", "Z I")
+	c.send(&pgproto3.Query{String: "select 1"})
+	eq(t, "after", c.until("Z"), "T ?column?:23:4:-1:0", "D 1", "C SELECT 1", "Z I")
+}
+
 func cancelRaw(t *testing.T, addr string, pid uint32, key []byte) {
 	t.Helper()
 	nc, err := net.Dial("tcp", addr)

@@ -26,6 +26,7 @@ import (
 //	SELECT pg_sleep(seconds)  blocks until done or cancelled
 //	SELECT 1/0                fails in Execute with 22012
 //	SUBSCRIBE                 streams rows sent on Feed until it is closed or the ctx ends
+//	SUBSCRIBE PLAIN           the same through a Result without HasReady
 //	SET name = value | SET name TO value
 //	SHOW name
 //	NOTICE                    a statement with a notice
@@ -169,6 +170,13 @@ func (s *session) Prepare(_ context.Context, text string, declared []types.Type)
 		p.run = func(ctx context.Context, _ []types.Value) (pgwire.Result, error) {
 			s.f.Subscribers.Add(1)
 			return &subscription{f: s.f}, nil
+		}
+	case lq == "subscribe plain":
+		// A streaming result that does not implement pgwire.StreamResult.
+		p.cols = types.Schema{{Name: "n", Type: types.TInt64}}
+		p.run = func(ctx context.Context, _ []types.Value) (pgwire.Result, error) {
+			s.f.Subscribers.Add(1)
+			return plainResult{&subscription{f: s.f}}, nil
 		}
 	case strings.HasPrefix(lq, "set "):
 		rest := strings.TrimSpace(q[4:])
@@ -458,3 +466,12 @@ func (s *subscription) Close() error {
 	}
 	return nil
 }
+
+// plainResult hides HasReady.
+type plainResult struct{ r pgwire.Result }
+
+func (p plainResult) Next(ctx context.Context) (types.Row, error) { return p.r.Next(ctx) }
+func (p plainResult) Tag() string                                 { return p.r.Tag() }
+func (p plainResult) Notices() []string                           { return p.r.Notices() }
+func (p plainResult) SettingsChanged() map[string]string          { return p.r.SettingsChanged() }
+func (p plainResult) Close() error                                { return p.r.Close() }

@@ -80,11 +80,11 @@ func (p *Planner) PlanView(v *sql.CreateView) (*plan.Materialize, *Relation, err
 	rel := &Relation{Name: name, Kind: plan.RelView, Cols: cols, NumPhysical: len(cols),
 		AppendOnly: appendOnly, Key: key, TimeCol: timeCol(node), Definition: v.Text()}
 	if rel.TimeCol >= 0 && appendOnly {
-		// Rows of an append-only view arrive in event-time order of their
-		// time column (window results are emitted as windows close), so
-		// its maximum is a watermark for windows over the view. An updating
-		// view has no watermark of its own: exec forwards its inputs'.
-		rel.Watermark = &plan.Watermark{Col: rel.TimeCol}
+		// An append-only view's rows are as out of order in their time
+		// column as its inputs allow (window results, emitted as windows
+		// close, are in order): that bound makes a watermark for windows
+		// over the view. An updating view has no watermark of its own.
+		rel.Watermark = &plan.Watermark{Col: rel.TimeCol, Delay: disorder(node)}
 	}
 	return m, rel, nil
 }
@@ -731,4 +731,34 @@ func sourceReads(n plan.Node) string {
 		b.WriteByte('\n')
 	})
 	return b.String()
+}
+
+// disorder bounds how far behind the maximum event time seen so far a row
+// of n's output can be (microseconds), for the watermark of a view.
+func disorder(n plan.Node) int64 {
+	switch x := n.(type) {
+	case *plan.Scan:
+		if x.Watermark != nil {
+			return x.Watermark.Delay
+		}
+	case *plan.WindowAgg:
+		if x.Emit == plan.EmitOnWindowClose {
+			return 0
+		}
+		return x.Window.Size + x.Window.Gap + x.Lateness
+	case *plan.IntervalJoin:
+		return max(disorder(x.Left), disorder(x.Right)) + max(x.UpperBound, -x.LowerBound, 0)
+	case *plan.LookupJoin:
+		return disorder(x.Stream)
+	case *plan.Union:
+		d := int64(0)
+		for _, in := range x.Inputs {
+			d = max(d, disorder(in))
+		}
+		return d
+	}
+	if kids := n.Children(); len(kids) == 1 {
+		return disorder(kids[0])
+	}
+	return 0
 }

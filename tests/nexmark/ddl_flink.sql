@@ -1,7 +1,8 @@
 -- Nexmark sources in Sluice's dialect with the column names of the Flink Nexmark suite
 -- (nexmark/nexmark nexmark-flink/src/main/resources/queries/ddl.sql: person, auction and bid
 -- views over one `nexmark` table of ROW-typed columns, which Sluice does not have; here they
--- are three sources). Unquoted names fold to lower case, so dateTime is the column datetime.
+-- are three sources). Unquoted names fold to lower case, so dateTime is the column datetime,
+-- which the datagen connector knows as an alias of date_time.
 CREATE SOURCE person (
     id BIGINT,
     name VARCHAR,
@@ -12,7 +13,7 @@ CREATE SOURCE person (
     dateTime TIMESTAMP(3),
     extra VARCHAR,
     WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
-) WITH (connector = 'pulsar', topic = 'nexmark-person', format = 'json');
+) WITH (connector = 'datagen', stream = 'person', rate = 1000);
 
 CREATE SOURCE auction (
     id BIGINT,
@@ -26,7 +27,7 @@ CREATE SOURCE auction (
     category BIGINT,
     extra VARCHAR,
     WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
-) WITH (connector = 'pulsar', topic = 'nexmark-auction', format = 'json');
+) WITH (connector = 'datagen', stream = 'auction', rate = 1000);
 
 CREATE SOURCE bid (
     auction BIGINT,
@@ -37,4 +38,4 @@ CREATE SOURCE bid (
     dateTime TIMESTAMP(3),
     extra VARCHAR,
     WATERMARK FOR dateTime AS dateTime - INTERVAL '4' SECOND
-) WITH (connector = 'pulsar', topic = 'nexmark-bid', format = 'json');
+) WITH (connector = 'datagen', stream = 'bid', rate = 1000);

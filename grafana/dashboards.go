@@ -173,21 +173,21 @@ SELECT window_start AS time, campaign AS metric, page_views AS value
 FROM page_views_per_minute
 WHERE $__timeFilter(window_start) AND campaign IN ($campaign)
 ORDER BY 1`)),
-		panel("stat", "Active users (sliding hour)", "active_users_hourly over user_activity_hourly: HOP 5 minutes / 1 hour",
+		panel("stat", "Active users (sliding hour)", "active_users_hourly: count(DISTINCT user_id) over HOP 5 minutes / 1 hour",
 			GridPos{H: 9, W: 8, X: 16, Y: 0}, pgDS, sqlTarget("time_series", `
 SELECT window_end AS time, active_users
 FROM active_users_hourly
 WHERE $__timeFilter(window_end)
 ORDER BY 1`)),
-		panel("bargauge", "Checkout funnel (time range)", "checkout_funnel: events at each step, TUMBLE 10 minutes",
+		panel("bargauge", "Checkout funnel (time range)", "checkout_funnel: sessions that reached each step, TUMBLE 10 minutes",
 			GridPos{H: 9, W: 12, X: 0, Y: 9}, pgDS, sqlTarget("table", `
-SELECT sum(page_views) AS page_views, sum(cart_adds) AS cart_adds,
-       sum(checkouts) AS checkouts, sum(purchases) AS purchases
+SELECT sum(viewed) AS viewed, sum(added_to_cart) AS added_to_cart,
+       sum(started_checkout) AS started_checkout, sum(purchased) AS purchased
 FROM checkout_funnel
 WHERE $__timeFilter(window_start) AND campaign IN ($campaign)`)),
 		panel("table", "Conversion by campaign", "checkout_funnel per campaign over the time range",
 			GridPos{H: 9, W: 12, X: 12, Y: 9}, pgDS, sqlTarget("table", `
-SELECT campaign, sum(page_views) AS page_views, sum(purchases) AS purchases,
+SELECT campaign, sum(viewed) AS sessions, sum(purchased) AS purchases,
        sum(revenue) AS revenue
 FROM checkout_funnel
 WHERE $__timeFilter(window_start) AND campaign IN ($campaign)

@@ -10,6 +10,6 @@ var DemoSQL string
 
 // DemoViews are the views DemoSQL creates, in creation order.
 var DemoViews = []string{
-	"page_views_per_minute", "user_activity_hourly", "active_users_hourly", "user_sessions", "sessions_per_user",
+	"page_views_per_minute", "active_users_hourly", "user_sessions", "sessions_per_user",
 	"checkout_funnel", "abandoned_carts", "app_events_per_minute",
 }

@@ -34,34 +34,18 @@ type viewCheck struct {
 
 func demoChecks() []viewCheck {
 	return []viewCheck{
-		{"page_views_per_minute", `SELECT campaign, window_start, window_end, page_views FROM page_views_per_minute`,
+		{"page_views_per_minute", `SELECT campaign, window_start, window_end, page_views, visitors FROM page_views_per_minute`,
 			func(rows pgx.Rows) (int, error) {
 				n := 0
 				for rows.Next() {
 					var c string
 					var s, e time.Time
-					var pv int64
-					if err := rows.Scan(&c, &s, &e, &pv); err != nil {
+					var pv, vis int64
+					if err := rows.Scan(&c, &s, &e, &pv, &vis); err != nil {
 						return n, err
 					}
-					if e.Sub(s) != time.Minute || s.Second() != 0 || pv <= 0 || !slices.Contains(demoCampaigns, c) {
-						return n, fmt.Errorf("bad row (%s, %v, %v, %d)", c, s, e, pv)
-					}
-					n++
-				}
-				return n, rows.Err()
-			}},
-		{"user_activity_hourly", `SELECT user_id, window_start, window_end, events FROM user_activity_hourly`,
-			func(rows pgx.Rows) (int, error) {
-				n := 0
-				for rows.Next() {
-					var u, ev int64
-					var s, e time.Time
-					if err := rows.Scan(&u, &s, &e, &ev); err != nil {
-						return n, err
-					}
-					if e.Sub(s) != time.Hour || s.Minute()%5 != 0 || ev <= 0 || u <= 0 {
-						return n, fmt.Errorf("bad row (%d, %v, %v, %d)", u, s, e, ev)
+					if e.Sub(s) != time.Minute || s.Second() != 0 || pv <= 0 || vis <= 0 || vis > pv || !slices.Contains(demoCampaigns, c) {
+						return n, fmt.Errorf("bad row (%s, %v, %v, %d views, %d visitors)", c, s, e, pv, vis)
 					}
 					n++
 				}
@@ -114,7 +98,7 @@ func demoChecks() []viewCheck {
 				}
 				return n, rows.Err()
 			}},
-		{"checkout_funnel", `SELECT campaign, page_views, cart_adds, checkouts, purchases FROM checkout_funnel`,
+		{"checkout_funnel", `SELECT campaign, viewed, added_to_cart, started_checkout, purchased FROM checkout_funnel`,
 			func(rows pgx.Rows) (int, error) {
 				n := 0
 				var pv, ca, co, pu int64
@@ -128,7 +112,7 @@ func demoChecks() []viewCheck {
 					n++
 				}
 				if n > 0 && !(pv > ca && ca > co && co > pu && pu > 0) {
-					return n, fmt.Errorf("funnel does not narrow: %d views, %d cart adds, %d checkouts, %d purchases", pv, ca, co, pu)
+					return n, fmt.Errorf("funnel does not narrow: %d sessions viewed, %d added to cart, %d started checkout, %d purchased", pv, ca, co, pu)
 				}
 				return n, rows.Err()
 			}},

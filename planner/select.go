@@ -350,10 +350,16 @@ func stripParens(n ast.ExprNode) ast.ExprNode {
 // (not DISTINCT, not a set operation) sort keys may be any expression over
 // the projection's input: the Sort is placed below the Project.
 func (b *binder) orderLimit(node plan.Node, out *scope, ob *ast.OrderByClause, lim *ast.Limit, inner *scope, items []item) (plan.Node, error) {
+	if b.stream && lim == nil {
+		// A view has no order: ORDER BY without LIMIT is ignored.
+		ob = nil
+	}
 	if ob != nil && len(ob.Items) > 0 {
 		proj, _ := node.(*plan.Project)
 		var keys []plan.SortKey
-		below := inner != nil && proj != nil
+		// A streaming Top-N sits above the projection and orders by
+		// output columns.
+		below := inner != nil && proj != nil && !b.stream
 		for _, it := range ob.Items {
 			k := plan.SortKey{Desc: it.Desc, NullsFirst: it.Desc}
 			if fc, ok := stripParens(it.Expr).(*ast.FuncCallExpr); ok && len(fc.Args) == 1 {
@@ -399,16 +405,6 @@ func (b *binder) orderLimit(node plan.Node, out *scope, ob *ast.OrderByClause, l
 			}
 			k.Expr = e
 			keys = append(keys, k)
-		}
-		if b.stream {
-			if lim == nil {
-				// A view has no order; ORDER BY without LIMIT is ignored.
-				keys = nil
-			} else {
-				if below {
-					return nil, sqlerr.New(sqlerr.FeatureNotSupported, "ORDER BY ... LIMIT in a streaming query must order by output columns")
-				}
-			}
 		}
 		if len(keys) > 0 {
 			if below {

@@ -46,8 +46,6 @@ type item struct {
 	orig     int
 }
 
-func (it item) pos() int { return it.orig }
-
 func synth(text string, orig int) piece { return piece{text: text, orig: orig} }
 
 func verb(src string, t token) piece {

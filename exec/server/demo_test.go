@@ -1,6 +1,9 @@
 package server
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sluice-db/sluice/sql"
@@ -29,5 +32,17 @@ func TestDemoSQLParses(t *testing.T) {
 		if views[i] != DemoViews[i] {
 			t.Fatalf("demo creates views %v, DemoViews lists %v", views, DemoViews)
 		}
+	}
+}
+
+// TestREADMEShowsDemoSQL keeps the copy of the demo script in the README
+// identical to the embedded one.
+func TestREADMEShowsDemoSQL(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "```sql\n"+strings.TrimRight(DemoSQL, "\n")+"\n```") {
+		t.Fatal("README.md does not show exec/server/demo.sql verbatim: copy it into the <details> block")
 	}
 }

@@ -44,21 +44,31 @@
 // Options: service_url, topic, format json, key (column whose text is the
 // message key), producer_name (default "sluice-<sink>"), auth_token,
 // tls_trust_certs_file. Rows are encoded with format.JSONEncoder (retracted
-// rows carry the property sluice_op = "-"). Exactly-once uses broker
-// deduplication (brokerDeduplicationEnabled, or the namespace policy, must
-// be on): the sink buffers an epoch and sends it at Commit(epoch) under a
-// fixed producer name with sequence IDs epoch<<24 | i, the last message of
-// an epoch using i = 0xFFFFFF and the property sluice_epoch_end (every
-// message carries sluice_epoch). The broker drops any message whose
-// sequence ID is not above the last it persisted for the producer name, so
-// a replayed epoch is not written twice. Batching is off: the Go client
-// does not send a batch's highest sequence ID, so the broker would
-// deduplicate a batch by its first ID only. LastCommitted reads the last
-// message of every partition: the minimum complete epoch, a safe lower
-// bound. This is exact when a replayed epoch holds the same rows in the
-// same order (the engine replays deterministically from source positions);
-// an epoch holds at most 2^24-1 rows. Transactions would lift the ordering
-// requirement; they are not used yet.
+// rows carry the property sluice_op = "-"); the topic is a changelog of the
+// view. Exactly-once uses broker deduplication (brokerDeduplicationEnabled,
+// or the namespace policy, must be on; tests/services/pulsar.sh turns it
+// on): the sink buffers an epoch and sends it at Commit(epoch) under a fixed
+// producer name with sequence IDs epoch<<24 | i, every message carrying
+// sluice_epoch and sluice_index, the last of an epoch using i = 0xFFFFFF and
+// sluice_epoch_end. The broker drops any message whose sequence ID is not
+// above the last it persisted for the producer name, so an epoch the engine
+// writes again after a crash (from its checkpoint, the same rows) is not
+// written twice. Batching is off: the Go client does not send a batch's
+// highest sequence ID, so the broker would deduplicate a batch by its first
+// ID only.
+//
+// LastCommitted reads the last message of each partition. Unpartitioned
+// topic: the last epoch with its end marker; an epoch cut short by a crash
+// is completed when the engine commits that epoch number again — with the
+// same leading rows (a rewrite from the checkpoint) the broker drops the
+// repeated prefix; with other rows (the engine rebuilt a sink reading a view
+// from the view's contents) they are numbered after the prefix, which stays.
+// Partitioned topic: the highest epoch seen on any partition, so an epoch
+// number that reached the broker is never reused for other rows; the tail of
+// an epoch cut short by a crash is then not rewritten (known limitation).
+// An epoch holds at most 2^24-1 rows. Pulsar transactions were tried
+// (4.0.8 with the Go client v0.19.0): messages of an aborted transaction
+// were still delivered to a consumer, so they are not used.
 //
 // Goroutines: one forwarder per source partition, ended by Close; the
 // client's own goroutines, ended by Close.

@@ -1,6 +1,7 @@
 package pulsar
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -53,6 +54,8 @@ type Sink struct {
 	msgs   []outMsg
 	last   uint64
 	name   string
+	// partial is an epoch an earlier run left without its end marker.
+	partial *partialEpoch
 }
 
 // OpenSink implements connectors.Connector.
@@ -111,18 +114,31 @@ func (s *Sink) createProducer(ctx context.Context) error {
 	}
 }
 
+// partialEpoch is an epoch of an earlier run whose end marker never reached
+// an unpartitioned topic: its messages 0..lastIndex are there.
+type partialEpoch struct {
+	epoch     uint64
+	lastIndex int64
+	lastID    pulsar.MessageID
+	topic     string
+}
+
 // readLastCommitted reads the last message of every partition of the topic.
-// A partition's last message carries its epoch (property sluice_epoch) and,
-// when it ended the epoch, sluice_epoch_end; the result is the minimum over
-// partitions of the last complete epoch, which is safe: epochs replayed
-// beyond it are dropped by the broker's deduplication.
+// Every message carries its epoch (sluice_epoch) and index (sluice_index);
+// the last one of an epoch also sluice_epoch_end.
+//
+// Unpartitioned topic: the last epoch with its end marker is the result; an
+// epoch cut short is remembered in s.partial (see Commit). Partitioned
+// topic: the highest epoch seen on any partition, so that no epoch number
+// that reached the broker is reused for different rows (the broker would
+// drop them as duplicates); an epoch cut short by a crash is then not
+// completed (documented limitation).
 func (s *Sink) readLastCommitted(ctx context.Context) (uint64, error) {
 	parts, err := s.client.TopicPartitions(s.topic)
 	if err != nil {
 		return 0, fmt.Errorf("look up partitions of %s: %w", s.topic, err)
 	}
 	var result uint64
-	found := false
 	for _, pt := range parts {
 		rd, err := s.client.CreateReader(pulsar.ReaderOptions{Topic: pt, StartMessageID: pulsar.LatestMessageID(), StartMessageIDInclusive: true})
 		if err != nil {
@@ -143,14 +159,54 @@ func (s *Sink) readLastCommitted(ctx context.Context) (uint64, error) {
 		if err != nil {
 			continue // not written by a Sluice sink
 		}
-		if _, end := m.Properties()["sluice_epoch_end"]; !end {
+		_, end := m.Properties()["sluice_epoch_end"]
+		if len(parts) == 1 && !end {
+			idx, err := strconv.ParseInt(m.Properties()["sluice_index"], 10, 64)
+			if err == nil {
+				s.partial = &partialEpoch{epoch: e, lastIndex: idx, lastID: m.ID(), topic: pt}
+			}
 			e--
 		}
-		if !found || e < result {
-			result, found = e, true
-		}
+		result = max(result, e)
 	}
 	return result, nil
+}
+
+// resumeOffset decides how to number the rows of the epoch cut short by a
+// crash. When the buffered rows begin with exactly the messages that
+// reached the broker (the engine rewrites the epoch from its checkpoint),
+// the offset is 0 and the broker drops the repeated prefix. Otherwise (new
+// rows under the same epoch number, as after a rebuild from a view) the
+// rows are numbered after the prefix, so none of them is taken for a
+// duplicate; the prefix of the old run stays in the topic.
+func (s *Sink) resumeOffset(ctx context.Context) int64 {
+	p := s.partial
+	n := p.lastIndex + 1
+	first := p.lastID.EntryID() - p.lastIndex
+	if int64(len(s.msgs)) < n || first < 0 {
+		return n
+	}
+	rd, err := s.client.CreateReader(pulsar.ReaderOptions{Topic: p.topic,
+		StartMessageID: pulsar.NewMessageID(p.lastID.LedgerID(), first, -1, 0), StartMessageIDInclusive: true})
+	if err != nil {
+		return n
+	}
+	defer rd.Close()
+	for i := int64(0); i < n; i++ {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := rd.Next(cctx)
+		cancel()
+		if err != nil {
+			return n
+		}
+		om := s.msgs[i]
+		_, del := m.Properties()["sluice_op"]
+		if m.Properties()["sluice_index"] != strconv.FormatInt(i, 10) || m.Properties()["sluice_epoch"] != strconv.FormatUint(p.epoch, 10) ||
+			!bytes.Equal(m.Payload(), s.arena[om.start:om.end]) || m.Key() != om.key || del != om.del {
+			return n
+		}
+	}
+	return 0
 }
 
 // Write implements connectors.Sink: it encodes the rows and keeps them until
@@ -186,15 +242,26 @@ func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
 	if epoch >= 1<<(63-seqShift) {
 		return fmt.Errorf("pulsar sink: epoch %d too large for sequence IDs", epoch)
 	}
-	if err := s.send(ctx, epoch, len(s.msgs)); err != nil {
+	var offset int64
+	if p := s.partial; p != nil {
+		if epoch == p.epoch {
+			offset = s.resumeOffset(ctx)
+		}
+		s.partial = nil
+	}
+	if int64(len(s.msgs))+offset > MaxEpochRows {
+		return fmt.Errorf("pulsar sink: more than %d rows in epoch %d", MaxEpochRows, epoch)
+	}
+	if err := s.send(ctx, epoch, len(s.msgs), offset); err != nil {
 		return err
 	}
 	s.last = epoch
 	return nil
 }
 
-// send sends the first n buffered messages of epoch and flushes.
-func (s *Sink) send(ctx context.Context, epoch uint64, n int) error {
+// send sends the first n buffered messages of epoch, numbered from offset,
+// and flushes.
+func (s *Sink) send(ctx context.Context, epoch uint64, n int, offset int64) error {
 	var (
 		mu    sync.Mutex
 		errs  []error
@@ -208,8 +275,8 @@ func (s *Sink) send(ctx context.Context, epoch uint64, n int) error {
 		}
 	}
 	for i, m := range s.msgs[:n] {
-		idx := int64(i)
-		props := map[string]string{"sluice_epoch": epStr}
+		idx := int64(i) + offset
+		props := map[string]string{"sluice_epoch": epStr, "sluice_index": strconv.FormatInt(idx, 10)}
 		if i == len(s.msgs)-1 {
 			idx = lastIndex
 			props["sluice_epoch_end"] = "1"

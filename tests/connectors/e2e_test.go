@@ -1,0 +1,393 @@
+package connectors
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/apache/pulsar-client-go/pulsar"
+	plog "github.com/apache/pulsar-client-go/pulsar/log"
+
+	_ "github.com/sluice-db/sluice/connectors/clickhouse"
+	_ "github.com/sluice-db/sluice/connectors/file"
+	_ "github.com/sluice-db/sluice/connectors/pulsar"
+	"github.com/sluice-db/sluice/exec/db"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("SLUICE_CONNECTORS_CHILD") != "" {
+		os.Exit(child())
+	}
+	os.Exit(m.Run())
+}
+
+// child opens the database in $SLUICE_DATA, runs $SLUICE_SQL when set (the
+// first start), prints "ready" and serves until killed.
+func child() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	d, err := db.Open(ctx, db.Config{
+		DataDir: os.Getenv("SLUICE_DATA"), QuietAdvance: -1, IdleTimeout: time.Hour,
+		CheckpointInterval: 300 * time.Millisecond,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		return 1
+	}
+	if s := os.Getenv("SLUICE_SQL"); s != "" {
+		if err := d.Exec(ctx, s); err != nil {
+			fmt.Fprintln(os.Stderr, "exec:", err)
+			return 1
+		}
+	}
+	fmt.Println("ready")
+	<-ctx.Done()
+	d.Close(context.Background())
+	return 0
+}
+
+func need(t *testing.T, names ...string) []string {
+	t.Helper()
+	var out []string
+	for _, n := range names {
+		v := os.Getenv(n)
+		if v == "" {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not set under CI: start tests/services/*.sh", n)
+			}
+			t.Skipf("%s not set: start tests/services/pulsar.sh and clickhouse.sh and export their env lines", n)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+type proc struct {
+	cmd *exec.Cmd
+	out *bytes.Buffer
+}
+
+func startChild(t *testing.T, dataDir, script string) *proc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "SLUICE_CONNECTORS_CHILD=1", "SLUICE_DATA="+dataDir, "SLUICE_SQL="+script)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errBuf bytes.Buffer
+	cmd.Stderr = &errBuf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				ready <- true
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			cmd.Wait()
+			t.Fatalf("database process exited: %s", errBuf.String())
+		}
+	case <-time.After(90 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("database process not ready: %s", errBuf.String())
+	}
+	p := &proc{cmd: cmd, out: &errBuf}
+	t.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) kill() {
+	if p.cmd.ProcessState == nil {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.cmd.Wait()
+	}
+}
+
+type winKey struct {
+	k     string
+	start int64 // unix seconds
+}
+
+type winVal struct{ n, total int64 }
+
+// TestPulsarToClickHouseAndPulsarWithKills streams keyed, disordered
+// events from a 3-partition topic through a 10 s tumbling count/sum into a
+// ClickHouse table and a Pulsar topic, kills the database twice mid-stream,
+// and checks both outputs hold exactly the expected windows, once each.
+func TestPulsarToClickHouseAndPulsarWithKills(t *testing.T) {
+	env := need(t, "PULSAR_URL", "PULSAR_ADMIN_URL", "CLICKHOUSE_ADDR")
+	url, admin, chAddr := env[0], env[1], env[2]
+	ctx := context.Background()
+	suffix := rand.Uint32()
+	in := fmt.Sprintf("e2e-in-%d", suffix)
+	out := fmt.Sprintf("persistent://public/default/e2e-out-%d", suffix)
+	table := fmt.Sprintf("e2e_windows_%d", suffix)
+	req, _ := http.NewRequest(http.MethodPut, admin+"/admin/v2/persistent/public/default/"+in+"/partitions", strings.NewReader("3"))
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode/100 != 2 {
+		t.Fatalf("create topic: %v %v", err, resp)
+	}
+	client, err := pulsar.NewClient(pulsar.ClientOptions{URL: url, Logger: plog.DefaultNopLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	prod, err := client.CreateProducer(pulsar.ProducerOptions{Topic: "persistent://public/default/" + in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+
+	// The events: 30 keys, event time about 20 ms apart, up to 3 s late
+	// (the watermark allows 4 s), so no event is late for its window.
+	const n = 15000
+	rng := rand.New(rand.NewPCG(7, 11))
+	base := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	type ev struct {
+		ID int64  `json:"id"`
+		K  string `json:"k"`
+		V  int64  `json:"v"`
+		TS string `json:"ts"`
+	}
+	events := make([]ev, n)
+	want := map[winKey]winVal{}
+	var lastTS time.Time
+	for i := range events {
+		ts := base.Add(time.Duration(i)*20*time.Millisecond - time.Duration(rng.IntN(3000))*time.Millisecond)
+		e := ev{ID: int64(i), K: fmt.Sprintf("k%02d", rng.IntN(30)), V: int64(rng.IntN(1000)), TS: ts.Format(time.RFC3339Nano)}
+		events[i] = e
+		w := winKey{e.K, ts.Unix() - ts.Unix()%10}
+		v := want[w]
+		v.n++
+		v.total += e.V
+		want[w] = v
+		if ts.After(lastTS) {
+			lastTS = ts
+		}
+	}
+	produce := func(evs []ev) {
+		for _, e := range evs {
+			b, _ := json.Marshal(e)
+			prod.SendAsync(ctx, &pulsar.ProducerMessage{Key: e.K, Payload: b}, func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		if err := prod.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	script := fmt.Sprintf(`
+CREATE SOURCE ev (id BIGINT, k TEXT, v BIGINT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '4' SECOND)
+  WITH (connector = 'pulsar', service_url = '%s', admin_url = '%s', topic = '%s', subscription = 'e2e');
+CREATE MATERIALIZED VIEW w AS
+  SELECT k, window_start, window_end, count(*) AS n, sum(v) AS total
+  FROM TUMBLE(ev, ts, INTERVAL '10' SECOND) GROUP BY k, window_start, window_end;
+CREATE SINK to_clickhouse FROM w WITH (connector = 'clickhouse', addr = '%s', table = '%s', create_table = 'true');
+CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', topic = '%s', key = 'k');
+`, url, admin, in, chAddr, table, url, out)
+
+	chConn, err := ch.Open(&ch.Options{Addr: []string{chAddr}, Protocol: ch.Native})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer chConn.Close()
+	count := func() uint64 {
+		var c uint64
+		chConn.QueryRow(ctx, "SELECT count() FROM "+table).Scan(&c)
+		return c
+	}
+	waitGrow := func(from uint64) {
+		deadline := time.Now().Add(90 * time.Second)
+		for count() <= from {
+			if time.Now().After(deadline) {
+				t.Fatalf("no new rows in %s after 90 s", table)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	dataDir := t.TempDir()
+	p := startChild(t, dataDir, script)
+	produce(events[:n*2/5])
+	waitGrow(0)
+	p.kill() // kill -9 mid-stream
+	c1 := count()
+
+	p = startChild(t, dataDir, "")
+	produce(events[n*2/5 : n*7/10])
+	waitGrow(c1)
+	p.kill()
+
+	p = startChild(t, dataDir, "")
+	produce(events[n*7/10:])
+	// Close every window: one event per key far after the last, on every
+	// partition (keys spread over all three).
+	var flush []ev
+	for k := 0; k < 30; k++ {
+		flush = append(flush, ev{ID: -1, K: fmt.Sprintf("k%02d", k), V: 0, TS: lastTS.Add(time.Hour).Format(time.RFC3339Nano)})
+	}
+	produce(flush)
+	flushStart := lastTS.Add(time.Hour).Unix()
+	flushStart -= flushStart % 10 // the window the flush events open
+
+	checkCH := func() error {
+		got := map[winKey][]winVal{}
+		q := fmt.Sprintf("SELECT k, toUnixTimestamp(window_start), n, toString(total) FROM %s", table)
+		var eng string
+		chConn.QueryRow(ctx, "SELECT engine FROM system.tables WHERE name = ?", table).Scan(&eng)
+		switch eng {
+		case "ReplacingMergeTree":
+			q = fmt.Sprintf("SELECT k, toUnixTimestamp(window_start), n, toString(total) FROM %s FINAL WHERE _sluice_deleted = 0", table)
+		}
+		rows, err := chConn.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				k     *string
+				start uint32
+				cnt   *int64
+				total string
+			)
+			if err := rows.Scan(&k, &start, &cnt, &total); err != nil {
+				return err
+			}
+			if int64(start) >= flushStart || k == nil || cnt == nil {
+				continue
+			}
+			var tot int64
+			fmt.Sscan(total, &tot)
+			w := winKey{*k, int64(start)}
+			got[w] = append(got[w], winVal{*cnt, tot})
+		}
+		return compare(want, got)
+	}
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		err := checkCH()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ClickHouse table %s: %v", table, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	// The Pulsar output: a changelog of JSON objects whose final row per
+	// window must be the expected one.
+	cons, err := client.Subscribe(pulsar.ConsumerOptions{Topic: out, SubscriptionName: "check", SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	gotP := map[winKey][]winVal{}
+	var epochRuns []string
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		m, err := cons.Receive(rctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		var row struct {
+			K           string          `json:"k"`
+			WindowStart string          `json:"window_start"`
+			N           int64           `json:"n"`
+			Total       json.Number     `json:"total"`
+			Op          json.RawMessage `json:"-"`
+		}
+		if err := json.Unmarshal(m.Payload(), &row); err != nil {
+			t.Fatalf("pulsar output %s: %v", m.Payload(), err)
+		}
+		ws, err := time.Parse(time.RFC3339Nano, row.WindowStart)
+		if err != nil {
+			t.Fatalf("window_start %q: %v", row.WindowStart, err)
+		}
+		if ep := m.Properties()["sluice_epoch"]; len(epochRuns) == 0 || !strings.HasPrefix(epochRuns[len(epochRuns)-1], ep+"@") {
+			epochRuns = append(epochRuns, ep+"@"+m.ID().String())
+		}
+		if ws.Unix() >= flushStart {
+			continue
+		}
+		tot, _ := row.Total.Int64()
+		if m.Key() != row.K {
+			t.Fatalf("message key %q for row of k %q", m.Key(), row.K)
+		}
+		// The topic is a changelog keyed by window: an insert sets the
+		// window's row, a retraction (sluice_op = "-") of that row removes
+		// it. After a restart the engine rebuilds a sink reading a view
+		// from the view's contents, so rows are sent again as inserts of
+		// the same values: the final row per window is what must match.
+		w := winKey{row.K, ws.Unix()}
+		v := winVal{row.N, tot}
+		if m.Properties()["sluice_op"] != "-" {
+			gotP[w] = []winVal{v}
+			continue
+		}
+		if len(gotP[w]) == 1 && gotP[w][0] == v {
+			delete(gotP, w)
+		}
+	}
+	if err := compare(want, gotP); err != nil {
+		t.Logf("epochs in the topic (epoch@first message): %v", epochRuns)
+		t.Fatalf("Pulsar topic %s: %v", out, err)
+	}
+	p.kill()
+}
+
+// compare checks that got holds every wanted window once with its values.
+func compare(want map[winKey]winVal, got map[winKey][]winVal) error {
+	var problems []string
+	for w, v := range want {
+		g := got[w]
+		switch {
+		case len(g) == 0:
+			problems = append(problems, fmt.Sprintf("missing %v", w))
+		case len(g) > 1:
+			problems = append(problems, fmt.Sprintf("%v %d times", w, len(g)))
+		case g[0] != v:
+			problems = append(problems, fmt.Sprintf("%v = %v, want %v", w, g[0], v))
+		}
+	}
+	for w := range got {
+		if _, ok := want[w]; !ok {
+			problems = append(problems, fmt.Sprintf("unexpected %v", w))
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		if len(problems) > 8 {
+			problems = append(problems[:8], fmt.Sprintf("... %d problems", len(problems)))
+		}
+		return fmt.Errorf("%d windows expected: %s", len(want), strings.Join(problems, "; "))
+	}
+	return nil
+}

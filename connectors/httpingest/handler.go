@@ -2,6 +2,7 @@ package httpingest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -160,9 +161,10 @@ func tokenOK(r *http.Request, want string) bool {
 // and kept as dead letters); 400 for a body that is not JSON at all (a
 // broken JSON array: nothing is accepted); 401 missing or wrong bearer
 // token; 404 unknown table or source; 405 a method other than POST; 409 a
-// source that is not a push source; 413 a body over the limit; 415 a
-// content type other than JSON / NDJSON; 500/503 when the database could not
-// take the rows (nothing was accepted).
+// source that is not a push source; 413 a body over the limit (compressed
+// or, with Content-Encoding: gzip, decompressed); 415 a content type other
+// than JSON / NDJSON or an encoding other than gzip; 500/503 when the
+// database could not take the rows (nothing was accepted).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -206,11 +208,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body of %d bytes exceeds the limit of %d bytes", r.ContentLength, h.cfg.MaxBody))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBody))
+	var in io.Reader = http.MaxBytesReader(w, r.Body, h.cfg.MaxBody)
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip":
+		zr, err := gzip.NewReader(in)
+		if err != nil {
+			h.fail(w, http.StatusBadRequest, "read gzip body: "+err.Error())
+			return
+		}
+		defer zr.Close()
+		// The limit applies to the decompressed body as well.
+		in = &limitedReader{r: zr, n: h.cfg.MaxBody}
+	default:
+		h.fail(w, http.StatusUnsupportedMediaType, fmt.Sprintf("content encoding %q not supported: send gzip or none", enc))
+		return
+	}
+	body, err := io.ReadAll(in)
 	h.bytes.Add(float64(len(body)))
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		if errors.As(err, &mbe) || errors.Is(err, errTooLarge) {
 			h.fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body exceeds the limit of %d bytes", h.cfg.MaxBody))
 			return
 		}
@@ -277,6 +295,24 @@ func (h *Handler) deadLetter(source string, raw []byte, reason string, line int)
 		Offset: "http line " + strconv.Itoa(line),
 		Time:   h.cfg.Now(),
 	})
+}
+
+// errTooLarge is returned by limitedReader past its limit.
+var errTooLarge = errors.New("body too large")
+
+// limitedReader fails with errTooLarge once more than n bytes were read.
+type limitedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		return n, errTooLarge
+	}
+	return n, err
 }
 
 // item is one row's raw JSON and its 1-based line in the body.

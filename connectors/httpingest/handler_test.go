@@ -2,6 +2,7 @@ package httpingest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -351,3 +352,55 @@ func BenchmarkIngestNDJSON(b *testing.B) {
 type discardTarget struct{ *fakeTarget }
 
 func (discardTarget) Ingest(context.Context, string, []types.Row) error { return nil }
+
+func gz(t *testing.T, s string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Write([]byte(s))
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func postEncoded(t *testing.T, srv *httptest.Server, enc string, body []byte) result {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/ingest/events", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ndjson)
+	req.Header.Set("Content-Encoding", enc)
+	res, err := srv.Client().Transport.RoundTrip(req) // no transparent decompression
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r Response
+	if err := json.NewDecoder(res.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return result{res.StatusCode, r, res.Header}
+}
+
+func TestIngestGzip(t *testing.T) {
+	ft, srv := newTestServer(t, Config{MaxBody: 200})
+	if r := postEncoded(t, srv, "gzip", gz(t, "{\"user_id\": 1}\n{\"user_id\": 2}\n")); r.code != 200 || r.resp.Accepted != 2 {
+		t.Fatalf("gzip: %d %+v", r.code, r.resp)
+	}
+	// Small when compressed, over the limit when decompressed.
+	bomb := gz(t, strings.Repeat("{\"user_id\": 1}\n", 100))
+	if len(bomb) > 200 {
+		t.Fatalf("test body compresses to %d bytes", len(bomb))
+	}
+	if r := postEncoded(t, srv, "gzip", bomb); r.code != 413 || r.resp.Accepted != 0 {
+		t.Fatalf("decompressed oversize: %d %+v", r.code, r.resp)
+	}
+	if r := postEncoded(t, srv, "gzip", []byte("not gzip")); r.code != 400 {
+		t.Fatalf("bad gzip: %d", r.code)
+	}
+	if r := postEncoded(t, srv, "br", []byte("x")); r.code != 415 {
+		t.Fatalf("brotli: %d", r.code)
+	}
+	if n := len(ft.rows["events"]); n != 2 {
+		t.Fatalf("rows stored %d", n)
+	}
+}

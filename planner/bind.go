@@ -950,10 +950,22 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 			return expr.NewFunc(fn, bound)
 		}
 	case "concat":
-		// || arrives as concat (PIPES_AS_CONCAT): Postgres' || is strict.
 		args, err := b.args(x.Args, sc)
 		if err != nil {
 			return nil, err
+		}
+		if !b.isCall(x, "concat") && len(args) >= 2 {
+			// a || b arrives as concat (PIPES_AS_CONCAT), but unlike
+			// concat() Postgres' || is NULL when an operand is NULL.
+			out := args[0]
+			for _, a := range args[1:] {
+				b.inferParam(out, types.TText)
+				b.inferParam(a, types.TText)
+				if out, err = expr.NewFunc("__concat_op", []expr.Expr{out, a}); err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
 		}
 		return expr.NewFunc("concat", args)
 	case "__filter":
@@ -1183,4 +1195,19 @@ func isParam(e expr.Expr) bool {
 func isSubscript(e expr.Expr) bool {
 	f, ok := e.(*expr.Func)
 	return ok && f.Name == "__subscript" && f.T.Kind == types.Text
+}
+
+// isCall reports whether the call x was written as name(...) in the
+// user's text, as opposed to an operator the parser turned into a call
+// (|| becomes concat). Without the text it assumes a call.
+func (b *binder) isCall(x *ast.FuncCallExpr, name string) bool {
+	if b.sel == nil {
+		return true
+	}
+	off := x.OriginTextPosition()
+	if off < 0 || off >= len(b.sel.Normalized) {
+		return true
+	}
+	rest := b.sel.Normalized[off:]
+	return len(rest) >= len(name) && strings.EqualFold(rest[:len(name)], name)
 }

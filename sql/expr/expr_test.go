@@ -222,6 +222,7 @@ func TestFunctions(t *testing.T) {
 		{call(t, "substr", ctext("héllo"), cint(2), cint(3)), "éll"},
 		{call(t, "substring", ctext("hello"), cint(0), cint(2)), "h"},
 		{call(t, "concat", ctext("a"), cnull(), cint(1)), "a1"},
+		{call(t, "__concat_op", ctext("a"), cint(1)), "a1"},
 		{call(t, "length", ctext("héllo")), "5"},
 		{call(t, "split_part", ctext("a,b,c"), ctext(","), cint(2)), "b"},
 		{call(t, "split_part", ctext("a,b,c"), ctext(","), cint(-1)), "c"},
@@ -261,6 +262,9 @@ func TestFunctions(t *testing.T) {
 	}
 	if v := call(t, "json_get", &Const{V: types.NewJSONB(`{"a":1}`), T: types.TJSONB}, ctext("zz")); !v.IsNull() {
 		t.Errorf("missing key: %v", v)
+	}
+	if v := call(t, "__concat_op", ctext("a"), cnull()); !v.IsNull() {
+		t.Errorf("'a' || NULL = %v, want NULL", v)
 	}
 	if _, err := NewFunc("lower", []Expr{cint(1)}); code(err) != sqlerr.UndefinedFunction {
 		t.Errorf("lower(int): %v", err)

@@ -115,7 +115,9 @@ func init() {
 			}},
 		// __concat_op is the || operator: NULL when an operand is NULL.
 		&FuncDef{Name: "__concat_op", Min: 2, Max: 2, Args: []types.Kind{kAny}, Strict: true, RetType: types.TText,
-			Eval: func(_ *Context, a []types.Value) (types.Value, error) { return textOf(a[0].String() + a[1].String()), nil }},
+			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
+				return textOf(a[0].String() + a[1].String()), nil
+			}},
 		&FuncDef{Name: "length", Min: 1, Max: 1, Args: []types.Kind{kText}, Strict: true, RetType: types.TInt32,
 			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
 				return types.NewIntKind(types.Int32, int64(utf8.RuneCountInString(a[0].S))), nil

@@ -4,6 +4,11 @@
 #   filebench.sh gen [-n N] [-o FILE]        generate N NDJSON bids (default 10M)
 #   filebench.sh reader [-n N] [-o FILE]     connector-only baseline: read FILE
 #                                            through the file source to the end
+#   filebench.sh query [-n N] [-o FILE]      the benchmark query in one Sluice
+#                                            database process (exec/db): source
+#                                            over FILE, 10 s tumbling count/sum
+#                                            per auction, watermark 4 s, to the
+#                                            final watermark
 #   filebench.sh run [-n N] -- CMD ARGS...   measure any command that consumes
 #                                            FILE and exits (FILE in $BIDS_FILE)
 #   filebench.sh pid PID N PROBE ARGS...     measure a running process (the
@@ -13,10 +18,9 @@
 #
 # Every mode prints events, wall seconds, CPU seconds of the measured
 # process (utime+stime from /proc/<pid>/stat, sampled every 20 ms), events/s
-# and events per CPU-second. The Sluice end-to-end run (CREATE SOURCE ...
-# WITH (connector='file', path=$BIDS_FILE, format='json', on_eof='close'),
-# the 10 s tumbling count/sum per auction with a 4 s watermark, a probe that
-# sees the last window) is wired by the integrator with the `pid` mode.
+# and events per CPU-second. `query` measures the whole process (startup
+# included); the same run against the sluice server over pgwire is the
+# `pid` mode with a probe that sees the last window.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 N=10000000
@@ -93,7 +97,12 @@ case "$mode" in
     bin="${TMPDIR:-/tmp}/sluice-fileread"
     go build -o "$bin" ./tests/bench/connectors/fileread
     measure_child "$bin" -path "$FILE" ;;
+  query)
+    gen
+    bin="${TMPDIR:-/tmp}/sluice-filequery"
+    go build -o "$bin" ./tests/bench/connectors/filequery
+    measure_child "$bin" -path "$FILE" -n "$N" ;;
   run) gen; measure_child "$@" ;;
   pid) pid="$1"; N="$2"; shift 2; measure_pid "$pid" "$@" ;;
-  *) sed -n '2,22p' "$0"; exit 2 ;;
+  *) sed -n '2,27p' "$0"; exit 2 ;;
 esac

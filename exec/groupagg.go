@@ -75,6 +75,22 @@ func (o *groupAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 			o.last[e] = now
 		}
 	}
+	if len(o.dirty) >= maxDirty {
+		o.emitDirty(out)
+	}
+	o.stats.stateBytes.Store(max(o.bytes, 0))
+	return nil
+}
+
+// FlushBatch emits the updates gathered since the last flush.
+func (o *groupAggOp) FlushBatch(out *emitter) error {
+	o.emitDirty(out)
+	return nil
+}
+
+// emitDirty emits, per group changed since the last call, a retraction of
+// its previous row and its new row.
+func (o *groupAggOp) emitDirty(out *emitter) {
 	for _, e := range o.dirty {
 		g := &e.val
 		g.dirty = false
@@ -101,8 +117,6 @@ func (o *groupAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	}
 	clear(o.dirty)
 	o.dirty = o.dirty[:0]
-	o.stats.stateBytes.Store(max(o.bytes, 0))
-	return nil
 }
 
 func (o *groupAggOp) expire() {
@@ -120,7 +134,16 @@ func (o *groupAggOp) expire() {
 	o.stats.stateBytes.Store(max(o.bytes, 0))
 }
 
-func (o *groupAggOp) OnWatermark(wm int64, _ *emitter) (int64, error) { o.expire(); return wm, nil }
-func (o *groupAggOp) OnBarrier(uint64, *emitter) error                { o.expire(); return nil }
+func (o *groupAggOp) OnWatermark(wm int64, out *emitter) (int64, error) {
+	o.emitDirty(out)
+	o.expire()
+	return wm, nil
+}
+
+func (o *groupAggOp) OnBarrier(_ uint64, out *emitter) error {
+	o.emitDirty(out)
+	o.expire()
+	return nil
+}
 
 var _ = types.Row(nil)

@@ -65,6 +65,15 @@ type operator interface {
 	OnBarrier(epoch uint64, out *emitter) error
 }
 
+// batcher is implemented by operators that gather updates over several
+// chunks (adaptive mini-batching): the node calls FlushBatch whenever its
+// inbox is empty, so a busy operator emits fewer, larger batches and an
+// idle one emits at once. Operators also flush before a watermark or
+// barrier goes out.
+type batcher interface {
+	FlushBatch(out *emitter) error
+}
+
 // controlReceiver is implemented by terminal operators (materialize, sink)
 // that consume the control messages a node would forward downstream.
 type controlReceiver interface {
@@ -198,6 +207,14 @@ func (n *node) run(ctx context.Context) {
 		select {
 		case env := <-n.inbox:
 			done, err := n.handle(ctx, env)
+			if err == nil && !done && len(n.inbox) == 0 && env.msg.Kind == chunk.Data {
+				// The input ran dry: let a batching operator emit.
+				if b, ok := n.op.(batcher); ok {
+					if err = b.FlushBatch(&n.em); err == nil {
+						err = n.em.flush()
+					}
+				}
+			}
 			if err != nil {
 				if ctx.Err() == nil {
 					n.job.fail(fmt.Errorf("operator %s: %w", n.name, err))

@@ -155,8 +155,16 @@ func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 			o.dirty = append(o.dirty, s)
 		}
 	}
-	o.emitUpdates(out)
+	if len(o.dirty) >= maxDirty {
+		o.emitUpdates(out)
+	}
 	o.publish()
+	return nil
+}
+
+// FlushBatch emits the updates gathered since the last flush.
+func (o *sessionOp) FlushBatch(out *emitter) error {
+	o.emitUpdates(out)
 	return nil
 }
 
@@ -215,6 +223,7 @@ func (o *sessionOp) emitUpdates(out *emitter) {
 }
 
 func (o *sessionOp) OnWatermark(wm int64, out *emitter) (int64, error) {
+	o.emitUpdates(out)
 	o.wm = wm
 	for len(o.ends) > 0 {
 		it := o.ends[0]
@@ -255,7 +264,10 @@ func (o *sessionOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 	return satSub(wm, o.n.Lateness), nil
 }
 
-func (o *sessionOp) OnBarrier(uint64, *emitter) error { return nil }
+func (o *sessionOp) OnBarrier(_ uint64, out *emitter) error {
+	o.emitUpdates(out)
+	return nil
+}
 
 func (o *sessionOp) publish() {
 	o.stats.openWindows.Store(o.open)

@@ -289,9 +289,20 @@ func (o *windowAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 			o.late.record(row, t, o.wm)
 		}
 	}
-	o.emitDirty(out)
+	if len(o.dirty) >= maxDirty {
+		o.emitDirty(out)
+	}
 	o.publishStats()
 	return out.maybeFlush()
+}
+
+// maxDirty bounds the groups an updating operator gathers before it emits.
+const maxDirty = 1 << 15
+
+// FlushBatch emits the updates gathered since the last flush.
+func (o *windowAggOp) FlushBatch(out *emitter) error {
+	o.emitDirty(out)
+	return nil
 }
 
 // notePane makes sure the window firing starts no later than the first
@@ -361,6 +372,7 @@ func (o *windowAggOp) emitDirty(out *emitter) {
 func (o *windowAggOp) tableOf(e *rowEntry[group]) *winTable { return o.tables[e.val.win] }
 
 func (o *windowAggOp) OnWatermark(wm int64, out *emitter) (int64, error) {
+	o.emitDirty(out)
 	o.wm = wm
 	lateness := o.n.Lateness
 	if o.paned {
@@ -504,7 +516,10 @@ func (o *windowAggOp) firePanes(wm int64, out *emitter) error {
 	return nil
 }
 
-func (o *windowAggOp) OnBarrier(uint64, *emitter) error { return nil }
+func (o *windowAggOp) OnBarrier(_ uint64, out *emitter) error {
+	o.emitDirty(out)
+	return nil
+}
 
 func (o *windowAggOp) publishStats() {
 	o.stats.stateBytes.Store(o.groupBytes)

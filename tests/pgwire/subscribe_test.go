@@ -1,0 +1,158 @@
+package pgwire_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// TestSubscribeOverTheWire streams a view's changes to a client as they
+// happen, through the extended and the simple protocol, and checks that a
+// CancelRequest ends the subscription and leaves the connection usable.
+func TestSubscribeOverTheWire(t *testing.T) {
+	addr, d := startDB(t, setupSQL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgconn.Connect(ctx, "postgres://sluice@"+addr+"/sluice?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+
+	for _, proto := range []string{"extended", "simple"} {
+		t.Run(proto, func(t *testing.T) {
+			type rowOrErr struct {
+				row []string
+				err error
+			}
+			rows := make(chan rowOrErr, 16)
+			go func() {
+				var rr *pgconn.ResultReader
+				var mrr *pgconn.MultiResultReader
+				if proto == "extended" {
+					rr = c.ExecParams(ctx, "SUBSCRIBE per_user", nil, nil, nil, nil)
+				} else {
+					mrr = c.Exec(ctx, "SUBSCRIBE per_user")
+					if !mrr.NextResult() {
+						rows <- rowOrErr{err: mrr.Close()}
+						return
+					}
+					rr = mrr.ResultReader()
+				}
+				for rr.NextRow() {
+					var vals []string
+					for i, v := range rr.Values() {
+						if i == 0 {
+							continue // sluice_ts: processing time
+						}
+						vals = append(vals, string(v))
+					}
+					rows <- rowOrErr{row: vals}
+				}
+				_, err := rr.Close()
+				if mrr != nil {
+					// Finish reading the response before the test uses c again.
+					if err2 := mrr.Close(); err == nil {
+						err = err2
+					}
+				}
+				rows <- rowOrErr{err: err}
+			}()
+			user := map[string]string{"extended": "10", "simple": "20"}[proto]
+			// next returns the next change of this subtest's user (the
+			// subscription starts with the view's current rows).
+			next := func() rowOrErr {
+				for {
+					select {
+					case r := <-rows:
+						if r.err == nil && len(r.row) > 1 && r.row[1] != user {
+							continue
+						}
+						return r
+					case <-ctx.Done():
+						t.Fatal("no row from SUBSCRIBE")
+						return rowOrErr{}
+					}
+				}
+			}
+			if err := d.Exec(ctx, "INSERT INTO clicks VALUES ("+user+", 'a', 1.50, '2024-01-01 00:00:10')"); err != nil {
+				t.Fatal(err)
+			}
+			if r := next(); r.err != nil || strings.Join(r.row, ",") != "insert,"+user+",1,1.50" {
+				t.Fatalf("first change: %+v", r)
+			}
+			if err := d.Exec(ctx, "INSERT INTO clicks VALUES ("+user+", 'b', 2.00, '2024-01-01 00:00:20')"); err != nil {
+				t.Fatal(err)
+			}
+			got := []string{strings.Join(next().row, ","), strings.Join(next().row, ",")}
+			if strings.Join(got, " ") != "delete,"+user+",1,1.50 insert,"+user+",2,3.50" {
+				t.Fatalf("update: %q", got)
+			}
+			if err := c.CancelRequest(ctx); err != nil {
+				t.Fatal(err)
+			}
+			r := next()
+			var pe *pgconn.PgError
+			if !errors.As(r.err, &pe) || pe.Code != "57014" {
+				t.Fatalf("after cancel: %+v", r)
+			}
+			res, err := c.Exec(ctx, "SELECT count(*) FROM per_user").ReadAll()
+			if err != nil || string(res[0].Rows[0][0]) == "" {
+				t.Fatalf("connection after cancel: %v %v", res, err)
+			}
+		})
+	}
+}
+
+// TestSubscribeCursor uses Materialize-style DECLARE ... CURSOR FOR
+// SUBSCRIBE and FETCH ... WITH (timeout = ...).
+func TestSubscribeCursor(t *testing.T) {
+	addr, d := startDB(t, setupSQL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgconn.Connect(ctx, "postgres://sluice@"+addr+"/sluice?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	exec := func(sql string) []string {
+		t.Helper()
+		res, err := c.Exec(ctx, sql).ReadAll()
+		if err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		var out []string
+		for _, r := range res {
+			for _, row := range r.Rows {
+				var vals []string
+				for i, v := range row {
+					if i > 0 {
+						vals = append(vals, string(v))
+					}
+				}
+				out = append(out, strings.Join(vals, ","))
+			}
+		}
+		return out
+	}
+	exec("BEGIN")
+	exec("DECLARE c CURSOR FOR SUBSCRIBE per_user")
+	if got := exec("FETCH ALL c WITH (timeout = '100 ms')"); len(got) != 0 {
+		t.Fatalf("empty view fetched %v", got)
+	}
+	if err := d.Exec(ctx, "INSERT INTO clicks VALUES (5, 'a', 1.00, '2024-01-01 00:00:10')"); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for len(got) == 0 && ctx.Err() == nil {
+		got = exec("FETCH ALL c WITH (timeout = '5 s')")
+	}
+	if strings.Join(got, " ") != "insert,5,1,1.00" {
+		t.Fatalf("fetched %q", got)
+	}
+	exec("COMMIT")
+}

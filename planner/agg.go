@@ -369,8 +369,11 @@ func (b *binder) aggCall(n ast.ExprNode, sc *scope) (plan.AggCall, error) {
 	case *ast.FuncCallExpr:
 		call.Func, args = x.FnName.L, x.Args
 	}
-	if call.Func == "every" {
+	switch call.Func {
+	case "every":
 		call.Func = "bool_and"
+	case "__first_value", "__last_value":
+		call.Func = strings.TrimPrefix(call.Func, "__")
 	}
 	if call.Func == "group_concat" {
 		call.Func = "string_agg"

@@ -56,6 +56,9 @@ var aggNames = map[string]bool{
 	"approx_count_distinct": true, "approx_percentile": true,
 	"first_value": true, "last_value": true, "bool_and": true, "bool_or": true,
 	"every": true, "string_agg": true,
+	// Names a front end may use for aggregates the TiDB grammar reserves
+	// for window functions.
+	"__first_value": true, "__last_value": true,
 }
 
 // isAggregate reports whether n is an aggregate call (including

@@ -660,6 +660,23 @@ func (b *binder) windowTVF(w *sql.WindowTVF, alias string, outer *scope) (plan.N
 	var err error
 	qual := alias
 	if w.Subquery != nil {
+		// The subquery's own placeholders (nested TVFs, functions in FROM).
+		for k, v := range w.Subquery.Windows {
+			if b.windows == nil {
+				b.windows = map[string]*sql.WindowTVF{}
+			}
+			if _, ok := b.windows[k]; !ok {
+				b.windows[k] = v
+			}
+		}
+		for k, v := range w.Subquery.TableFuncs {
+			if b.tableFuncs == nil {
+				b.tableFuncs = map[string]*sql.TableFunc{}
+			}
+			if _, ok := b.tableFuncs[k]; !ok {
+				b.tableFuncs[k] = v
+			}
+		}
 		input, err = b.query(w.Subquery.Stmt, outer)
 		if err != nil {
 			return nil, nil, err

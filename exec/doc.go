@@ -32,9 +32,20 @@
 // duration and merging), updating group aggregates with TTL, Top-N, dedup,
 // lookup joins against tables and views, interval joins, and the terminal
 // materialize and sink operators. Aggregating operators keep accumulators
-// per (window, key), never the rows of a window. Rows too late for every
-// window they belong to are counted (ViewStats.Late) and kept in the
-// late-events table (Engine.LateEvents), never dropped silently.
+// per (window, key), never the rows of a window; hop windows keep one
+// accumulator per (pane, key) and merge panes when a window fires. Rows too
+// late for a window they belong to (window end + allowed lateness at or
+// before the watermark) are counted (ViewStats.Late) and kept in the
+// late-events table (Engine.LateEvents), never dropped silently. For
+// sessions a row is late when its event time is behind the watermark minus
+// the allowed lateness, since a session it would extend may already have
+// been emitted; this keeps every emitted session equal to sessionizing the
+// on-time rows (tests/oracle checks it).
+//
+// Updating operators (on-update window aggregates, sessions, GROUP BY)
+// gather changed groups and emit one retraction plus one new row per group
+// when their input runs dry, before a watermark or barrier, or after
+// 32768 changed groups: busy operators emit fewer, larger batches.
 //
 // # Time
 //

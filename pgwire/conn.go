@@ -119,6 +119,7 @@ type conn struct {
 	out            int
 	writeErr       error
 
+	dataRow pgproto3.DataRow // reused: Send encodes it at once
 	rowBuf  []byte
 	rowEnds []int
 	rowVals [][]byte
@@ -1046,7 +1047,8 @@ func (c *conn) sendRow(p *portal, row types.Row) error {
 		vals = append(vals, buf[start:e:e])
 		start = e
 	}
-	c.be.Send(&pgproto3.DataRow{Values: vals})
+	c.dataRow.Values = vals
+	c.be.Send(&c.dataRow)
 	c.rowBuf, c.rowEnds, c.rowVals = buf, ends, vals
 	c.out += len(buf) + 4*len(vals) + 7
 	if c.out >= flushThreshold {

@@ -156,3 +156,31 @@ func TestSubscribeCursor(t *testing.T) {
 	}
 	exec("COMMIT")
 }
+
+// TestStatementTimeoutEndsSubscribe: SET statement_timeout cancels a
+// SUBSCRIBE that runs longer, with 57014, and the connection stays usable.
+func TestStatementTimeoutEndsSubscribe(t *testing.T) {
+	addr, _ := startDB(t, setupSQL)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := pgconn.Connect(ctx, "postgres://sluice@"+addr+"/sluice?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "SET statement_timeout = '100ms'").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exec(ctx, "SUBSCRIBE per_user").ReadAll()
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "57014" || pe.Message != "canceling statement due to statement timeout" {
+		t.Fatalf("SUBSCRIBE under statement_timeout: %v", err)
+	}
+	if _, err := c.Exec(ctx, "RESET statement_timeout").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.Exec(ctx, "SELECT 1").ReadAll()
+	if err != nil || string(res[0].Rows[0][0]) != "1" {
+		t.Fatalf("after timeout: %v %v", res, err)
+	}
+}

@@ -69,6 +69,26 @@ type winTable struct {
 	start, end int64
 	key        int64 // window end, or pane start
 	groups     *rowMap[group]
+	keys       slab[types.Value]
+	accs       slab[accState]
+}
+
+// slab hands out small slices carved from larger blocks.
+type slab[T any] struct{ buf []T }
+
+// take returns a slice of n elements, a copy of from when given.
+func (s *slab[T]) take(n int, from ...T) []T {
+	if len(from) > 0 {
+		n = len(from)
+	}
+	if cap(s.buf)-len(s.buf) < n {
+		s.buf = make([]T, 0, max(256*n, 64))
+	}
+	l := len(s.buf)
+	s.buf = s.buf[:l+n]
+	out := s.buf[l : l+n : l+n]
+	copy(out, from)
+	return out
 }
 
 // lateRecorder turns rows that missed every window into LateEvents.
@@ -191,9 +211,11 @@ func (o *windowAggOp) table(key, start, end int64) *winTable {
 }
 
 func (o *windowAggOp) newGroup(t *winTable, h uint64, key types.Row) *rowEntry[group] {
-	e := t.groups.insert(h, copyRow(key))
+	// Keys and state slices come from per-window slabs: one allocation
+	// per 256 groups instead of two per group, freed with the window.
+	e := t.groups.insert(h, t.keys.take(0, key...))
 	e.val.win = t.key
-	e.val.states = make([]accState, len(o.aggs))
+	e.val.states = t.accs.take(len(o.aggs))
 	size := int64(64 + rowBytes(key) + 16*len(o.aggs))
 	for i, a := range o.aggs {
 		e.val.states[i] = a.NewState()

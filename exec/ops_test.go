@@ -394,3 +394,23 @@ func TestNewViewBackfillsAndDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestGroupAggTTLForgetsIdleGroups(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, nil)
+	g := &plan.GroupAgg{Input: src, GroupBy: []expr.Expr{col(0, "k", types.TText)}, Aggs: []plan.AggCall{countStar()},
+		TTL: micros(10), Cols: types.Schema{{Name: "k", Type: types.TText}, {Name: "n", Type: types.TInt64}}}
+	h.view(g, "g", []int{0})
+	h.insert("ev", ev("a", 1, 1), ev("a", 1, 2), ev("b", 1, 3))
+	h.flush()
+	h.expect("g", "a 2\nb 1")
+	h.clock.Advance(5 * time.Second)
+	h.insert("ev", ev("b", 1, 4))
+	h.flush()
+	h.clock.Advance(6 * time.Second) // a idle 11 s: forgotten; b idle 6 s
+	h.flush()
+	h.insert("ev", ev("a", 1, 5), ev("b", 1, 6))
+	h.flush()
+	// a starts over; its last result before expiry was replaced by key.
+	h.expect("g", "a 1\nb 3")
+}

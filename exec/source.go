@@ -36,14 +36,14 @@ type sourceNode struct {
 	backfill   []types.Row
 	backfillWM int64
 
-	wmCol    int
-	delay    int64
-	passWM   bool // a view scan without its own WATERMARK: forward upstream watermarks
+	wmCol  int
+	delay  int64
+	passWM bool // a view scan without its own WATERMARK: forward upstream watermarks
 	// colMap maps the scan's physical columns to the relation's columns
 	// when the planner narrowed the scan (nil: the first NumPhysical
 	// columns, in order).
-	colMap []int
-	nphys  int
+	colMap   []int
+	nphys    int
 	idleTO   time.Duration
 	quiet    time.Duration
 	parts    []partState
@@ -54,8 +54,9 @@ type sourceNode struct {
 	anyData  bool
 	idleSent bool
 
-	mu    sync.Mutex
-	stats SourceStats
+	mu      sync.Mutex
+	stats   SourceStats
+	statsAt time.Time // last refresh of reader lag/progress
 }
 
 type partState struct {
@@ -286,15 +287,41 @@ func (s *sourceNode) runReader(ctx context.Context) error {
 		if err := s.checkTime(ctx); err != nil {
 			return err
 		}
-		if lr, ok := s.reader.(connectors.LagReporter); ok && len(s.stats.Lag) == 0 {
-			if lag, err := lr.Lag(ctx); err == nil {
-				s.mu.Lock()
-				s.stats.Lag = lag
-				s.mu.Unlock()
-			}
-		}
+		s.refreshReaderStats(ctx)
 	}
 }
+
+// refreshReaderStats copies the reader's lag and progress into the stats
+// at most once per statsEvery of processing time (the reader is only ever
+// called from the source goroutine).
+func (s *sourceNode) refreshReaderStats(ctx context.Context) {
+	now := s.j.e.now()
+	if !s.statsAt.IsZero() && now.Sub(s.statsAt) < statsEvery {
+		return
+	}
+	s.statsAt = now
+	var lag []connectors.PartitionLag
+	if lr, ok := s.reader.(connectors.LagReporter); ok {
+		if l, err := lr.Lag(ctx); err == nil {
+			lag = l
+		}
+	}
+	var prog map[string]string
+	if pr, ok := s.reader.(connectors.Progress); ok {
+		prog = pr.Progress()
+	}
+	s.mu.Lock()
+	if lag != nil {
+		s.stats.Lag = lag
+	}
+	if prog != nil {
+		s.stats.Progress = prog
+	}
+	s.mu.Unlock()
+}
+
+// statsEvery is how often a source refreshes its reader's lag and progress.
+const statsEvery = time.Second
 
 // eventTime converts the value of the event-time column to microseconds.
 func eventTime(v types.Value) int64 {
@@ -543,10 +570,8 @@ func (e *Engine) SourceStats() []SourceStats {
 			s.mu.Lock()
 			st := s.stats
 			st.Partitions = append([]PartitionStats(nil), s.stats.Partitions...)
+			st.Lag = append([]connectors.PartitionLag(nil), s.stats.Lag...)
 			s.mu.Unlock()
-			if pr, ok := s.reader.(connectors.Progress); ok && s.reader != nil {
-				st.Progress = pr.Progress()
-			}
 			out = append(out, st)
 		}
 	}

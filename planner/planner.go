@@ -178,15 +178,15 @@ func dedupNames(s types.Schema) types.Schema {
 	out := append(types.Schema(nil), s...)
 	seen := map[string]bool{}
 	for i := range out {
-		n := strings.ToLower(out[i].Name)
+		n := out[i].Name
 		if n == "?column?" || n == "" {
 			n = "column" + itoa(i+1)
 		}
 		base := n
-		for k := 2; seen[n]; k++ {
+		for k := 2; seen[strings.ToLower(n)]; k++ {
 			n = base + "_" + itoa(k)
 		}
-		seen[n] = true
+		seen[strings.ToLower(n)] = true
 		out[i].Name = n
 		out[i].Nullable = true
 	}

@@ -495,17 +495,10 @@ func outputName(n ast.ExprNode) string {
 	case *ast.FuncCallExpr:
 		switch x.FnName.L {
 		case "__cast":
-			if len(x.Args) > 0 {
-				if s := outputName(x.Args[0]); s != "?column?" {
-					return s
-				}
-				if v, ok := x.Args[1].(ast.ValueExpr); ok {
-					if s, ok := v.GetValue().(string); ok {
-						return strings.Fields(strings.Split(strings.TrimPrefix(s, "pg_catalog."), "(")[0] + " ")[0]
-					}
-				}
-			}
-			return "?column?"
+			// As Postgres' FigureColname: a cast keeps the name of a column
+			// or function it converts; otherwise the (outermost) type names it.
+			s, _ := castName(x)
+			return s
 		case "__filter":
 			if len(x.Args) > 0 {
 				return outputName(x.Args[0])
@@ -520,13 +513,10 @@ func outputName(n ast.ExprNode) string {
 			if len(x.Args) > 0 {
 				return outputName(x.Args[0])
 			}
-		case "concat", "regexp_like", "__concat_op", "__any", "__all":
+		case "concat", "regexp_like", "__concat_op", "__any", "__all", "__param":
 			return "?column?"
 		}
-		if name, ok := noParenFuncs[x.FnName.L]; ok && name == "now" {
-			return x.FnName.L
-		}
-		return x.FnName.L
+		return strings.TrimPrefix(x.FnName.L, "__")
 	case *ast.AggregateFuncExpr:
 		return strings.ToLower(x.F)
 	case *ast.WindowFuncExpr:
@@ -1006,4 +996,38 @@ func (b *binder) cteRef(c *ast.CommonTableExpression, alias string, outer *scope
 		alias = c.Name.L
 	}
 	return node, scopeOf(alias, node.Schema()), nil
+}
+
+// castName names a __cast call: strength 2 when the name comes from a
+// column or function inside, 1 when it is the type name.
+func castName(x *ast.FuncCallExpr) (string, int) {
+	if len(x.Args) != 2 {
+		return "?column?", 0
+	}
+	inner := stripParens(x.Args[0])
+	if f, ok := inner.(*ast.FuncCallExpr); ok && f.FnName.L == "__cast" {
+		if s, st := castName(f); st == 2 {
+			return s, 2
+		}
+	} else if s := outputName(inner); s != "?column?" {
+		return s, 2
+	}
+	if v, ok := x.Args[1].(ast.ValueExpr); ok {
+		if s, ok := v.GetValue().(string); ok {
+			t := strings.TrimSpace(strings.Split(strings.TrimPrefix(strings.ToLower(s), "pg_catalog."), "(")[0])
+			if pg, ok := pgTypeNames[t]; ok {
+				return pg, 1
+			}
+			return t, 1
+		}
+	}
+	return "?column?", 0
+}
+
+// pgTypeNames are the internal names Postgres gives a cast's column.
+var pgTypeNames = map[string]string{
+	"int": "int4", "integer": "int4", "bigint": "int8", "smallint": "int2", "real": "float4",
+	"double precision": "float8", "float": "float8", "boolean": "bool", "character varying": "varchar",
+	"decimal": "numeric", "char": "bpchar", "character": "bpchar",
+	"timestamp with time zone": "timestamptz", "timestamp without time zone": "timestamp",
 }

@@ -59,6 +59,10 @@ func (p *Planner) BindSource(s *sql.CreateSource) (*Relation, error) {
 		if err != nil {
 			return nil, withPos(err, c.Pos)
 		}
+		if isVolatile(e) {
+			return nil, withPos(sqlerr.New(sqlerr.FeatureNotSupported, "generated column %q must be computed from the row alone", c.Name).
+				WithHint("now(), settings and subqueries are not allowed in generated columns"), c.Pos)
+		}
 		t := e.Type()
 		if c.Type.Kind != types.Null && c.Type != t {
 			if e, err = expr.NewCast(e, c.Type); err != nil {

@@ -3,6 +3,7 @@ package pgcatalog
 import (
 	"fmt"
 	"hash/fnv"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -371,4 +372,43 @@ var fixedRelOIDs = map[string]uint32{
 	"pg_catalog.pg_constraint":  2606,
 	"pg_catalog.pg_description": 2609,
 	"pg_catalog.pg_database":    1262,
+}
+
+var createViewRE = regexp.MustCompile(`(?is)^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(?:MATERIALIZED\s+)?VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?.*?\s+AS\s+(.*?)\s*;?\s*$`)
+
+// viewQuery returns the query of a view definition as pg_get_viewdef and
+// pg_views.definition show it (" SELECT ...;"): the text after AS when
+// the definition is the CREATE statement itself.
+func viewQuery(def string) string {
+	if def == "" {
+		return ""
+	}
+	q := strings.TrimSpace(def)
+	if m := createViewRE.FindStringSubmatch(q); m != nil {
+		q = m[1]
+	}
+	q = strings.TrimRight(q, "; \t\n")
+	return " " + q + ";"
+}
+
+// ViewDef is pg_get_viewdef(oid): the query of the view (materialized or
+// not) with that OID, or false when oid is not a view.
+func ViewDef(l Lister, oid uint32) (string, bool) {
+	for _, o := range l.Objects() {
+		if ObjectOID(o) == oid && (o.Kind == KindView || o.Kind == KindPlainView) {
+			return viewQuery(o.Definition), true
+		}
+	}
+	return "", false
+}
+
+// Description is obj_description(oid, 'pg_class'): the comment of the
+// relation with that OID, or false when it has none.
+func Description(l Lister, oid uint32) (string, bool) {
+	for _, o := range l.Objects() {
+		if ObjectOID(o) == oid && o.Comment != "" {
+			return o.Comment, true
+		}
+	}
+	return "", false
 }

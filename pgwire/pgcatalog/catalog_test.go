@@ -199,3 +199,31 @@ func TestPgType(t *testing.T) {
 		}
 	}
 }
+
+func TestViewDef(t *testing.T) {
+	l := lister{append(testObjects[:len(testObjects):len(testObjects)],
+		Object{Name: "v2", Kind: KindView, Definition: "create materialized view v2 as\n  select a, b from t where b > 1;\n"})}
+	for _, o := range l.objs {
+		def, ok := ViewDef(l, ObjectOID(o))
+		switch o.Name {
+		case "per_minute":
+			if !ok || def != " SELECT window_start, count(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '1' MINUTE) GROUP BY window_start;" {
+				t.Errorf("per_minute: %q %v", def, ok)
+			}
+		case "v2":
+			if !ok || def != " select a, b from t where b > 1;" {
+				t.Errorf("v2: %q %v", def, ok)
+			}
+		default:
+			if ok {
+				t.Errorf("%s is not a view but has definition %q", o.Name, def)
+			}
+		}
+	}
+	if d, ok := Description(l, ObjectOID(testObjects[1])); !ok || d != "clicks per minute" {
+		t.Errorf("description %q %v", d, ok)
+	}
+	if _, ok := Description(l, ObjectOID(testObjects[0])); ok {
+		t.Error("clicks has no comment")
+	}
+}

@@ -57,7 +57,7 @@ func registerInformationSchema() {
 		var rows [][]any
 		for _, r := range relations(l) {
 			if r.kind == "v" || r.kind == "m" {
-				rows = append(rows, []any{l.Database(), r.schema, r.name, defOrNil(r.def), "NONE", "NO", "NO", "NO", "NO", "NO"})
+				rows = append(rows, []any{l.Database(), r.schema, r.name, defOrNil(viewQuery(r.def)), "NONE", "NO", "NO", "NO", "NO", "NO"})
 			}
 		}
 		return rows

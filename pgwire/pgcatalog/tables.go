@@ -284,7 +284,7 @@ func init() {
 		var rows [][]any
 		for _, r := range relations(l) {
 			if r.kind == "v" {
-				rows = append(rows, []any{r.schema, r.name, l.User(), defOrNil(r.def)})
+				rows = append(rows, []any{r.schema, r.name, l.User(), defOrNil(viewQuery(r.def))})
 			}
 		}
 		return rows
@@ -294,7 +294,7 @@ func init() {
 		var rows [][]any
 		for _, r := range relations(l) {
 			if r.kind == "m" {
-				rows = append(rows, []any{r.schema, r.name, l.User(), nil, false, true, defOrNil(r.def)})
+				rows = append(rows, []any{r.schema, r.name, l.User(), nil, false, true, defOrNil(viewQuery(r.def))})
 			}
 		}
 		return rows

@@ -201,6 +201,9 @@ type viewStore struct {
 	keyed *rowMap[types.Row]
 	multi *rowMap[multiRow]
 	kbuf  types.Row
+	// prefix is set when the key columns are 0..len(key)-1, so that a
+	// stored row's leading values can serve as its key.
+	prefix bool
 }
 
 type multiRow struct {
@@ -213,6 +216,10 @@ func newViewStore(key []int) *viewStore {
 	if len(key) > 0 {
 		s.keyed = newRowMap[types.Row](64)
 		s.kbuf = make(types.Row, len(key))
+		s.prefix = true
+		for i, c := range key {
+			s.prefix = s.prefix && c == i
+		}
 	} else {
 		s.multi = newRowMap[multiRow](64)
 	}
@@ -235,12 +242,20 @@ func (s *viewStore) apply(op chunk.Op, row types.Row) (old, stored types.Row) {
 			}
 			return old, nil
 		}
+		stored = copyRow(row)
 		if e == nil {
-			e = s.keyed.insert(h, copyRow(s.kbuf))
+			key := stored[:len(s.key):len(s.key)] // the key columns lead the row: share them
+			if !s.prefix {
+				key = copyRow(s.kbuf)
+			}
+			e = s.keyed.insert(h, key)
 		} else {
 			old = e.val
+			if s.prefix {
+				e.key = stored[:len(s.key):len(s.key)] // do not keep the old row alive
+			}
 		}
-		e.val = copyRow(row)
+		e.val = stored
 		return old, e.val
 	}
 	h := hashRow(row)

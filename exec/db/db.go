@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,9 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// Users are password users for the pg endpoint (may be nil).
 	Users map[string]string
+	// Parallelism is how many copies of each keyed aggregate run (hash
+	// partitioned by key). Default 1.
+	Parallelism int
 	// Clock is the engine clock; nil means the real clock.
 	Clock exec.Clock
 	// DatabaseName is what current_database() reports. Default "sluice".
@@ -160,6 +164,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		IdleTimeout:  cfg.IdleTimeout,
 		QuietAdvance: cfg.QuietAdvance,
 		DeadLetter:   d.RecordDeadLetter,
+		// Operator state and source positions are checkpointed under the
+		// data directory; a restart resumes from the last good checkpoint.
+		CheckpointDir:      filepath.Join(cfg.DataDir, "checkpoints"),
+		CheckpointInterval: cfg.CheckpointInterval,
+		Parallelism:        cfg.Parallelism,
 	})
 	stored, err := loadCatalog(cfg.DataDir)
 	if err != nil {

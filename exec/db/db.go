@@ -110,8 +110,10 @@ type object struct {
 	rel  *planner.Relation // nil for sinks
 	// deps are the names of the relations the object reads.
 	deps []string
-	// push is true for tables and sources fed by Ingest (connector 'http').
+	// push is true for tables and sources fed by Ingest (connector 'http');
+	// their rows are logged durably in wal before the engine sees them.
 	push bool
+	wal  *tableLog
 	// sink state.
 	sinkFrom      string
 	sinkConnector string
@@ -203,6 +205,9 @@ func (d *DB) Close(ctx context.Context) error {
 	err := d.engine.Close(ctx)
 	d.mu.Lock()
 	for _, o := range d.objects {
+		if o.wal != nil {
+			_ = o.wal.close()
+		}
 		if o.sink != nil {
 			if cerr := o.sink.Close(); cerr != nil && err == nil {
 				err = fmt.Errorf("close sink %s: %w", o.name, cerr)
@@ -263,6 +268,17 @@ func (d *DB) Ingest(ctx context.Context, name string, rows []types.Row) error {
 	if !o.push {
 		return sqlerr.New(sqlerr.FeatureNotSupported, "%s %q does not accept pushed rows", o.kind.label(), o.name).
 			WithHint("create it with connector = 'http', or use a table")
+	}
+	return d.insert(ctx, o, rows)
+}
+
+// insert logs rows durably, then hands them to the engine.
+func (d *DB) insert(ctx context.Context, o *object, rows []types.Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := o.wal.append(rows); err != nil {
+		return sqlerr.Wrap(sqlerr.Internal, fmt.Errorf("%s %s: %w", o.kind.label(), o.name, err))
 	}
 	return d.engine.Insert(ctx, o.name, rows)
 }

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -131,8 +132,26 @@ func (d *DB) createSource(ctx context.Context, s *sql.CreateSource, oid uint32) 
 		created: time.Now(),
 	}
 	if o.push {
+		path := tableLogPath(d.cfg.DataDir, o.name)
+		if oid == 0 {
+			_ = os.Remove(path) // a new object never inherits a dropped one's rows
+		}
+		wal, rows, err := openTableLog(path)
+		if err != nil {
+			return ddlResult{}, sqlerr.Wrap(sqlerr.Internal, err)
+		}
 		if err := d.engine.AddTable(o.name, rel.Cols, rel.Watermark); err != nil {
+			wal.close()
 			return ddlResult{}, err
+		}
+		o.wal = wal
+		// Replay what was accepted before a restart, before any view
+		// starts, so views backfill from it.
+		if len(rows) > 0 {
+			if err := d.engine.Insert(ctx, o.name, rows); err != nil {
+				return ddlResult{}, err
+			}
+			d.log.Info("table log replayed", "relation", o.name, "rows", len(rows))
 		}
 	}
 	o.oid = d.allocOID(oid)
@@ -264,6 +283,12 @@ func (d *DB) dropCascade(o *object, res *ddlResult) error {
 	if o.sink != nil {
 		if err := o.sink.Close(); err != nil {
 			d.log.Warn("close sink", "sink", o.name, "err", err)
+		}
+	}
+	if o.wal != nil {
+		_ = o.wal.close()
+		if err := os.Remove(o.wal.path); err != nil && !os.IsNotExist(err) {
+			d.log.Warn("remove table log", "relation", o.name, "err", err)
 		}
 	}
 	d.mu.Lock()

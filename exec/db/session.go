@@ -262,7 +262,7 @@ func (s *session) prepareInsert(ins *sql.Insert, paramTypes []types.Type) (*prep
 			if err != nil {
 				return nil, err
 			}
-			if err := s.db.engine.Insert(ctx, o.name, rows); err != nil {
+			if err := s.db.insert(ctx, o, rows); err != nil {
 				return nil, err
 			}
 			if v, _ := s.settings.get("implicit_flush"); v == "on" {

@@ -40,6 +40,7 @@ type topNOp struct {
 	bytes   int64
 	wm      int64
 	late    lateRecorder
+	sortBuf types.Row
 }
 
 func newTopNOp(j *job, n *plan.TopN, retract bool) *topNOp {
@@ -108,15 +109,22 @@ func (o *topNOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 				o.byEnd[pe.val.end] = append(o.byEnd[pe.val.end], pe)
 			}
 		}
-		ent := topEntry{row: copyRow(row), sort: make(types.Row, len(o.n.OrderBy)), t: c.Times[i]}
+		if cap(o.sortBuf) < len(o.n.OrderBy) {
+			o.sortBuf = make(types.Row, len(o.n.OrderBy))
+		}
+		probe := topEntry{row: row, sort: o.sortBuf[:len(o.n.OrderBy)], t: c.Times[i]}
 		for k, sk := range o.n.OrderBy {
 			v, err := sk.Expr.Eval(nil, row)
 			if err != nil {
 				return err
 			}
-			ent.sort[k] = v
+			probe.sort[k] = v
 		}
 		p := &pe.val
+		if !o.retract && c.Ops[i] == chunk.Insert && int64(len(p.rows)) >= o.n.N && o.cmp(probe, p.rows[len(p.rows)-1]) >= 0 {
+			continue // an append-only input: a row outside the top never enters it
+		}
+		ent := topEntry{row: copyRow(row), sort: copyRow(probe.sort), t: probe.t}
 		pos, _ := slices.BinarySearchFunc(p.rows, ent, o.cmp)
 		if c.Ops[i] == chunk.Delete {
 			for j := pos; j < len(p.rows) && o.cmp(p.rows[j], ent) == 0; j++ {

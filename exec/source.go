@@ -129,6 +129,7 @@ func (s *sourceNode) attach(ctx context.Context) error {
 			return fmt.Errorf("open source %s: %w", s.scan.Name, err)
 		}
 		s.reader = rd
+		s.j.closers = append(s.j.closers, rd.Close)
 		return nil
 	}
 	r := s.rel
@@ -237,7 +238,6 @@ func (s *sourceNode) runFeed(ctx context.Context) error {
 }
 
 func (s *sourceNode) runReader(ctx context.Context) error {
-	s.j.closers = append(s.j.closers, s.reader.Close)
 	t := s.j.e.cfg.Clock.NewTicker(s.tickEvery())
 	defer t.Stop()
 	for {

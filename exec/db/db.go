@@ -160,6 +160,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		nextOID: firstUserOID,
 	}
 	d.dead.max = 10000
+	if err := d.dead.open(filepath.Join(cfg.DataDir, deadLetterFile)); err != nil {
+		return nil, err
+	}
 	d.engine = exec.NewEngine(exec.Config{
 		Clock:        cfg.Clock,
 		Logger:       cfg.Logger,
@@ -203,6 +206,7 @@ func (d *DB) Close(ctx context.Context) error {
 	}
 	d.ready.Store(false)
 	err := d.engine.Close(ctx)
+	d.dead.close()
 	d.mu.Lock()
 	for _, o := range d.objects {
 		if o.wal != nil {

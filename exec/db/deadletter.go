@@ -1,11 +1,37 @@
 package db
 
 import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/sluice-db/sluice/connectors"
 )
+
+// deadLetterFile is the dead-letter log in the data directory: one JSON
+// object a line. It is written before a dead letter shows in the table
+// (without fsync: a killed process loses nothing, a machine crash may lose
+// the last lines) and read back on Open, so the table survives restarts.
+// When it grows past deadLetterFileMax it is rotated to .1, keeping the
+// newest letters on disk.
+const (
+	deadLetterFile    = "dead_letters.jsonl"
+	deadLetterFileMax = 64 << 20
+)
+
+type deadLetterRecord struct {
+	Source    string    `json:"source"`
+	Raw       []byte    `json:"raw"`
+	Reason    string    `json:"reason"`
+	Partition int       `json:"partition"`
+	Offset    string    `json:"offset"`
+	Time      time.Time `json:"time"`
+}
 
 // deadLetterLog keeps the most recent dead letters in memory for the
 // sluice_dead_letters table and counts all of them. Connectors with a
@@ -13,6 +39,9 @@ import (
 // table is the place a user looks first.
 type deadLetterLog struct {
 	mu    sync.Mutex
+	path  string
+	f     *os.File
+	size  int64
 	max   int
 	buf   []connectors.DeadLetter
 	next  int   // ring position once buf is full
@@ -20,9 +49,84 @@ type deadLetterLog struct {
 	per   map[string]int64
 }
 
-func (l *deadLetterLog) add(dl connectors.DeadLetter) {
+// open loads the dead letters kept in path (the older rotated file first)
+// and opens it for appending.
+func (l *deadLetterLog) open(path string) error {
+	for _, p := range []string{path + ".1", path} {
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("open dead-letter log: %w", err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 4<<20)
+		for sc.Scan() {
+			var r deadLetterRecord
+			if json.Unmarshal(sc.Bytes(), &r) != nil {
+				continue // a torn last line
+			}
+			l.addLocked(connectors.DeadLetter{Source: r.Source, Raw: r.Raw, Reason: r.Reason, Partition: r.Partition, Offset: r.Offset, Time: r.Time})
+		}
+		f.Close()
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("open dead-letter log: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("stat dead-letter log: %w", err)
+	}
+	l.path, l.f, l.size = path, f, st.Size()
+	return nil
+}
+
+func (l *deadLetterLog) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
+}
+
+// persistLocked appends dl to the file, rotating it when it is full.
+func (l *deadLetterLog) persistLocked(dl connectors.DeadLetter) error {
+	if l.f == nil {
+		return nil
+	}
+	b, err := json.Marshal(deadLetterRecord{Source: dl.Source, Raw: dl.Raw, Reason: dl.Reason, Partition: dl.Partition, Offset: dl.Offset, Time: dl.Time})
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if l.size+int64(len(b)) > deadLetterFileMax {
+		l.f.Close()
+		if err := os.Rename(l.path, l.path+".1"); err != nil {
+			return err
+		}
+		if l.f, err = os.OpenFile(l.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err != nil {
+			return err
+		}
+		l.size = 0
+	}
+	n, err := l.f.Write(b)
+	l.size += int64(n)
+	return err
+}
+
+func (l *deadLetterLog) add(dl connectors.DeadLetter) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.persistLocked(dl)
+	l.addLocked(dl)
+	return err
+}
+
+func (l *deadLetterLog) addLocked(dl connectors.DeadLetter) {
 	if l.per == nil {
 		l.per = map[string]int64{}
 	}
@@ -66,7 +170,9 @@ func (d *DB) RecordDeadLetter(dl connectors.DeadLetter) {
 		dl.Raw = dl.Raw[:1<<20] // keep memory bounded; the reason says the size
 		dl.Reason += " (raw bytes truncated to 1 MiB)"
 	}
-	d.dead.add(dl)
+	if err := d.dead.add(dl); err != nil {
+		d.log.Error("write dead-letter log", "err", err)
+	}
 	d.log.Debug("dead letter", "source", dl.Source, "reason", dl.Reason, "offset", dl.Offset, "at", dl.Time.Format(time.RFC3339Nano))
 }
 

@@ -117,3 +117,39 @@ func FuzzReceive(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStartup sends arbitrary bytes as the startup phase (startup packet,
+// SSLRequest, GSSENCRequest, CancelRequest, password messages).
+func FuzzStartup(f *testing.F) {
+	f.Add(encode(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "u"}}))
+	f.Add(encode(&pgproto3.SSLRequest{}, &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion32,
+		Parameters: map[string]string{"user": "u", "_pq_.x": "y", "options": "-c statement_timeout=5s"}}))
+	f.Add(encode(&pgproto3.GSSEncRequest{}, &pgproto3.CancelRequest{ProcessID: 7, SecretKey: []byte{1, 2, 3, 4}}))
+	f.Add([]byte{0, 0, 0, 8, 0, 3, 0, 0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
+
+	l := newPipeListener()
+	srv := pgwire.NewServer(pgwire.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Auth: pgwire.AuthConfig{Method: pgwire.AuthSCRAM, Users: map[string]string{"u": "p"}, SCRAMIterations: 16}}, pgwiretest.New())
+	go func() { _ = srv.Serve(context.Background(), l) }()
+	f.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := l.dial()
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		drained := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.Discard, c)
+			drained <- err
+		}()
+		_, _ = c.Write(data)
+		_ = c.Close()
+		if err := <-drained; err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("server hung")
+			}
+		}
+	})
+}

@@ -348,6 +348,27 @@ func connectorOf(opts map[string]string) (string, map[string]string) {
 	return name, rest
 }
 
+// checkSchema lets a connector that fills columns by name reject the
+// physical columns of a source (connectors.SchemaChecker).
+func checkSchema(name string, phys types.Schema, opts map[string]string) error {
+	c, err := connectors.Lookup(name)
+	if err != nil {
+		return nil // validateConnector reported it
+	}
+	sc, ok := c.(connectors.SchemaChecker)
+	if !ok {
+		return nil
+	}
+	if err := sc.CheckSchema(phys, opts); err != nil {
+		var se *sqlerr.Error
+		if errors.As(err, &se) {
+			return err
+		}
+		return &sqlerr.Error{Code: sqlerr.InvalidParameterValue, Message: err.Error(), Err: err}
+	}
+	return nil
+}
+
 func validateConnector(role, name string, opts map[string]string) (map[string]string, error) {
 	if name == "" {
 		return nil, sqlerr.New(sqlerr.SyntaxError, "missing connector option").WithHint("add WITH (connector = '...')")

@@ -32,6 +32,15 @@ func (testConn) SourceOptions() []connectors.OptionSpec {
 func (testConn) SinkOptions() []connectors.OptionSpec {
 	return []connectors.OptionSpec{{Name: "table", Required: true}}
 }
+
+// CheckSchema rejects a column named "forbidden" (connectors.SchemaChecker).
+func (testConn) CheckSchema(s types.Schema, _ map[string]string) error {
+	if s.Index("forbidden") >= 0 {
+		return errors.New(`column "forbidden" is not produced by this connector`)
+	}
+	return nil
+}
+
 func (testConn) OpenSource(context.Context, connectors.SourceSpec) (connectors.Reader, error) {
 	return nil, errors.New("not for running")
 }
@@ -167,8 +176,6 @@ func TestPlans(t *testing.T) {
 		})
 	})
 }
-
-var _ = types.TInt64
 
 // runFile plans each statement of a file: sources and tables are bound
 // (with their connector replaced by the test connector), views and sinks

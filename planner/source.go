@@ -125,6 +125,9 @@ func (p *Planner) BindSource(s *sql.CreateSource) (*Relation, error) {
 		}
 		return nil, err
 	}
+	if err := checkSchema(conn, cols[:len(phys)], opts); err != nil {
+		return nil, err
+	}
 	delete(opts, "connector")
 	rel.Connector = strings.ToLower(conn)
 	rel.Options = opts

@@ -141,6 +141,13 @@ func TestCompareWithPostgres(t *testing.T) {
 			{&pgproto3.Execute{Portal: "nope"}, &pgproto3.Sync{}},
 			{&pgproto3.Bind{PreparedStatement: "nope"}, &pgproto3.Sync{}},
 			{&pgproto3.Query{String: ""}},
+			{&pgproto3.Query{String: "set application_name = 'other'"}},
+			{&pgproto3.Query{String: "select 1; select 'a' as x"}},
+			{&pgproto3.Parse{Name: "d", Query: "select $1::int8 as x, $2::text as y"}, &pgproto3.Describe{ObjectType: 'S', Name: "d"},
+				&pgproto3.Bind{PreparedStatement: "d", Parameters: [][]byte{[]byte("5"), nil}, ResultFormatCodes: []int16{1, 0}},
+				&pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}, &pgproto3.Close{ObjectType: 'S', Name: "d"}, &pgproto3.Sync{}},
+			{&pgproto3.Parse{Query: "begin"}, &pgproto3.Bind{}, &pgproto3.Describe{ObjectType: 'P'}, &pgproto3.Execute{}, &pgproto3.Sync{}},
+			{&pgproto3.Query{String: "rollback"}},
 			{&pgproto3.Parse{Query: "select * from generate_series(1, 3)"}, &pgproto3.Bind{}, &pgproto3.Execute{MaxRows: 2},
 				&pgproto3.Execute{MaxRows: 2}, &pgproto3.Sync{}},
 		} {

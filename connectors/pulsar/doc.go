@@ -4,7 +4,8 @@
 // # Source
 //
 // Options (the names are the SQL interface): service_url, topic | topics |
-// topic_pattern, subscription (default "sluice-<job>"), subscription_type
+// topic_pattern, subscription (each consuming view or sink subscribes as
+// "<subscription>-<job>", default "sluice-<job>"), subscription_type
 // exclusive|failover|shared|key_shared (default exclusive), start
 // earliest|latest|<timestamp> (default earliest), format json|avro|
 // pulsar_schema, auth_token, tls_trust_certs_file; and, documented here:

@@ -74,7 +74,7 @@ func (Connector) SourceOptions() []connectors.OptionSpec {
 		connectors.OptionSpec{Name: "topic", Doc: "topic to read (partitioned or not)"},
 		connectors.OptionSpec{Name: "topics", Doc: "comma-separated topics to read"},
 		connectors.OptionSpec{Name: "topic_pattern", Doc: "regular expression over persistent://tenant/namespace/name (needs admin_url)"},
-		connectors.OptionSpec{Name: "subscription", Doc: "subscription name (default sluice-<job>)"},
+		connectors.OptionSpec{Name: "subscription", Doc: "subscription name prefix: each consuming view or sink subscribes as <subscription>-<job> (default sluice-<job>)"},
 		connectors.OptionSpec{Name: "subscription_type", Default: "exclusive", Doc: "exclusive, failover, shared or key_shared", Valid: connectors.OneOf("exclusive", "failover", "shared", "key_shared")},
 		connectors.OptionSpec{Name: "start", Default: "earliest", Doc: "where a new subscription starts: earliest, latest or a timestamp", Valid: validStart},
 		connectors.OptionSpec{Name: "format", Default: "json", Doc: "json, avro (avro_schema) or pulsar_schema (the topic's schema from the registry, needs admin_url)", Valid: connectors.OneOf("json", "avro", "pulsar_schema")},
@@ -206,12 +206,19 @@ func (c Connector) OpenSource(ctx context.Context, spec connectors.SourceSpec) (
 	if r.now == nil {
 		r.now = time.Now
 	}
-	r.sub = opts["subscription"]
-	if r.sub == "" {
-		r.sub = "sluice-" + spec.Job
-		if spec.Job == "" {
-			r.sub = "sluice-" + spec.Source
-		}
+	// Every consuming job (view or sink) reads the source through its own
+	// subscription: <subscription>-<job>, default sluice-<job>.
+	base := opts["subscription"]
+	if base == "" {
+		base = "sluice"
+	}
+	switch {
+	case spec.Job != "":
+		r.sub = base + "-" + spec.Job
+	case opts["subscription"] != "":
+		r.sub = base
+	default:
+		r.sub = base + "-" + spec.Source
 	}
 	if err := r.open(ctx); err != nil {
 		r.Close()

@@ -24,8 +24,9 @@ import (
 	"github.com/sluice-db/sluice/sql/types"
 )
 
-// firstUserOID is the first OID given to user objects, as in Postgres.
-const firstUserOID = 16384
+// firstUserOID is the first OID given to user objects; Postgres starts at
+// 16384, and pgwire/pgcatalog keeps a few OIDs just above that for itself.
+const firstUserOID = 16400
 
 // Config configures a DB. Zero values take the documented defaults.
 type Config struct {

@@ -112,17 +112,6 @@ func (d *DB) createSource(ctx context.Context, s *sql.CreateSource, oid uint32) 
 	if err != nil {
 		return ddlResult{}, err
 	}
-	if conn, err := connectors.Lookup(rel.Connector); err == nil && rel.Connector != "" {
-		if sc, ok := conn.(connectors.SchemaChecker); ok {
-			n := rel.NumPhysical
-			if n == 0 || n > len(rel.Cols) {
-				n = len(rel.Cols)
-			}
-			if err := sc.CheckSchema(rel.Cols[:n], rel.Options); err != nil {
-				return ddlResult{}, sqlerr.Wrap(sqlerr.InvalidObjectDefinition, fmt.Errorf("source %s: %w", s.Name, err))
-			}
-		}
-	}
 	o := &object{
 		name:    strings.ToLower(s.Name),
 		kind:    kind,

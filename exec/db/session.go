@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-db/sluice/exec/batch"
 	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/pgwire/pgcatalog"
 	"github.com/sluice-db/sluice/planner"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql"
@@ -188,6 +189,69 @@ func (s *session) exprContext(params []types.Value) *expr.Context {
 		Database: s.info.Database,
 		User:     s.info.User,
 		Params:   params,
+		Funcs:    s.catalogFuncs(),
+	}
+}
+
+// catalogFuncs supplies the catalog functions whose answers need the
+// catalog: 'name'::regclass, pg_get_viewdef, obj_description.
+func (s *session) catalogFuncs() map[string]func(*expr.Context, []types.Value) (types.Value, error) {
+	d := s.db
+	byOID := func(v types.Value) *object {
+		for _, o := range d.objectsSnapshot() {
+			if int64(o.oid) == v.I {
+				return o
+			}
+		}
+		return nil
+	}
+	return map[string]func(*expr.Context, []types.Value) (types.Value, error){
+		"__regclass": func(_ *expr.Context, a []types.Value) (types.Value, error) {
+			if len(a) != 1 || a[0].IsNull() {
+				return types.NullValue, nil
+			}
+			name := strings.Trim(strings.ToLower(strings.TrimSpace(a[0].S)), `"`)
+			if o, err := d.lookup(name); err == nil {
+				return types.NewInt(int64(o.oid)), nil
+			}
+			short := name
+			if i := strings.LastIndexByte(name, '.'); i >= 0 {
+				short = name[i+1:]
+			}
+			rows, _ := pgcatalog.Rows("pg_catalog.pg_class", lister{d: d, s: s})
+			cols := pgTables()["pg_catalog.pg_class"]
+			oidCol, nameCol := cols.Index("oid"), cols.Index("relname")
+			for _, r := range rows {
+				if oidCol >= 0 && nameCol >= 0 && r[nameCol].S == short {
+					return types.NewInt(r[oidCol].I), nil
+				}
+			}
+			return types.NullValue, sqlerr.New(sqlerr.UndefinedTable, "relation %q does not exist", a[0].S)
+		},
+		"pg_get_viewdef": func(_ *expr.Context, a []types.Value) (types.Value, error) {
+			if len(a) == 0 || a[0].IsNull() {
+				return types.NullValue, nil
+			}
+			o := byOID(a[0])
+			if o == nil || o.kind != kindView {
+				return types.NullValue, nil
+			}
+			if st, err := sql.ParseOne(o.sql); err == nil {
+				if v, ok := st.(*sql.CreateView); ok && v.Query != nil {
+					return types.NewText(strings.TrimSpace(v.Query.Text()) + ";"), nil
+				}
+			}
+			return types.NewText(o.sql), nil
+		},
+		"obj_description": func(_ *expr.Context, a []types.Value) (types.Value, error) {
+			if len(a) == 0 || a[0].IsNull() {
+				return types.NullValue, nil
+			}
+			if o := byOID(a[0]); o != nil {
+				return types.NewText(fmt.Sprintf("Sluice %s", o.kind.label())), nil
+			}
+			return types.NullValue, nil
+		},
 	}
 }
 

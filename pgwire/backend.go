@@ -47,6 +47,12 @@ const (
 	KindCommit
 	KindRollback
 	KindEmpty // an empty query: EmptyQueryResponse
+	// KindCopyOut is COPY (query) TO STDOUT, including COPY (SUBSCRIBE
+	// ...) TO STDOUT: pgwire sends the rows of Execute's Result in the COPY
+	// text format (CopyOutResponse, one CopyData per row, CopyDone) instead
+	// of DataRows, as psql needs to print a subscription as it streams.
+	// Columns describes the copied columns. An empty Tag becomes "COPY n".
+	KindCopyOut
 )
 
 // Prepared is a parsed, described statement.

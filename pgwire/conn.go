@@ -807,7 +807,7 @@ func (c *conn) runSimple(text string) error {
 		return nil
 	}
 	cols := prep.Columns()
-	p := &portal{prep: prep, cols: cols, formats: make([]int16, len(cols)), describe: cols != nil}
+	p := &portal{prep: prep, cols: cols, formats: make([]int16, len(cols)), describe: cols != nil && prep.Kind() != KindCopyOut}
 	defer p.close()
 	_, err = c.execute(p, 0, "simple")
 	return err
@@ -875,6 +875,9 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 			if p.describe {
 				c.be.Send(rowDescription(p.cols, p.formats))
 			}
+			if p.prep.Kind() == KindCopyOut {
+				c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, len(p.cols))})
+			}
 		}
 		sr, streaming := p.res.(StreamResult)
 		next := p.res.Next
@@ -910,7 +913,12 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 			if row == nil {
 				break
 			}
-			if err := c.sendRow(p, row); err != nil {
+			if p.prep.Kind() == KindCopyOut {
+				err = c.sendCopyRow(p, row)
+			} else {
+				err = c.sendRow(p, row)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -977,6 +985,12 @@ func (bg *backgroundFlush) stop() {
 // status, settings and CommandComplete.
 func (c *conn) complete(p *portal, rows int) error {
 	tag := p.res.Tag()
+	if p.prep.Kind() == KindCopyOut {
+		c.be.Send(&pgproto3.CopyDone{})
+		if tag == "" {
+			tag = "COPY " + strconv.Itoa(rows)
+		}
+	}
 	if p.resumed && strings.HasPrefix(tag, "SELECT ") {
 		tag = "SELECT " + strconv.Itoa(rows)
 	}
@@ -1055,6 +1069,70 @@ func (c *conn) sendRow(p *portal, row types.Row) error {
 		c.flush()
 	}
 	return c.writeErr
+}
+
+// sendCopyRow sends one row as CopyData in the COPY text format: fields
+// separated by tabs, \N for NULL, backslash escapes, a newline at the end.
+func (c *conn) sendCopyRow(p *portal, row types.Row) error {
+	if len(row) != len(p.cols) {
+		return sqlerr.New(sqlerr.Internal, "internal error: row has %d values for %d columns", len(row), len(p.cols))
+	}
+	buf := c.rowBuf[:0]
+	for i, v := range row {
+		if i > 0 {
+			buf = append(buf, '\t')
+		}
+		if v.IsNull() {
+			buf = append(buf, '\\', 'N')
+			continue
+		}
+		start := len(buf)
+		var err error
+		buf, err = appendValue(buf, p.cols[i].Type, v, textFormat)
+		if err != nil {
+			return sqlerr.Wrap(sqlerr.Internal, err)
+		}
+		buf = escapeCopy(buf, start)
+	}
+	buf = append(buf, '\n')
+	c.be.Send(&pgproto3.CopyData{Data: buf})
+	c.rowBuf = buf
+	c.out += len(buf) + 5
+	if c.out >= flushThreshold {
+		c.flush()
+	}
+	return c.writeErr
+}
+
+// escapeCopy escapes buf[start:] for the COPY text format in place.
+func escapeCopy(buf []byte, start int) []byte {
+	n := 0
+	for _, b := range buf[start:] {
+		switch b {
+		case '\\', '\t', '\n', '\r':
+			n++
+		}
+	}
+	if n == 0 {
+		return buf
+	}
+	field := append([]byte(nil), buf[start:]...)
+	buf = buf[:start]
+	for _, b := range field {
+		switch b {
+		case '\\':
+			buf = append(buf, '\\', '\\')
+		case '\t':
+			buf = append(buf, '\\', 't')
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		default:
+			buf = append(buf, b)
+		}
+	}
+	return buf
 }
 
 // Extended protocol.
@@ -1174,7 +1252,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 			return &sqlerr.Error{Code: sqlerr.InvalidSQLStatement, Message: fmt.Sprintf("prepared statement %q does not exist", m.Name)}
 		}
 		c.be.Send(&pgproto3.ParameterDescription{ParameterOIDs: st.paramOIDs})
-		if cols := st.prep.Columns(); cols != nil {
+		if cols := st.prep.Columns(); cols != nil && st.prep.Kind() != KindCopyOut {
 			c.be.Send(rowDescription(cols, nil))
 		} else {
 			c.be.Send(&pgproto3.NoData{})
@@ -1184,7 +1262,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 		if !ok {
 			return &sqlerr.Error{Code: sqlerr.InvalidCursorName, Message: fmt.Sprintf("portal %q does not exist", m.Name)}
 		}
-		if p.cols != nil {
+		if p.cols != nil && p.prep.Kind() != KindCopyOut {
 			c.be.Send(rowDescription(p.cols, p.formats))
 		} else {
 			c.be.Send(&pgproto3.NoData{})

@@ -3,12 +3,14 @@ package pgwire_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/sluice-db/sluice/pgwire"
@@ -352,4 +354,61 @@ func TestMaxConnections(t *testing.T) {
 	if err != nil || summarize(m) != "E FATAL 53300 sorry, too many clients already pos=0" {
 		t.Fatalf("third connection: %s %v", summarize(m), err)
 	}
+}
+
+func TestCopyOut(t *testing.T) {
+	ts := startServer(t, pgwire.Config{})
+	c := dialRaw(t, ts.addr, nil)
+	c.send(&pgproto3.Query{String: "copy (select * from all_types) to stdout"})
+	got := c.until("Z")
+	if len(got) != 6 || got[0] != "H 0 [0 0 0 0 0 0 0 0 0 0 0 0 0 0 0]" || !strings.HasPrefix(got[1], "d ") ||
+		got[3] != "c" || got[4] != "C COPY 2" || got[5] != "Z I" {
+		t.Fatalf("copy messages %q", got)
+	}
+
+	ctx := context.Background()
+	pc, err := pgconn.Connect(ctx, ts.url(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close(ctx)
+	var buf strings.Builder
+	tag, err := pc.CopyTo(ctx, &buf, "copy (select * from all_types) to stdout")
+	if err != nil || tag.String() != "COPY 2" {
+		t.Fatalf("CopyTo: %q %v", tag, err)
+	}
+	want := "t\t-12345\t2000000001\t-9000000000000000001\t1.5\t-2.25e-07\t-12345.678900\théllo, wörld\tvarchar\t\\\\x000102feff\t" +
+		"2024-02-29\t2024-02-29 13:45:06.789012\t2024-02-29 13:45:06.789012+00\t2 days 03:04:05.5\t{\"a\": [1, 2, {\"b\": null}]}\n" +
+		strings.Repeat("\\N\t", 14) + "\\N\n"
+	if buf.String() != want {
+		t.Errorf("copy data\n got %q\nwant %q", buf.String(), want)
+	}
+	// Tabs, newlines and backslashes inside values are escaped.
+	buf.Reset()
+	if _, err := pc.CopyTo(ctx, &buf, "copy (select 'a\tb\nc\\d\re'::text) to stdout"); err != nil {
+		t.Fatal(err)
+	}
+	if got := buf.String(); got != `a\tb\nc\\d\re`+"\n" {
+		t.Errorf("escaped copy data %q", got)
+	}
+}
+
+// TestCopySubscribeStreams: COPY (SUBSCRIBE) TO STDOUT delivers each row
+// as it is produced, which is how psql shows a live subscription.
+func TestCopySubscribeStreams(t *testing.T) {
+	ts := startServer(t, pgwire.Config{})
+	c := dialRaw(t, ts.addr, nil)
+	c.send(&pgproto3.Query{String: "copy (subscribe) to stdout"})
+	for i := int64(1); i <= 3; i++ {
+		ts.fake.Feed <- types.Row{types.NewInt(i)}
+		got := c.until("d ")
+		if i == 1 && !strings.HasPrefix(got[0], "H ") {
+			t.Fatalf("first message %v", got)
+		}
+		if got[len(got)-1] != "d 0x"+hex.EncodeToString([]byte(types.NewInt(i).String()+"\n")) {
+			t.Fatalf("row %d: %v", i, got)
+		}
+	}
+	cancelRaw(t, ts.addr, c.pid, c.secret)
+	eq(t, "cancelled", c.until("Z"), "E ERROR 57014 canceling statement due to user request pos=0", "Z I")
 }

@@ -134,6 +134,12 @@ func summarize(m pgproto3.BackendMessage) string {
 		return "K"
 	case *pgproto3.AuthenticationOk:
 		return "R ok"
+	case *pgproto3.CopyOutResponse:
+		return fmt.Sprint("H ", m.OverallFormat, " ", m.ColumnFormatCodes)
+	case *pgproto3.CopyData:
+		return "d " + hexOrText(m.Data)
+	case *pgproto3.CopyDone:
+		return "c"
 	case *pgproto3.NegotiateProtocolVersion:
 		return fmt.Sprint("v ", m.NewestMinorProtocol, m.UnrecognizedOptions)
 	}

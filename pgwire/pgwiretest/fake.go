@@ -27,6 +27,7 @@ import (
 //	SELECT 1/0                fails in Execute with 22012
 //	SUBSCRIBE                 streams rows sent on Feed until it is closed or the ctx ends
 //	SUBSCRIBE PLAIN           the same through a Result without HasReady
+//	COPY (statement) TO STDOUT  the statement's rows in COPY format
 //	SET name = value | SET name TO value
 //	SHOW name
 //	NOTICE                    a statement with a notice
@@ -170,6 +171,19 @@ func (s *session) Prepare(_ context.Context, text string, declared []types.Type)
 		p.run = func(ctx context.Context, _ []types.Value) (pgwire.Result, error) {
 			s.f.Subscribers.Add(1)
 			return &subscription{f: s.f}, nil
+		}
+	case strings.HasPrefix(lq, "copy (") && strings.HasSuffix(lq, ") to stdout"):
+		inner, err := s.Prepare(context.Background(), q[len("copy ("):len(q)-len(") to stdout")], declared)
+		if err != nil {
+			return nil, err
+		}
+		ip := inner.(*prepared)
+		p.kind, p.cols, p.params, p.run = pgwire.KindCopyOut, ip.cols, ip.params, func(ctx context.Context, args []types.Value) (pgwire.Result, error) {
+			res, err := ip.run(ctx, args)
+			if r, ok := res.(*rows); ok {
+				r.tag = ""
+			}
+			return res, err
 		}
 	case lq == "subscribe plain":
 		// A streaming result that does not implement pgwire.StreamResult.

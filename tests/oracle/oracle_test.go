@@ -199,6 +199,14 @@ CREATE MATERIALIZED VIEW cum_final WITH (allowed_lateness = '1 second') AS
 SELECT auction, window_start, window_end, count(*) AS n
 FROM CUMULATE(bids, ts, INTERVAL '2' SECOND, INTERVAL '8' SECOND) GROUP BY auction, window_start, window_end EMIT ON WINDOW CLOSE;
 
+CREATE MATERIALIZED VIEW cum_live AS
+SELECT auction, window_start, window_end, count(*) AS n
+FROM CUMULATE(bids, ts, INTERVAL '2' SECOND, INTERVAL '8' SECOND) GROUP BY auction, window_start, window_end;
+
+CREATE MATERIALIZED VIEW hop_graced WITH (allowed_lateness = '3 seconds') AS
+SELECT auction, window_start, window_end, count(*) AS n
+FROM HOP(bids, ts, INTERVAL '2' SECOND, INTERVAL '6' SECOND) GROUP BY auction, window_start, window_end EMIT ON WINDOW CLOSE;
+
 CREATE MATERIALIZED VIEW sessions AS
 SELECT auction, window_start, window_end, count(*) AS n, sum(price) AS total
 FROM SESSION(bids, ts, INTERVAL '300' MILLISECOND) GROUP BY auction, window_start, window_end EMIT ON WINDOW CLOSE;
@@ -264,6 +272,13 @@ func TestWindowsEqualBatchOracle(t *testing.T) {
 			}
 			want, _ = oracleWindows(evs, 8*sec, 0, 2*sec, 1*sec)
 			diff(t, "cum_final", snapshot(t, r.Engine, "cum_final"), render(want, "n"))
+			want, _ = oracleWindows(evs, 8*sec, 0, 2*sec, 0)
+			diff(t, "cum_live", snapshot(t, r.Engine, "cum_live"), render(want, "n"))
+			want, late = oracleWindows(evs, 6*sec, 2*sec, 0, 3*sec)
+			diff(t, "hop_graced", snapshot(t, r.Engine, "hop_graced"), render(want, "n"))
+			if lateByView["hop_graced"] != late {
+				t.Fatalf("hop_graced late events %d, oracle %d", lateByView["hop_graced"], late)
+			}
 			checkSessions(t, r.Engine, evs)
 		})
 	}

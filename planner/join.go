@@ -243,7 +243,11 @@ func (b *binder) streamJoin(left, right plan.Node, kind plan.JoinKind, cond expr
 		}
 		return &plan.Project{Input: j, Exprs: exprs, Cols: cols}, nil
 	}
-	return intervalJoin(left, right, kind, cond, nl, cols)
+	n, err := intervalJoin(left, right, kind, cond, nl, cols)
+	if err != nil && unboundedJoin(err) { // joins: regular and window joins
+		return b.regularJoin(left, right, kind, cond, nl, cols, err)
+	}
+	return n, err
 }
 
 // shiftSides rewrites cond over (left nl cols, right nr cols) to be over

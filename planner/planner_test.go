@@ -164,13 +164,18 @@ func TestPlans(t *testing.T) {
 			case "file":
 				// file path=<relative to repo root> [ddl]: plans every
 				// statement of a captured query file.
-				var path string
+				// state_ttl=(<interval>) adds that view option to every
+				// view and INSERT of the file.
+				var path, ttl string
 				d.ScanArgs(t, "path", &path)
+				if d.HasArg("state_ttl") {
+					d.ScanArgs(t, "state_ttl", &ttl)
+				}
 				text, err := os.ReadFile(filepath.Join("..", path))
 				if err != nil {
 					t.Fatal(err)
 				}
-				return cat.runFile(p, string(text))
+				return cat.runFileTTL(p, string(text), ttl)
 			}
 			return "unknown command " + d.Cmd
 		})
@@ -182,7 +187,8 @@ func TestPlans(t *testing.T) {
 // planned and added, INSERT ... SELECT into a sink table planned as a
 // continuous query, SELECTs planned as ad-hoc queries. The output is one
 // line per statement: what it is and "ok" with the plan, or the error.
-func (c *memCatalog) runFile(p *Planner, text string) string {
+// With ttl set, every view and INSERT gets view option state_ttl = ttl.
+func (c *memCatalog) runFileTTL(p *Planner, text, ttl string) string {
 	stmts, err := sql.Parse(text)
 	if err != nil {
 		return fmtErr(err)
@@ -213,6 +219,9 @@ func (c *memCatalog) runFile(p *Planner, text string) string {
 			}
 			c.rels[rel.Name] = rel
 		case *sql.CreateView:
+			if ttl != "" {
+				s.With = append(s.With, sql.Option{Key: "state_ttl", Value: ttl})
+			}
 			m, rel, err := p.PlanView(s)
 			if err != nil {
 				fmt.Fprintf(&out, "view %s: %s", s.Name, fmtErr(err))
@@ -233,7 +242,11 @@ func (c *memCatalog) runFile(p *Planner, text string) string {
 				fmt.Fprintf(&out, "insert %s: values\n", s.Table)
 				continue
 			}
-			n, err := p.planStream(s.Query, map[string]string{}, false)
+			opts := map[string]string{}
+			if ttl != "" {
+				opts["state_ttl"] = ttl
+			}
+			n, err := p.planStream(s.Query, opts, false)
 			if err != nil {
 				fmt.Fprintf(&out, "insert %s: %s", s.Table, fmtErr(err))
 				continue

@@ -112,6 +112,14 @@ func withInputs(n plan.Node, k []plan.Node) plan.Node {
 		c := *x
 		c.Left, c.Right = k[0], k[1]
 		return &c
+	case *plan.StreamJoin: // joins:
+		c := *x
+		c.Left, c.Right = k[0], k[1]
+		return &c
+	case *plan.WindowJoin: // joins:
+		c := *x
+		c.Left, c.Right = k[0], k[1]
+		return &c
 	case *plan.Join:
 		c := *x
 		c.Left, c.Right = k[0], k[1]
@@ -186,6 +194,14 @@ func forEachExpr(n plan.Node, f func(expr.Expr)) {
 		each(x.StreamKey)
 		each([]expr.Expr{x.Residual})
 	case *plan.IntervalJoin:
+		each(x.LeftKey)
+		each(x.RightKey)
+		each([]expr.Expr{x.Residual})
+	case *plan.StreamJoin: // joins:
+		each(x.LeftKey)
+		each(x.RightKey)
+		each([]expr.Expr{x.Residual})
+	case *plan.WindowJoin: // joins:
 		each(x.LeftKey)
 		each(x.RightKey)
 		each([]expr.Expr{x.Residual})
@@ -422,6 +438,10 @@ func rulePushFilterIntoJoin(n plan.Node) (plan.Node, bool) {
 		left, right, kind = j.Left, j.Right, j.Kind
 	case *plan.IntervalJoin:
 		left, right, kind = j.Left, j.Right, j.Kind
+	case *plan.StreamJoin: // joins:
+		left, right, kind = j.Left, j.Right, j.Kind
+	case *plan.WindowJoin: // joins:
+		left, right, kind = j.Left, j.Right, j.Kind
 	case *plan.LookupJoin:
 		left, right, kind = j.Stream, j.Table, j.Kind
 		rightOK = false // the table side stays a plain relation for lookups
@@ -485,6 +505,14 @@ func rulePushFilterIntoJoin(n plan.Node) (plan.Node, bool) {
 		}
 		out = &c
 	case *plan.IntervalJoin:
+		c := *j
+		c.Left, c.Right = left, right
+		out = &c
+	case *plan.StreamJoin: // joins:
+		c := *j
+		c.Left, c.Right = left, right
+		out = &c
+	case *plan.WindowJoin: // joins:
 		c := *j
 		c.Left, c.Right = left, right
 		out = &c

@@ -362,6 +362,65 @@ func (n *IntervalJoin) Explain() string {
 		joinExprs(n.LeftKey), joinExprs(n.RightKey), n.RightTime, n.LeftTime, fmtMicros(n.LowerBound), fmtMicros(n.UpperBound))
 }
 
+// StreamJoin is a regular equi-join of two changelog streams (no time
+// bound): each side's rows are kept per key as a multiset, a retracted
+// input row retracts the joined rows it produced, and a left join emits a
+// NULL-padded row for a left row without matches and retracts it when a
+// match arrives. TTL, when > 0, frees a key's state on one side that many
+// microseconds of processing time after its last update (its joined rows
+// stay emitted). Output: left columns, then right columns.
+type StreamJoin struct {
+	Left, Right       Node
+	Kind              JoinKind // inner or left
+	LeftKey, RightKey []expr.Expr
+	Residual          expr.Expr // over the joined row; nil when none
+	TTL               int64
+	Cols              types.Schema
+}
+
+func (n *StreamJoin) Schema() types.Schema { return n.Cols }
+func (n *StreamJoin) Children() []Node     { return []Node{n.Left, n.Right} }
+func (n *StreamJoin) Explain() string {
+	s := fmt.Sprintf("StreamJoin %s keys=[%s]=[%s]", n.Kind, joinExprs(n.LeftKey), joinExprs(n.RightKey))
+	if n.Residual != nil {
+		s += " residual=" + n.Residual.String()
+	}
+	if n.TTL > 0 {
+		s += " ttl=" + fmtMicros(n.TTL)
+	}
+	return s
+}
+
+// WindowJoin joins two windowed streams (window aggregations or window
+// TVFs, possibly aggregated again per window) on equal windows plus keys.
+// LeftWindow and RightWindow are the columns holding the window bound the
+// inputs are joined on (window_start or window_end; the equality is also
+// among the keys). Rows are handled as in StreamJoin (retractions, left
+// joins), and a window's state on both sides is freed once the watermark
+// reaches the bound's value plus Expire (the window length plus allowed
+// lateness for window_start, the lateness for window_end): no input row of
+// that window can follow. Output: left columns, then right columns.
+type WindowJoin struct {
+	Left, Right             Node
+	Kind                    JoinKind // inner or left
+	LeftKey, RightKey       []expr.Expr
+	Residual                expr.Expr
+	LeftWindow, RightWindow int
+	Expire                  int64
+	Cols                    types.Schema
+}
+
+func (n *WindowJoin) Schema() types.Schema { return n.Cols }
+func (n *WindowJoin) Children() []Node     { return []Node{n.Left, n.Right} }
+func (n *WindowJoin) Explain() string {
+	s := fmt.Sprintf("WindowJoin %s keys=[%s]=[%s] window=left.#%d=right.#%d expire=%s", n.Kind,
+		joinExprs(n.LeftKey), joinExprs(n.RightKey), n.LeftWindow, n.RightWindow, fmtMicros(n.Expire))
+	if n.Residual != nil {
+		s += " residual=" + n.Residual.String()
+	}
+	return s
+}
+
 // Join is a general join for batch (ad-hoc) plans: hash join on
 // LeftKey = RightKey when keys are given, nested loop otherwise, then Cond.
 // Semi and anti joins output left columns only.

@@ -1,8 +1,6 @@
 package exec
 
 import (
-	"math/bits"
-
 	"github.com/cespare/xxhash/v2"
 	"github.com/sluice-db/sluice/sql/types"
 )
@@ -40,10 +38,6 @@ func hashRow(row types.Row) uint64 {
 		h = hashValue(h, v)
 	}
 	return h
-}
-
-func hashInt(h uint64, i int64) uint64 {
-	return mix(h ^ bits.RotateLeft64(uint64(i), 17) ^ 0xa0761d6478bd642f)
 }
 
 // rowMap is a hash map keyed by rows: buckets by hash, chained on collision.

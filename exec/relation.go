@@ -141,7 +141,6 @@ func equalInts(a, b []int) bool {
 type relIndex struct {
 	cols []int
 	m    *rowMap[[]types.Row]
-	buf  types.Row
 }
 
 func (ix *relIndex) keyOf(row types.Row) types.Row {
@@ -292,11 +291,4 @@ func (s *viewStore) rows() []types.Row {
 		}
 	})
 	return out
-}
-
-func (s *viewStore) len() int {
-	if s.keyed != nil {
-		return s.keyed.len()
-	}
-	return s.multi.len()
 }

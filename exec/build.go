@@ -30,6 +30,9 @@ func (b *builder) child(name string, op operator, width int, input plan.Node, ou
 
 // mayRetract reports whether a plan's output may contain retractions.
 func (b *builder) mayRetract(p plan.Node) bool {
+	if joinRetracts(p) { // joins:
+		return true
+	}
 	switch n := p.(type) {
 	case *plan.Scan:
 		if n.Kind == plan.RelView {
@@ -105,6 +108,8 @@ func (b *builder) build(p plan.Node, out outlet) error {
 			return err
 		}
 		return b.build(n.Right, outlet{ch: node.inbox, in: 1})
+	case *plan.StreamJoin, *plan.WindowJoin: // joins:
+		return b.buildJoin(n, out) // joins:
 	case *plan.Union:
 		node := b.add("union", unionOp{}, len(n.Inputs), len(n.Schema()), out)
 		for i, in := range n.Inputs {

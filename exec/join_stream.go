@@ -1,0 +1,332 @@
+package exec
+
+import (
+	"fmt"
+
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// sjRow is one kept input row of a regular join. Equal rows are kept once
+// each (a multiset).
+type sjRow struct {
+	row types.Row
+	t   int64
+	// matches counts the other side's rows it joins with (left rows of a
+	// left join only: zero means its NULL-padded row is out).
+	matches int
+}
+
+// sjKey is the rows of one join key on one side.
+type sjKey struct {
+	rows []sjRow
+	last int64 // processing time of the last update (state TTL)
+	dead bool  // removed from the map (a TTL queue entry to skip)
+	win  int64 // window join: the window bound's value
+}
+
+// sjTouch is a TTL queue entry: key entry e was updated at time at.
+type sjTouch struct {
+	e  *rowEntry[sjKey]
+	at int64
+	s  int
+}
+
+// joinCore is the state and row logic shared by the regular and window
+// joins: per key, the current rows of both inputs. An inserted row joins
+// the other side's rows of its key; a retracted row retracts the rows it
+// joined; in a left join a left row without matches is out NULL-padded,
+// and that row is retracted when its first match arrives (and re-emitted
+// when its last match goes).
+type joinCore struct {
+	kind     plan.JoinKind
+	residual expr.Expr
+	keys     [2]*keyEval
+	side     [2]*rowMap[sjKey]
+	lw       int
+	scratch  types.Row
+	bytes    int64
+	stats    *opStats
+
+	// touched is called with every key entry a row changes.
+	touched func(s int, e *rowEntry[sjKey], key types.Row)
+}
+
+func newJoinCore(j *job, kind plan.JoinKind, lk, rk []expr.Expr, residual expr.Expr, left, right plan.Node) joinCore {
+	st := &opStats{}
+	j.stats = append(j.stats, st)
+	lw := len(left.Schema())
+	return joinCore{kind: kind, residual: residual, stats: st,
+		keys:    [2]*keyEval{newKeyEval(lk), newKeyEval(rk)},
+		side:    [2]*rowMap[sjKey]{newRowMap[sjKey](64), newRowMap[sjKey](64)},
+		lw:      lw,
+		scratch: make(types.Row, lw+len(right.Schema())),
+	}
+}
+
+// match reports whether l and r satisfy the residual condition.
+func (c *joinCore) match(l, r types.Row) (bool, error) {
+	if c.residual == nil {
+		return true, nil
+	}
+	copy(c.scratch, l)
+	copy(c.scratch[c.lw:], r)
+	v, err := c.residual.Eval(nil, c.scratch)
+	if err != nil {
+		return false, fmt.Errorf("evaluate join condition: %w", err)
+	}
+	return !v.IsNull() && v.Bool(), nil
+}
+
+func (c *joinCore) emit(out *emitter, op chunk.Op, t int64, l, r types.Row) {
+	row := out.row(op, t)
+	copy(row, l)
+	if r != nil {
+		copy(row[c.lw:], r)
+	}
+}
+
+func sjBytes(r types.Row) int64 { return int64(rowBytes(r) + 24) }
+
+// removeRow takes one row equal to row out of e and returns it.
+func (c *joinCore) removeRow(e *rowEntry[sjKey], row types.Row) (sjRow, bool) {
+	for k, x := range e.val.rows {
+		if types.EqualRows(x.row, row) {
+			last := len(e.val.rows) - 1
+			e.val.rows[k] = e.val.rows[last]
+			e.val.rows[last] = sjRow{}
+			e.val.rows = e.val.rows[:last]
+			c.bytes -= sjBytes(x.row)
+			return x, true
+		}
+	}
+	return sjRow{}, false
+}
+
+// drop removes a key entry from side s.
+func (c *joinCore) drop(s int, e *rowEntry[sjKey]) {
+	for _, x := range e.val.rows {
+		c.bytes -= sjBytes(x.row)
+	}
+	c.bytes -= int64(64 + rowBytes(e.key))
+	e.val.dead = true
+	c.side[s].remove(e)
+}
+
+// onData applies a chunk from input in.
+func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
+	left := c.kind == plan.LeftJoin
+	for i := range ch.Len() {
+		row := ch.Row(i)
+		op, t := ch.Ops[i], ch.Times[i]
+		key, h, err := c.keys[in].eval(row)
+		if err != nil {
+			return err
+		}
+		null := false
+		for _, v := range key {
+			null = null || v.IsNull()
+		}
+		if null {
+			// A NULL key matches nothing; a left join's left row is out
+			// NULL-padded and needs no state to be retracted.
+			if in == 0 && left {
+				c.emit(out, op, t, row, nil)
+			}
+			if err := out.maybeFlush(); err != nil {
+				return err
+			}
+			continue
+		}
+		own := c.side[in].get(h, key)
+		other := c.side[1-in].get(h, key)
+		if op == chunk.Delete {
+			if own != nil {
+				if x, ok := c.removeRow(own, row); ok {
+					t = x.t
+				}
+			}
+		}
+		if in == 0 {
+			n := 0
+			if other != nil {
+				for _, r := range other.val.rows {
+					ok, err := c.match(row, r.row)
+					if err != nil {
+						return err
+					}
+					if ok {
+						c.emit(out, op, max(t, r.t), row, r.row)
+						n++
+					}
+				}
+			}
+			if left && n == 0 {
+				c.emit(out, op, t, row, nil)
+			}
+			if op == chunk.Insert {
+				if own == nil {
+					own = c.side[0].insert(h, copyRow(key))
+					c.bytes += int64(64 + rowBytes(key))
+				}
+				own.val.rows = append(own.val.rows, sjRow{row: copyRow(row), t: t, matches: n})
+				c.bytes += sjBytes(row)
+			}
+		} else {
+			if other != nil {
+				for k := range other.val.rows {
+					l := &other.val.rows[k]
+					ok, err := c.match(l.row, row)
+					if err != nil {
+						return err
+					}
+					if !ok {
+						continue
+					}
+					if op == chunk.Insert {
+						if left && l.matches == 0 {
+							c.emit(out, chunk.Delete, l.t, l.row, nil)
+						}
+						l.matches++
+						c.emit(out, chunk.Insert, max(t, l.t), l.row, row)
+					} else {
+						c.emit(out, chunk.Delete, max(t, l.t), l.row, row)
+						if l.matches > 0 {
+							l.matches--
+							if left && l.matches == 0 {
+								c.emit(out, chunk.Insert, l.t, l.row, nil)
+							}
+						}
+					}
+				}
+			}
+			if op == chunk.Insert {
+				if own == nil {
+					own = c.side[1].insert(h, copyRow(key))
+					c.bytes += int64(64 + rowBytes(key))
+				}
+				own.val.rows = append(own.val.rows, sjRow{row: copyRow(row), t: t})
+				c.bytes += sjBytes(row)
+			}
+		}
+		if own != nil {
+			if len(own.val.rows) == 0 {
+				c.drop(in, own)
+			} else if c.touched != nil {
+				c.touched(in, own, key)
+			}
+		}
+		if err := out.maybeFlush(); err != nil {
+			return err
+		}
+	}
+	c.stats.stateBytes.Store(max(c.bytes, 0))
+	return nil
+}
+
+// streamJoinOp is a regular equi-join of two changelogs (plan.StreamJoin).
+// With a TTL, a key's rows on one side are forgotten once that side has
+// not updated the key for TTL of processing time (checked on watermarks
+// and barriers); the joined rows already emitted stay.
+type streamJoinOp struct {
+	joinCore
+	j     *job
+	n     *plan.StreamJoin
+	now   int64
+	queue []sjTouch // TTL: updates in processing-time order
+	head  int
+}
+
+func newStreamJoinOp(j *job, n *plan.StreamJoin) *streamJoinOp {
+	o := &streamJoinOp{j: j, n: n, joinCore: newJoinCore(j, n.Kind, n.LeftKey, n.RightKey, n.Residual, n.Left, n.Right)}
+	if n.TTL > 0 {
+		o.touched = func(s int, e *rowEntry[sjKey], _ types.Row) {
+			e.val.last = o.now
+			o.queue = append(o.queue, sjTouch{e: e, at: o.now, s: s})
+		}
+	}
+	return o
+}
+
+func (o *streamJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
+	if o.n.TTL > 0 {
+		o.now = o.j.e.now().UnixMicro()
+	}
+	return o.onData(in, c, out)
+}
+
+// expire forgets the keys idle for the TTL.
+func (o *streamJoinOp) expire() {
+	if o.n.TTL <= 0 {
+		return
+	}
+	now := o.j.e.now().UnixMicro()
+	for o.head < len(o.queue) {
+		q := o.queue[o.head]
+		if now-q.at < o.n.TTL {
+			break
+		}
+		o.queue[o.head] = sjTouch{}
+		o.head++
+		if !q.e.val.dead && q.e.val.last == q.at {
+			o.drop(q.s, q.e)
+		}
+	}
+	if o.head > 1024 && o.head*2 > len(o.queue) {
+		o.queue = append(o.queue[:0], o.queue[o.head:]...)
+		o.head = 0
+	}
+	o.stats.stateBytes.Store(max(o.bytes, 0))
+}
+
+func (o *streamJoinOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
+	o.expire()
+	return wm, nil
+}
+
+func (o *streamJoinOp) OnBarrier(uint64, *emitter) error {
+	o.expire()
+	return nil
+}
+
+// buildJoin adds the node of a regular or window join and builds its
+// inputs (called from builder.build).
+func (b *builder) buildJoin(p plan.Node, out outlet) error {
+	var (
+		op          operator
+		name        string
+		left, right plan.Node
+		width       int
+	)
+	switch n := p.(type) {
+	case *plan.StreamJoin:
+		op, name, left, right, width = newStreamJoinOp(b.j, n), "stream-join", n.Left, n.Right, len(n.Cols)
+	case *plan.WindowJoin:
+		wj, err := newWindowJoinOp(b.j, n)
+		if err != nil {
+			return err
+		}
+		op, name, left, right, width = wj, "window-join", n.Left, n.Right, len(n.Cols)
+	default:
+		return fmt.Errorf("build join: unexpected %T", p)
+	}
+	node := b.add(name, op, 2, width, out)
+	if err := b.build(left, outlet{ch: node.inbox, in: 0}); err != nil {
+		return err
+	}
+	return b.build(right, outlet{ch: node.inbox, in: 1})
+}
+
+// joinRetracts reports whether p is a regular or window left join, which
+// retracts NULL-padded rows even over append-only inputs.
+func joinRetracts(p plan.Node) bool {
+	switch n := p.(type) {
+	case *plan.StreamJoin:
+		return n.Kind == plan.LeftJoin
+	case *plan.WindowJoin:
+		return n.Kind == plan.LeftJoin
+	}
+	return false
+}

@@ -1,0 +1,96 @@
+package exec
+
+import (
+	"fmt"
+
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// windowJoinOp joins two windowed changelogs on equal windows plus keys
+// (plan.WindowJoin). Rows join, retract and NULL-pad as in the regular
+// join; a window's rows on both sides are freed once the watermark reaches
+// the window bound plus Expire, when no row of that window can follow.
+type windowJoinOp struct {
+	joinCore
+	n *plan.WindowJoin
+	// winKey is the position of the window bound among each side's keys.
+	winKey [2]int
+	// byWin lists each side's key entries per window bound value.
+	byWin [2]map[int64][]*rowEntry[sjKey]
+	wm    int64
+}
+
+func newWindowJoinOp(j *job, n *plan.WindowJoin) (*windowJoinOp, error) {
+	o := &windowJoinOp{n: n, joinCore: newJoinCore(j, n.Kind, n.LeftKey, n.RightKey, n.Residual, n.Left, n.Right),
+		byWin: [2]map[int64][]*rowEntry[sjKey]{{}, {}}, wm: chunk.NoTime}
+	for s, ks := range [2][]expr.Expr{n.LeftKey, n.RightKey} {
+		col := n.LeftWindow
+		if s == 1 {
+			col = n.RightWindow
+		}
+		o.winKey[s] = -1
+		for k, e := range ks {
+			if c, ok := e.(*expr.ColRef); ok && c.Idx == col {
+				o.winKey[s] = k
+				break
+			}
+		}
+		if o.winKey[s] < 0 {
+			return nil, fmt.Errorf("window join: window column #%d is not a join key", col)
+		}
+	}
+	o.touched = o.track
+	return o, nil
+}
+
+// track files a key entry under its window the first time it is seen.
+func (o *windowJoinOp) track(s int, e *rowEntry[sjKey], key types.Row) {
+	if e.val.last != 0 {
+		return
+	}
+	e.val.last = 1
+	w := eventTime(key[o.winKey[s]])
+	e.val.win = w
+	o.byWin[s][w] = append(o.byWin[s][w], e)
+}
+
+func (o *windowJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
+	return o.onData(in, c, out)
+}
+
+// OnWatermark frees the windows the watermark has closed on both inputs.
+func (o *windowJoinOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
+	o.wm = wm
+	for s := range 2 {
+		for w, es := range o.byWin[s] {
+			if satAdd(w, o.n.Expire) > wm {
+				continue
+			}
+			for _, e := range es {
+				if !e.val.dead {
+					o.drop(s, e)
+				}
+			}
+			delete(o.byWin[s], w)
+		}
+	}
+	o.stats.stateBytes.Store(max(o.bytes, 0))
+	return wm, nil
+}
+
+func (o *windowJoinOp) OnBarrier(uint64, *emitter) error { return nil }
+
+// satAdd is a+b, saturating at the int64 limits.
+func satAdd(a, b int64) int64 {
+	s := a + b
+	switch {
+	case b > 0 && s < a:
+		return 1<<63 - 1
+	case b < 0 && s > a:
+		return -1 << 63
+	}
+	return s
+}

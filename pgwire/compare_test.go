@@ -18,13 +18,26 @@ import (
 )
 
 // startPostgres returns the address of a real PostgreSQL 15: the one in
-// SLUICE_TEST_PG_ADDR (user postgres, trust), or a throwaway cluster made
-// with the Debian packages' initdb when running as root. It skips the test
+// SLUICE_TEST_PG_ADDR (user postgres, trust), the one of
+// tests/services/postgres.sh, or a throwaway cluster made with the Debian
+// packages' initdb when running as root. It skips the test
 // when neither is possible.
 func startPostgres(t *testing.T) string {
 	t.Helper()
 	if addr := os.Getenv("SLUICE_TEST_PG_ADDR"); addr != "" {
 		return addr
+	}
+	// The project's service script, shared with the other suites.
+	if out, err := exec.Command("bash", filepath.Join("..", "tests", "services", "postgres.sh"), "start").Output(); err == nil {
+		env := map[string]string{}
+		for _, line := range strings.Split(string(out), "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+				env[k] = v
+			}
+		}
+		if env["PGPORT"] != "" && env["PGUSER"] == "postgres" {
+			return net.JoinHostPort(env["PGHOST"], env["PGPORT"])
+		}
 	}
 	bin := os.Getenv("SLUICE_PG_BIN")
 	if bin == "" {

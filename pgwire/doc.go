@@ -12,9 +12,15 @@
 // and binary encodings of every supported type, ErrorResponse with the
 // SQLSTATE of a *sqlerr.Error, the transaction status of ReadyForQuery
 // (BEGIN/COMMIT/ROLLBACK as reported by Prepared.Kind; an error inside a
-// block fails it with 25P02 until ROLLBACK), statement_timeout and
-// streaming results (SUBSCRIBE: rows are flushed as they arrive, see
-// StreamResult).
+// block fails it with 25P02 until ROLLBACK), statement_timeout, COPY
+// (query) TO STDOUT (KindCopyOut) and streaming results (SUBSCRIBE: rows
+// are flushed as they arrive, see StreamResult; a Result without HasReady
+// is flushed by a timer goroutine while it blocks in Next).
+//
+// pgwire owns the transaction status it reports: it sends Postgres'
+// warnings for BEGIN inside a block and COMMIT/ROLLBACK outside one, and
+// answers COMMIT of a failed block with ROLLBACK; a Session only does the
+// work of those statements.
 //
 // Goroutines and lifecycle: Serve runs an accept loop; each connection
 // gets one goroutine that performs startup and then runs the session

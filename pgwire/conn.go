@@ -56,10 +56,12 @@ const flushThreshold = 64 << 10
 type stmt struct {
 	prep      Prepared
 	paramOIDs []uint32
+	text      string
 }
 
 // portal is a bound statement, possibly part-way through its rows.
 type portal struct {
+	text    string // the statement, for pg_stat_activity
 	prep    Prepared
 	params  []types.Value
 	cols    types.Schema
@@ -105,6 +107,11 @@ type conn struct {
 
 	runMu     sync.Mutex
 	runCancel context.CancelCauseFunc
+	// Activity for pg_stat_activity, guarded by runMu.
+	started    time.Time
+	query      string
+	queryStart time.Time
+	state      string
 
 	// wmu serialises writes to be between the connection goroutine and a
 	// background flush (see backgroundFlush).
@@ -457,6 +464,23 @@ func (c *conn) fatal(e *sqlerr.Error) {
 // terminate ends the connection from another goroutine (Shutdown).
 func (c *conn) terminate(cause error) { c.stop(cause) }
 
+// setActivity records what the connection does: a statement starting
+// (query set, tx 0) or the connection waiting with transaction status tx.
+func (c *conn) setActivity(query string, tx byte) {
+	c.runMu.Lock()
+	defer c.runMu.Unlock()
+	switch tx {
+	case 0:
+		c.query, c.queryStart, c.state = query, time.Now(), "active"
+	case txBlock:
+		c.state = "idle in transaction"
+	case txFailed:
+		c.state = "idle in transaction (aborted)"
+	default:
+		c.state = "idle"
+	}
+}
+
 // cancelRunning cancels the statement running now, if any.
 func (c *conn) cancelRunning(cause error) {
 	c.runMu.Lock()
@@ -661,6 +685,7 @@ func (c *conn) flush() {
 }
 
 func (c *conn) readyForQuery() {
+	c.setActivity("", c.tx)
 	if len(c.pending) > 0 {
 		keys := make([]string, 0, len(c.pending))
 		for k := range c.pending {
@@ -770,6 +795,7 @@ var errInFailedTx = &sqlerr.Error{Code: sqlerr.InFailedTransaction,
 // simpleQuery runs a Query message: each statement in turn, stopping at
 // the first error.
 func (c *conn) simpleQuery(q string) {
+	c.setActivity(q, 0)
 	if p, ok := c.portals[""]; ok {
 		p.close()
 		delete(c.portals, "")
@@ -1023,6 +1049,11 @@ func (c *conn) complete(p *portal, rows int) error {
 			continue
 		}
 		c.pending[canonicalParam(k)] = v
+		if canonicalParam(k) == "application_name" {
+			c.runMu.Lock()
+			c.info.ApplicationName = v
+			c.runMu.Unlock()
+		}
 	}
 	_ = p.res.Close()
 	p.res = nil
@@ -1167,7 +1198,7 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 			oids[i] = types.OIDText
 		}
 	}
-	c.stmts[m.Name] = &stmt{prep: prep, paramOIDs: oids}
+	c.stmts[m.Name] = &stmt{prep: prep, paramOIDs: oids, text: m.Query}
 	c.be.Send(&pgproto3.ParseComplete{})
 	return nil
 }
@@ -1239,7 +1270,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	if err != nil {
 		return err
 	}
-	c.portals[m.DestinationPortal] = &portal{prep: st.prep, params: params, cols: cols, formats: rf}
+	c.portals[m.DestinationPortal] = &portal{text: st.text, prep: st.prep, params: params, cols: cols, formats: rf}
 	c.be.Send(&pgproto3.BindComplete{})
 	return nil
 }
@@ -1282,6 +1313,7 @@ func (c *conn) executeMsg(m *pgproto3.Execute) error {
 		c.be.Send(&pgproto3.EmptyQueryResponse{})
 		return nil
 	}
+	c.setActivity(p.text, 0)
 	suspended, err := c.execute(p, int(m.MaxRows), "extended")
 	if err != nil {
 		return err

@@ -412,3 +412,32 @@ func TestCopySubscribeStreams(t *testing.T) {
 	cancelRaw(t, ts.addr, c.pid, c.secret)
 	eq(t, "cancelled", c.until("Z"), "E ERROR 57014 canceling statement due to user request pos=0", "Z I")
 }
+
+func TestActivity(t *testing.T) {
+	ts := startServer(t, pgwire.Config{})
+	idle := dialRaw(t, ts.addr, map[string]string{"application_name": "idler"})
+	busy := dialRaw(t, ts.addr, map[string]string{"user": "bob"})
+	busy.send(&pgproto3.Query{String: "select pg_sleep(60)"})
+	waitFor(t, "pg_sleep to start", func() bool { return ts.fake.Sleeping.Load() == 1 })
+	idle.send(&pgproto3.Query{String: "begin"})
+	idle.until("Z")
+	got := map[uint32]pgcatalogActivity{}
+	for _, a := range ts.srv.Activity() {
+		got[uint32(a.PID)] = pgcatalogActivity{a.User, a.ApplicationName, a.State, a.Query, a.ClientAddr}
+	}
+	if a := got[idle.pid]; a != (pgcatalogActivity{"sluice", "idler", "idle in transaction", "begin", "127.0.0.1"}) {
+		t.Errorf("idle connection: %+v", a)
+	}
+	if a := got[busy.pid]; a != (pgcatalogActivity{"bob", "", "active", "select pg_sleep(60)", "127.0.0.1"}) {
+		t.Errorf("busy connection: %+v", a)
+	}
+	cancelRaw(t, ts.addr, busy.pid, busy.secret)
+	busy.until("Z")
+	for _, a := range ts.srv.Activity() {
+		if uint32(a.PID) == busy.pid && a.State != "idle" {
+			t.Errorf("after cancel: %+v", a)
+		}
+	}
+}
+
+type pgcatalogActivity struct{ user, app, state, query, addr string }

@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sluice-db/sluice/pgwire/pgcatalog"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -183,6 +186,7 @@ func (s *Server) register(c *conn) error {
 		}
 	}
 	c.pid = s.nextPID
+	c.started, c.state = time.Now(), "idle"
 	s.conns[c.pid] = c
 	return nil
 }
@@ -206,6 +210,35 @@ func (s *Server) cancel(pid uint32, key []byte) {
 		return
 	}
 	c.cancelRunning(errQueryCanceled)
+}
+
+// Activity describes every open connection, for pg_stat_activity: the
+// database's pgcatalog.Lister can return it from ActivityLister.Activity.
+func (s *Server) Activity() []pgcatalog.Activity {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	out := make([]pgcatalog.Activity, 0, len(conns))
+	for _, c := range conns {
+		c.runMu.Lock()
+		a := pgcatalog.Activity{
+			PID: int32(c.pid), User: c.info.User, Database: c.info.Database, ApplicationName: c.info.ApplicationName,
+			ClientAddr: c.info.RemoteAddr, BackendStart: c.started.UnixMicro(), State: c.state, Query: c.query,
+		}
+		if host, _, err := net.SplitHostPort(a.ClientAddr); err == nil {
+			a.ClientAddr = host
+		}
+		if !c.queryStart.IsZero() {
+			a.QueryStart = c.queryStart.UnixMicro()
+		}
+		c.runMu.Unlock()
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PID < out[j].PID })
+	return out
 }
 
 type metrics struct {

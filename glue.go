@@ -91,11 +91,19 @@ func isUndefined(err error) bool {
 	return errors.As(err, &se) && (se.Code == sqlerr.UndefinedTable || se.Code == sqlerr.UndefinedObject)
 }
 
+func isWrongObject(err error) bool {
+	var se *sqlerr.Error
+	return errors.As(err, &se) && se.Code == sqlerr.WrongObjectType
+}
+
 func (a *dbAdapter) IngestRelation(name string) (httpingest.Relation, error) {
 	rel, err := a.d.Relation(name)
 	if err != nil {
 		if isUndefined(err) {
 			return httpingest.Relation{}, fmt.Errorf("%w: %v", httpingest.ErrNotFound, err)
+		}
+		if isWrongObject(err) {
+			return httpingest.Relation{Name: name, Push: false}, nil // a sink: 409
 		}
 		return httpingest.Relation{}, err
 	}
@@ -156,7 +164,7 @@ func (a *dbAdapter) Stats() server.Stats {
 func (a *dbAdapter) Subscribe(ctx context.Context, view string) (server.Subscription, error) {
 	rel, err := a.d.Relation(view)
 	if err != nil {
-		if isUndefined(err) {
+		if isUndefined(err) || isWrongObject(err) {
 			return nil, fmt.Errorf("%w: %v", server.ErrNoSuchView, err)
 		}
 		return nil, err

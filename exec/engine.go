@@ -156,8 +156,9 @@ func (e *Engine) rel(name string) (*relation, error) {
 }
 
 // Insert appends rows to a table: they are kept (snapshot, lookups,
-// backfill of new views) and sent to every job reading the table. Rows must
-// have the table's width.
+// backfill of new views) and sent to every job reading the table. A row may
+// omit the trailing generated columns of a push source (the jobs compute
+// them).
 func (e *Engine) Insert(ctx context.Context, name string, rows []types.Row) error {
 	r, err := e.rel(name)
 	if err != nil {
@@ -167,7 +168,8 @@ func (e *Engine) Insert(ctx context.Context, name string, rows []types.Row) erro
 		return sqlerr.New(sqlerr.WrongObjectType, "%q is a materialized view; only tables and sources accept rows", name)
 	}
 	for _, row := range rows {
-		if len(row) != len(r.schema) {
+		// Rows may omit trailing (generated) columns: the sources compute them.
+		if len(row) > len(r.schema) || len(row) == 0 {
 			return sqlerr.New(sqlerr.DatatypeMismatch, "insert into %q: row has %d values, the table has %d columns", name, len(row), len(r.schema))
 		}
 	}
@@ -175,13 +177,14 @@ func (e *Engine) Insert(ctx context.Context, name string, rows []types.Row) erro
 		n := min(len(rows), chunkRows)
 		c := chunk.New(len(r.schema), n)
 		c.Partition = 0
-		for _, row := range rows[:n] {
-			c.Append(chunk.Insert, chunk.NoTime, row)
+		batch := rows[:n]
+		for _, row := range batch {
+			copy(c.AppendEmpty(chunk.Insert, chunk.NoTime), row)
 		}
 		rows = rows[n:]
 		r.pubMu.Lock()
 		r.mu.Lock()
-		r.applyLocked(c)
+		r.appendLocked(batch)
 		r.mu.Unlock()
 		err := r.publish(ctx, chunk.Message{Kind: chunk.Data, Chunk: c})
 		r.pubMu.Unlock()

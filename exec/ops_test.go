@@ -414,3 +414,34 @@ func TestGroupAggTTLForgetsIdleGroups(t *testing.T) {
 	// a starts over; its last result before expiry was replaced by key.
 	h.expect("g", "a 1\nb 3")
 }
+
+func TestPushSourceGeneratedColumns(t *testing.T) {
+	h := newHarness(t, Config{})
+	// clicks(k, v, ts, v2 AS v * 2): rows arrive without the generated column.
+	cols := append(append(types.Schema{}, events...), types.Column{Name: "v2", Type: types.TInt64})
+	if err := h.e.AddTable("clicks", cols, &plan.Watermark{Col: 2}); err != nil {
+		t.Fatal(err)
+	}
+	double := &plan.Generated{Col: 3, Expr: &mulExpr{col(1, "v", types.TInt64)}}
+	src := &plan.Scan{Name: "clicks", Kind: plan.RelSource, Cols: cols, NumPhysical: 3, Generated: []plan.Generated{*double},
+		Watermark: &plan.Watermark{Col: 2}, Connector: "http"}
+	h.insert("clicks", ev("a", 2, 1))
+	h.view(&plan.Project{Input: src, Exprs: []expr.Expr{col(0, "k", types.TText), col(3, "v2", types.TInt64)},
+		Cols: types.Schema{{Name: "k", Type: types.TText}, {Name: "v2", Type: types.TInt64}}}, "v", nil)
+	h.insert("clicks", ev("b", 5, 2))
+	h.flush()
+	h.expect("v", "a 4\nb 10")
+	if _, rows, _ := h.e.Snapshot("clicks"); len(rows) != 2 || len(rows[0]) != 3 {
+		t.Fatalf("table rows %v: want the physical columns as inserted", rows)
+	}
+}
+
+// mulExpr doubles an integer expression.
+type mulExpr struct{ e expr.Expr }
+
+func (m *mulExpr) Type() types.Type { return types.TInt64 }
+func (m *mulExpr) Eval(ctx *expr.Context, row types.Row) (types.Value, error) {
+	v, err := m.e.Eval(ctx, row)
+	return types.NewInt(v.I * 2), err
+}
+func (m *mulExpr) String() string { return m.e.String() + " * 2" }

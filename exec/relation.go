@@ -108,6 +108,19 @@ func (r *relation) applyLocked(c *chunk.Chunk) {
 	}
 }
 
+// appendLocked keeps copies of rows appended to a table, as given (a push
+// source's rows may lack their generated columns; snapshot readers compute
+// them). The caller holds mu.
+func (r *relation) appendLocked(rows []types.Row) {
+	for _, row := range rows {
+		cp := copyRow(row)
+		r.rows = append(r.rows, cp)
+		for _, ix := range r.indexes {
+			ix.add(cp)
+		}
+	}
+}
+
 // index returns (building if needed) the lookup index on cols.
 func (r *relation) index(cols []int) *relIndex {
 	r.mu.Lock()
@@ -146,7 +159,9 @@ type relIndex struct {
 func (ix *relIndex) keyOf(row types.Row) types.Row {
 	k := make(types.Row, len(ix.cols))
 	for i, c := range ix.cols {
-		k[i] = row[c]
+		if c < len(row) {
+			k[i] = row[c]
+		}
 	}
 	return k
 }

@@ -188,7 +188,7 @@ func (s *sourceNode) runFeed(ctx context.Context) error {
 		n := min(len(s.backfill), chunkRows)
 		c := chunk.New(len(s.rel.schema), n)
 		for _, row := range s.backfill[:n] {
-			c.Append(chunk.Insert, chunk.NoTime, row)
+			copy(c.AppendEmpty(chunk.Insert, chunk.NoTime), row) // rows may lack generated columns
 		}
 		s.backfill = s.backfill[n:]
 		if err := s.data(ctx, c, true); err != nil {

@@ -1,0 +1,290 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// opDriver calls an operator's hooks directly and records what it emits.
+type opDriver struct {
+	t   *testing.T
+	op  operator
+	n   *node
+	em  *emitter
+	out chan envelope
+	// view is the multiset the emitted changes add up to.
+	view map[string]int
+}
+
+func newOpDriver(t *testing.T, j *job, op operator, width int) *opDriver {
+	n := newNode(j, "test", op, 2, width)
+	out := make(chan envelope, 1<<12)
+	n.out = &outlet{ch: out}
+	em := &emitter{ctx: context.Background(), n: n, width: width}
+	return &opDriver{t: t, op: op, n: n, em: em, out: out, view: map[string]int{}}
+}
+
+// collect flushes the emitter and returns the changes since the last call,
+// one "+row" or "-row" each, in emission order; it applies them to view.
+func (d *opDriver) collect() []string {
+	d.t.Helper()
+	if err := d.em.flush(); err != nil {
+		d.t.Fatal(err)
+	}
+	var got []string
+	for {
+		select {
+		case env := <-d.out:
+			if env.msg.Kind != chunk.Data {
+				continue
+			}
+			c := env.msg.Chunk
+			for i := range c.Len() {
+				s := renderRows([]types.Row{c.Row(i)})
+				got = append(got, c.Ops[i].String()+s)
+				d.view[s] += int(c.Ops[i])
+				if d.view[s] < 0 {
+					d.t.Fatalf("retraction of a row not in the view: %s", s)
+				}
+				if d.view[s] == 0 {
+					delete(d.view, s)
+				}
+			}
+		default:
+			return got
+		}
+	}
+}
+
+// feed sends rows ("+" or "-" prefixed ops) to input in.
+func (d *opDriver) feed(in int, op chunk.Op, rows ...types.Row) []string {
+	d.t.Helper()
+	c := chunk.New(len(rows[0]), len(rows))
+	for _, r := range rows {
+		c.Append(op, eventTime(r[2]), r)
+	}
+	if err := d.op.OnData(in, c, d.em); err != nil {
+		d.t.Fatal(err)
+	}
+	return d.collect()
+}
+
+func (d *opDriver) watermark(wm int64) []string {
+	d.t.Helper()
+	if _, err := d.op.OnWatermark(wm, d.em); err != nil {
+		d.t.Fatal(err)
+	}
+	return d.collect()
+}
+
+// contents renders the view, sorted, with multiplicities above one.
+func (d *opDriver) contents() string {
+	var lines []string
+	for s, n := range d.view {
+		for range n {
+			lines = append(lines, s)
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+func (d *opDriver) expect(want string) {
+	d.t.Helper()
+	if got := d.contents(); got != strings.TrimSpace(want) {
+		d.t.Fatalf("view:\ngot:\n%s\nwant:\n%s", got, strings.TrimSpace(want))
+	}
+}
+
+func streamJoinPlan(kind plan.JoinKind, ttl int64, residual expr.Expr) *plan.StreamJoin {
+	l := &plan.Scan{Name: "l", Kind: plan.RelTable, Cols: events}
+	r := &plan.Scan{Name: "r", Kind: plan.RelTable, Cols: events}
+	return &plan.StreamJoin{Left: l, Right: r, Kind: kind,
+		LeftKey: []expr.Expr{col(0, "k", types.TText)}, RightKey: []expr.Expr{col(0, "k", types.TText)},
+		Residual: residual, TTL: ttl, Cols: append(append(types.Schema{}, events...), events...)}
+}
+
+func TestStreamJoinInnerRetract(t *testing.T) {
+	h := newHarness(t, Config{})
+	j := h.e.newJob("t", "view")
+	d := newOpDriver(t, j, newStreamJoinOp(j, streamJoinPlan(plan.InnerJoin, 0, nil)), 6)
+
+	if got := d.feed(0, chunk.Insert, ev("a", 1, 1), ev("a", 1, 1), ev("b", 2, 2)); len(got) != 0 {
+		t.Fatalf("rows without matches emitted %v", got)
+	}
+	d.feed(1, chunk.Insert, ev("a", 10, 3), ev("c", 11, 3))
+	d.expect("a 1 @1 a 10 @3\na 1 @1 a 10 @3")
+	// One of the two equal left rows goes: one joined row goes with it.
+	got := d.feed(0, chunk.Delete, ev("a", 1, 1))
+	if want := "[-a 1 @1 a 10 @3]"; fmt.Sprint(got) != want {
+		t.Fatalf("retraction emitted %v, want %s", got, want)
+	}
+	d.feed(0, chunk.Insert, ev("c", 5, 4))
+	d.feed(1, chunk.Delete, ev("a", 10, 3))
+	d.expect("c 5 @4 c 11 @3")
+	// A retraction of a row never seen changes nothing.
+	if got := d.feed(1, chunk.Delete, ev("zz", 1, 1)); len(got) != 0 {
+		t.Fatalf("unknown retraction emitted %v", got)
+	}
+	d.feed(1, chunk.Delete, ev("c", 11, 3))
+	d.feed(0, chunk.Delete, ev("a", 1, 1), ev("b", 2, 2), ev("c", 5, 4))
+	d.expect("")
+	for s := range 2 {
+		if n := d.op.(*streamJoinOp).side[s].len(); n != 0 {
+			t.Fatalf("side %d keeps %d keys after every row was retracted", s, n)
+		}
+	}
+}
+
+func TestStreamJoinLeftNullPadding(t *testing.T) {
+	h := newHarness(t, Config{})
+	j := h.e.newJob("t", "view")
+	// Residual: right.v > left.v.
+	res, err := expr.NewCmp(expr.GT, col(4, "v", types.TInt64), col(1, "v", types.TInt64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newOpDriver(t, j, newStreamJoinOp(j, streamJoinPlan(plan.LeftJoin, 0, res)), 6)
+
+	d.feed(0, chunk.Insert, ev("a", 5, 1))
+	d.expect("a 5 @1 NULL NULL NULL")
+	// A right row failing the residual is no match.
+	d.feed(1, chunk.Insert, ev("a", 1, 2))
+	d.expect("a 5 @1 NULL NULL NULL")
+	got := d.feed(1, chunk.Insert, ev("a", 7, 2))
+	if want := "[-a 5 @1 NULL NULL NULL +a 5 @1 a 7 @2]"; fmt.Sprint(got) != want {
+		t.Fatalf("first match emitted %v, want %s", got, want)
+	}
+	d.feed(1, chunk.Insert, ev("a", 9, 3))
+	d.expect("a 5 @1 a 7 @2\na 5 @1 a 9 @3")
+	d.feed(1, chunk.Delete, ev("a", 7, 2))
+	d.expect("a 5 @1 a 9 @3")
+	d.feed(1, chunk.Delete, ev("a", 9, 3))
+	d.expect("a 5 @1 NULL NULL NULL")
+	// A NULL key never matches but is still out, and retracts.
+	null := types.Row{types.Value{}, types.NewInt(1), types.NewTimestamp(sec(1))}
+	d.feed(0, chunk.Insert, null)
+	d.feed(1, chunk.Insert, null)
+	d.expect("NULL 1 @1 NULL NULL NULL\na 5 @1 NULL NULL NULL")
+	d.feed(0, chunk.Delete, null, ev("a", 5, 1))
+	d.expect("")
+}
+
+func TestStreamJoinTTL(t *testing.T) {
+	h := newHarness(t, Config{})
+	j := h.e.newJob("t", "view")
+	op := newStreamJoinOp(j, streamJoinPlan(plan.InnerJoin, int64(time.Hour/time.Microsecond), nil))
+	d := newOpDriver(t, j, op, 6)
+
+	d.feed(0, chunk.Insert, ev("a", 1, 1))
+	h.clock.Advance(40 * time.Minute)
+	d.feed(0, chunk.Insert, ev("b", 2, 1))
+	h.clock.Advance(30 * time.Minute)
+	// "a" has been idle 70 minutes, "b" 30.
+	d.watermark(sec(2))
+	if n := op.side[0].len(); n != 1 {
+		t.Fatalf("left keeps %d keys, want 1 (a expired)", n)
+	}
+	d.feed(1, chunk.Insert, ev("a", 10, 3), ev("b", 20, 3))
+	d.expect("b 2 @1 b 20 @3")
+	// An update renews a key: b's left side was updated 30 minutes ago...
+	h.clock.Advance(20 * time.Minute)
+	d.feed(0, chunk.Insert, ev("b", 3, 4))
+	h.clock.Advance(20 * time.Minute)
+	d.watermark(sec(5))
+	// ...so 40 minutes later it is still kept (updated 20 minutes ago).
+	d.feed(1, chunk.Insert, ev("b", 21, 5))
+	d.expect("b 2 @1 b 20 @3\nb 2 @1 b 21 @5\nb 3 @4 b 20 @3\nb 3 @4 b 21 @5")
+	h.clock.Advance(2 * time.Hour)
+	if err := op.OnBarrier(1, d.em); err != nil {
+		t.Fatal(err)
+	}
+	if op.side[0].len()+op.side[1].len() != 0 || op.bytes != 0 {
+		t.Fatalf("state after every key expired: %d+%d keys, %d bytes", op.side[0].len(), op.side[1].len(), op.bytes)
+	}
+	// Expired rows stay in the view; new rows join only new state.
+	d.feed(1, chunk.Insert, ev("b", 22, 6))
+	d.expect("b 2 @1 b 20 @3\nb 2 @1 b 21 @5\nb 3 @4 b 20 @3\nb 3 @4 b 21 @5")
+}
+
+// TestStreamJoinRandomAgainstBatch applies random inserts and retractions
+// to both sides and compares the view with a join of the final inputs.
+func TestStreamJoinRandomAgainstBatch(t *testing.T) {
+	for _, kind := range []plan.JoinKind{plan.InnerJoin, plan.LeftJoin} {
+		t.Run(kind.String(), func(t *testing.T) {
+			h := newHarness(t, Config{})
+			j := h.e.newJob("t", "view")
+			res, err := expr.NewCmp(expr.GE, col(4, "v", types.TInt64), col(1, "v", types.TInt64))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := newOpDriver(t, j, newStreamJoinOp(j, streamJoinPlan(kind, 0, res)), 6)
+			var live [2][]types.Row
+			seed := uint64(42)
+			next := func(n int) int {
+				seed = seed*6364136223846793005 + 1442695040888963407
+				return int(seed>>33) % n
+			}
+			for range 1500 {
+				s := next(2)
+				if len(live[s]) > 0 && next(3) == 0 {
+					k := next(len(live[s]))
+					d.feed(s, chunk.Delete, live[s][k])
+					live[s] = append(live[s][:k], live[s][k+1:]...)
+					continue
+				}
+				r := ev(string(rune('a'+next(6))), int64(next(5)), float64(next(4)))
+				d.feed(s, chunk.Insert, r)
+				live[s] = append(live[s], r)
+			}
+			var want []types.Row
+			for _, l := range live[0] {
+				n := 0
+				for _, r := range live[1] {
+					if types.Equal(l[0], r[0]) && r[1].I >= l[1].I {
+						want = append(want, append(copyRow(l), r...))
+						n++
+					}
+				}
+				if n == 0 && kind == plan.LeftJoin {
+					want = append(want, append(copyRow(l), types.Value{}, types.Value{}, types.Value{}))
+				}
+			}
+			d.expect(renderRows(want))
+		})
+	}
+}
+
+// TestStreamJoinInEngine runs a left join of a table with a GROUP BY result
+// (which retracts) through the engine's builder into a view.
+func TestStreamJoinInEngine(t *testing.T) {
+	h := newHarness(t, Config{})
+	l := h.table("l", events, &plan.Watermark{Col: 2})
+	r := h.table("r", events, &plan.Watermark{Col: 2})
+	// sums: k, sum(v) per k (an updating input).
+	sums := &plan.GroupAgg{Input: r, GroupBy: []expr.Expr{col(0, "k", types.TText)},
+		Aggs: []plan.AggCall{sumOf(col(1, "v", types.TInt64))},
+		Cols: types.Schema{{Name: "k", Type: types.TText}, {Name: "s", Type: types.TInt64}}}
+	j := &plan.StreamJoin{Left: l, Right: sums, Kind: plan.LeftJoin,
+		LeftKey: []expr.Expr{col(0, "k", types.TText)}, RightKey: []expr.Expr{col(0, "k", types.TText)},
+		Cols: append(append(types.Schema{}, events...), sums.Cols...)}
+	h.view(j, "j", nil)
+	h.insert("l", ev("a", 1, 1), ev("b", 2, 2))
+	h.flush()
+	h.expect("j", "a 1 @1 NULL NULL\nb 2 @2 NULL NULL")
+	h.insert("r", ev("a", 10, 3))
+	h.flush()
+	h.expect("j", "a 1 @1 a 10\nb 2 @2 NULL NULL")
+	h.insert("r", ev("a", 5, 4), ev("b", 1, 4))
+	h.flush()
+	h.expect("j", "a 1 @1 a 15\nb 2 @2 b 1")
+}

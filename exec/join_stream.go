@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
@@ -330,3 +331,77 @@ func joinRetracts(p plan.Node) bool {
 	}
 	return false
 }
+
+// snapshot encodes both sides' rows (and each key's last update time).
+func (c *joinCore) snapshot() []byte {
+	e := &snapEnc{}
+	for s := range 2 {
+		e.uvarint(uint64(c.side[s].len()))
+		c.side[s].each(func(x *rowEntry[sjKey]) {
+			e.row(x.key)
+			e.varint(x.val.last)
+			e.uvarint(uint64(len(x.val.rows)))
+			for _, r := range x.val.rows {
+				e.row(r.row)
+				e.varint(r.t)
+				e.varint(int64(r.matches))
+			}
+		})
+	}
+	return e.b
+}
+
+// restore replaces both sides' rows with a snapshot's, calling each(s, e)
+// for every restored key entry.
+func (c *joinCore) restore(b []byte, each func(s int, e *rowEntry[sjKey])) error {
+	d := &snapDec{b: b}
+	c.bytes = 0
+	for s := range 2 {
+		c.side[s] = newRowMap[sjKey](64)
+		n := d.count(2)
+		for range n {
+			key := d.row()
+			last := d.varint()
+			nr := d.count(3)
+			if d.err != nil {
+				break
+			}
+			rows := make([]sjRow, 0, nr)
+			for range nr {
+				r := sjRow{row: d.row(), t: d.varint(), matches: int(d.varint())}
+				rows = append(rows, r)
+				c.bytes += sjBytes(r.row)
+			}
+			e := c.side[s].insert(hashRow(key), key)
+			e.val = sjKey{rows: rows, last: last}
+			c.bytes += int64(64 + rowBytes(key))
+			each(s, e)
+		}
+	}
+	if err := d.done(); err != nil {
+		return err
+	}
+	c.stats.stateBytes.Store(max(c.bytes, 0))
+	return nil
+}
+
+// Snapshot encodes the join's state.
+func (o *streamJoinOp) Snapshot() ([]byte, error) { return o.snapshot(), nil }
+
+// Restore replaces the join's state with a snapshot's; TTL clocks restart
+// from the keys' recorded update times.
+func (o *streamJoinOp) Restore(b []byte) error {
+	o.queue, o.head = o.queue[:0], 0
+	err := o.restore(b, func(s int, e *rowEntry[sjKey]) {
+		if o.n.TTL > 0 {
+			o.queue = append(o.queue, sjTouch{e: e, at: e.val.last, s: s})
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("restore stream join: %w", err)
+	}
+	sort.Slice(o.queue, func(i, k int) bool { return o.queue[i].at < o.queue[k].at })
+	return nil
+}
+
+var _ snapshotter = (*streamJoinOp)(nil)

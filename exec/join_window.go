@@ -94,3 +94,32 @@ func satAdd(a, b int64) int64 {
 	}
 	return s
 }
+
+// Snapshot encodes the open windows' rows.
+func (o *windowJoinOp) Snapshot() ([]byte, error) {
+	e := &snapEnc{}
+	e.varint(o.wm)
+	e.bytes(o.snapshot())
+	return e.b, nil
+}
+
+// Restore replaces the open windows' rows with a snapshot's.
+func (o *windowJoinOp) Restore(b []byte) error {
+	d := &snapDec{b: b}
+	o.wm = d.varint()
+	body := d.bytes()
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore window join: %w", err)
+	}
+	o.byWin = [2]map[int64][]*rowEntry[sjKey]{{}, {}}
+	err := o.restore(body, func(s int, e *rowEntry[sjKey]) {
+		e.val.last = 0
+		o.track(s, e, e.key)
+	})
+	if err != nil {
+		return fmt.Errorf("restore window join: %w", err)
+	}
+	return nil
+}
+
+var _ snapshotter = (*windowJoinOp)(nil)

@@ -102,3 +102,34 @@ func TestWindowJoinNeedsWindowKey(t *testing.T) {
 		t.Fatal("a window column outside the keys was accepted")
 	}
 }
+
+func TestWindowJoinSnapshotRestore(t *testing.T) {
+	h := newHarness(t, Config{})
+	j := h.e.newJob("t", "view")
+	p := windowJoinPlan(plan.InnerJoin, true, nil)
+	op, err := newWindowJoinOp(j, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newOpDriver(t, j, op, 6)
+	d.feed(0, chunk.Insert, wrow("a", 0, 1), wrow("a", 10, 2))
+	b, err := op.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op2, err := newWindowJoinOp(j, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op2.Restore(b); err != nil {
+		t.Fatal(err)
+	}
+	d2 := newOpDriver(t, j, op2, 6)
+	d2.feed(1, chunk.Insert, wrow("a", 0, 5), wrow("a", 10, 6))
+	d2.expect("a @0 1 a @0 5\na @10 2 a @10 6")
+	// The restored windows are still freed by the watermark.
+	d2.watermark(sec(10))
+	if op2.side[0].len() != 1 || op2.side[1].len() != 1 {
+		t.Fatalf("after restore, the closed window kept %d/%d keys", op2.side[0].len(), op2.side[1].len())
+	}
+}

@@ -1,7 +1,9 @@
 // Package server is the sluice process shell: configuration from flags,
 // environment and a config file (Config, Load, Usage), the HTTP API
 // (POST /ingest/{source} from connectors/httpingest, GET /subscribe/{view}
-// as server-sent events, /metrics, /healthz, /readyz), the Prometheus
+// as server-sent events, GET /live/{view} — an embedded page rendering that
+// stream —, /metrics, /healthz, /readyz), the embedded demo script
+// (DemoSQL), the Prometheus
 // collector that reads database statistics at scrape time, and Run, which
 // ties the HTTP and Postgres endpoints to the database and shuts them down
 // in order.

@@ -58,7 +58,20 @@ func (o *windowJoinOp) track(s int, e *rowEntry[sjKey], key types.Row) {
 }
 
 func (o *windowJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
-	return o.onData(in, c, out)
+	err := o.onData(in, c, out)
+	o.countWindows()
+	return err
+}
+
+// countWindows reports the windows with state on either side.
+func (o *windowJoinOp) countWindows() {
+	n := len(o.byWin[0])
+	for w := range o.byWin[1] {
+		if _, ok := o.byWin[0][w]; !ok {
+			n++
+		}
+	}
+	o.stats.openWindows.Store(int64(n))
 }
 
 // OnWatermark frees the windows the watermark has closed on both inputs.
@@ -78,6 +91,7 @@ func (o *windowJoinOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
 		}
 	}
 	o.stats.stateBytes.Store(max(o.bytes, 0))
+	o.countWindows()
 	return wm, nil
 }
 
@@ -119,6 +133,7 @@ func (o *windowJoinOp) Restore(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("restore window join: %w", err)
 	}
+	o.countWindows()
 	return nil
 }
 

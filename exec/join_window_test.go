@@ -133,3 +133,22 @@ func TestWindowJoinSnapshotRestore(t *testing.T) {
 		t.Fatalf("after restore, the closed window kept %d/%d keys", op2.side[0].len(), op2.side[1].len())
 	}
 }
+
+func TestWindowJoinOpenWindows(t *testing.T) {
+	h := newHarness(t, Config{})
+	j := h.e.newJob("t", "view")
+	op, err := newWindowJoinOp(j, windowJoinPlan(plan.InnerJoin, true, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newOpDriver(t, j, op, 6)
+	d.feed(0, chunk.Insert, wrow("a", 0, 1), wrow("a", 10, 2))
+	d.feed(1, chunk.Insert, wrow("b", 10, 1), wrow("b", 20, 2))
+	if n := op.stats.openWindows.Load(); n != 3 {
+		t.Fatalf("open windows %d, want 3", n)
+	}
+	d.watermark(sec(20))
+	if n := op.stats.openWindows.Load(); n != 1 {
+		t.Fatalf("open windows %d after the watermark, want 1", n)
+	}
+}

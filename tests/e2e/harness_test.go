@@ -162,6 +162,15 @@ func (s *proc) stop() {
 	}
 }
 
+// kill ends the process with SIGKILL and waits for it.
+func (s *proc) kill() {
+	s.t.Helper()
+	if err := s.cmd.Process.Kill(); err != nil {
+		s.t.Fatal(err)
+	}
+	<-s.done
+}
+
 // connString is a pgx/psql connection string for the server.
 func (s *proc) connString() string {
 	host, port, _ := strings.Cut(s.PG, ":")

@@ -213,8 +213,9 @@ func TestIngest(t *testing.T) {
 		}
 	})
 
-	s.stop()
-	// Nothing accepted is lost across a restart.
+	// Nothing accepted is lost, even when the process is killed without a
+	// chance to checkpoint or flush.
+	s.kill()
 	s2 := start(t, dir, []string{"SLUICE_INGEST_TOKEN=" + token})
 	verify(s2)
 	s2.stop()

@@ -351,7 +351,23 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
-	s2.stop()
+
+	// A crash: kill -9, restart from the last checkpoint. The generator
+	// replays deterministically from the checkpointed position, so closed
+	// windows are the same again.
+	conn2.Close(context.Background())
+	s2.kill()
+	s3 := start(t, dir, nil)
+	conn3 := s3.connect(t)
+	checkDemoViews(t, conn3)
+	eventually(t, 60*time.Second, "closed windows survive a crash", func() error {
+		after := earliestWindows(t, conn3)
+		if !slices.Equal(before, after) {
+			return fmt.Errorf("closed windows before the crash %v, after %v", before[:3], after[:min(3, len(after))])
+		}
+		return nil
+	})
+	s3.stop()
 }
 
 func scrape(t *testing.T, addr string) map[string]*dto.MetricFamily {

@@ -172,29 +172,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("source")
-	if h.cfg.Token != "" && !tokenOK(r, h.cfg.Token) {
-		// The global token is checked before the name, so that a caller
-		// without it learns nothing about which sources exist.
+	unauthorized := func() {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
 		h.fail(w, http.StatusUnauthorized, "missing or wrong bearer token")
-		return
 	}
 	rel, err := h.t.IngestRelation(name)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
+			// Without the global token a caller learns nothing about
+			// which sources exist.
+			if h.cfg.Token != "" && !tokenOK(r, h.cfg.Token) {
+				unauthorized()
+				return
+			}
 			h.fail(w, http.StatusNotFound, fmt.Sprintf("no table or source named %q", name))
 			return
 		}
 		h.fail(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	if !rel.Push {
-		h.fail(w, http.StatusConflict, fmt.Sprintf("%q is not a push source: only tables and sources WITH (connector = 'http') take rows over HTTP", name))
+	// An http source's own token replaces the global one for that source.
+	want := h.cfg.Token
+	if tok := rel.Options["token"]; tok != "" {
+		want = tok
+	}
+	if want != "" && !tokenOK(r, want) {
+		unauthorized()
 		return
 	}
-	if tok := rel.Options["token"]; tok != "" && !tokenOK(r, tok) {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="sluice"`)
-		h.fail(w, http.StatusUnauthorized, "missing or wrong bearer token")
+	if !rel.Push {
+		h.fail(w, http.StatusConflict, fmt.Sprintf("%q is not a push source: only tables and sources WITH (connector = 'http') take rows over HTTP", name))
 		return
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {

@@ -404,3 +404,31 @@ func TestIngestGzip(t *testing.T) {
 		t.Fatalf("rows stored %d", n)
 	}
 }
+
+// TestIngestSourceTokenReplacesGlobal: a source with its own token takes
+// that token, not the global one; other sources take the global one.
+func TestIngestSourceTokenReplacesGlobal(t *testing.T) {
+	ft, srv := newTestServer(t, Config{Token: "global"})
+	body := `{"user_id": 1}`
+	for _, tc := range []struct {
+		source, token string
+		code          int
+	}{
+		{"secured", "src-secret", 200},
+		{"secured", "global", 401},
+		{"secured", "", 401},
+		{"events", "global", 200},
+		{"events", "src-secret", 401},
+		{"nope", "", 401},
+		{"nope", "global", 404},
+		{"pulsar", "", 401},
+		{"pulsar", "global", 409},
+	} {
+		if r := post(t, srv, "/ingest/"+tc.source, ndjson, tc.token, strings.NewReader(body)); r.code != tc.code {
+			t.Errorf("%s with token %q: %d, want %d", tc.source, tc.token, r.code, tc.code)
+		}
+	}
+	if len(ft.rows["secured"]) != 1 || len(ft.rows["events"]) != 1 {
+		t.Fatalf("rows %v", ft.rows)
+	}
+}

@@ -147,6 +147,7 @@ func TestCompareWithPostgres(t *testing.T) {
 			{&pgproto3.Query{String: "begin"}},
 			{&pgproto3.Query{String: "begin"}},
 			{&pgproto3.Query{String: "rollback"}},
+			{&pgproto3.Bind{PreparedStatement: "nope"}, &pgproto3.Query{String: "select 1"}, &pgproto3.Sync{}},
 			{&pgproto3.Query{String: "copy (select 'a\tb\nc\\d'::text, null::int8, 1.5::float8, '\\x00ff'::bytea) to stdout"}},
 			{&pgproto3.Parse{Query: "copy (select 'x'::text) to stdout"}, &pgproto3.Bind{}, &pgproto3.Describe{ObjectType: 'P'},
 				&pgproto3.Execute{}, &pgproto3.Sync{}},

@@ -534,23 +534,21 @@ func (c *conn) readLoop(msgs chan<- pgproto3.FrontendMessage, done chan<- struct
 	defer close(msgs)
 	for {
 		m, err := c.be.Receive()
+		if err == nil {
+			m, err = copyMessage(m)
+		}
 		if err != nil {
 			var tooBig *pgproto3.ExceededMaxBodyLenErr
 			if errors.As(err, &tooBig) || !isNetErr(err) {
-				// A malformed message: Postgres answers FATAL 08P01 and closes.
+				// A malformed message: Postgres answers FATAL 08P01 and
+				// closes. run sees it before msgs closes; the connection's
+				// ctx stays alive so that run does not race to return first.
+				c.cancelRunning(errClientGone) // the stream is unusable: end what runs
 				select {
 				case msgs <- &protocolError{err: err}:
 				case <-c.ctx.Done():
 				}
-			}
-			c.stop(errClientGone)
-			return
-		}
-		m, err = copyMessage(m)
-		if err != nil {
-			select {
-			case msgs <- &protocolError{err: err}:
-			case <-c.ctx.Done():
+				return
 			}
 			c.stop(errClientGone)
 			return
@@ -630,7 +628,9 @@ func (c *conn) handle(m pgproto3.FrontendMessage) bool {
 	case *pgproto3.Terminate:
 		return false
 	case *pgproto3.Query:
-		c.ignoreTillSync = false
+		if c.ignoreTillSync {
+			return true // Postgres skips everything but Sync after an extended-protocol error
+		}
 		c.simpleQuery(m.String)
 	case *pgproto3.Sync:
 		c.ignoreTillSync = false

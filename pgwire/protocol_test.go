@@ -214,6 +214,23 @@ func TestStartupNegotiation(t *testing.T) {
 	}
 }
 
+// TestMalformedMessageDuringSubscribe: garbage from the client ends a
+// running SUBSCRIBE and the connection.
+func TestMalformedMessageDuringSubscribe(t *testing.T) {
+	ts := startServer(t, pgwire.Config{})
+	c := dialRaw(t, ts.addr, nil)
+	c.send(&pgproto3.Query{String: "subscribe"})
+	waitFor(t, "subscription to start", func() bool { return ts.fake.Subscribers.Load() == 1 })
+	if _, err := c.nc.Write([]byte{'!', 0, 0, 0, 4}); err != nil {
+		t.Fatal(err)
+	}
+	got := c.until("E FATAL")
+	if !strings.HasPrefix(got[len(got)-1], "E FATAL 08P01 invalid frontend message") {
+		t.Fatalf("got %v", got)
+	}
+	waitFor(t, "subscription to end", func() bool { return ts.fake.Subscribers.Load() == 0 })
+}
+
 func TestMalformedMessageIsFatal(t *testing.T) {
 	ts := startServer(t, pgwire.Config{})
 	c := dialRaw(t, ts.addr, nil)

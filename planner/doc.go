@@ -12,8 +12,10 @@
 //     GROUP BY TUMBLE/HOP/SESSION form become WindowAgg; other GROUP BYs
 //     become GroupAgg (view option state_ttl sets its TTL); ROW_NUMBER()
 //     with a rank filter becomes TopN (or Dedup for a Top-1 ordered by event
-//     time); stream-to-table/view joins become LookupJoin and time-bounded
-//     stream-stream joins IntervalJoin.
+//     time); stream-to-table/view joins become LookupJoin, time-bounded
+//     stream-stream joins IntervalJoin, joins of windowed inputs on equal
+//     window bounds WindowJoin, and other stream-stream equi-joins
+//     StreamJoin (join_stream.go).
 //   - Batch planning of ad-hoc queries (PlanQuery) and INSERT (PlanInsert),
 //     including subqueries (expr.Subquery, run by the batch executor through
 //     expr.Context.RunSubquery) and the catalog queries of Postgres clients.
@@ -48,7 +50,12 @@
 // residual, since exec looks rows up in the relation itself); a join of
 // two streams is an IntervalJoin whose bounds come from ON and, for inner
 // joins, from WHERE conjuncts over both sides. window_end of a windowed
-// aggregate counts as event time (its watermark is window_time's).
+// aggregate counts as event time (its watermark is window_time's). When
+// the conditions do not bound the event times, a join whose ON equates
+// window bounds of two windowed inputs (window_start or window_end of a
+// window aggregate or TVF, through projections, filters and GROUP BY
+// keys, e.g. Nexmark q5's per-window maximum) is a WindowJoin whose state
+// the watermark frees; any other equi-join is a StreamJoin.
 //
 // Errors are *sqlerr.Error with Postgres SQLSTATEs; errors in expressions
 // carry the line and column of the failing expression (through
@@ -58,9 +65,16 @@
 //   - A window (TVF or legacy group window) must be over the input's
 //     event-time column, which must carry a watermark (42P17, with a hint
 //     to add WATERMARK FOR ...).
-//   - A stream-stream join must bound the difference of the two event-time
-//     columns from both sides (0A000 otherwise); a join with a table or view
-//     is a lookup join and is always bounded.
+//   - A stream-stream join is bounded when it bounds the difference of the
+//     two event-time columns from both sides (interval join) or joins equal
+//     windows (window join); a join with a table or view is a lookup join
+//     and is always bounded. Any other stream-stream join (a regular
+//     StreamJoin) needs an equality between the sides and keeps each
+//     side's current rows: it is allowed when both inputs are keyed
+//     changelogs (GROUP BY, Top-N or dedup results, at most one row per
+//     key) or when the view sets state_ttl, which becomes StreamJoin.TTL;
+//     otherwise it fails with 0A000 and a hint to add
+//     WITH (state_ttl = '1 hour').
 //   - A non-windowed GROUP BY over a stream is allowed: its state is one
 //     accumulator per key, bounded by the key space, not by the stream's
 //     length. state_ttl frees idle keys when the key space itself grows

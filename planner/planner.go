@@ -33,7 +33,7 @@ func (p *Planner) newBinder(stream bool, params []types.Type) *binder {
 // viewOptions are the WITH keys CREATE MATERIALIZED VIEW accepts.
 var viewOptions = map[string]string{
 	"allowed_lateness":     "grace period for late rows of a closed window, e.g. '10 seconds'",
-	"state_ttl":            "free a non-windowed group's state after this much processing time without updates",
+	"state_ttl":            "free a non-windowed group's state, and a regular join's rows per key, after this much processing time without updates",
 	"session_max_duration": "maximum length of a session window",
 }
 

@@ -212,6 +212,9 @@ func (s *Subscription) Next(ctx context.Context) (Update, error) {
 
 // Close ends the subscription.
 func (s *Subscription) Close() {
+	if s.cancel != nil {
+		s.cancel() // release the context hook
+	}
 	s.rel.pubMu.Lock()
 	delete(s.rel.subs, s)
 	s.rel.pubMu.Unlock()

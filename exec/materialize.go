@@ -154,8 +154,10 @@ func (e *Engine) Subscribe(ctx context.Context, name string) (*Subscription, err
 	}
 	r.subs[s] = struct{}{}
 	r.pubMu.Unlock()
+	s.mu.Lock()
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	s.cancel = func() { stop() }
+	s.mu.Unlock()
 	return s, nil
 }
 
@@ -212,8 +214,11 @@ func (s *Subscription) Next(ctx context.Context) (Update, error) {
 
 // Close ends the subscription.
 func (s *Subscription) Close() {
-	if s.cancel != nil {
-		s.cancel() // release the context hook
+	s.mu.Lock()
+	cancel := s.cancel
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel() // release the context hook
 	}
 	s.rel.pubMu.Lock()
 	delete(s.rel.subs, s)

@@ -326,3 +326,48 @@ func TestStreamJoinSnapshotRestore(t *testing.T) {
 		t.Fatal("a truncated snapshot was accepted")
 	}
 }
+
+// BenchmarkStreamJoin measures the join of left rows against a right side
+// of keys rows (one right row per key): each iteration inserts a chunk of
+// 1024 left rows, each matching one right row, then retracts them.
+func BenchmarkStreamJoin(b *testing.B) {
+	for _, keys := range []int{1 << 10, 1 << 17} {
+		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+			h := newHarness(&testing.T{}, Config{})
+			defer h.e.Close(context.Background())
+			j := h.e.newJob("bench", "view")
+			op := newStreamJoinOp(j, streamJoinPlan(plan.InnerJoin, 0, nil))
+			n := newNode(j, "bench", op, 2, 6)
+			em := &emitter{ctx: context.Background(), n: n, width: 6}
+			right := chunk.New(3, 1024)
+			for k := range keys {
+				right.Append(chunk.Insert, sec(0), ev(fmt.Sprint(k), int64(k), 0))
+				if right.Len() == 1024 || k == keys-1 {
+					if err := op.OnData(1, right, em); err != nil {
+						b.Fatal(err)
+					}
+					right.Reset()
+				}
+			}
+			ins, del := chunk.New(3, 1024), chunk.New(3, 1024)
+			for i := range 1024 {
+				r := ev(fmt.Sprint(i*7919%keys), int64(i), 1)
+				ins.Append(chunk.Insert, sec(1), r)
+				del.Append(chunk.Delete, sec(1), r)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := op.OnData(0, ins, em); err != nil {
+					b.Fatal(err)
+				}
+				if err := op.OnData(0, del, em); err != nil {
+					b.Fatal(err)
+				}
+				if err := em.flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(2048*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}

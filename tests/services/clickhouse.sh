@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
-# tests/services/clickhouse.sh start|stop|status|env
+# tests/services/clickhouse.sh start|stop [--force]|status|env
 #
 # Runs a private ClickHouse server (Debian's clickhouse-server, 18.16 here)
 # for the tests: installed with apt-get on first use, listening on free
 # loopback ports, data in a temp dir, UTC, a passwordless loopback `default`
 # user. `start` is idempotent: when the instance is already up it only prints
 # its env lines again. The env lines (CLICKHOUSE_ADDR=127.0.0.1:<native port>,
-# CLICKHOUSE_HTTP=...) are also kept in a state file for `env`. `stop` kills
-# the server by its PID and removes its data.
+# CLICKHOUSE_HTTP=...) are also kept in a state file for `env`. Callers of
+# `start` are counted: `stop` kills the server by its PID and removes its
+# data only for the last of them (`stop --force` regardless), so a test run
+# that finds a developer's instance running leaves it running.
 set -euo pipefail
 STATE="${SLUICE_SERVICES_DIR:-$HOME/.cache/sluice/run}/clickhouse"
 ENVF="$STATE/env"
 PIDF="$STATE/pid"
+USERSF="$STATE/users"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -35,7 +38,7 @@ install() {
 }
 
 start() {
-  if alive && ready; then cat "$ENVF"; return 0; fi
+  if alive && ready; then use 1 >/dev/null; cat "$ENVF"; return 0; fi
   if alive; then kill "$(cat "$PIDF")" 2>/dev/null || true; sleep 1; fi
   install
   mkdir -p "$STATE"
@@ -85,7 +88,7 @@ XML
     echo "CLICKHOUSE_DATA=$data"
   } >"$ENVF"
   for _ in $(seq 1 150); do
-    if ready; then cat "$ENVF"; return 0; fi
+    if ready; then echo 1 >"$USERSF"; cat "$ENVF"; return 0; fi
     if ! alive; then echo "clickhouse-server exited; log:" >&2; tail -20 "$data/server.err.log" "$data/stdout.log" >&2 || true; exit 1; fi
     sleep 0.2
   done
@@ -94,7 +97,20 @@ XML
   exit 1
 }
 
+use() { # delta: count the callers of start, so that stop ends the instance only for the last
+  local n=0
+  [ -f "$USERSF" ] && n=$(cat "$USERSF")
+  n=$(( n + $1 ))
+  [ "$n" -lt 0 ] && n=0
+  echo "$n" >"$USERSF"
+  echo "$n"
+}
+
 stop() {
+  if [ "${1:-}" != "--force" ] && alive && [ "$(use -1)" -gt 0 ]; then
+    echo "clickhouse still used by another caller of start; left running (stop --force ends it)" >&2
+    return 0
+  fi
   if alive; then
     local pid; pid=$(cat "$PIDF")
     kill "$pid" 2>/dev/null || true
@@ -105,12 +121,12 @@ stop() {
     local data; data=$(sed -n 's/^CLICKHOUSE_DATA=//p' "$ENVF")
     case "$data" in */sluice-clickhouse.*) rm -rf "$data";; esac
   fi
-  rm -f "$PIDF" "$ENVF"
+  rm -f "$PIDF" "$ENVF" "$USERSF"
 }
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
+  stop) stop "${2:-}" ;;
   status) if alive && ready; then echo "clickhouse running (pid $(cat "$PIDF"))"; cat "$ENVF"; else echo "clickhouse not running"; exit 1; fi ;;
   env) if [ -f "$ENVF" ] && alive; then cat "$ENVF"; else echo "clickhouse not running; run $0 start" >&2; exit 1; fi ;;
   *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;

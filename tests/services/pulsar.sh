@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/services/pulsar.sh start|stop|status|env
+# tests/services/pulsar.sh start|stop [--force]|status|env
 #
 # Runs a private Apache Pulsar 4.0.8 standalone broker for the tests. On first
 # use it fetches org.apache.pulsar:pulsar-server-distribution:4.0.8:tar.gz:bin
@@ -9,7 +9,10 @@
 # (the Pulsar sink relies on deduplication). `start` is idempotent and waits
 # until /admin/v2/namespaces/public answers; it prints the env lines
 # PULSAR_URL=pulsar://127.0.0.1:<port> and PULSAR_ADMIN_URL=http://127.0.0.1:<port>
-# and keeps them in a state file for `env`. `stop` kills the broker by PID.
+# and keeps them in a state file for `env`. Callers of `start` are counted:
+# `stop` ends the broker (by PID) only for the last of them, so a test run
+# that finds a developer's instance running leaves it running; `stop
+# --force` ends it regardless.
 set -euo pipefail
 VERSION=4.0.8
 CACHE="${SLUICE_CACHE:-$HOME/.cache/sluice}"
@@ -17,6 +20,7 @@ HOME_DIR="$CACHE/apache-pulsar-$VERSION"
 STATE="${SLUICE_SERVICES_DIR:-$CACHE/run}/pulsar"
 ENVF="$STATE/env"
 PIDF="$STATE/pid"
+USERSF="$STATE/users"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -45,8 +49,8 @@ install() {
 }
 
 start() {
-  if alive && ready; then cat "$ENVF"; return 0; fi
-  if alive; then stop; fi
+  if alive && ready; then use 1 >/dev/null; cat "$ENVF"; return 0; fi
+  if alive; then stop --force; fi
   install
   mkdir -p "$STATE"
   local data broker web bk ss
@@ -76,7 +80,7 @@ start() {
     echo $! >"$PIDF"
   )
   for _ in $(seq 1 240); do
-    if ready; then cat "$ENVF"; return 0; fi
+    if ready; then echo 1 >"$USERSF"; cat "$ENVF"; return 0; fi
     if ! alive; then echo "pulsar exited; log:" >&2; tail -30 "$data/stdout.log" >&2 || true; exit 1; fi
     sleep 0.5
   done
@@ -85,7 +89,20 @@ start() {
   exit 1
 }
 
+use() { # delta: count the callers of start, so that stop ends the instance only for the last
+  local n=0
+  [ -f "$USERSF" ] && n=$(cat "$USERSF")
+  n=$(( n + $1 ))
+  [ "$n" -lt 0 ] && n=0
+  echo "$n" >"$USERSF"
+  echo "$n"
+}
+
 stop() {
+  if [ "${1:-}" != "--force" ] && alive && [ "$(use -1)" -gt 0 ]; then
+    echo "pulsar still used by another caller of start; left running (stop --force ends it)" >&2
+    return 0
+  fi
   if alive; then
     local pid; pid=$(cat "$PIDF")
     kill "$pid" 2>/dev/null || true
@@ -96,12 +113,12 @@ stop() {
     local data; data=$(sed -n 's/^PULSAR_DATA=//p' "$ENVF")
     case "$data" in */sluice-pulsar.*) rm -rf "$data";; esac
   fi
-  rm -f "$PIDF" "$ENVF"
+  rm -f "$PIDF" "$ENVF" "$USERSF"
 }
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
+  stop) stop "${2:-}" ;;
   status) if alive && ready; then echo "pulsar running (pid $(cat "$PIDF"))"; cat "$ENVF"; else echo "pulsar not running"; exit 1; fi ;;
   env) if [ -f "$ENVF" ] && alive; then cat "$ENVF"; else echo "pulsar not running; run $0 start" >&2; exit 1; fi ;;
   *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;

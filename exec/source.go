@@ -128,7 +128,11 @@ func (s *sourceNode) attach(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("open source %s: %w", s.scan.Name, err)
 		}
+		// injectBarrier reads s.reader under e.mu (the job is already
+		// registered when its sources attach).
+		e.mu.Lock()
 		s.reader = rd
+		e.mu.Unlock()
 		s.j.closers = append(s.j.closers, rd.Close)
 		return nil
 	}

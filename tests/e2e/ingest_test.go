@@ -253,7 +253,9 @@ func TestCommandLine(t *testing.T) {
 	}
 	cmd = exec.Command(bin, "--config", conf, "--pg-addr", "127.0.0.1:0", "--log-format", "json")
 	cmd.Env = append(cmd.Environ(), "SLUICE_HTTP_ADDR=127.0.0.1:0")
-	var stderr bytes.Buffer
+	// The process writes stderr from exec's copying goroutine while the
+	// test reads it: the buffer must be locked.
+	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -283,4 +285,22 @@ func writeFile(path, content string) error { return os.WriteFile(path, []byte(co
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -1,6 +1,9 @@
 package exec
 
 import (
+	"math"
+	"strings"
+
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/types"
@@ -8,24 +11,64 @@ import (
 
 // dedupOp keeps the first row per key, or with KeepLast the latest one
 // (retracting the row it replaces).
+//
+// When the keys include window_start (dedup within a window) and the input
+// has window_end, a key's state is freed once the watermark passes its
+// window's end, and rows of freed windows are recorded as late.
 type dedupOp struct {
 	stateless
-	n     *plan.Dedup
-	stats *opStats
-	keys  *keyEval
-	seen  *rowMap[types.Row]
-	bytes int64
+	n      *plan.Dedup
+	stats  *opStats
+	keys   *keyEval
+	seen   *rowMap[types.Row]
+	bytes  int64
+	endCol int   // input column holding window_end, -1 if none
+	minEnd int64 // smallest window end kept (math.MinInt64: unknown)
+	wm     int64
+	late   lateRecorder
 }
 
 func newDedupOp(j *job, n *plan.Dedup) *dedupOp {
 	st := &opStats{}
 	j.stats = append(j.stats, st)
-	return &dedupOp{n: n, stats: st, keys: newKeyEval(n.Keys), seen: newRowMap[types.Row](64)}
+	o := &dedupOp{n: n, stats: st, keys: newKeyEval(n.Keys), seen: newRowMap[types.Row](64),
+		endCol: -1, minEnd: math.MinInt64, wm: math.MinInt64, late: lateRecorder{j: j, schema: n.Input.Schema()}}
+	for _, k := range n.Keys {
+		if s := strings.ToLower(k.String()); strings.HasPrefix(s, "window_start") || strings.HasPrefix(s, "window_end") {
+			o.endCol = n.Input.Schema().Index("window_end")
+		}
+	}
+	return o
+}
+
+// OnWatermark frees the keys of windows the watermark passed.
+func (o *dedupOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
+	o.wm = wm
+	if o.endCol < 0 || (o.minEnd != math.MinInt64 && o.minEnd > wm) {
+		return wm, nil
+	}
+	next := int64(math.MaxInt64)
+	o.seen.each(func(e *rowEntry[types.Row]) {
+		end := e.val[o.endCol].I
+		if end <= wm {
+			o.bytes -= int64(64 + rowBytes(e.key) + rowBytes(e.val))
+			o.seen.remove(e)
+			return
+		}
+		next = min(next, end)
+	})
+	o.minEnd = next
+	o.stats.stateBytes.Store(o.bytes)
+	return wm, nil
 }
 
 func (o *dedupOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	for i := range c.Len() {
 		row := c.Row(i)
+		if o.endCol >= 0 && row[o.endCol].I <= o.wm {
+			o.late.record(row, c.Times[i], o.wm) // its window's keys were freed
+			continue
+		}
 		key, h, err := o.keys.eval(row)
 		if err != nil {
 			return err
@@ -42,6 +85,9 @@ func (o *dedupOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		if e == nil {
 			e = o.seen.insert(h, copyRow(key))
 			e.val = copyRow(row)
+			if o.endCol >= 0 && o.minEnd != math.MinInt64 {
+				o.minEnd = min(o.minEnd, row[o.endCol].I)
+			}
 			o.bytes += int64(64 + rowBytes(e.key) + rowBytes(e.val))
 			out.append(chunk.Insert, c.Times[i], row)
 			continue

@@ -445,3 +445,25 @@ func (m *mulExpr) Eval(ctx *expr.Context, row types.Row) (types.Value, error) {
 	return types.NewInt(v.I * 2), err
 }
 func (m *mulExpr) String() string { return m.e.String() + " * 2" }
+
+func TestDedupPerWindowFreesState(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, &plan.Watermark{Col: 2})
+	wcols := append(append(types.Schema{}, events...), types.Column{Name: "window_start", Type: types.TTimestamp},
+		types.Column{Name: "window_end", Type: types.TTimestamp}, types.Column{Name: "window_time", Type: types.TTimestamp})
+	wa := &plan.WindowAssign{Input: src, Window: plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, Cols: wcols}
+	d := &plan.Dedup{Input: wa, Keys: []expr.Expr{col(0, "k", types.TText), col(3, "window_start", types.TTimestamp)}, Cols: wcols}
+	h.view(&plan.Project{Input: d, Exprs: []expr.Expr{col(0, "k", types.TText), col(1, "v", types.TInt64)},
+		Cols: types.Schema{{Name: "k", Type: types.TText}, {Name: "v", Type: types.TInt64}}}, "firsts", nil)
+	h.insert("ev", ev("a", 1, 1), ev("a", 2, 2), ev("b", 3, 3))
+	h.flush()
+	h.expect("firsts", "a 1\nb 3")
+	st := h.e.ViewStats()[0] // two keys of window [0, 10)
+	h.insert("ev", ev("a", 5, 25), ev("a", 6, 4))
+	h.flush()
+	h.expect("firsts", "a 1\na 5\nb 3")
+	after := h.e.ViewStats()[0] // one key of window [20, 30); a@4 is late
+	if after.StateBytes >= st.StateBytes || after.Late != 1 {
+		t.Fatalf("state %d -> %d bytes, late %d: closed windows' keys were not freed", st.StateBytes, after.StateBytes, after.Late)
+	}
+}

@@ -156,3 +156,58 @@ func windowBound(n plan.Node, col int) (int64, bool) {
 	}
 	return 0, false
 }
+
+// pruneJoin narrows the inputs of a StreamJoin or WindowJoin to the
+// columns the join and the plan above read (see prune), so that the join
+// keeps narrower rows.
+func pruneJoin(n plan.Node, need []bool) (plan.Node, []int) {
+	var (
+		left, right plan.Node
+		lk, rk      []expr.Expr
+		residual    expr.Expr
+		cols        types.Schema
+	)
+	switch x := n.(type) {
+	case *plan.StreamJoin:
+		left, right, lk, rk, residual, cols = x.Left, x.Right, x.LeftKey, x.RightKey, x.Residual, x.Cols
+	case *plan.WindowJoin:
+		left, right, lk, rk, residual, cols = x.Left, x.Right, x.LeftKey, x.RightKey, x.Residual, x.Cols
+	default:
+		return n, identity(len(n.Schema()))
+	}
+	nl := len(left.Schema())
+	all := append([]bool(nil), need...)
+	markCols(all, residual)
+	ln := append([]bool(nil), all[:nl]...)
+	rn := append([]bool(nil), all[nl:]...)
+	markCols(ln, lk...)
+	markCols(rn, rk...)
+	l, lm := prune(left, ln)
+	r, rm := prune(right, rn)
+	nlNew := len(l.Schema())
+	full := append([]int(nil), lm...)
+	for _, v := range rm {
+		if v >= 0 {
+			v += nlNew
+		}
+		full = append(full, v)
+	}
+	switch x := n.(type) {
+	case *plan.StreamJoin:
+		c := *x
+		c.Left, c.Right = l, r
+		c.LeftKey, c.RightKey = remapAll(lk, lm), remapAll(rk, rm)
+		c.Residual = remap(residual, full)
+		c.Cols = keptSchema(cols, full)
+		return &c, full
+	case *plan.WindowJoin:
+		c := *x
+		c.Left, c.Right = l, r
+		c.LeftKey, c.RightKey = remapAll(lk, lm), remapAll(rk, rm)
+		c.LeftWindow, c.RightWindow = lm[x.LeftWindow], rm[x.RightWindow]
+		c.Residual = remap(residual, full)
+		c.Cols = keptSchema(cols, full)
+		return &c, full
+	}
+	return n, identity(len(n.Schema()))
+}

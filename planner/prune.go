@@ -242,6 +242,8 @@ func prune(n plan.Node, need []bool) (plan.Node, []int) {
 		c.Residual = remap(x.Residual, full)
 		c.Cols = keptSchema(x.Cols, full)
 		return &c, full
+	case *plan.StreamJoin, *plan.WindowJoin: // joins:
+		return pruneJoin(x, need)
 	}
 	// Anything else reads all of its inputs' columns.
 	kids := n.Children()

@@ -16,7 +16,8 @@
 // append-only input; for updating input with a key, ReplacingMergeTree
 // (_sluice_version) ORDER BY the key columns, with _sluice_version UInt64
 // (epoch<<24 | row index: later changes win) and _sluice_deleted UInt8 (1
-// for a retraction), read as `SELECT ... FROM t FINAL WHERE _sluice_deleted
+// for a retraction), the key columns stored without Nullable (sorting keys
+// cannot be Nullable; a NULL key is stored as the zero value), read as `SELECT ... FROM t FINAL WHERE _sluice_deleted
 // = 0`; for updating input without a key, MergeTree with _sluice_sign Int8
 // (+1/-1), read with sum(_sluice_sign). Timestamps are DateTime (seconds) on
 // servers before 20.1 and DateTime64(6, 'UTC') from 20.1 on; NUMERIC is

@@ -92,6 +92,10 @@ type Sink struct {
 	batchSize int
 	dt64      bool
 	last      uint64
+	// notNull marks columns stored without Nullable: the key columns of a
+	// ReplacingMergeTree (ClickHouse sorting keys cannot be Nullable); a
+	// NULL there is stored as the type's zero value.
+	notNull []bool
 	// Buffered rows of the open epoch: values row-major plus ops.
 	vals []types.Value
 	ops  []chunk.Op
@@ -126,11 +130,17 @@ func (c Connector) OpenSink(ctx context.Context, spec connectors.SinkSpec) (conn
 	s.batchSize, _ = strconv.Atoi(opts["batch_size"])
 	s.qtable = QuoteIdent(s.db) + "." + QuoteIdent(s.table)
 	s.qlog = QuoteIdent(s.db) + "." + QuoteIdent(s.table+CommitLogSuffix)
+	s.notNull = make([]bool, len(spec.Schema))
 	switch {
 	case spec.AppendOnly:
 		s.mode = appendOnly
 	case len(spec.Key) > 0:
 		s.mode = replacing
+		for _, k := range spec.Key {
+			if k >= 0 && k < len(s.notNull) {
+				s.notNull[k] = true
+			}
+		}
 	default:
 		s.mode = signed
 	}
@@ -200,8 +210,9 @@ func (s *Sink) removeAbove(ctx context.Context, epoch uint64) error {
 	}
 }
 
-// chType returns the ClickHouse type of a column.
-func (s *Sink) chType(c types.Column) string {
+// chType returns the ClickHouse type of column i.
+func (s *Sink) chType(i int) string {
+	c := s.schema[i]
 	var t string
 	switch c.Type.Kind {
 	case types.Bool:
@@ -227,7 +238,7 @@ func (s *Sink) chType(c types.Column) string {
 	default: // Text, Numeric, Bytea, JSONB
 		t = "String"
 	}
-	if c.Nullable {
+	if c.Nullable && !s.notNull[i] {
 		return "Nullable(" + t + ")"
 	}
 	return t
@@ -242,7 +253,7 @@ func (s *Sink) createTableSQL(key []int) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(QuoteIdent(c.Name) + " " + s.chType(c))
+		b.WriteString(QuoteIdent(c.Name) + " " + s.chType(i))
 	}
 	b.WriteString(", " + EpochColumn + " UInt64")
 	switch s.mode {
@@ -399,7 +410,7 @@ func (s *Sink) insertEpoch(ctx context.Context, epoch uint64) error {
 			return err
 		}
 		for ci, c := range s.schema {
-			col, err := columnSlice(c, s.vals, w, ci, from, to, s.dt64)
+			col, err := columnSlice(c, c.Nullable && !s.notNull[ci], s.vals, w, ci, from, to, s.dt64)
 			if err != nil {
 				b.Abort()
 				return err
@@ -448,10 +459,9 @@ func (s *Sink) insertEpoch(ctx context.Context, epoch uint64) error {
 
 // columnSlice builds the typed slice clickhouse-go appends for column ci of
 // rows [from, to) of the row-major vals.
-func columnSlice(c types.Column, vals []types.Value, w, ci, from, to int, dt64 bool) (any, error) {
+func columnSlice(c types.Column, nullable bool, vals []types.Value, w, ci, from, to int, dt64 bool) (any, error) {
 	k := to - from
 	at := func(i int) types.Value { return vals[(from+i)*w+ci] }
-	nullable := c.Nullable
 	switch c.Type.Kind {
 	case types.Bool:
 		return fill(k, nullable, at, func(v types.Value) uint8 { return uint8(v.I & 1) }), nil

@@ -149,7 +149,7 @@ func TestSinkUpdatingWithKey(t *testing.T) {
 	addr := serviceAddr(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("upd_%d", rand.Uint32())
-	s := open(t, addr, table, false, []int{0})
+	s := open(t, addr, table, false, []int{0, 1})
 	defer s.Close()
 	c := chunk.New(len(schema), 8)
 	row := func(id int64, total float64) types.Row {

@@ -143,12 +143,25 @@ func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
 		}
 		own := c.side[in].get(h, key)
 		other := c.side[1-in].get(h, key)
+		// matches is, for a retracted left row, how many rows it joined.
+		matches := 0
 		if op == chunk.Delete {
+			// A retraction of a row the join does not hold (never seen,
+			// or forgotten by the TTL or a closed window) changes
+			// nothing: the rows it joined, if any, stay as they are, and
+			// retracting pairs it never formed would corrupt the output.
+			var x sjRow
+			ok := false
 			if own != nil {
-				if x, ok := c.removeRow(own, row); ok {
-					t = x.t
-				}
+				x, ok = c.removeRow(own, row)
 			}
+			if !ok {
+				if err := out.maybeFlush(); err != nil {
+					return err
+				}
+				continue
+			}
+			t, matches = x.t, x.matches
 		}
 		if in == 0 {
 			n := 0
@@ -163,6 +176,11 @@ func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
 						n++
 					}
 				}
+			}
+			if op == chunk.Delete {
+				// Every right row held now was joined with this row; the
+				// count also covers partners the TTL has forgotten.
+				n = matches
 			}
 			if left && n == 0 {
 				c.emit(out, op, t, row, nil)

@@ -325,6 +325,10 @@ func (p *Planner) appendOnly(n plan.Node) bool {
 		return p.appendOnly(x.Stream)
 	case *plan.IntervalJoin:
 		return p.appendOnly(x.Left) && p.appendOnly(x.Right)
+	case *plan.StreamJoin: // joins: an inner join of append-only inputs only inserts
+		return x.Kind == plan.InnerJoin && p.appendOnly(x.Left) && p.appendOnly(x.Right)
+	case *plan.WindowJoin: // joins:
+		return x.Kind == plan.InnerJoin && p.appendOnly(x.Left) && p.appendOnly(x.Right)
 	case *plan.Union:
 		for _, in := range x.Inputs {
 			if !p.appendOnly(in) {

@@ -11,8 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluice-db/sluice/connectors"
-	_ "github.com/sluice-db/sluice/connectors/datagen" // registers 'datagen'
+	_ "github.com/sluice-db/sluice/connectors/clickhouse" // registers 'clickhouse'
+	_ "github.com/sluice-db/sluice/connectors/datagen"    // registers 'datagen'
+	_ "github.com/sluice-db/sluice/connectors/file"       // registers 'file'
 	"github.com/sluice-db/sluice/connectors/httpingest"
+	_ "github.com/sluice-db/sluice/connectors/pulsar" // registers 'pulsar'
 	"github.com/sluice-db/sluice/exec"
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/exec/db"
@@ -53,7 +56,8 @@ func openDatabase(ctx context.Context, cfg server.Config, log *slog.Logger, reg 
 	if len(cfg.PGUsers) > 0 {
 		pgcfg.Auth = pgwire.AuthConfig{Method: pgwire.AuthSCRAM, Users: cfg.PGUsers}
 	} else {
-		pgcfg.Auth = pgwire.AuthConfig{Method: pgwire.AuthTrust}
+		// Trust loopback clients; others would need a password user.
+		pgcfg.Auth = pgwire.AuthConfig{Method: pgwire.AuthDefault}
 	}
 	if cfg.PGTLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.PGTLSCert, cfg.PGTLSKey)

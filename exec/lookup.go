@@ -16,3 +16,11 @@ func (e *Engine) Lookup(name string, cols []int, key types.Row) (types.Schema, [
 	defer r.mu.RUnlock()
 	return r.schema, append([]types.Row(nil), ix.lookup(key)...), nil
 }
+
+// Ready reports whether Next would return without waiting (an update is
+// queued or the subscription has ended).
+func (s *Subscription) Ready() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.head < len(s.q) || s.err != nil
+}

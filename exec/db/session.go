@@ -484,7 +484,16 @@ type result struct {
 	changed map[string]string
 	closeFn func() error
 	count   int
+	// ready, when set, makes the result a pgwire.StreamResult: it tells
+	// whether Next would return without waiting.
+	ready func() bool
 }
+
+// streamResult is a result whose Next may wait for rows (SUBSCRIBE).
+type streamResult struct{ *result }
+
+// HasReady implements pgwire.StreamResult.
+func (r streamResult) HasReady() bool { return r.ready() }
 
 func rowsResult(rows []types.Row, tag string) *result {
 	r := &result{}

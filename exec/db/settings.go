@@ -23,7 +23,7 @@ type settingDef struct {
 }
 
 // ServerVersion is the Postgres version Sluice reports; clients parse it.
-const ServerVersion = "15.0"
+const ServerVersion = "15.0 (Sluice 0.1)"
 
 var settingDefs = map[string]settingDef{
 	"server_version":                {def: ServerVersion, desc: "Postgres version Sluice speaks", reported: true, readOnly: true},

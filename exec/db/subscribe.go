@@ -74,7 +74,11 @@ func (s *session) prepareSubscribe(ctx context.Context, st *sql.Subscribe) (*pre
 	}
 	cols := append(append(types.Schema{}, subscribeCols...), viewCols...)
 	return &prepared{cols: cols, run: func(ctx context.Context, _ []types.Value) (pgwire.Result, error) {
-		return s.startSubscribe(ctx, st.View, temp, len(viewCols), opts)
+		r, err := s.startSubscribe(ctx, st.View, temp, len(viewCols), opts)
+		if err != nil {
+			return nil, err
+		}
+		return streamResult{r}, nil
 	}}, nil
 }
 
@@ -126,6 +130,7 @@ func (s *session) startSubscribe(ctx context.Context, view string, temp *sql.Cre
 			return row, nil
 		}
 	}
+	r.ready = sub.Ready
 	r.tagFn = func() string { return fmt.Sprintf("SUBSCRIBE %d", r.count) }
 	r.closeFn = func() error {
 		sub.Close()

@@ -8,7 +8,7 @@ import (
 )
 
 // Version is what version() returns: clients parse the PostgreSQL version.
-const Version = "PostgreSQL 14.0 (Sluice streaming SQL) on x86_64-pc-linux-gnu"
+const Version = "PostgreSQL 15.0 (Sluice 0.1 streaming SQL) on x86_64-pc-linux-gnu"
 
 // The catalog and session functions that Postgres clients call (psql \d,
 // JDBC, Grafana, pgx). Their defaults need no catalog; a session that can

@@ -225,7 +225,18 @@ func ParseInterval(s string) (int64, error) {
 		}
 		n, err := strconv.ParseFloat(f, 64)
 		if err != nil {
-			return 0, fmt.Errorf("%w: invalid input syntax for type interval: %q", ErrBadValue, s)
+			// A number glued to its unit: "1s", "10min", "1.5h".
+			j := strings.IndexFunc(f, func(r rune) bool { return (r < '0' || r > '9') && r != '.' && r != '-' && r != '+' })
+			mul, ok := int64(0), false
+			if j > 0 {
+				mul, ok = UnitMicros(f[j:])
+			}
+			n2, err2 := strconv.ParseFloat(f[:max(j, 0)], 64)
+			if !ok || err2 != nil {
+				return 0, fmt.Errorf("%w: invalid input syntax for type interval: %q", ErrBadValue, s)
+			}
+			total += int64(math.Round(n2 * float64(mul)))
+			continue
 		}
 		unit := "second"
 		if i+1 < len(fields) {

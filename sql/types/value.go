@@ -73,8 +73,14 @@ func NewBytea(b []byte) Value { return Value{K: Bytea, S: string(b)} }
 // NewJSONB returns a JSONB value holding already-validated JSON text.
 func NewJSONB(s string) Value { return Value{K: JSONB, S: s} }
 
-// NewNumeric returns a NUMERIC value.
-func NewNumeric(d decimal.Decimal) Value { return Value{K: Numeric, S: d.String()} }
+// NewNumeric returns a NUMERIC value. The text keeps the decimal's scale
+// ("12.50" stays "12.50"), as Postgres' numeric does.
+func NewNumeric(d decimal.Decimal) Value {
+	if e := d.Exponent(); e < 0 {
+		return Value{K: Numeric, S: d.StringFixed(-e)}
+	}
+	return Value{K: Numeric, S: d.String()}
+}
 
 // NewTimestamp returns a TIMESTAMP value from microseconds since the epoch.
 func NewTimestamp(micros int64) Value { return Value{K: Timestamp, I: micros} }
@@ -318,7 +324,24 @@ func appendFloat(buf []byte, f float64, bits int) []byte {
 	case math.IsInf(f, -1):
 		return append(buf, "-Infinity"...)
 	}
-	return strconv.AppendFloat(buf, f, 'g', -1, bits)
+	// Postgres prints the shortest exact digits, in positional notation
+	// unless the decimal exponent is below -4 or at least the type's
+	// precision (15 digits for float8, 6 for float4): 1704067200, not
+	// 1.7040672e+09.
+	limit := 15
+	if bits == 32 {
+		limit = 6
+	}
+	var tmp [32]byte
+	e := strconv.AppendFloat(tmp[:0], f, 'e', -1, bits)
+	exp := 0
+	if i := strings.LastIndexByte(string(e), 'e'); i >= 0 {
+		exp, _ = strconv.Atoi(string(e[i+1:]))
+	}
+	if exp < -4 || exp >= limit {
+		return strconv.AppendFloat(buf, f, 'e', -1, bits)
+	}
+	return strconv.AppendFloat(buf, f, 'f', -1, bits)
 }
 
 // AppendInterval appends micros in Postgres' default IntervalStyle

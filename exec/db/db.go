@@ -68,6 +68,7 @@ type DB struct {
 	order   []string
 	nextOID uint32
 
+	plans   *planCache
 	dead    deadLetterLog
 	ready   atomic.Bool
 	closed  atomic.Bool
@@ -159,6 +160,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		log:     cfg.Logger,
 		objects: map[string]*object{},
 		nextOID: firstUserOID,
+		plans:   newPlanCache(1024),
 	}
 	d.dead.max = 10000
 	if err := d.dead.open(filepath.Join(cfg.DataDir, deadLetterFile)); err != nil {

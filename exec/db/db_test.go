@@ -233,3 +233,27 @@ func TestTableLogConcurrentAppendsAreAllDurable(t *testing.T) {
 		t.Fatalf("replayed %d rows (%d distinct), want %d", len(rows), len(seen), writers*each)
 	}
 }
+
+func TestPlanCacheIsInvalidatedByDDL(t *testing.T) {
+	d := openTest(t, t.TempDir())
+	ctx := context.Background()
+	if err := d.Exec(ctx, `CREATE TABLE a (x INT); INSERT INTO a VALUES (1), (2);
+CREATE MATERIALIZED VIEW v AS SELECT count(*) AS n FROM a;`); err != nil {
+		t.Fatal(err)
+	}
+	const q = "SELECT n FROM v"
+	for range 2 { // the second run is served from the cache
+		if got := fmt.Sprint(query(t, d, q)); got != "[2]" {
+			t.Fatalf("got %s", got)
+		}
+	}
+	if d.plans.get(planKey(q, nil), d.version.Load()) == nil {
+		t.Fatal("the plan was not cached")
+	}
+	if err := d.Exec(ctx, `DROP MATERIALIZED VIEW v; CREATE MATERIALIZED VIEW v AS SELECT sum(x) AS n FROM a;`); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(query(t, d, q)); got != "[3]" {
+		t.Fatalf("after DDL got %s, want the new view's [3]", got)
+	}
+}

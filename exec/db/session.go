@@ -76,7 +76,20 @@ func (s *session) Close() error {
 
 // Prepare implements pgwire.Session.
 func (s *session) Prepare(ctx context.Context, text string, paramTypes []types.Type) (pgwire.Prepared, error) {
+	key := planKey(text, paramTypes)
+	version := s.db.version.Load()
+	if cp := s.db.plans.get(key, version); cp != nil {
+		return s.selectPrepared(cp.sel, cp.node, cp.params, version), nil
+	}
 	stmt, err := sql.ParseOne(text)
+	if sel, ok := stmt.(*sql.Select); ok && err == nil {
+		node, ptypes, err := planner.New(s.db).PlanQuery(sel, paramTypes)
+		if err != nil {
+			return nil, err
+		}
+		s.db.plans.put(&cachedPlan{key: key, version: version, sel: sel, node: node, params: ptypes})
+		return s.selectPrepared(sel, node, ptypes, version), nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -256,11 +269,17 @@ func (s *session) catalogFuncs() map[string]func(*expr.Context, []types.Value) (
 }
 
 func (s *session) prepareSelect(sel *sql.Select, paramTypes []types.Type) (*prepared, error) {
+	version := s.db.version.Load()
 	node, ptypes, err := planner.New(s.db).PlanQuery(sel, paramTypes)
 	if err != nil {
 		return nil, err
 	}
-	version := s.db.version.Load()
+	return s.selectPrepared(sel, node, ptypes, version), nil
+}
+
+// selectPrepared wraps a planned SELECT; a catalog change after planning
+// makes Execute plan it again.
+func (s *session) selectPrepared(sel *sql.Select, node plan.Node, ptypes []types.Type, version uint64) *prepared {
 	return &prepared{
 		params: ptypes,
 		cols:   node.Schema(),
@@ -275,7 +294,7 @@ func (s *session) prepareSelect(sel *sql.Select, paramTypes []types.Type) (*prep
 			}
 			return s.runQuery(ctx, n, params)
 		},
-	}, nil
+	}
 }
 
 func (s *session) runQuery(ctx context.Context, n plan.Node, params []types.Value) (*result, error) {

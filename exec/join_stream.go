@@ -22,13 +22,15 @@ type sjRow struct {
 
 // sjKey is the rows of one join key on one side.
 type sjKey struct {
-	rows []sjRow
-	last int64 // processing time of the last update (state TTL)
-	dead bool  // removed from the map (a TTL queue entry to skip)
-	win  int64 // window join: the window bound's value
+	rows   []sjRow
+	last   int64 // processing time of the last update (state TTL)
+	dead   bool  // removed from the map (a TTL queue entry to skip)
+	queued bool  // has an entry in the TTL queue
+	win    int64 // window join: the window bound's value
 }
 
-// sjTouch is a TTL queue entry: key entry e was updated at time at.
+// sjTouch is a TTL queue entry: key entry e is due for a check at time
+// at + TTL.
 type sjTouch struct {
 	e  *rowEntry[sjKey]
 	at int64
@@ -263,7 +265,10 @@ func newStreamJoinOp(j *job, n *plan.StreamJoin) *streamJoinOp {
 	if n.TTL > 0 {
 		o.touched = func(s int, e *rowEntry[sjKey], _ types.Row) {
 			e.val.last = o.now
-			o.queue = append(o.queue, sjTouch{e: e, at: o.now, s: s})
+			if !e.val.queued {
+				e.val.queued = true
+				o.queue = append(o.queue, sjTouch{e: e, at: o.now, s: s})
+			}
 		}
 	}
 	return o
@@ -276,7 +281,11 @@ func (o *streamJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 	return o.onData(in, c, out)
 }
 
-// expire forgets the keys idle for the TTL.
+// expire forgets the keys idle for the TTL. Each key entry has at most one
+// queue entry (so the queue is no longer than the state): a key updated
+// since it was queued goes back to the end of the queue, due at its last
+// update. The queue is then only roughly ordered, so a key may outlive
+// its TTL by up to another TTL, never by less.
 func (o *streamJoinOp) expire() {
 	if o.n.TTL <= 0 {
 		return
@@ -289,8 +298,13 @@ func (o *streamJoinOp) expire() {
 		}
 		o.queue[o.head] = sjTouch{}
 		o.head++
-		if !q.e.val.dead && q.e.val.last == q.at {
+		switch {
+		case q.e.val.dead:
+		case now-q.e.val.last >= o.n.TTL:
+			q.e.val.queued = false
 			o.drop(q.s, q.e)
+		default:
+			o.queue = append(o.queue, sjTouch{e: q.e, at: q.e.val.last, s: q.s})
 		}
 	}
 	if o.head > 1024 && o.head*2 > len(o.queue) {
@@ -412,6 +426,7 @@ func (o *streamJoinOp) Restore(b []byte) error {
 	o.queue, o.head = o.queue[:0], 0
 	err := o.restore(b, func(s int, e *rowEntry[sjKey]) {
 		if o.n.TTL > 0 {
+			e.val.queued = true
 			o.queue = append(o.queue, sjTouch{e: e, at: e.val.last, s: s})
 		}
 	})

@@ -405,3 +405,28 @@ func TestStreamJoinTTLRetractions(t *testing.T) {
 	d.feed(0, chunk.Delete, ev("a", 1, 2))
 	d.expect("a 1 @2 a 20 @3\nb 0 @3 NULL NULL NULL")
 }
+
+// TestStreamJoinTTLQueueBounded checks that the TTL bookkeeping grows with
+// the keys held, not with the updates.
+func TestStreamJoinTTLQueueBounded(t *testing.T) {
+	h := newHarness(t, Config{})
+	j := h.e.newJob("t", "view")
+	op := newStreamJoinOp(j, streamJoinPlan(plan.InnerJoin, int64(time.Hour/time.Microsecond), nil))
+	d := newOpDriver(t, j, op, 6)
+	for i := range 500 {
+		d.feed(0, chunk.Insert, ev(fmt.Sprint(i%3), int64(i), 1))
+		h.clock.Advance(time.Minute)
+		d.watermark(sec(1))
+	}
+	if n := len(op.queue) - op.head; n > 3 {
+		t.Fatalf("TTL queue holds %d entries for 3 keys", n)
+	}
+	if op.side[0].len() != 3 {
+		t.Fatalf("%d keys held, want 3 (each updated every 3 minutes)", op.side[0].len())
+	}
+	h.clock.Advance(3 * time.Hour)
+	d.watermark(sec(2))
+	if op.side[0].len() != 0 {
+		t.Fatalf("%d keys held after 3 idle hours", op.side[0].len())
+	}
+}

@@ -211,3 +211,56 @@ func pruneJoin(n plan.Node, need []bool) (plan.Node, []int) {
 	}
 	return n, identity(len(n.Schema()))
 }
+
+// ruleDropJoinedConjuncts drops, from a filter right above an inner
+// stream or window join, the conjuncts the join already applies: WHERE
+// conditions over both inputs are folded into an inner join's condition
+// when it is planned (the binder keeps the WHERE filter as well).
+func ruleDropJoinedConjuncts(n plan.Node) (plan.Node, bool) {
+	f, ok := n.(*plan.Filter)
+	if !ok {
+		return n, false
+	}
+	var (
+		kind     plan.JoinKind
+		lk, rk   []expr.Expr
+		residual expr.Expr
+		nl       int
+	)
+	switch j := f.Input.(type) {
+	case *plan.StreamJoin:
+		kind, lk, rk, residual, nl = j.Kind, j.LeftKey, j.RightKey, j.Residual, len(j.Left.Schema())
+	case *plan.WindowJoin:
+		kind, lk, rk, residual, nl = j.Kind, j.LeftKey, j.RightKey, j.Residual, len(j.Left.Schema())
+	default:
+		return n, false
+	}
+	if kind != plan.InnerJoin {
+		return n, false
+	}
+	applied := map[string]bool{}
+	for _, c := range expr.Conjuncts(residual) {
+		applied[c.String()] = true
+	}
+	for i := range lk {
+		if c, err := expr.NewCmp(expr.EQ, lk[i], shift(rk[i], nl)); err == nil {
+			applied[c.String()] = true
+		}
+		if c, err := expr.NewCmp(expr.EQ, shift(rk[i], nl), lk[i]); err == nil {
+			applied[c.String()] = true
+		}
+	}
+	var keep []expr.Expr
+	for _, c := range expr.Conjuncts(f.Pred) {
+		if !applied[c.String()] || isVolatile(c) {
+			keep = append(keep, c)
+		}
+	}
+	if len(keep) == len(expr.Conjuncts(f.Pred)) {
+		return n, false
+	}
+	if len(keep) == 0 {
+		return f.Input, true
+	}
+	return &plan.Filter{Input: f.Input, Pred: expr.NewAnd(keep...)}, true
+}

@@ -26,7 +26,7 @@ func rules(stream bool) []Rule {
 		ruleDropIdentityProject,
 	}
 	if stream {
-		rs = append(rs, ruleTopNFromFilter(true))
+		rs = append(rs, ruleTopNFromFilter(true), ruleDropJoinedConjuncts) // joins: ruleDropJoinedConjuncts
 	} else {
 		rs = append(rs, ruleTopNFromFilter(false))
 	}

@@ -287,6 +287,7 @@ func (s *sourceNode) restorePart(b []byte) error {
 	for _, p := range s.parts {
 		s.stats.Rows += p.rows
 	}
+	s.restoredRows = s.stats.Rows
 	if len(pos) > 0 {
 		s.j.ck.restorePos[s] = append([]byte(nil), pos...)
 	}
@@ -725,14 +726,17 @@ func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
 }
 
 // afterAttach runs after a restored job's sources attached: a table's
-// backfill is skipped, its rows being in the restored state already.
+// backfill skips the rows the restored state already holds (the rows read
+// before the checkpoint) and replays the rest, which the table log
+// restored into the table after the checkpoint was taken.
 func (e *Engine) afterAttach(j *job) {
 	if j.ck == nil || !j.ck.restored {
 		return
 	}
 	for _, s := range j.sources {
 		if s.rel != nil {
-			s.backfill = nil
+			skip := min(max(s.restoredRows, 0), int64(len(s.backfill)))
+			s.backfill = s.backfill[skip:]
 		}
 	}
 }

@@ -35,6 +35,10 @@ type sourceNode struct {
 
 	backfill   []types.Row
 	backfillWM int64
+	// restoredRows is how many rows of a table the job had read at the
+	// checkpoint it was restored from (read only when restored). Tables are
+	// append-only, so backfill resumes after them.
+	restoredRows int64
 
 	wmCol  int
 	delay  int64
@@ -145,7 +149,9 @@ func (s *sourceNode) attach(ctx context.Context) error {
 	r.mu.RUnlock()
 	r.feeds[s.feed] = struct{}{}
 	r.pubMu.Unlock()
-	s.parts = []partState{{maxT: math.MinInt64, lastActive: now}}
+	if len(s.parts) == 0 { // a restored source keeps its partition state
+		s.parts = []partState{{maxT: math.MinInt64, lastActive: now}}
+	}
 	return nil
 }
 

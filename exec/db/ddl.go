@@ -160,6 +160,12 @@ func (d *DB) createView(ctx context.Context, v *sql.CreateView, oid uint32) (ddl
 	if err := d.engine.StartView(ctx, m); err != nil {
 		return ddlResult{}, err
 	}
+	// Like RisingWave's CREATE MATERIALIZED VIEW, return once the view has
+	// taken in what its inputs already hold (table rows, upstream views), so
+	// that a query right after it sees them.
+	if err := d.engine.Flush(ctx); err != nil {
+		d.log.Warn("flush after creating view", "view", v.Name, "err", err)
+	}
 	o := &object{
 		name:    strings.ToLower(v.Name),
 		kind:    kindView,

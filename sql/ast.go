@@ -303,3 +303,12 @@ type CloseCursor struct {
 
 // Empty is an empty query (only comments or whitespace).
 type Empty struct{ Span }
+
+// Copy is COPY (query | SUBSCRIBE ...) TO STDOUT [WITH (options)]: the rows
+// go to the client in the COPY text format, which is how psql shows a
+// subscription as it streams.
+type Copy struct {
+	Span
+	Stmt Statement // *Select or *Subscribe
+	With []Option
+}

@@ -249,6 +249,8 @@ func (p *stmtParser) statement() (Statement, error) {
 		return p.txn()
 	case t.is("insert"):
 		return p.insert()
+	case t.is("copy") && p.peekAt(1).isPunct("("):
+		return p.copyTo()
 	}
 	switch t.Val {
 	case "update", "delete", "alter", "grant", "revoke", "copy", "prepare", "execute", "deallocate",
@@ -1006,6 +1008,55 @@ func (p *stmtParser) subscribe() (Statement, error) {
 	}
 	s.Span = p.span(start)
 	return s, nil
+}
+
+// copyTo parses COPY (query | SUBSCRIBE ...) TO STDOUT [[WITH] (options)].
+func (p *stmtParser) copyTo() (Statement, error) {
+	start := p.i
+	p.i++
+	j := matchClose(p.toks, p.i)
+	if j < 0 {
+		return nil, p.syntaxErr()
+	}
+	inner := &stmtParser{src: p.src, toks: p.toks[p.i+1 : j], end: p.end, rw: p.rw}
+	if len(inner.toks) == 0 {
+		return nil, p.syntaxErr()
+	}
+	var (
+		st  Statement
+		err error
+	)
+	if inner.peek().is("subscribe") {
+		st, err = inner.subscribe()
+	} else {
+		st, err = inner.selectOf(inner.rest())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if inner.i < len(inner.toks) {
+		return nil, inner.syntaxErr()
+	}
+	p.i = j + 1
+	if err := p.expect("to"); err != nil {
+		return nil, err
+	}
+	if t := p.peek(); !t.is("stdout") {
+		return nil, p.errAt(sqlerr.FeatureNotSupported, t, "COPY ... TO %s is not supported", t.Val).
+			WithHint("use COPY (...) TO STDOUT")
+	}
+	p.i++
+	c := &Copy{Stmt: st}
+	p.accept("with")
+	if p.peek().isPunct("(") {
+		o, err := p.options()
+		if err != nil {
+			return nil, err
+		}
+		c.With = o
+	}
+	c.Span = p.span(start)
+	return c, nil
 }
 
 func (p *stmtParser) declare() (Statement, error) {

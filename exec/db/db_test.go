@@ -257,3 +257,23 @@ CREATE MATERIALIZED VIEW v AS SELECT count(*) AS n FROM a;`); err != nil {
 		t.Fatalf("after DDL got %s, want the new view's [3]", got)
 	}
 }
+
+func TestCopyToStdout(t *testing.T) {
+	d := openTest(t, t.TempDir())
+	ctx := context.Background()
+	s, _ := d.NewSession(ctx, pgwire.SessionInfo{User: "test"})
+	defer s.Close()
+	p, err := s.Prepare(ctx, "COPY (SELECT 1 AS a, 'x' AS b) TO STDOUT", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Kind() != pgwire.KindCopyOut || len(p.Columns()) != 2 {
+		t.Fatalf("kind %v, columns %v", p.Kind(), p.Columns())
+	}
+	if _, err := s.Prepare(ctx, "COPY (SELECT 1) TO STDOUT WITH (format = 'csv')", nil); err == nil {
+		t.Fatal("csv format: want a 0A000 error")
+	}
+	if _, err := s.Prepare(ctx, "COPY (SELECT 1) TO '/tmp/x'", nil); err == nil {
+		t.Fatal("COPY to a file: want an error")
+	}
+}

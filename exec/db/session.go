@@ -182,6 +182,25 @@ func (s *session) prepareStmt(ctx context.Context, stmt sql.Statement, paramType
 		return s.prepareShowVar(st)
 	case *sql.Subscribe:
 		return s.prepareSubscribe(ctx, st)
+	case *sql.Copy:
+		for _, o := range st.With {
+			if o.Key != "format" || !strings.EqualFold(o.Value, "text") {
+				return nil, sqlerr.New(sqlerr.FeatureNotSupported, "COPY option %s = %q is not supported", o.Key, o.Value).
+					WithHint("COPY (...) TO STDOUT writes the text format")
+			}
+		}
+		inner, err := s.prepareStmt(ctx, st.Stmt, paramTypes)
+		if err != nil {
+			return nil, err
+		}
+		return &prepared{kind: pgwire.KindCopyOut, params: inner.params, cols: inner.cols,
+			run: func(ctx context.Context, params []types.Value) (pgwire.Result, error) {
+				res, err := inner.run(ctx, params)
+				if err != nil {
+					return nil, err
+				}
+				return copyResult{res}, nil
+			}}, nil
 	case *sql.DeclareCursor:
 		return s.prepareDeclare(ctx, st, paramTypes)
 	case *sql.Fetch:
@@ -557,4 +576,18 @@ func (r *result) Close() error {
 		return f()
 	}
 	return nil
+}
+
+// copyResult is the result of COPY ... TO STDOUT: an empty tag lets pgwire
+// report "COPY n". It keeps the inner result's streaming readiness.
+type copyResult struct{ pgwire.Result }
+
+func (copyResult) Tag() string { return "" }
+
+// HasReady implements pgwire.StreamResult for subscriptions.
+func (c copyResult) HasReady() bool {
+	if sr, ok := c.Result.(pgwire.StreamResult); ok {
+		return sr.HasReady()
+	}
+	return true
 }

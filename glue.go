@@ -67,11 +67,13 @@ func openDatabase(ctx context.Context, cfg server.Config, log *slog.Logger, reg 
 		pgcfg.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	a := &dbAdapter{d: d}
+	pg := pgwire.NewServer(pgcfg, d)
+	d.SetActivitySource(pg.Activity)
 	return server.Deps{
 		DB:         a,
 		Ingest:     a,
 		Subscriber: a,
-		PG:         pgwire.NewServer(pgcfg, d),
+		PG:         pg,
 		Registry:   reg,
 		Logger:     log,
 	}, nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-db/sluice/connectors"
 	"github.com/sluice-db/sluice/exec"
+	"github.com/sluice-db/sluice/pgwire/pgcatalog"
 	"github.com/sluice-db/sluice/planner"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql"
@@ -70,6 +71,9 @@ type DB struct {
 
 	plans   *planCache
 	dead    deadLetterLog
+	// activity lists the open connections for pg_stat_activity (set by
+	// the shell once the pg endpoint exists).
+	activity atomic.Pointer[func() []pgcatalog.Activity]
 	ready   atomic.Bool
 	closed  atomic.Bool
 	version atomic.Uint64 // bumped by every DDL; prepared plans re-plan when it moved
@@ -227,6 +231,10 @@ func (d *DB) Close(ctx context.Context) error {
 
 // Ready reports whether the database has restored its catalog and serves.
 func (d *DB) Ready() bool { return d.ready.Load() && !d.closed.Load() }
+
+// SetActivitySource tells the database how to list the open connections
+// for pg_stat_activity (pgwire.Server.Activity).
+func (d *DB) SetActivitySource(f func() []pgcatalog.Activity) { d.activity.Store(&f) }
 
 // Engine returns the streaming engine (for the product shell's metrics and
 // live push).

@@ -306,5 +306,13 @@ func (l lister) Settings() map[string]string {
 	return out
 }
 
+// Activity implements pgcatalog.ActivityLister.
+func (l lister) Activity() []pgcatalog.Activity {
+	if f := l.d.activity.Load(); f != nil {
+		return (*f)()
+	}
+	return nil
+}
+
 func (l lister) Database() string { return l.s.info.Database }
 func (l lister) User() string     { return l.s.info.User }

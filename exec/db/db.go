@@ -69,14 +69,14 @@ type DB struct {
 	order   []string
 	nextOID uint32
 
-	plans   *planCache
-	dead    deadLetterLog
+	plans *planCache
+	dead  deadLetterLog
 	// activity lists the open connections for pg_stat_activity (set by
 	// the shell once the pg endpoint exists).
 	activity atomic.Pointer[func() []pgcatalog.Activity]
-	ready   atomic.Bool
-	closed  atomic.Bool
-	version atomic.Uint64 // bumped by every DDL; prepared plans re-plan when it moved
+	ready    atomic.Bool
+	closed   atomic.Bool
+	version  atomic.Uint64 // bumped by every DDL; prepared plans re-plan when it moved
 }
 
 // objKind is the kind of a catalog object.

@@ -17,7 +17,7 @@ import (
 )
 
 // ChunkRows is the most rows one Read returns.
-const ChunkRows = 1024
+const ChunkRows = 8192
 
 const blockSize = 1 << 20
 

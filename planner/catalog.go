@@ -34,6 +34,12 @@ type Relation struct {
 	// TimeCol is the event-time column carried by rows (-1 none): the source
 	// watermark column, window_time/window_end of views.
 	TimeCol int
+	// WindowBounds are, for views, the columns holding a window bound of
+	// the view's rows (window_start, window_end, window_time, possibly
+	// renamed), with when their windows stop changing; nil when none. A
+	// GROUP BY over the view keyed by one of them frees closed windows'
+	// groups.
+	WindowBounds []plan.WindowBound
 	// Definition is the original DDL text.
 	Definition string
 }

@@ -78,7 +78,8 @@ func (p *Planner) PlanView(v *sql.CreateView) (*plan.Materialize, *Relation, err
 	appendOnly := p.appendOnly(node)
 	m := &plan.Materialize{Input: node, Name: name, Key: key, AppendOnly: appendOnly}
 	rel := &Relation{Name: name, Kind: plan.RelView, Cols: cols, NumPhysical: len(cols),
-		AppendOnly: appendOnly, Key: key, TimeCol: timeCol(node), Definition: v.Text()}
+		AppendOnly: appendOnly, Key: key, TimeCol: timeCol(node), WindowBounds: p.viewWindowBounds(node, allowedLateness(opts)),
+		Definition: v.Text()}
 	if rel.TimeCol >= 0 && appendOnly {
 		// An append-only view's rows are as out of order in their time
 		// column as its inputs allow (window results, emitted as windows
@@ -113,7 +114,17 @@ func (p *Planner) planStream(q *sql.Select, opts map[string]string, eowc bool) (
 	if err := validateStream(node, eowc); err != nil {
 		return nil, err
 	}
-	return PruneSourceScans(node), nil
+	return p.markWindowKeys(PruneSourceScans(node), b.lateness), nil
+}
+
+// allowedLateness is a view's allowed_lateness option in microseconds (0
+// when absent; planStream rejects invalid values).
+func allowedLateness(opts map[string]string) int64 {
+	us, err := types.ParseInterval(opts["allowed_lateness"])
+	if err != nil || us < 0 {
+		return 0
+	}
+	return us
 }
 
 // validateStream rejects streaming plans exec cannot run or whose state

@@ -284,8 +284,14 @@ type GroupAgg struct {
 	Aggs    []AggCall
 	// TTL, when > 0, frees a group's state that many microseconds of
 	// processing time after its last update (streaming only).
-	TTL  int64
-	Cols types.Schema
+	TTL int64
+	// Window, when not nil, says that the group key GroupBy[Window.Col]
+	// holds a window bound of the input (streaming only): a group's state
+	// is freed once the watermark reaches that key's value plus
+	// Window.Closes plus Window.Lateness, and rows of freed groups are
+	// late.
+	Window *WindowBound
+	Cols   types.Schema
 }
 
 func (n *GroupAgg) Schema() types.Schema { return n.Cols }
@@ -295,7 +301,47 @@ func (n *GroupAgg) Explain() string {
 	if n.TTL > 0 {
 		s += " ttl=" + fmtMicros(n.TTL)
 	}
+	if n.Window != nil {
+		s += fmt.Sprintf(" window_key=#%d closes=+%s", n.Window.Col, fmtMicros(n.Window.Closes))
+		if n.Window.Lateness > 0 {
+			s += " lateness=" + fmtMicros(n.Window.Lateness)
+		}
+	}
 	return s
+}
+
+// WindowBound says that a column holds a bound of the window its row
+// belongs to (window_start, window_end or window_time), and when that
+// window's rows stop changing: once the watermark reaches the column's
+// value plus Closes plus Lateness (microseconds), no row with that value
+// changes any more.
+type WindowBound struct {
+	// Col is the column; in GroupAgg.Window, the index in GroupBy (which
+	// is also the output column).
+	Col int
+	// Closes is the offset from the column's value to the window's close:
+	// the window size for window_start, 0 for window_end, 1µs for
+	// window_time.
+	Closes int64
+	// Lateness is the allowed lateness of the windows upstream.
+	Lateness int64
+}
+
+// Close returns when the window of a row whose column holds v stops
+// changing: v + Closes + Lateness, saturating at the int64 limits.
+func (w WindowBound) Close(v int64) int64 {
+	c := v
+	for _, d := range [2]int64{w.Closes, w.Lateness} {
+		s := c + d
+		switch {
+		case d > 0 && s < c:
+			return 1<<63 - 1
+		case d < 0 && s > c:
+			return -1 << 63
+		}
+		c = s
+	}
+	return c
 }
 
 // JoinKind is the kind of a join.

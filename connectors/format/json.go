@@ -22,6 +22,7 @@ type JSONDecoder struct {
 	err     error
 	row     types.Row
 	buf     []byte
+	keys    []fieldKey // decodeFast: the keys by position in the last objects
 	// slowOnly disables decodeFast (differential tests).
 	slowOnly bool
 }

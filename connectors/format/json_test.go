@@ -2,7 +2,11 @@ package format
 
 import (
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -273,4 +277,75 @@ func FuzzJSONFastPath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestJSONFastPathKeyOrders decodes objects whose keys change order, case
+// and set with one long-lived decoder (its per-position key memory in
+// play) and compares every row with the general path.
+func TestJSONFastPathKeyOrders(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	names := []string{"auction", "bidder", "price", "channel", "ts", "extra", "AUCTION", "Price"}
+	vals := map[string]string{"auction": "17", "AUCTION": "18", "bidder": "-4", "price": "12.25", "Price": "3.5",
+		"channel": `"c-1"`, "ts": `"2026-11-29T12:00:00.123Z"`, "extra": "[1,2]"}
+	fast, _ := NewJSONDecoder(bidSchema, nil)
+	slow, _ := NewJSONDecoder(bidSchema, nil)
+	slow.slowOnly = true
+	for n := range 2000 {
+		var b strings.Builder
+		b.WriteByte('{')
+		perm := rng.Perm(len(names))
+		if n%3 != 0 { // mostly the same shape, as real streams are
+			perm = []int{0, 1, 2, 3, 4}
+		}
+		for k, i := range perm[:1+rng.IntN(len(perm))] {
+			if k > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%q:%s", names[i], vals[names[i]])
+		}
+		b.WriteByte('}')
+		in := []byte(b.String())
+		rf, rs := make(types.Row, len(bidSchema)), make(types.Row, len(bidSchema))
+		ef, es := fast.Decode(in, rf), slow.Decode(in, rs)
+		if (ef == nil) != (es == nil) {
+			t.Fatalf("%s: fast error %v, slow error %v", in, ef, es)
+		}
+		if ef == nil && !slices.Equal(rf, rs) {
+			t.Fatalf("%s: fast %v slow %v", in, rf, rs)
+		}
+	}
+}
+
+// TestExactFloat checks the float fast path against strconv.ParseFloat.
+func TestExactFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	check := func(s string) {
+		want, werr := strconv.ParseFloat(s, 64)
+		got, ok := exactFloat([]byte(s))
+		if !ok {
+			return
+		}
+		if werr != nil || math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("%s: exactFloat %v, ParseFloat %v (%v)", s, got, want, werr)
+		}
+	}
+	for _, s := range []string{"0", "-0", "0.0", "-0.0", "1", "0.1", "0.3", "123456789012345", "1234567890.12345",
+		"999999999999999", "0.000000000000001", "9007199254740993", "1.5"} {
+		check(s)
+	}
+	for range 200000 {
+		ip := strconv.FormatUint(rng.Uint64N(1_000_000_000_000), 10)
+		fp := strconv.FormatUint(rng.Uint64N(1_000_000_000), 10)
+		s := ip[:rng.IntN(len(ip))+1] + "." + fp[:rng.IntN(len(fp))+1]
+		if rng.IntN(2) == 0 {
+			s = "-" + s
+		}
+		check(s)
+	}
+	if _, ok := exactFloat([]byte("1e5")); ok {
+		t.Fatal("exactFloat accepted an exponent")
+	}
+	if _, ok := exactFloat([]byte("1234567890123456")); ok {
+		t.Fatal("exactFloat accepted 16 digits")
+	}
 }

@@ -27,6 +27,7 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 	if i < len(b) && b[i] == '}' {
 		return d.finishFast(b, i+1, row)
 	}
+	field := 0
 	for {
 		// Key.
 		if i >= len(b) || b[i] != '"' {
@@ -43,10 +44,11 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 		if ke >= len(b) {
 			return false
 		}
-		col, known := d.exact[string(b[ks:ke])]
-		if !known && d.foldMatch(b[ks:ke]) {
+		col, known, mapped := d.lookupKey(field, b[ks:ke])
+		if !mapped {
 			return false // a case-insensitive match: the general path maps it
 		}
+		field++
 		i = skipWS(b, ke+1)
 		if i >= len(b) || b[i] != ':' {
 			return false
@@ -198,9 +200,12 @@ func (d *JSONDecoder) fastNumber(col int, s []byte, isInt bool, row types.Row) b
 		}
 		row[col] = types.Value{K: t.Kind, I: v}
 	case types.Float64, types.Float32:
-		f, err := strconv.ParseFloat(string(s), 64)
-		if err != nil {
-			return false
+		f, ok := exactFloat(s)
+		if !ok {
+			var err error
+			if f, err = strconv.ParseFloat(string(s), 64); err != nil {
+				return false
+			}
 		}
 		if t.Kind == types.Float32 {
 			row[col] = types.NewFloat32(f)
@@ -212,6 +217,90 @@ func (d *JSONDecoder) fastNumber(col int, s []byte, isInt bool, row types.Row) b
 	}
 	d.seen[col] = true
 	return true
+}
+
+// fieldKey remembers the key last seen at one position of an object and
+// what it maps to, so that events of one shape (keys in the same order)
+// are decoded without a map lookup per field.
+type fieldKey struct {
+	name  string
+	col   int
+	known bool
+}
+
+// maxFieldKeys bounds the remembered key positions.
+const maxFieldKeys = 64
+
+// lookupKey maps the key at position field of an object to its column
+// (known) or to no column. ok is false when the key matches a column only
+// case-insensitively: the general path maps those.
+func (d *JSONDecoder) lookupKey(field int, key []byte) (col int, known, ok bool) {
+	if field < len(d.keys) && d.keys[field].name == string(key) {
+		k := &d.keys[field]
+		return k.col, k.known, true
+	}
+	col, known = d.exact[string(key)]
+	if !known && d.foldMatch(key) {
+		return 0, false, false
+	}
+	if field < maxFieldKeys {
+		for len(d.keys) <= field {
+			d.keys = append(d.keys, fieldKey{col: -1})
+		}
+		name := string(key)
+		if known {
+			name = d.schema[col].Name // no copy of the key
+		}
+		d.keys[field] = fieldKey{name: name, col: col, known: known}
+	}
+	return col, known, true
+}
+
+// pow10 holds the powers of ten that a float64 represents exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// exactFloat converts a JSON number without exponent and with at most 15
+// digits: its digits form an integer below 2^53 and its scale a power of
+// ten float64 holds exactly, so one IEEE division rounds it correctly, to
+// the value strconv.ParseFloat returns (Clinger's fast path). ok is false
+// for other numbers.
+func exactFloat(s []byte) (float64, bool) {
+	neg := false
+	if len(s) > 0 && s[0] == '-' {
+		neg = true
+		s = s[1:]
+	}
+	if len(s) == 0 || len(s) > 16 {
+		return 0, false
+	}
+	var m uint64
+	nd, frac, dot := 0, 0, false
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + uint64(c-'0')
+			nd++
+			if dot {
+				frac++
+			}
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return 0, false
+		}
+	}
+	if nd == 0 || nd > 15 {
+		return 0, false
+	}
+	f := float64(m)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
 }
 
 func (d *JSONDecoder) foldMatch(key []byte) bool {

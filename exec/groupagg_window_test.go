@@ -1,0 +1,278 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// maxPerWindow is Nexmark q5's max side over (ws timestamp, n bigint): GROUP
+// BY ws with max(n), the window key marked when wb is not nil.
+func maxPerWindow(in plan.Node, wb *plan.WindowBound) *plan.GroupAgg {
+	return &plan.GroupAgg{Input: in, GroupBy: []expr.Expr{col(0, "ws", types.TTimestamp)},
+		Aggs:   []plan.AggCall{maxOf(col(1, "n", types.TInt64)), countStar()},
+		Window: wb,
+		Cols:   types.Schema{{Name: "ws", Type: types.TTimestamp}, {Name: "m", Type: types.TInt64}, {Name: "n", Type: types.TInt64}}}
+}
+
+var wsN = types.Schema{{Name: "ws", Type: types.TTimestamp}, {Name: "n", Type: types.TInt64}}
+
+// wsNInput stands for the input of an operator driven by hand.
+var wsNInput = &plan.Scan{Name: "counts", Kind: plan.RelView, Cols: wsN, NumPhysical: 2}
+
+// directOp is a group aggregate driven by hand, outside a running job.
+type directOp struct {
+	o   *groupAggOp
+	out *emitter
+}
+
+func newDirectOp(t *testing.T, h *harness, n *plan.GroupAgg) *directOp {
+	t.Helper()
+	o, err := newGroupAggOp(h.e.newJob(fmt.Sprintf("direct%p", n), "view"), n, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &directOp{o: o, out: &emitter{ctx: context.Background(), width: len(n.Cols)}}
+}
+
+// changes feeds (op, ws seconds, n) rows as one chunk.
+func (d *directOp) changes(t *testing.T, rows ...[3]float64) {
+	t.Helper()
+	c := getChunk(2)
+	for _, r := range rows {
+		op := chunk.Insert
+		if r[0] < 0 {
+			op = chunk.Delete
+		}
+		c.Append(op, sec(r[1]), types.Row{types.NewTimestamp(sec(r[1])), types.NewInt(int64(r[2]))})
+	}
+	if err := d.o.OnData(0, c, d.out); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.o.FlushBatch(d.out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (d *directOp) watermark(t *testing.T, s float64) {
+	t.Helper()
+	if _, err := d.o.OnWatermark(sec(s), d.out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// emitted renders and clears what the operator emitted, one change a line.
+func (d *directOp) emitted() string {
+	if d.out.cur == nil {
+		return ""
+	}
+	var b strings.Builder
+	c := d.out.cur
+	for i := range c.Len() {
+		fmt.Fprintf(&b, "%s %s\n", map[chunk.Op]string{chunk.Insert: "+", chunk.Delete: "-"}[c.Ops[i]], renderRows([]types.Row{c.Row(i)}))
+	}
+	d.out.cur = nil
+	return b.String()
+}
+
+// recount is the operator's state bytes recomputed from its groups.
+func (d *directOp) recount() int64 {
+	var n int64
+	d.o.m.each(func(e *rowEntry[group]) { n += d.o.overhead(e.key) + stateSize(e.val.states) })
+	return n
+}
+
+// TestGroupAggFreesClosedWindows runs the windowed and the plain operator
+// side by side over hop-like windows (a new window every 2s, 10s long,
+// counts updated with retractions): their outputs are the same, but the
+// windowed one holds only the windows the watermark has not closed, and
+// its byte count goes back to exactly zero when all have closed.
+func TestGroupAggFreesClosedWindows(t *testing.T) {
+	h := newHarness(t, Config{})
+	win := newDirectOp(t, h, maxPerWindow(wsNInput, &plan.WindowBound{Col: 0, Closes: micros(10)}))
+	ref := newDirectOp(t, h, maxPerWindow(wsNInput, nil))
+	const windows = 200
+	maxGroups := 0
+	for i := range windows {
+		ws := float64(2 * i)
+		for _, d := range []*directOp{win, ref} {
+			// Auction counts of the window: 1, then 2 (retracting 1), and 1 for a second auction.
+			d.changes(t, [3]float64{1, ws, 1})
+			d.changes(t, [3]float64{-1, ws, 1}, [3]float64{1, ws, 2}, [3]float64{1, ws, 1})
+			// The watermark closes the window that started 10s earlier.
+			d.watermark(t, ws)
+		}
+		if g, w := win.emitted(), ref.emitted(); g != w {
+			t.Fatalf("window %d: the windowed operator emitted\n%s\nthe plain one\n%s", i, g, w)
+		}
+		if g := win.o.m.len(); g > maxGroups {
+			maxGroups = g
+		}
+		if got, want := win.o.bytes, win.recount(); got != want {
+			t.Fatalf("window %d: state bytes %d, recomputed from the groups %d", i, got, want)
+		}
+		if got, want := ref.o.bytes, ref.recount(); got != want {
+			t.Fatalf("window %d: plain operator: state bytes %d, recomputed from the groups %d", i, got, want)
+		}
+	}
+	// Windows [ws, ws+10s) close when the watermark reaches ws+10s: at
+	// most 6 are open (ws-10s < start <= ws), while the plain operator
+	// keeps them all.
+	if maxGroups > 6 || maxGroups < 5 {
+		t.Fatalf("the windowed operator held up to %d groups, want 5 or 6", maxGroups)
+	}
+	if n := ref.o.m.len(); n != windows {
+		t.Fatalf("the plain operator holds %d groups, want %d", n, windows)
+	}
+	if got := win.o.stats.openWindows.Load(); got != int64(win.o.m.len()) {
+		t.Fatalf("open windows %d, groups %d", got, win.o.m.len())
+	}
+	win.watermark(t, float64(2*windows+10))
+	if win.o.m.len() != 0 || win.o.bytes != 0 || win.o.stats.stateBytes.Load() != 0 || len(win.o.closes) != 0 || len(win.o.byClose) != 0 {
+		t.Fatalf("after every window closed: %d groups, %d bytes, %d closes", win.o.m.len(), win.o.bytes, len(win.o.closes))
+	}
+}
+
+// TestGroupAggWindowLateness keeps a window's group until the watermark
+// passes its close plus the lateness, so a late change still updates it;
+// a change after that is recorded as late and leaves the result alone.
+func TestGroupAggWindowLateness(t *testing.T) {
+	h := newHarness(t, Config{})
+	d := newDirectOp(t, h, maxPerWindow(wsNInput, &plan.WindowBound{Col: 0, Closes: micros(10), Lateness: micros(5)}))
+	d.changes(t, [3]float64{1, 0, 3}, [3]float64{1, 10, 1})
+	d.watermark(t, 14.999999)
+	d.emitted()
+	d.changes(t, [3]float64{1, 0, 7}) // late by 5s, within the lateness
+	if got, want := d.emitted(), "- @0 3 1\n+ @0 7 2\n"; got != want {
+		t.Fatalf("a change within the lateness emitted\n%s\nwant\n%s", got, want)
+	}
+	d.watermark(t, 15)
+	if d.o.m.len() != 1 {
+		t.Fatalf("%d groups after the first window closed, want 1", d.o.m.len())
+	}
+	d.changes(t, [3]float64{1, 0, 9}, [3]float64{-1, 0, 3}, [3]float64{1, 10, 4})
+	if got, want := d.emitted(), "- @10 1 1\n+ @10 4 2\n"; got != want {
+		t.Fatalf("changes after the close emitted\n%s\nwant\n%s", got, want)
+	}
+	if d.o.m.len() != 1 {
+		t.Fatalf("a late change started a group again: %d groups", d.o.m.len())
+	}
+	if n := d.o.j.late.Load(); n != 2 {
+		t.Fatalf("%d late rows counted, want 2", n)
+	}
+	var late []string
+	for _, e := range h.e.LateEvents() {
+		if e.View == d.o.j.name {
+			late = append(late, e.Row)
+			if e.Watermark != sec(15) {
+				t.Fatalf("late event at watermark %d, want %d", e.Watermark, sec(15))
+			}
+		}
+	}
+	if len(late) != 2 || !strings.Contains(late[0], `"n":"9"`) || !strings.Contains(late[1], `"n":"3"`) {
+		t.Fatalf("late events %q", late)
+	}
+	// A NULL window key is never freed (and never late).
+	c := getChunk(2)
+	c.Append(chunk.Insert, sec(1), types.Row{{}, types.NewInt(1)})
+	if err := d.o.OnData(0, c, d.out); err != nil {
+		t.Fatal(err)
+	}
+	d.watermark(t, math.MaxInt32)
+	if d.o.m.len() != 1 {
+		t.Fatalf("%d groups, want only the NULL one", d.o.m.len())
+	}
+}
+
+// TestGroupAggWindowRestore frees windows restored from a snapshot: the
+// close index is rebuilt from the restored keys.
+func TestGroupAggWindowRestore(t *testing.T) {
+	h := newHarness(t, Config{})
+	n := maxPerWindow(wsNInput, &plan.WindowBound{Col: 0, Closes: micros(10)})
+	a := newDirectOp(t, h, n)
+	for i := range 5 {
+		a.changes(t, [3]float64{1, float64(2 * i), float64(i)})
+	}
+	snap, err := a.o.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newDirectOp(t, h, n)
+	if err := b.o.Restore(snap); err != nil {
+		t.Fatal(err)
+	}
+	b.watermark(t, 14) // closes the windows starting at 0, 2 and 4
+	if b.o.m.len() != 2 {
+		t.Fatalf("%d groups after the watermark, want 2", b.o.m.len())
+	}
+	if got, want := b.o.bytes, b.recount(); got != want {
+		t.Fatalf("state bytes %d, recomputed %d", got, want)
+	}
+	b.changes(t, [3]float64{1, 6, 9}, [3]float64{1, 2, 9})
+	if got, want := b.emitted(), "- @6 3 1\n+ @6 9 2\n"; got != want {
+		t.Fatalf("after restore emitted\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestGroupAggWindowedView runs the windowed GROUP BY in a job over a view
+// of hop window counts, next to the same GROUP BY unmarked: the views
+// agree, and the windowed job's state stays at a few windows while the
+// plain one's grows with every slide.
+func TestGroupAggWindowedView(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, &plan.Watermark{Col: 2, Delay: micros(1)})
+	hop := windowAgg(src, plan.WindowSpec{Kind: plan.Hop, TimeCol: 2, Size: micros(10), Slide: micros(2)}, plan.EmitOnUpdate, 0, countStar())
+	h.view(hop, "counts", []int{0, 1, 2})
+	// (window_start, n) of the counts view.
+	scan := &plan.Scan{Name: "counts", Kind: plan.RelView, Cols: hop.Cols, NumPhysical: len(hop.Cols)}
+	proj := func() plan.Node {
+		return &plan.Project{Input: scan, Exprs: []expr.Expr{col(1, "window_start", types.TTimestamp), col(4, "n", types.TInt64)}, Cols: wsN}
+	}
+	h.view(maxPerWindow(proj(), &plan.WindowBound{Col: 0, Closes: micros(10)}), "max_win", []int{0})
+	h.view(maxPerWindow(proj(), nil), "max_ref", []int{0})
+	stats := func(name string) ViewStats {
+		for _, s := range h.e.ViewStats() {
+			if s.Name == name {
+				return s
+			}
+		}
+		t.Fatalf("no stats for %s", name)
+		return ViewStats{}
+	}
+	var first [2]int64
+	const seconds = 400
+	for s := range seconds {
+		var rows []types.Row
+		for k := range 3 + s%4 {
+			rows = append(rows, ev(fmt.Sprintf("a%d", (s+k)%5), int64(k), float64(s)+0.1*float64(k)))
+		}
+		h.insert("ev", rows...)
+		if s%50 == 49 {
+			h.flush()
+			w, r := stats("max_win"), stats("max_ref")
+			if w.OpenWindows > 8 {
+				t.Fatalf("after %ds: %d windows held", s+1, w.OpenWindows)
+			}
+			if first[0] == 0 {
+				first = [2]int64{w.StateBytes, r.StateBytes}
+				continue
+			}
+			if w.StateBytes > first[0]*3/2 {
+				t.Fatalf("after %ds the windowed GROUP BY holds %d bytes, %d after 50s", s+1, w.StateBytes, first[0])
+			}
+			if r.StateBytes < first[1]*int64(s+1)/50*3/4 {
+				t.Fatalf("after %ds the plain GROUP BY holds %d bytes, %d after 50s: the comparison proves nothing", s+1, r.StateBytes, first[1])
+			}
+		}
+	}
+	if got, want := h.rows("max_win"), h.rows("max_ref"); got != want || strings.Count(got, "\n") < seconds/2-10 {
+		t.Fatalf("windowed view:\n%s\nplain view:\n%s", got, want)
+	}
+}

@@ -266,7 +266,7 @@ func (s *sourceNode) runReader(ctx context.Context) error {
 				drained = true
 			}
 		}
-		c, err := s.reader.Read(ctx)
+		c, owned, err := s.read(ctx)
 		if errors.Is(err, io.EOF) {
 			s.ckptEOF() // checkpoint:
 			if err := s.send(ctx, chunk.Message{Kind: chunk.EndOfStream}); err != nil {
@@ -290,15 +290,44 @@ func (s *sourceNode) runReader(ctx context.Context) error {
 			return fmt.Errorf("read: %w", err)
 		}
 		if c != nil && c.Len() > 0 {
-			if err := s.data(ctx, c, false); err != nil {
+			if err := s.data(ctx, c, owned); err != nil {
 				return err
 			}
+		} else if owned {
+			putChunk(c)
 		}
 		if err := s.checkTime(ctx); err != nil {
 			return err
 		}
 		s.refreshReaderStats(ctx)
 	}
+}
+
+// intoReader is implemented by readers that can decode into a chunk the
+// caller owns (the file connector): the source then forwards that chunk
+// instead of copying the reader's.
+type intoReader interface {
+	ReadInto(ctx context.Context, c *chunk.Chunk) (*chunk.Chunk, error)
+}
+
+// read reads the next chunk; owned says whether it is the source's to
+// forward (it came from the pool).
+func (s *sourceNode) read(ctx context.Context) (*chunk.Chunk, bool, error) {
+	ir, ok := s.reader.(intoReader)
+	if !ok || s.colMap != nil || len(s.scan.Generated) > 0 || s.nphys != len(s.scan.Cols) {
+		c, err := s.reader.Read(ctx)
+		return c, false, err
+	}
+	buf := getChunk(len(s.scan.Cols))
+	c, err := ir.ReadInto(ctx, buf)
+	if c != buf {
+		putChunk(buf)
+		if c != nil { // not the chunk given: the reader's own
+			return c, false, err
+		}
+		return nil, false, err
+	}
+	return c, true, err
 }
 
 // refreshReaderStats copies the reader's lag and progress into the stats

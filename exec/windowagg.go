@@ -249,6 +249,9 @@ func (o *windowAggOp) update(t *winTable, key types.Row, h uint64, row types.Row
 func (o *windowAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	tc := o.w.spec.TimeCol
 	lateness := o.n.Lateness
+	// Tumble: the table of the last row's window. No table is freed while
+	// a chunk is applied, and consecutive rows mostly share a window.
+	var last *winTable
 	for i := range c.Len() {
 		row := c.Row(i)
 		t := eventTime(row[tc])
@@ -288,7 +291,10 @@ func (o *windowAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 				o.late.record(row, t, o.wm)
 				continue
 			}
-			if err := o.update(o.table(end, st, end), key, h, row, op, t); err != nil {
+			if last == nil || last.key != end {
+				last = o.table(end, st, end)
+			}
+			if err := o.update(last, key, h, row, op, t); err != nil {
 				return err
 			}
 			continue
@@ -369,10 +375,13 @@ func (o *windowAggOp) output(out *emitter, op chunk.Op, key types.Row, start, en
 // emitDirty emits, for each group changed by the last chunk, a retraction
 // of its previous row and its new row.
 func (o *windowAggOp) emitDirty(out *emitter) {
+	var t *winTable
 	for _, e := range o.dirty {
 		g := &e.val
 		g.dirty = false
-		t := o.tableOf(e)
+		if t == nil || t.key != g.win {
+			t = o.tableOf(e)
+		}
 		if g.prev != nil {
 			out.append(chunk.Delete, t.end-1, g.prev)
 		}

@@ -17,7 +17,7 @@ import (
 )
 
 // ChunkRows is the most rows one Read returns.
-const ChunkRows = 8192
+const ChunkRows = 16384
 
 const blockSize = 1 << 20
 
@@ -237,6 +237,20 @@ func (r *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
 		r.eof = false
 	}
 	return c, nil
+}
+
+// ReadInto is Read decoding into c (emptied first), a chunk the caller
+// owns and may forward without a copy: the source of the engine uses it.
+// c must be as wide as the source schema. It returns c, or nil with the
+// same errors and end of stream as Read.
+func (r *Reader) ReadInto(ctx context.Context, c *chunk.Chunk) (*chunk.Chunk, error) {
+	if c.Width != len(r.spec.Schema) {
+		return nil, fmt.Errorf("read %s: chunk of %d columns for %d", r.path, c.Width, len(r.spec.Schema))
+	}
+	own := r.chunk
+	r.chunk = c
+	defer func() { r.chunk = own }()
+	return r.Read(ctx)
 }
 
 // line decodes one line whose consumption advances the offset by n bytes.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-db/sluice/connectors"
+	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -254,5 +255,41 @@ func TestLongLinesAcrossBlocks(t *testing.T) {
 	r := open(t, map[string]string{"path": path}, nil, &dead)
 	if got := readAll(t, r, 0); fmt.Sprint(got) != "[0 1 2 3 4 5 6 7]" || len(dead) != 0 {
 		t.Fatalf("got %v, dead %d", got, len(dead))
+	}
+}
+
+// TestReadIntoCallerChunks reads with ReadInto into fresh chunks the
+// caller keeps (as the engine's source does) and checks that every chunk
+// keeps its rows after later reads, and that the rows are those Read gives.
+func TestReadIntoCallerChunks(t *testing.T) {
+	path, want := writeBids(t, 3*ChunkRows+17, map[int]string{5: `bad`})
+	var dead []connectors.DeadLetter
+	r := open(t, map[string]string{"path": path}, nil, &dead).(*Reader)
+	var kept []*chunk.Chunk
+	for {
+		c := chunk.New(len(schema), 0)
+		got, err := r.ReadInto(context.Background(), c)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c {
+			t.Fatalf("ReadInto returned another chunk")
+		}
+		kept = append(kept, got)
+	}
+	var ids []int64
+	for _, c := range kept {
+		for j := range c.Len() {
+			ids = append(ids, c.Row(j)[0].I)
+		}
+	}
+	if fmt.Sprint(ids) != fmt.Sprint(want) || len(dead) != 1 {
+		t.Fatalf("got %d rows (%d dead letters), want %d", len(ids), len(dead), len(want))
+	}
+	if _, err := r.ReadInto(context.Background(), chunk.New(1, 0)); err == nil || errors.Is(err, io.EOF) {
+		t.Fatal("ReadInto accepted a chunk of the wrong width")
 	}
 }

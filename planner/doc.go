@@ -10,7 +10,10 @@
 //   - Streaming planning of CREATE MATERIALIZED VIEW / CREATE SINK
 //     (PlanView, PlanSink): window TVFs in both dialects and the legacy
 //     GROUP BY TUMBLE/HOP/SESSION form become WindowAgg; other GROUP BYs
-//     become GroupAgg (view option state_ttl sets its TTL); ROW_NUMBER()
+//     become GroupAgg (view option state_ttl sets its TTL; a GroupAgg
+//     keyed by a window bound of its input, also through views, gets
+//     GroupAgg.Window so that exec frees each closed window's groups:
+//     window_state.go, Relation.WindowBounds); ROW_NUMBER()
 //     with a rank filter becomes TopN (or Dedup for a Top-1 ordered by event
 //     time); stream-to-table/view joins become LookupJoin, time-bounded
 //     stream-stream joins IntervalJoin, joins of windowed inputs on equal

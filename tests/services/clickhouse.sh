@@ -81,7 +81,11 @@ XML
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 XML
-  (cd "$data" && nohup clickhouse-server --config-file="$data/config.xml" >"$data/stdout.log" 2>&1 & echo $! >"$PIDF")
+  # exec, so that no shell lingers between us and the server holding our
+  # stdout (a caller's $(...) would otherwise never see EOF), and the PID
+  # recorded is the server's own.
+  (cd "$data" && exec nohup clickhouse-server --config-file="$data/config.xml" </dev/null >"$data/stdout.log" 2>&1) &
+  echo $! >"$PIDF"
   {
     echo "CLICKHOUSE_ADDR=127.0.0.1:$tcp"
     echo "CLICKHOUSE_HTTP=127.0.0.1:$http"

@@ -76,7 +76,7 @@ start() {
     export PULSAR_LOG_DIR="$data/logs"
     nohup "$HOME_DIR/bin/pulsar" standalone --no-functions-worker --no-stream-storage -a 127.0.0.1 \
       --metadata-dir "$data/metadata" --bookkeeper-dir "$data/bookkeeper" \
-      --bookkeeper-port "$bk" --stream-storage-port "$ss" >"$data/stdout.log" 2>&1 &
+      --bookkeeper-port "$bk" --stream-storage-port "$ss" </dev/null >"$data/stdout.log" 2>&1 &
     echo $! >"$PIDF"
   )
   for _ in $(seq 1 240); do

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"syscall"
 	"testing"
@@ -25,7 +26,7 @@ func init() { connectors.Register(ckbench{}) }
 
 func (ckbench) Name() string { return "ckbench" }
 func (ckbench) SourceOptions() []connectors.OptionSpec {
-	return []connectors.OptionSpec{{Name: "events"}, {Name: "keys"}, {Name: "step_us"}}
+	return []connectors.OptionSpec{{Name: "events"}, {Name: "keys"}, {Name: "step_us"}, {Name: "hold"}}
 }
 func (ckbench) SinkOptions() []connectors.OptionSpec { return nil }
 func (ckbench) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
@@ -39,7 +40,7 @@ func (ckbench) OpenSource(_ context.Context, spec connectors.SourceSpec) (connec
 	if step == 0 {
 		step = 1000
 	}
-	r := &benchReader{total: n, step: int64(step), c: chunk.New(3, 1024)}
+	r := &benchReader{total: n, step: int64(step), c: chunk.New(3, 1024), hold: spec.Options["hold"] == "true"}
 	for i := range k {
 		r.keys = append(r.keys, types.NewText("key-"+strconv.Itoa(i)))
 	}
@@ -54,10 +55,19 @@ type benchReader struct {
 	step        int64
 	keys        []types.Value
 	c           *chunk.Chunk
+	hold        bool // at the end, wait instead of ending the stream
 }
 
-func (r *benchReader) Read(context.Context) (*chunk.Chunk, error) {
+func (r *benchReader) Read(ctx context.Context) (*chunk.Chunk, error) {
 	if r.next >= r.total {
+		if r.hold {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Millisecond):
+			}
+			return nil, nil
+		}
 		return nil, io.EOF
 	}
 	c := r.c
@@ -182,33 +192,33 @@ func BenchmarkCheckpointCost(b *testing.B) {
 // BenchmarkRecovery1MOpenKeys restores a view with 1 M open (window, key)
 // groups from its checkpoint; recovery_s is RecoveryStats.Duration.
 func BenchmarkRecovery1MOpenKeys(b *testing.B) {
-	const keys = 1_000_000
+	keys := benchKeys()
 	dir := b.TempDir()
-	// One window of 1 hour holding every key, checkpointed once.
+	// One window of 1 hour holding every key; the stream then waits.
 	mk := func() plan.Node {
-		return windowAgg(benchScan(keys, keys, 1), plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(3600)}, plan.EmitOnWindowClose, 0)
+		sc := benchScan(keys, keys, 1)
+		sc.Options["hold"] = "true"
+		return windowAgg(sc, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(3600)}, plan.EmitOnWindowClose, 0)
 	}
-	e := NewEngine(Config{BarrierInterval: -1, CheckpointDir: dir, CheckpointInterval: -1})
+	clock := NewFakeClock(t0)
+	e := NewEngine(Config{Clock: clock, BarrierInterval: -1, CheckpointDir: dir, CheckpointInterval: time.Hour})
 	if err := e.StartView(context.Background(), &plan.Materialize{Input: mk(), Name: "v"}); err != nil {
 		b.Fatal(err)
 	}
-	for {
-		if err := e.Flush(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		if st := e.ViewStats(); st[0].RowsIn >= keys {
-			break
-		}
+	for e.ViewStats()[0].RowsIn < int64(keys) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := e.Flush(context.Background()); err != nil { // checkpoint after everything was read
+	clock.Advance(2 * time.Hour)
+	if err := e.Flush(context.Background()); err != nil { // the checkpoint
 		b.Fatal(err)
 	}
 	st := e.ViewStats()[0]
+	cs := e.CheckpointStats()
 	_ = e.Close(context.Background())
-	if st.OpenWindows != 1 {
-		b.Fatalf("open windows %d", st.OpenWindows)
+	if st.OpenWindows != 1 || len(cs) != 1 || cs[0].LastEpoch == 0 {
+		b.Fatalf("open windows %d, checkpoints %+v", st.OpenWindows, cs)
 	}
+	b.Logf("checkpoint of 1M keys: %d bytes written in %s", cs[0].LastBytes, cs[0].LastDurati)
 	var total time.Duration
 	var bytes int64
 	for b.Loop() {
@@ -229,4 +239,13 @@ func BenchmarkRecovery1MOpenKeys(b *testing.B) {
 	}
 	b.ReportMetric(total.Seconds()/float64(b.N), "recovery_s")
 	b.ReportMetric(float64(bytes), "checkpoint_bytes")
+}
+
+// benchKeys is the open keys of BenchmarkRecovery1MOpenKeys
+// ($SLUICE_BENCH_KEYS overrides 1 M).
+func benchKeys() int {
+	if n, err := strconv.Atoi(os.Getenv("SLUICE_BENCH_KEYS")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
 }

@@ -69,6 +69,9 @@ func (o *windowAggOp) Restore(b []byte) error {
 		key, start, end := d.varint(), d.varint(), d.varint()
 		t := o.table(key, start, end)
 		ng := d.count(3)
+		if ng > 16 && t.groups.len() == 0 {
+			t.groups = newRowMap[group](ng)
+		}
 		for range ng {
 			k := d.row()
 			n := d.varint()

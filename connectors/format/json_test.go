@@ -258,8 +258,17 @@ func FuzzJSONFastPath(f *testing.F) {
 	}
 	schemas := []types.Schema{bidSchema, {col("i", types.TInt16), col("j", types.TInt32), col("f", types.TFloat32), col("b", types.TBool),
 		col("t", types.Type{Kind: types.Text, Width: 2}), col("ts", types.TTimestampTZ)}}
+	// long decodes every input with one decoder per schema, so that what
+	// it remembers of earlier objects' keys is in play.
+	var long []*JSONDecoder
+	for _, s := range schemas {
+		d, _ := NewJSONDecoder(s, nil)
+		long = append(long, d)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		for _, s := range schemas {
+		for si, s := range schemas {
+			rl := make(types.Row, len(s))
+			el := long[si].Decode(in, rl)
 			fast, _ := NewJSONDecoder(s, nil)
 			slow, _ := NewJSONDecoder(s, nil)
 			slow.slowOnly = true
@@ -267,6 +276,9 @@ func FuzzJSONFastPath(f *testing.F) {
 			ef, es := fast.Decode(in, rf), slow.Decode(in, rs)
 			if (ef == nil) != (es == nil) {
 				t.Fatalf("%q: fast error %v, slow error %v", in, ef, es)
+			}
+			if (el == nil) != (es == nil) || (el == nil && !slices.Equal(rl, rs)) {
+				t.Fatalf("%q: long-lived decoder %v (%v), slow %v (%v)", in, rl, el, rs, es)
 			}
 			if ef == nil {
 				for i := range rf {

@@ -34,19 +34,29 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 			return false
 		}
 		ks := i + 1
+		var col int
+		var known bool
 		ke := ks
-		for ke < len(b) && b[ke] != '"' {
-			if b[ke] == '\\' || b[ke] < 0x20 {
+		if k, ok := d.sameKey(field, b, ks); ok {
+			// The key remembered at this position, which holds no quote,
+			// backslash or control character: no need to scan it.
+			col, known = k.col, k.known
+			ke = ks + len(k.name)
+		} else {
+			for ke < len(b) && b[ke] != '"' {
+				if b[ke] == '\\' || b[ke] < 0x20 {
+					return false
+				}
+				ke++
+			}
+			if ke >= len(b) {
 				return false
 			}
-			ke++
-		}
-		if ke >= len(b) {
-			return false
-		}
-		col, known, mapped := d.lookupKey(field, b[ks:ke])
-		if !mapped {
-			return false // a case-insensitive match: the general path maps it
+			var mapped bool
+			col, known, mapped = d.lookupKey(field, b[ks:ke])
+			if !mapped {
+				return false // a case-insensitive match: the general path maps it
+			}
 		}
 		field++
 		i = skipWS(b, ke+1)
@@ -230,6 +240,20 @@ type fieldKey struct {
 
 // maxFieldKeys bounds the remembered key positions.
 const maxFieldKeys = 64
+
+// sameKey reports whether the key starting at b[ks] (after its opening
+// quote) is the one remembered at position field, closing quote included.
+func (d *JSONDecoder) sameKey(field int, b []byte, ks int) (*fieldKey, bool) {
+	if field >= len(d.keys) {
+		return nil, false
+	}
+	k := &d.keys[field]
+	ke := ks + len(k.name)
+	if ke >= len(b) || b[ke] != '"' || string(b[ks:ke]) != k.name {
+		return nil, false
+	}
+	return k, true
+}
 
 // lookupKey maps the key at position field of an object to its column
 // (known) or to no column. ok is false when the key matches a column only

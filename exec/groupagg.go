@@ -137,7 +137,8 @@ func (o *groupAggOp) freeClosed(wm int64) {
 	if k > 0 {
 		o.closes = append(o.closes[:0], o.closes[k:]...)
 	}
-	o.stats.openWindows.Store(int64(len(o.closes)))
+	// The windows held are not added to the view's OpenWindows, which
+	// counts the windows of window aggregates and joins.
 }
 
 func (o *groupAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {

@@ -273,3 +273,52 @@ func TestGroupAggWindowedView(t *testing.T) {
 		t.Fatalf("windowed view:\n%s\nplain view:\n%s", got, want)
 	}
 }
+
+// BenchmarkGroupAggWindowKey feeds q5's max side directly (count updates
+// as retraction and insert, 200 auctions per 2s window, the
+// watermark after each window) with and without the window key: the cost
+// of the close index and the late check per row, and the groups held at
+// the end.
+func BenchmarkGroupAggWindowKey(b *testing.B) {
+	const windows, perWindow = 500, 200
+	for _, marked := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "window-key"}[marked], func(b *testing.B) {
+			b.ReportAllocs()
+			e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+			defer e.Close(context.Background())
+			var wb *plan.WindowBound
+			if marked {
+				wb = &plan.WindowBound{Col: 0, Closes: micros(10)}
+			}
+			held := 0
+			for b.Loop() {
+				o, err := newGroupAggOp(e.newJob("bench", "view"), maxPerWindow(wsNInput, wb), true)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out := &emitter{ctx: context.Background(), width: 3}
+				c := chunk.New(2, 3*perWindow)
+				for w := range windows {
+					ws := types.NewTimestamp(sec(float64(2 * w)))
+					c.Reset()
+					for k := range perWindow {
+						// Auction k's count goes to k+1, then to k+2.
+						c.Append(chunk.Insert, ws.I, types.Row{ws, types.NewInt(int64(k + 1))})
+						c.Append(chunk.Delete, ws.I, types.Row{ws, types.NewInt(int64(k + 1))})
+						c.Append(chunk.Insert, ws.I, types.Row{ws, types.NewInt(int64(k + 2))})
+					}
+					if err := o.OnData(0, c, out); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := o.OnWatermark(ws.I, out); err != nil {
+						b.Fatal(err)
+					}
+					out.cur = nil
+				}
+				held = o.m.len()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*windows*perWindow*3), "ns/row")
+			b.ReportMetric(float64(held), "groups-held")
+		})
+	}
+}

@@ -30,9 +30,35 @@ func getChunk(width int) *chunk.Chunk {
 	return c
 }
 
+// bigChunkRows is the row capacity from which a chunk goes back to
+// bigChunkPool: sources that read large batches (the file connector) get
+// their chunks from there, so that they do not regrow the small chunks
+// operators emit, and operators do not hold on to large ones.
+const bigChunkRows = 4 * chunkRows
+
+var bigChunkPool = sync.Pool{New: func() any { return chunk.New(0, 0) }}
+
+// getBigChunk returns an empty pooled chunk of the given width with room
+// for rows rows.
+func getBigChunk(width, rows int) *chunk.Chunk {
+	c := bigChunkPool.Get().(*chunk.Chunk)
+	c.Reset()
+	c.Width = width
+	if cap(c.Vals) < width*rows || cap(c.Ops) < rows {
+		c.Vals = make([]types.Value, 0, width*rows)
+		c.Ops = make([]chunk.Op, 0, rows)
+		c.Times = make([]int64, 0, rows)
+	}
+	return c
+}
+
 // putChunk gives a chunk back to the pool; the caller must not use it again.
 func putChunk(c *chunk.Chunk) {
 	if c == nil || cap(c.Vals) > 1<<20 {
+		return
+	}
+	if cap(c.Ops) >= bigChunkRows {
+		bigChunkPool.Put(c)
 		return
 	}
 	chunkPool.Put(c)
@@ -88,24 +114,36 @@ type emitter struct {
 	width  int
 	cur    *chunk.Chunk
 	passed bool
+	err    error // a send that failed while room made room
 }
 
 // row appends an output row and returns it for the caller to fill; valid
 // until the next call on the emitter.
 func (e *emitter) row(op chunk.Op, t int64) types.Row {
-	if e.cur == nil {
-		e.cur = getChunk(e.width)
-	}
+	e.room()
 	r := e.cur.AppendEmpty(op, t)
 	return r
 }
 
 // append adds a copy of row.
 func (e *emitter) append(op chunk.Op, t int64, row types.Row) {
+	e.room()
+	e.cur.Append(op, t, row)
+}
+
+// room makes sure the current chunk has room for a row: a full chunk is
+// sent first, so that an operator emitting many rows at once (a window
+// closing) sends chunks of chunkRows rows instead of growing one. A send
+// error is returned by the next flush.
+func (e *emitter) room() {
+	if e.cur != nil && e.cur.Len() >= chunkRows {
+		if err := e.flush(); err != nil && e.err == nil {
+			e.err = err
+		}
+	}
 	if e.cur == nil {
 		e.cur = getChunk(e.width)
 	}
-	e.cur.Append(op, t, row)
 }
 
 // maybeFlush sends the current chunk when it is full.
@@ -128,8 +166,12 @@ func (e *emitter) pass(c *chunk.Chunk) error {
 	return e.n.send(e.ctx, chunk.Message{Kind: chunk.Data, Chunk: c})
 }
 
-// flush sends the gathered rows.
+// flush sends the gathered rows (or returns the error of an earlier send).
 func (e *emitter) flush() error {
+	if err := e.err; err != nil {
+		e.err = nil
+		return err
+	}
 	if e.cur == nil || e.cur.Len() == 0 {
 		return nil
 	}

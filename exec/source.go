@@ -47,6 +47,7 @@ type sourceNode struct {
 	// when the planner narrowed the scan (nil: the first NumPhysical
 	// columns, in order).
 	colMap   []int
+	readRows int // the most rows a ReadInto returned: the size of the chunks it gets
 	nphys    int
 	idleTO   time.Duration
 	quiet    time.Duration
@@ -318,8 +319,16 @@ func (s *sourceNode) read(ctx context.Context) (*chunk.Chunk, bool, error) {
 		c, err := s.reader.Read(ctx)
 		return c, false, err
 	}
-	buf := getChunk(len(s.scan.Cols))
+	var buf *chunk.Chunk
+	if s.readRows >= bigChunkRows {
+		buf = getBigChunk(len(s.scan.Cols), s.readRows)
+	} else {
+		buf = getChunk(len(s.scan.Cols))
+	}
 	c, err := ir.ReadInto(ctx, buf)
+	if c != nil {
+		s.readRows = max(s.readRows, c.Len())
+	}
 	if c != buf {
 		putChunk(buf)
 		if c != nil { // not the chunk given: the reader's own

@@ -391,7 +391,7 @@ func (o *windowAggOp) emitDirty(out *emitter) {
 		}
 		row := o.output(out, chunk.Insert, e.key, t.start, t.end, g.states)
 		if g.prev == nil {
-			g.prev = copyRow(row)
+			g.prev = t.keys.take(0, row...) // freed with the window, like the group
 		} else {
 			copy(g.prev, row)
 		}

@@ -47,9 +47,53 @@ func (f *filterOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 type projectOp struct {
 	stateless
 	exprs []expr.Expr
+	cols  []int // the columns referenced, when every expression is a column reference
+	mixed bool  // some expression is not a column reference
+}
+
+// colRefs returns the input columns of a projection made of column
+// references only (else nil), and whether it is the identity on rows of
+// width w.
+func (p *projectOp) colRefs(w int) ([]int, bool) {
+	if p.cols == nil && !p.mixed {
+		for _, e := range p.exprs {
+			c, ok := e.(*expr.ColRef)
+			if !ok {
+				p.mixed, p.cols = true, nil
+				break
+			}
+			p.cols = append(p.cols, c.Idx)
+		}
+	}
+	if p.mixed {
+		return nil, false
+	}
+	identity := len(p.cols) == w
+	for j, c := range p.cols {
+		if c < 0 || c >= w {
+			return nil, false // out of range: Eval reports it
+		}
+		identity = identity && c == j
+	}
+	return p.cols, identity
 }
 
 func (p *projectOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
+	if cols, identity := p.colRefs(c.Width); identity {
+		return out.pass(c)
+	} else if cols != nil {
+		for i := range c.Len() {
+			in := c.Row(i)
+			row := out.row(c.Ops[i], c.Times[i])
+			for j, k := range cols {
+				row[j] = in[k]
+			}
+			if err := out.maybeFlush(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for i := range c.Len() {
 		in := c.Row(i)
 		row := out.row(c.Ops[i], c.Times[i])

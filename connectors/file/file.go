@@ -260,8 +260,8 @@ func (r *Reader) line(b []byte, n int64) {
 	if len(b) > 0 && b[len(b)-1] == '\r' {
 		b = b[:len(b)-1]
 	}
-	if len(bytes.TrimSpace(b)) == 0 {
-		return
+	if len(b) == 0 || ((b[0] <= ' ' || b[0] >= 0x80) && len(bytes.TrimSpace(b)) == 0) {
+		return // a blank line (one starting with neither an ASCII space nor a non-ASCII byte is not)
 	}
 	r.lines++
 	c := r.chunk

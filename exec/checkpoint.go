@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -55,12 +57,17 @@ type RecoveryStats struct {
 
 // CheckpointStats describes the checkpoints of one job.
 type CheckpointStats struct {
-	Job        string
-	LastEpoch  uint64
-	Count      int64
-	Failures   int64
-	LastBytes  int64 // bytes written by the last checkpoint
-	LastError  string
+	Job       string
+	LastEpoch uint64
+	Count     int64
+	Failures  int64
+	LastBytes int64 // bytes written by the last checkpoint
+	LastError string
+	// LastDuration is how long the last checkpoint's write took.
+	LastDuration time.Duration
+	// LastDurati is LastDuration under its first, truncated name.
+	//
+	// Deprecated: use LastDuration.
 	LastDurati time.Duration
 }
 
@@ -321,12 +328,23 @@ type ckptOp struct {
 	pending []*chunk.Chunk // sink: rows of the epoch not yet committed
 	ckEpoch uint64         // the barrier being a checkpoint that OnControl will see
 	ckOK    bool
+
+	// views: contents are saved incrementally, as a base ("tb") plus the
+	// changes of each checkpoint ("td<epoch>"), compacted into a new base
+	// once the deltas outweigh it.
+	changes    []*chunk.Chunk // applied since the last checkpoint
+	base       ckPart
+	deltas     []ckPart
+	deltaBytes int
 }
 
 func (w *ckptOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 	w.dirty = true
 	if w.sink != nil {
 		w.pending = append(w.pending, c.Clone())
+	}
+	if w.mat != nil {
+		w.changes = append(w.changes, c.Clone())
 	}
 	return w.operator.OnData(in, c, out)
 }
@@ -357,6 +375,9 @@ func (w *ckptOp) OnBarrier(epoch uint64, out *emitter) error {
 	if w.term() {
 		p.since = epoch
 		w.c.add(epoch, p)
+		if w.mat != nil {
+			w.viewParts(epoch)
+		}
 		w.ckEpoch = epoch
 		w.ckOK = w.c.finish(epoch) == nil
 		if w.ckOK && w.sink != nil {
@@ -379,6 +400,9 @@ func (w *ckptOp) OnControl(m chunk.Message) error {
 		w.dirty = true
 		if w.sink != nil {
 			w.pending = append(w.pending, m.Chunk.Clone())
+		}
+		if w.mat != nil {
+			w.changes = append(w.changes, m.Chunk.Clone())
 		}
 	case chunk.Watermark:
 		w.dirty = true
@@ -408,7 +432,9 @@ func (w *ckptOp) snapshot() ([]byte, bool, error) {
 	}
 	switch {
 	case w.mat != nil:
-		e.bytes(snapshotView(w.mat.rel))
+		w.mat.rel.mu.RLock()
+		e.varint(w.mat.rel.lastWM)
+		w.mat.rel.mu.RUnlock()
 	case w.sink != nil:
 		ep := w.sink.epoch
 		if w.sink.dirty {
@@ -455,16 +481,14 @@ func (w *ckptOp) restore(ctx context.Context, b []byte) error {
 	}
 	switch {
 	case w.mat != nil:
-		body := d.bytes()
+		wm := d.varint()
 		if err := d.done(); err != nil {
 			return err
 		}
-		if err := restoreView(w.mat.rel, body); err != nil {
-			return err
-		}
-		w.mat.rel.mu.RLock()
-		w.mat.job.watermark.Store(w.mat.rel.lastWM)
-		w.mat.rel.mu.RUnlock()
+		w.mat.rel.mu.Lock()
+		w.mat.rel.lastWM = wm
+		w.mat.rel.mu.Unlock()
+		w.mat.job.watermark.Store(wm)
 		return nil
 	case w.sink != nil:
 		ep := d.uvarint()
@@ -552,10 +576,12 @@ func (c *jobCkpt) finish(epoch uint64) error {
 	savedAt := c.savedAt
 	c.mu.Unlock()
 
-	want := len(c.ops) + 1 + len(c.srcs)
 	var err error
-	if len(byName) != want {
-		err = fmt.Errorf("checkpoint %d of %s: %d of %d parts arrived", epoch, c.j.name, len(byName), want)
+	for _, name := range c.required() {
+		if _, ok := byName[name]; !ok {
+			err = fmt.Errorf("checkpoint %d of %s: part %s did not arrive", epoch, c.j.name, name)
+			break
+		}
 	}
 	var parts []checkpoint.Part
 	var bytes int64
@@ -592,7 +618,7 @@ func (c *jobCkpt) finish(epoch uint64) error {
 		st.Count++
 		st.LastEpoch = epoch
 		st.LastBytes = bytes
-		st.LastDurati = d
+		st.LastDuration, st.LastDurati = d, d
 	}
 	c.e.ck.mu.Unlock()
 	if err != nil {
@@ -703,6 +729,11 @@ func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
 		if err := w.restore(ctx, b); err != nil {
 			return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
 		}
+		if w.mat != nil {
+			if err := w.restoreViewParts(cp.Parts); err != nil {
+				return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
+			}
+		}
 		w.last, w.since = nil, 0
 	}
 	for _, s := range c.srcs {
@@ -754,4 +785,91 @@ func (e *Engine) abortJob(j *job) {
 	e.mu.Unlock()
 	j.cancel()
 	j.closeAll()
+}
+
+// required lists the parts every checkpoint of the job has.
+func (c *jobCkpt) required() []string {
+	names := []string{"t"}
+	for _, w := range c.ops {
+		names = append(names, w.name)
+	}
+	for _, s := range c.srcs {
+		names = append(names, c.srcIdx[s])
+	}
+	return names
+}
+
+// viewParts adds a view's contents to checkpoint epoch: the changes since
+// the previous checkpoint as a new delta, or, when the deltas outweigh the
+// base (or there is none), a new base that replaces them. Saving costs in
+// proportion to the changes, plus a compaction now and then.
+func (w *ckptOp) viewParts(epoch uint64) {
+	if w.base.data == nil || w.deltaBytes > len(w.base.data)+64<<10 {
+		w.base = ckPart{name: "tb", data: snapshotView(w.mat.rel), since: epoch}
+		w.deltas, w.deltaBytes = nil, 0
+		clear(w.changes)
+		w.changes = w.changes[:0]
+	} else if len(w.changes) > 0 {
+		e := &snapEnc{}
+		e.uvarint(uint64(len(w.changes)))
+		for _, c := range w.changes {
+			e.uvarint(uint64(c.Len()))
+			for i := range c.Len() {
+				e.varint(int64(c.Ops[i]))
+				e.row(c.Row(i))
+			}
+		}
+		clear(w.changes)
+		w.changes = w.changes[:0]
+		w.deltas = append(w.deltas, ckPart{name: fmt.Sprintf("td%020d", epoch), data: e.b, since: epoch})
+		w.deltaBytes += len(e.b)
+	}
+	w.c.add(epoch, w.base)
+	for _, p := range w.deltas {
+		w.c.add(epoch, p)
+	}
+}
+
+// restoreViewParts restores a view's contents from its base and deltas.
+func (w *ckptOp) restoreViewParts(parts map[string][]byte) error {
+	r := w.mat.rel
+	base, ok := parts["tb"]
+	if !ok {
+		return fmt.Errorf("restore view %s: %w: no base", r.name, errSnapshotCorrupt)
+	}
+	r.mu.RLock()
+	wm := r.lastWM
+	r.mu.RUnlock()
+	if err := restoreView(r, base); err != nil {
+		return err
+	}
+	var names []string
+	for n := range parts {
+		if strings.HasPrefix(n, "td") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastWM = wm
+	for _, n := range names {
+		d := &snapDec{b: parts[n]}
+		nc := d.count(1)
+		for range nc {
+			nr := d.count(2)
+			for range nr {
+				op := chunk.Op(d.varint())
+				row := d.row()
+				if d.err != nil {
+					break
+				}
+				r.store.apply(op, row)
+			}
+		}
+		if err := d.done(); err != nil {
+			return fmt.Errorf("restore view %s delta %s: %w", r.name, n, err)
+		}
+	}
+	return nil
 }

@@ -344,7 +344,12 @@ func TestRecoveryEqualsUninterruptedRun(t *testing.T) {
 				getGate(g).set(ck)
 				r.waitRead(ck)
 				r.checkpoint()
-				read = ck + rng.IntN(ckTotal/4)
+				// A second checkpoint in the same life saves views as deltas.
+				ck += 1 + rng.IntN(ckTotal/8)
+				getGate(g).set(ck)
+				r.waitRead(ck)
+				r.checkpoint()
+				read = ck + rng.IntN(ckTotal/8)
 				getGate(g).set(read)
 				r.waitRead(read)
 				if err := r.e.Flush(context.Background()); err != nil { // a barrier that is not a checkpoint

@@ -442,6 +442,13 @@ func (s *sourceNode) upstreamWatermark(ctx context.Context, wm int64) error {
 // whether the chunk may be forwarded as is.
 func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error {
 	now := s.j.e.now()
+	if s.reader != nil {
+		// Every partition the reader has holds the watermark from the
+		// start, not only from the next checkTime.
+		for range s.reader.Partitions() - len(s.parts) {
+			s.part(len(s.parts), now)
+		}
+	}
 	p := s.part(c.Partition, now)
 	p.lastActive = now
 	p.idle = false

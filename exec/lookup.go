@@ -24,3 +24,14 @@ func (s *Subscription) Ready() bool {
 	defer s.mu.Unlock()
 	return s.head < len(s.q) || s.err != nil
 }
+
+// Peek returns the next queued update without taking it; ok is false when
+// none is queued.
+func (s *Subscription) Peek() (u Update, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.head < len(s.q) {
+		return s.q[s.head], true
+	}
+	return Update{}, false
+}

@@ -130,7 +130,23 @@ func (s *session) startSubscribe(ctx context.Context, view string, temp *sql.Cre
 			return row, nil
 		}
 	}
-	r.ready = sub.Ready
+	// ready must not promise a row that Next would then skip (a progress
+	// update without WITH (progress)): pgwire calls Next without flushing
+	// when ready says so. Skippable updates at the head are dropped here.
+	r.ready = func() bool {
+		for {
+			u, ok := sub.Peek()
+			if !ok {
+				return sub.Ready() // true only when the subscription ended
+			}
+			if !u.IsProgress || opts.progress {
+				return true
+			}
+			if _, err := sub.Next(context.Background()); err != nil {
+				return true
+			}
+		}
+	}
 	r.tagFn = func() string { return fmt.Sprintf("SUBSCRIBE %d", r.count) }
 	r.closeFn = func() error {
 		sub.Close()

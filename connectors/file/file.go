@@ -16,8 +16,23 @@ import (
 	"github.com/sluice-db/sluice/sql/types"
 )
 
-// ChunkRows is the most rows one Read returns.
-const ChunkRows = 16384
+// ChunkRows is the most rows one Read returns. Large reads mean few
+// watermarks per event, so an updating view downstream applies few
+// intermediate changes (each watermark flushes the groups changed since
+// the last one); chunkValues bounds the size of a chunk of wide rows.
+const ChunkRows = 65536
+
+// chunkValues is the most values (rows times columns) one Read returns,
+// unless that is under minChunkRows rows.
+const (
+	chunkValues  = 1 << 18
+	minChunkRows = 1024
+)
+
+// chunkRowsFor is the most rows one Read returns for rows of width values.
+func chunkRowsFor(width int) int {
+	return min(ChunkRows, max(minChunkRows, chunkValues/max(width, 1)))
+}
 
 const blockSize = 1 << 20
 
@@ -81,7 +96,7 @@ func (c Connector) OpenSource(ctx context.Context, spec connectors.SourceSpec) (
 	}
 	r := &Reader{
 		f: f, path: opts["path"], dec: dec, follow: opts["on_eof"] == "follow", poll: poll,
-		spec: spec, mem: make([]byte, blockSize), chunk: chunk.New(len(spec.Schema), ChunkRows),
+		spec: spec, mem: make([]byte, blockSize), chunk: chunk.New(len(spec.Schema), 0), maxRows: chunkRowsFor(len(spec.Schema)),
 		now: spec.Now, csvHeader: opts["format"] == "csv" && opts["csv_header"] == "true",
 	}
 	if r.now == nil {
@@ -121,14 +136,15 @@ type Reader struct {
 	now       func() time.Time
 	csvHeader bool
 
-	mem   []byte // backing array of buf
-	buf   []byte // unread bytes
-	pos   int64  // offset after the last line consumed
-	eof   bool   // the last read hit the end of the file
-	done  bool   // close mode: everything returned
-	chunk *chunk.Chunk
-	lines int64
-	dead  int64
+	mem     []byte // backing array of buf
+	buf     []byte // unread bytes
+	pos     int64  // offset after the last line consumed
+	eof     bool   // the last read hit the end of the file
+	done    bool   // close mode: everything returned
+	chunk   *chunk.Chunk
+	maxRows int // the most rows one Read returns
+	lines   int64
+	dead    int64
 }
 
 func (r *Reader) readHeader() error {
@@ -187,7 +203,7 @@ func (r *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
 	c := r.chunk
 	c.Reset()
 	c.Partition = 0
-	for c.Len() < ChunkRows {
+	for c.Len() < r.maxRows {
 		i := bytes.IndexByte(r.buf, '\n')
 		if i < 0 {
 			if !r.eof || len(r.buf) == 0 {

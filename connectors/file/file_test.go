@@ -262,7 +262,7 @@ func TestLongLinesAcrossBlocks(t *testing.T) {
 // caller keeps (as the engine's source does) and checks that every chunk
 // keeps its rows after later reads, and that the rows are those Read gives.
 func TestReadIntoCallerChunks(t *testing.T) {
-	path, want := writeBids(t, 3*ChunkRows+17, map[int]string{5: `bad`})
+	path, want := writeBids(t, 2*chunkRowsFor(len(schema))+17, map[int]string{5: `bad`})
 	var dead []connectors.DeadLetter
 	r := open(t, map[string]string{"path": path}, nil, &dead).(*Reader)
 	var kept []*chunk.Chunk
@@ -285,6 +285,9 @@ func TestReadIntoCallerChunks(t *testing.T) {
 		for j := range c.Len() {
 			ids = append(ids, c.Row(j)[0].I)
 		}
+	}
+	if len(kept) != 3 || kept[0].Len() != chunkRowsFor(len(schema)) {
+		t.Fatalf("%d chunks, the first of %d rows", len(kept), kept[0].Len())
 	}
 	if fmt.Sprint(ids) != fmt.Sprint(want) || len(dead) != 1 {
 		t.Fatalf("got %d rows (%d dead letters), want %d", len(ids), len(dead), len(want))

@@ -43,13 +43,8 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 			col, known = k.col, k.known
 			ke = ks + len(k.name)
 		} else {
-			for ke < len(b) && b[ke] != '"' {
-				if b[ke] == '\\' || b[ke] < 0x20 {
-					return false
-				}
-				ke++
-			}
-			if ke >= len(b) {
+			ke = plainEnd(b, ks)
+			if ke >= len(b) || b[ke] != '"' {
 				return false
 			}
 			var mapped bool
@@ -72,15 +67,9 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 		switch c := b[i]; {
 		case c == '"':
 			vs := i + 1
-			ve := vs
-			for ve < len(b) && b[ve] != '"' {
-				if b[ve] == '\\' || b[ve] < 0x20 {
-					return false
-				}
-				ve++
-			}
-			if ve >= len(b) {
-				return false
+			ve := plainEnd(b, vs)
+			if ve >= len(b) || b[ve] != '"' {
+				return false // unterminated, or an escape or control character
 			}
 			i = ve + 1
 			if known {
@@ -334,6 +323,24 @@ func (d *JSONDecoder) foldMatch(key []byte) bool {
 		}
 	}
 	return false
+}
+
+// plainByte is true for the bytes a JSON string holds as they are: not a
+// quote, a backslash or a control character.
+var plainByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c >= 0x20 && c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// plainEnd returns the index of the first byte from i on that is not
+// plain (len(b) if none).
+func plainEnd(b []byte, i int) int {
+	for i < len(b) && plainByte[b[i]] {
+		i++
+	}
+	return i
 }
 
 func skipWS(b []byte, i int) int {

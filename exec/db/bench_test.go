@@ -1,0 +1,58 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/sluice-db/sluice/pgwire"
+)
+
+// BenchmarkPointLookupSimpleProtocol measures what one simple-protocol
+// point lookup costs in the database (Prepare by text, Execute, read the
+// row): the pgbench -M simple path without the wire.
+func BenchmarkPointLookupSimpleProtocol(b *testing.B) {
+	d, err := Open(context.Background(), Config{DataDir: b.TempDir(), Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	ctx := context.Background()
+	var sb strings.Builder
+	sb.WriteString("CREATE TABLE kv (k BIGINT, v TEXT); INSERT INTO kv VALUES ")
+	for i := range 10000 {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "(%d, 'value-%d')", i, i)
+	}
+	sb.WriteString("; CREATE MATERIALIZED VIEW kv_view AS SELECT k, max(v) AS v FROM kv GROUP BY k;")
+	if err := d.Exec(ctx, sb.String()); err != nil {
+		b.Fatal(err)
+	}
+	s, _ := d.NewSession(ctx, pgwire.SessionInfo{User: "bench"})
+	defer s.Close()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		p, err := s.Prepare(ctx, fmt.Sprintf("SELECT v FROM kv_view WHERE k = %d", i%10000), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		res, err := p.Execute(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		row, err := res.Next(ctx)
+		if err != nil || row == nil {
+			b.Fatalf("row %v, %v", row, err)
+		}
+		res.Close()
+	}
+}
+
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-db/sluice/exec/checkpoint"
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/types"
 )
 
 // Checkpoints (see exec/checkpoint for the on-disk format).
@@ -332,7 +333,8 @@ type ckptOp struct {
 	// views: contents are saved incrementally, as a base ("tb") plus the
 	// changes of each checkpoint ("td<epoch>"), compacted into a new base
 	// once the deltas outweigh it.
-	changes    []*chunk.Chunk // applied since the last checkpoint
+	changes    *rowMap[int64] // net changes since the last checkpoint: by key (keyed views) or by row (count)
+	kbuf       types.Row
 	base       ckPart
 	deltas     []ckPart
 	deltaBytes int
@@ -344,7 +346,7 @@ func (w *ckptOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		w.pending = append(w.pending, c.Clone())
 	}
 	if w.mat != nil {
-		w.changes = append(w.changes, c.Clone())
+		w.noteChanges(c)
 	}
 	return w.operator.OnData(in, c, out)
 }
@@ -402,7 +404,7 @@ func (w *ckptOp) OnControl(m chunk.Message) error {
 			w.pending = append(w.pending, m.Chunk.Clone())
 		}
 		if w.mat != nil {
-			w.changes = append(w.changes, m.Chunk.Clone())
+			w.noteChanges(m.Chunk)
 		}
 	case chunk.Watermark:
 		w.dirty = true
@@ -807,22 +809,12 @@ func (w *ckptOp) viewParts(epoch uint64) {
 	if w.base.data == nil || w.deltaBytes > len(w.base.data)+64<<10 {
 		w.base = ckPart{name: "tb", data: snapshotView(w.mat.rel), since: epoch}
 		w.deltas, w.deltaBytes = nil, 0
-		clear(w.changes)
-		w.changes = w.changes[:0]
-	} else if len(w.changes) > 0 {
-		e := &snapEnc{}
-		e.uvarint(uint64(len(w.changes)))
-		for _, c := range w.changes {
-			e.uvarint(uint64(c.Len()))
-			for i := range c.Len() {
-				e.varint(int64(c.Ops[i]))
-				e.row(c.Row(i))
-			}
-		}
-		clear(w.changes)
-		w.changes = w.changes[:0]
-		w.deltas = append(w.deltas, ckPart{name: fmt.Sprintf("td%020d", epoch), data: e.b, since: epoch})
-		w.deltaBytes += len(e.b)
+		w.changes = nil
+	} else if w.changes != nil && w.changes.len() > 0 {
+		e := w.encodeChanges()
+		w.changes = nil
+		w.deltas = append(w.deltas, ckPart{name: fmt.Sprintf("td%020d", epoch), data: e, since: epoch})
+		w.deltaBytes += len(e)
 	}
 	w.c.add(epoch, w.base)
 	for _, p := range w.deltas {
@@ -855,15 +847,18 @@ func (w *ckptOp) restoreViewParts(parts map[string][]byte) error {
 	r.lastWM = wm
 	for _, n := range names {
 		d := &snapDec{b: parts[n]}
-		nc := d.count(1)
+		nc := d.count(2)
 		for range nc {
-			nr := d.count(2)
-			for range nr {
-				op := chunk.Op(d.varint())
-				row := d.row()
-				if d.err != nil {
-					break
-				}
+			k := d.varint()
+			row := d.row()
+			if d.err != nil {
+				break
+			}
+			op := chunk.Insert
+			if k < 0 {
+				op, k = chunk.Delete, -k
+			}
+			for range k {
 				r.store.apply(op, row)
 			}
 		}
@@ -872,4 +867,72 @@ func (w *ckptOp) restoreViewParts(parts map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// noteChanges records a chunk applied to the view: for a keyed view the
+// keys that changed, for a multiset view the net count of each row.
+func (w *ckptOp) noteChanges(c *chunk.Chunk) {
+	if w.changes == nil {
+		w.changes = newRowMap[int64](64)
+	}
+	key := w.mat.rel.key
+	if len(key) > 0 && len(w.kbuf) != len(key) {
+		w.kbuf = make(types.Row, len(key))
+	}
+	for i := range c.Len() {
+		row := c.Row(i)
+		k := row
+		if len(key) > 0 {
+			for j, col := range key {
+				w.kbuf[j] = row[col]
+			}
+			k = w.kbuf
+		}
+		h := hashRow(k)
+		e := w.changes.get(h, k)
+		if e == nil {
+			e = w.changes.insert(h, copyRow(k))
+		}
+		e.val += int64(c.Ops[i])
+	}
+}
+
+// encodeChanges encodes the net changes as (count, row) pairs: for a keyed
+// view the key's current row (count 1) or, when the key is gone, a
+// deletion of a row holding the key; for a multiset view each row with its
+// net count.
+func (w *ckptOp) encodeChanges() []byte {
+	r := w.mat.rel
+	e := &snapEnc{}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	n := 0
+	w.changes.each(func(x *rowEntry[int64]) {
+		if len(r.key) == 0 && x.val == 0 {
+			return
+		}
+		n++
+	})
+	e.uvarint(uint64(n))
+	w.changes.each(func(x *rowEntry[int64]) {
+		if len(r.key) == 0 {
+			if x.val != 0 {
+				e.varint(x.val)
+				e.row(x.key)
+			}
+			return
+		}
+		if cur := r.store.keyed.get(x.hash, x.key); cur != nil {
+			e.varint(1)
+			e.row(cur.val)
+			return
+		}
+		del := make(types.Row, len(r.schema))
+		for j, col := range r.key {
+			del[col] = x.key[j]
+		}
+		e.varint(-1)
+		e.row(del)
+	})
+	return e.b
 }

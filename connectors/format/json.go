@@ -23,6 +23,7 @@ type JSONDecoder struct {
 	row     types.Row
 	buf     []byte
 	keys    []fieldKey // decodeFast: the keys by position in the last objects
+	day     dayCache   // decodeFast: the date of the last timestamp
 	// slowOnly disables decodeFast (differential tests).
 	slowOnly bool
 }

@@ -361,3 +361,25 @@ func TestExactFloat(t *testing.T) {
 		t.Fatal("exactFloat accepted 16 digits")
 	}
 }
+
+// TestTimestampDayCache parses timestamps whose dates repeat and change
+// through one cache and checks each against the uncached parse.
+func TestTimestampDayCache(t *testing.T) {
+	var c dayCache
+	rng := rand.New(rand.NewPCG(3, 4))
+	dates := []string{"2026-11-29", "2026-11-30", "2024-02-29", "2023-02-29", "1969-12-31", "2026-13-01", "2026-11-29"}
+	for range 5000 {
+		in := fmt.Sprintf("%s%c%02d:%02d:%02d.%03d%s", dates[rng.IntN(len(dates))], "T t"[rng.IntN(3)],
+			rng.IntN(25), rng.IntN(61), rng.IntN(61), rng.IntN(1000), []string{"", "Z", "+01:00", "-0530"}[rng.IntN(4)])
+		got, gok := fastTimestampDay([]byte(in), &c)
+		want, wok := fastTimestamp([]byte(in))
+		if got != want || gok != wok {
+			t.Fatalf("%s: cached %d %v, uncached %d %v", in, got, gok, want, wok)
+		}
+		// (types.ParseTimestamp does not take a lower-case 't'; the
+		// decoders accept it on both of their paths.)
+		if slow, err := types.ParseTimestamp(in); wok && in[10] != 't' && (err != nil || slow != want) {
+			t.Fatalf("%s: fast %d, ParseTimestamp %d %v", in, want, slow, err)
+		}
+	}
+}

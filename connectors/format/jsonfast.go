@@ -150,7 +150,7 @@ func (d *JSONDecoder) fastString(col int, s []byte, row types.Row) bool {
 		}
 		row[col] = types.Value{K: types.Text, S: string(s)}
 	case types.Timestamp, types.TimestampTZ:
-		us, ok := fastTimestamp(s)
+		us, ok := fastTimestampDay(s, &d.day)
 		if !ok {
 			return false
 		}

@@ -30,17 +30,42 @@ func digits(b []byte, n int) (int, bool) {
 	return v, true
 }
 
-func fastTimestamp(b []byte) (int64, bool) {
+func fastTimestamp(b []byte) (int64, bool) { return fastTimestampDay(b, nil) }
+
+// dayCache remembers the last date a decoder parsed: events of one stream
+// mostly share their date, so its digits are checked and converted once.
+type dayCache struct {
+	date [10]byte
+	days int64
+	ok   bool
+}
+
+// fastTimestampDay is fastTimestamp with the date looked up in c (when
+// not nil) before it is parsed.
+func fastTimestampDay(b []byte, c *dayCache) (int64, bool) {
 	if len(b) < 19 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ' && b[10] != 't') || b[13] != ':' || b[16] != ':' {
 		return 0, false
 	}
-	y, ok1 := digits(b[0:], 4)
-	mo, ok2 := digits(b[5:], 2)
-	d, ok3 := digits(b[8:], 2)
+	var days int64
+	if c != nil && c.ok && string(b[:10]) == string(c.date[:]) {
+		days = c.days
+	} else {
+		y, ok1 := digits(b[0:], 4)
+		mo, ok2 := digits(b[5:], 2)
+		d, ok3 := digits(b[8:], 2)
+		if !(ok1 && ok2 && ok3) || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) {
+			return 0, false
+		}
+		days = daysFromCivil(int64(y), int64(mo), int64(d))
+		if c != nil {
+			copy(c.date[:], b[:10])
+			c.days, c.ok = days, true
+		}
+	}
 	h, ok4 := digits(b[11:], 2)
 	mi, ok5 := digits(b[14:], 2)
 	s, ok6 := digits(b[17:], 2)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || s > 59 {
+	if !(ok4 && ok5 && ok6) || h > 23 || mi > 59 || s > 59 {
 		return 0, false
 	}
 	rest := b[19:]
@@ -96,7 +121,6 @@ func fastTimestamp(b []byte) (int64, bool) {
 	default:
 		return 0, false
 	}
-	days := daysFromCivil(int64(y), int64(mo), int64(d))
 	us := (days*86400+int64(h*3600+mi*60+s))*1e6 + frac - off
 	return us, true
 }

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -26,9 +27,24 @@ func main() {
 	path := flag.String("path", "bids.ndjson", "NDJSON file of bids")
 	n := flag.Int64("n", 0, "events in the file (0: do not check)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "filequery:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "filequery:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*path, *n, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "filequery:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

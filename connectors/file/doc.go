@@ -7,7 +7,12 @@
 // csv_delimiter, csv_null, json_missing).
 //
 // The reader reads the file in 1 MiB blocks and decodes one line per row,
-// up to 1024 rows per chunk, all in partition 0. A line that does not
+// up to ChunkRows (65536) rows and 256K values per chunk, all in partition
+// 0: the engine's source emits one watermark per chunk, so large chunks
+// mean few intermediate updates in an updating view downstream (a read
+// returns early when the file has no more data, so following a live file
+// adds no delay). ReadInto decodes into a chunk the caller owns, which the
+// engine forwards without a copy. A line that does not
 // decode goes to SourceSpec.DeadLetter with its raw bytes and its byte
 // offset; reading goes on. Position is the byte offset just after the last
 // line returned (decimal text), so a restart resumes at the next line. With

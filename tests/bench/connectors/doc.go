@@ -15,6 +15,12 @@
 //	export PULSAR_URL PULSAR_ADMIN_URL CLICKHOUSE_ADDR
 //	go test ./tests/bench/connectors/ -run '^$' -bench . -benchtime 1x
 //
-// filebench.sh and the genbids and fileread commands measure the file
-// source over a generated NDJSON file of bids.
+// filebench.sh and the genbids, fileread and filequery commands measure
+// the file source over a generated NDJSON file of bids (filequery
+// -cpuprofile profiles the whole process). BenchmarkFileTumble runs the
+// filequery query in the test process and reports events/s and events per
+// CPU-second (getrusage); it needs no service:
+//
+//	SLUICE_BIDS_FILE=/tmp/bids.ndjson go test ./tests/bench/connectors/ -run '^$' \
+//	    -bench FileTumble -benchtime 1x -cpuprofile /tmp/cpu.out
 package connectors

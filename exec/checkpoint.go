@@ -894,6 +894,9 @@ func (w *ckptOp) noteChanges(c *chunk.Chunk) {
 			e = w.changes.insert(h, copyRow(k))
 		}
 		e.val += int64(c.Ops[i])
+		if e.val == 0 && len(key) == 0 {
+			w.changes.remove(e) // a row inserted and retracted again: no net change
+		}
 	}
 }
 

@@ -41,6 +41,7 @@ func openDatabase(ctx context.Context, cfg server.Config, log *slog.Logger, reg 
 		IdleTimeout:        cfg.IdleTimeout,
 		QuietAdvance:       quiet,
 		CheckpointInterval: cfg.CheckpointInterval,
+		Parallelism:        cfg.Parallelism,
 		Users:              cfg.PGUsers,
 	})
 	if err != nil {
@@ -161,7 +162,10 @@ func (a *dbAdapter) Stats() server.Stats {
 	}
 	for _, c := range e.CheckpointStats() {
 		st.Checkpoints = append(st.Checkpoints, server.CheckpointStats{Job: c.Job, Count: c.Count, Failures: c.Failures,
-			LastDuration: c.LastDurati, LastEpoch: c.LastEpoch, LastBytes: c.LastBytes})
+			LastDuration: c.LastDuration, LastEpoch: c.LastEpoch, LastBytes: c.LastBytes})
+	}
+	for _, r := range e.Recoveries() {
+		st.Recoveries = append(st.Recoveries, server.RecoveryStats{Job: r.Job, Duration: r.Duration, Skipped: len(r.Skipped)})
 	}
 	_, st.DeadLetters = a.d.DeadLetterCounts()
 	return st

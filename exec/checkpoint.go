@@ -66,10 +66,6 @@ type CheckpointStats struct {
 	LastError string
 	// LastDuration is how long the last checkpoint's write took.
 	LastDuration time.Duration
-	// LastDurati is LastDuration under its first, truncated name.
-	//
-	// Deprecated: use LastDuration.
-	LastDurati time.Duration
 }
 
 // engineCkpt is an engine's checkpointing state (nil when
@@ -620,7 +616,7 @@ func (c *jobCkpt) finish(epoch uint64) error {
 		st.Count++
 		st.LastEpoch = epoch
 		st.LastBytes = bytes
-		st.LastDuration, st.LastDurati = d, d
+		st.LastDuration = d
 	}
 	c.e.ck.mu.Unlock()
 	if err != nil {

@@ -219,7 +219,7 @@ func BenchmarkRecovery1MOpenKeys(b *testing.B) {
 	if st.OpenWindows != 1 || len(cs) != 1 || cs[0].LastEpoch == 0 {
 		b.Fatalf("open windows %d, checkpoints %+v", st.OpenWindows, cs)
 	}
-	b.Logf("checkpoint of 1M keys: %d bytes written in %s", cs[0].LastBytes, cs[0].LastDurati)
+	b.Logf("checkpoint of 1M keys: %d bytes written in %s", cs[0].LastBytes, cs[0].LastDuration)
 	var total time.Duration
 	var bytes int64
 	for b.Loop() {

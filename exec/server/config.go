@@ -35,6 +35,9 @@ type Config struct {
 	LogLevel, LogFormat string
 	// CheckpointInterval is how often the engine checkpoints.
 	CheckpointInterval time.Duration
+	// Parallelism is how many hash-partitioned copies of each keyed
+	// aggregate run.
+	Parallelism int
 	// IdleTimeout is the default for sources' idle_timeout option.
 	IdleTimeout time.Duration
 	// QuietAdvance is the default for sources' quiet_advance option: when
@@ -64,7 +67,7 @@ const (
 	DefaultDataDir            = "./sluice-data"
 	DefaultPGAddr             = "127.0.0.1:4566"
 	DefaultHTTPAddr           = "127.0.0.1:8080"
-	DefaultCheckpointInterval = 10 * time.Second
+	DefaultCheckpointInterval = time.Second
 	DefaultIdleTimeout        = 10 * time.Second
 	DefaultQuietAdvance       = 10 * time.Second
 	DefaultIngestMaxBody      = 16 << 20
@@ -179,6 +182,8 @@ func newFlagSet(cfg *Config, out io.Writer) (*flag.FlagSet, []Flag) {
 	str(&cfg.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	str(&cfg.LogFormat, "log-format", "text", "log format: text or json")
 	dur(&cfg.CheckpointInterval, "checkpoint-interval", DefaultCheckpointInterval, "how often state and source positions are checkpointed")
+	fs.IntVar(&cfg.Parallelism, "parallelism", 1, "copies of each keyed aggregate, hash-partitioned by key across cores (results do not change)")
+	docs = append(docs, Flag{"parallelism", EnvName("parallelism"), "1", "copies of each keyed aggregate, hash-partitioned by key across cores (results do not change)"})
 	dur(&cfg.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "default idle_timeout of sources: a partition silent this long stops holding back the watermark")
 	dur(&cfg.QuietAdvance, "quiet-advance", DefaultQuietAdvance, "default quiet_advance of sources: when every input of a view is silent this long, event time advances with the wall clock (0 = off)")
 	str(&cfg.IngestToken, "ingest-token", "", "bearer token required by POST /ingest/{source} (empty = no token)")
@@ -337,6 +342,9 @@ func (c Config) Validate() error {
 	}
 	if (c.PGTLSCert == "") != (c.PGTLSKey == "") {
 		return errors.New("--pg-tls-cert and --pg-tls-key must be given together")
+	}
+	if c.Parallelism < 1 {
+		return errors.New("--parallelism must be at least 1")
 	}
 	if c.CheckpointInterval <= 0 {
 		return errors.New("--checkpoint-interval must be positive")

@@ -17,6 +17,17 @@ type Stats struct {
 	DeadLetters map[string]int64
 	// Checkpoints are per job (a view's or sink's dataflow).
 	Checkpoints []CheckpointStats
+	// Recoveries are the jobs restored from a checkpoint at start.
+	Recoveries []RecoveryStats
+}
+
+// RecoveryStats describes one job's restore from a checkpoint.
+type RecoveryStats struct {
+	Job string
+	// Duration is how long loading and restoring the checkpoint took.
+	Duration time.Duration
+	// Skipped counts newer checkpoints that were corrupt or incomplete.
+	Skipped int
 }
 
 // CheckpointStats describes the checkpoints of one job.
@@ -75,6 +86,7 @@ type statsCollector struct {
 	sinkEvents, sinkEpoch, deadLetters *prometheus.Desc
 	ckptCount, ckptFailures            *prometheus.Desc
 	ckptDuration, ckptEpoch, ckptBytes *prometheus.Desc
+	recovery, recoverySkipped          *prometheus.Desc
 }
 
 // NewStatsCollector returns a collector exporting the sluice_* metrics from
@@ -83,28 +95,30 @@ type statsCollector struct {
 func NewStatsCollector(stats func() Stats, now func() time.Time) prometheus.Collector {
 	d := prometheus.NewDesc
 	return &statsCollector{
-		stats:        stats,
-		now:          now,
-		sourceEvents: d("sluice_source_events_total", "Rows read or ingested by a source or table.", []string{"source"}, nil),
-		sourceLag:    d("sluice_source_lag", "Consumer backlog of a source, in the unit of the unit label.", []string{"source", "unit"}, nil),
-		viewIn:       d("sluice_view_events_total", "Rows entering (direction=in) or changes leaving (direction=out) a materialized view.", []string{"view", "direction"}, nil),
-		wmDelay:      d("sluice_view_watermark_delay_seconds", "How far a view's event-time watermark is behind the wall clock.", []string{"view"}, nil),
-		stateBytes:   d("sluice_state_bytes", "Estimated operator state held by a view.", []string{"view"}, nil),
-		late:         d("sluice_late_events_total", "Rows that arrived after their window closed beyond the allowed lateness (kept in sluice_late_events).", []string{"view"}, nil),
-		sinkEvents:   d("sluice_sink_events_total", "Changes written by a sink.", []string{"sink"}, nil),
-		sinkEpoch:    d("sluice_sink_committed_epoch", "Last checkpoint epoch a sink committed.", []string{"sink"}, nil),
-		deadLetters:  d("sluice_dead_letters_total", "Inputs a source could not decode or validate (kept in sluice_dead_letters).", []string{"source"}, nil),
-		ckptCount:    d("sluice_checkpoints_total", "Completed checkpoints of a job (a view's or sink's dataflow).", []string{"job"}, nil),
-		ckptFailures: d("sluice_checkpoint_failures_total", "Failed checkpoints of a job.", []string{"job"}, nil),
-		ckptDuration: d("sluice_checkpoint_duration_seconds", "Duration of a job's last completed checkpoint.", []string{"job"}, nil),
-		ckptEpoch:    d("sluice_checkpoint_epoch", "Epoch of a job's last completed checkpoint.", []string{"job"}, nil),
-		ckptBytes:    d("sluice_checkpoint_bytes", "State bytes written by a job's last checkpoint.", []string{"job"}, nil),
+		stats:           stats,
+		now:             now,
+		sourceEvents:    d("sluice_source_events_total", "Rows read or ingested by a source or table.", []string{"source"}, nil),
+		sourceLag:       d("sluice_source_lag", "Consumer backlog of a source, in the unit of the unit label.", []string{"source", "unit"}, nil),
+		viewIn:          d("sluice_view_events_total", "Rows entering (direction=in) or changes leaving (direction=out) a materialized view.", []string{"view", "direction"}, nil),
+		wmDelay:         d("sluice_view_watermark_delay_seconds", "How far a view's event-time watermark is behind the wall clock.", []string{"view"}, nil),
+		stateBytes:      d("sluice_state_bytes", "Estimated operator state held by a view.", []string{"view"}, nil),
+		late:            d("sluice_late_events_total", "Rows that arrived after their window closed beyond the allowed lateness (kept in sluice_late_events).", []string{"view"}, nil),
+		sinkEvents:      d("sluice_sink_events_total", "Changes written by a sink.", []string{"sink"}, nil),
+		sinkEpoch:       d("sluice_sink_committed_epoch", "Last checkpoint epoch a sink committed.", []string{"sink"}, nil),
+		deadLetters:     d("sluice_dead_letters_total", "Inputs a source could not decode or validate (kept in sluice_dead_letters).", []string{"source"}, nil),
+		ckptCount:       d("sluice_checkpoints_total", "Completed checkpoints of a job (a view's or sink's dataflow).", []string{"job"}, nil),
+		ckptFailures:    d("sluice_checkpoint_failures_total", "Failed checkpoints of a job.", []string{"job"}, nil),
+		ckptDuration:    d("sluice_checkpoint_duration_seconds", "Duration of a job's last completed checkpoint.", []string{"job"}, nil),
+		ckptEpoch:       d("sluice_checkpoint_epoch", "Epoch of a job's last completed checkpoint.", []string{"job"}, nil),
+		ckptBytes:       d("sluice_checkpoint_bytes", "State bytes written by a job's last checkpoint.", []string{"job"}, nil),
+		recovery:        d("sluice_recovery_duration_seconds", "Time a job took to restore its checkpoint when the process started.", []string{"job"}, nil),
+		recoverySkipped: d("sluice_recovery_skipped_checkpoints", "Newer checkpoints a job found corrupt or incomplete and skipped when it restored.", []string{"job"}, nil),
 	}
 }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.sourceEvents, c.sourceLag, c.viewIn, c.wmDelay, c.stateBytes, c.late,
-		c.sinkEvents, c.sinkEpoch, c.deadLetters, c.ckptCount, c.ckptFailures, c.ckptDuration, c.ckptEpoch, c.ckptBytes} {
+		c.sinkEvents, c.sinkEpoch, c.deadLetters, c.ckptCount, c.ckptFailures, c.ckptDuration, c.ckptEpoch, c.ckptBytes, c.recovery, c.recoverySkipped} {
 		ch <- d
 	}
 }
@@ -143,5 +157,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- cm(c.ckptEpoch, prometheus.GaugeValue, float64(k.LastEpoch), k.Job)
 			ch <- cm(c.ckptBytes, prometheus.GaugeValue, float64(k.LastBytes), k.Job)
 		}
+	}
+	for _, r := range st.Recoveries {
+		ch <- cm(c.recovery, prometheus.GaugeValue, r.Duration.Seconds(), r.Job)
+		ch <- cm(c.recoverySkipped, prometheus.GaugeValue, float64(r.Skipped), r.Job)
 	}
 }

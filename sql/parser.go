@@ -1010,18 +1010,10 @@ func (p *stmtParser) subscribe() (Statement, error) {
 	return s, nil
 }
 
-// copyTo parses COPY (query | SUBSCRIBE ...) TO STDOUT [[WITH] (options)].
-func (p *stmtParser) copyTo() (Statement, error) {
-	start := p.i
-	p.i++
-	j := matchClose(p.toks, p.i)
-	if j < 0 {
-		return nil, p.syntaxErr()
-	}
-	inner := &stmtParser{src: p.src, toks: p.toks[p.i+1 : j], end: p.end, rw: p.rw}
-	if len(inner.toks) == 0 {
-		return nil, p.syntaxErr()
-	}
+// queryOrSubscribe parses toks (all of them) as a SUBSCRIBE or a query:
+// the body of DECLARE ... FOR and of COPY (...).
+func (p *stmtParser) queryOrSubscribe(toks []token) (Statement, error) {
+	inner := &stmtParser{src: p.src, toks: toks, end: p.end, rw: p.rw}
 	var (
 		st  Statement
 		err error
@@ -1036,6 +1028,24 @@ func (p *stmtParser) copyTo() (Statement, error) {
 	}
 	if inner.i < len(inner.toks) {
 		return nil, inner.syntaxErr()
+	}
+	return st, nil
+}
+
+// copyTo parses COPY (query | SUBSCRIBE ...) TO STDOUT [[WITH] (options)].
+func (p *stmtParser) copyTo() (Statement, error) {
+	start := p.i
+	p.i++
+	j := matchClose(p.toks, p.i)
+	if j < 0 {
+		return nil, p.syntaxErr()
+	}
+	if j == p.i+1 {
+		return nil, p.syntaxErr()
+	}
+	st, err := p.queryOrSubscribe(p.toks[p.i+1 : j])
+	if err != nil {
+		return nil, err
 	}
 	p.i = j + 1
 	if err := p.expect("to"); err != nil {
@@ -1081,21 +1091,12 @@ func (p *stmtParser) declare() (Statement, error) {
 	if err := p.expect("for"); err != nil {
 		return nil, err
 	}
-	inner := &stmtParser{src: p.src, toks: p.toks[p.i:], end: p.end, rw: p.rw}
-	if inner.i >= len(inner.toks) {
+	if p.i >= len(p.toks) {
 		return nil, p.syntaxErr()
 	}
-	var st Statement
-	if inner.peek().is("subscribe") {
-		st, err = inner.subscribe()
-	} else {
-		st, err = inner.selectOf(inner.rest())
-	}
+	st, err := p.queryOrSubscribe(p.toks[p.i:])
 	if err != nil {
 		return nil, err
-	}
-	if inner.i < len(inner.toks) {
-		return nil, inner.syntaxErr()
 	}
 	p.i = len(p.toks)
 	d.Stmt = st

@@ -148,6 +148,8 @@ func CoerceNumeric(t Type, d decimal.Decimal) (Value, error) {
 
 var timestampLayouts = []string{
 	time.RFC3339Nano,
+	"2006-01-02T15:04:05.999999999-0700",
+	"2006-01-02 15:04:05.999999999-0700",
 	"2006-01-02 15:04:05.999999999Z07:00",
 	"2006-01-02 15:04:05.999999999Z07",
 	"2006-01-02 15:04:05.999999999-07",
@@ -168,6 +170,12 @@ func ParseTimestamp(s string) (int64, error) {
 		if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return ms * 1000, nil
 		}
+	}
+	if len(s) > 10 && s[10] == 't' { // RFC 3339 allows lower-case T and Z
+		s = s[:10] + "T" + s[11:]
+	}
+	if strings.HasSuffix(s, "z") {
+		s = s[:len(s)-1] + "Z"
 	}
 	for _, l := range timestampLayouts {
 		if t, err := time.Parse(l, s); err == nil {

@@ -75,7 +75,7 @@ func TestParseIntervalForms(t *testing.T) {
 
 func TestParseTimestampForms(t *testing.T) {
 	want := int64(1704067200) * MicrosPerSecond
-	for _, in := range []string{"2024-01-01T00:00:00Z", "2024-01-01 00:00:00", "1704067200000", "2024-01-01 00:00:00+00"} {
+	for _, in := range []string{"2024-01-01T00:00:00Z", "2024-01-01 00:00:00", "1704067200000", "2024-01-01 00:00:00+00", "2024-01-01t00:00:00z", "2024-01-01T01:00:00+0100", "2024-01-01 02:00:00+0200"} {
 		got, err := ParseTimestamp(in)
 		if err != nil || got != want {
 			t.Errorf("%q: got %d, %v; want %d", in, got, err, want)

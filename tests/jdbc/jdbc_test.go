@@ -34,12 +34,18 @@ func driverJar(t *testing.T) string {
 		return jar
 	}
 	if _, err := exec.LookPath("mvn"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("no PostgreSQL JDBC driver and no mvn to fetch it")
+		}
 		t.Skip("no PostgreSQL JDBC driver and no mvn to fetch it")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "mvn", "-q", "dependency:get", "-Dartifact=org.postgresql:postgresql:"+driverVersion).CombinedOutput()
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("fetch the JDBC driver: %v\n%s", err, out)
+		}
 		t.Skipf("fetch the JDBC driver: %v\n%s", err, out)
 	}
 	return jar
@@ -53,6 +59,9 @@ func sourceDir() string {
 func TestJDBC(t *testing.T) {
 	for _, tool := range []string{"java", "javac"} {
 		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not installed", tool)
+			}
 			t.Skipf("%s not installed", tool)
 		}
 	}

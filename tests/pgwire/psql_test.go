@@ -42,6 +42,9 @@ func postgresForComparison(t *testing.T) (host, port string) {
 	t.Helper()
 	out, err := exec.Command("bash", filepath.Join(repoRoot(), "tests", "services", "postgres.sh"), "start").Output()
 	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("PostgreSQL for comparison not available: %v", err)
+		}
 		t.Skipf("PostgreSQL for comparison not available: %v", err)
 	}
 	env := map[string]string{}
@@ -90,6 +93,9 @@ func knownGap(out string) string {
 // against PostgreSQL holding the same schema, and requires the same output.
 func TestPsqlMatchesPostgres(t *testing.T) {
 	if _, err := exec.LookPath("psql"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("psql not installed")
+		}
 		t.Skip("psql not installed")
 	}
 	addr, _ := startDB(t, setupSQL)
@@ -119,6 +125,9 @@ func TestPsqlMatchesPostgres(t *testing.T) {
 // TestPsqlCommands checks psql commands whose output is Sluice's own.
 func TestPsqlCommands(t *testing.T) {
 	if _, err := exec.LookPath("psql"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("psql not installed")
+		}
 		t.Skip("psql not installed")
 	}
 	addr, _ := startDB(t, setupSQL)
@@ -157,6 +166,9 @@ func TestPsqlCommands(t *testing.T) {
 // TestPsqlWatch runs \watch and checks that it repeats the query.
 func TestPsqlWatch(t *testing.T) {
 	if _, err := exec.LookPath("psql"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("psql not installed")
+		}
 		t.Skip("psql not installed")
 	}
 	addr, _ := startDB(t, setupSQL)

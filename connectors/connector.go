@@ -113,6 +113,18 @@ type SchemaChecker interface {
 	CheckSchema(schema types.Schema, opts map[string]string) error
 }
 
+// Rebuilder is implemented by sinks that can replace what they wrote
+// before. The engine calls Rebuild before a sink's job starts without a
+// checkpoint of its own to restore (a new sink, or a sink reading a view,
+// which restarts from the view's restored contents): such a job sends its
+// input's whole current contents again. After Rebuild, the first epoch the
+// sink commits must supersede every row it wrote before that epoch, so its
+// output equals the rebuilt contents plus later changes, with nothing left
+// over from before a crash.
+type Rebuilder interface {
+	Rebuild(ctx context.Context) error
+}
+
 // PartitionLag is the consumer lag of one partition.
 type PartitionLag struct {
 	Partition int

@@ -237,6 +237,9 @@ func (e *Engine) StartSink(ctx context.Context, s *plan.Sink, sink connectors.Si
 	}
 	j := e.newJob(s.Name, "sink")
 	op := &sinkOp{sink: sink, job: j, epoch: last}
+	if rb, ok := sink.(connectors.Rebuilder); ok {
+		j.rebuild = rb.Rebuild
+	}
 	j.closers = append(j.closers, sink.Close)
 	term := newNode(j, "sink "+s.Name, op, 1, len(s.Schema()))
 	return e.startJob(ctx, j, term, s.Input, nil)
@@ -293,6 +296,14 @@ func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.No
 		}
 	}
 	e.afterAttach(j) // checkpoint:
+	if j.rebuild != nil && (j.ck == nil || !j.ck.restored) {
+		// The job re-sends its input's contents: the sink replaces its
+		// earlier output at its next commit.
+		if err := j.rebuild(ctx); err != nil {
+			_ = e.Drop(j.name)
+			return fmt.Errorf("rebuild sink %s: %w", j.name, err)
+		}
+	}
 	for _, s := range j.sources {
 		j.wg.Add(1)
 		go s.run(j.ctx)
@@ -469,6 +480,9 @@ type job struct {
 	closers []func() error
 	ck      *jobCkpt // checkpoint: nil without checkpoints
 	stats   []*opStats
+	// rebuild, for a sink that is a connectors.Rebuilder, is called before
+	// the job's sources run when the job did not restore a checkpoint.
+	rebuild func(context.Context) error
 
 	rowsIn, rowsOut atomic.Int64
 	late            atomic.Int64

@@ -38,8 +38,13 @@
 // being inserted when the process died) are removed with ALTER TABLE ...
 // DELETE, waiting for the mutation to finish. A replayed epoch at or below
 // LastCommitted is dropped. A failed insert is cleaned up the same way and
-// retried with backoff. So after a crash and restart each result row is in
-// the table once; while an epoch is being inserted a reader can see its
+// retried with backoff. The sink is a connectors.Rebuilder: when its job
+// starts without a checkpoint of its own (a new sink, or a sink reading a
+// view, rebuilt from the view's restored contents after a restart), the
+// first epoch it commits replaces every older row (ALTER TABLE ... DELETE
+// WHERE _sluice_epoch < that epoch, waited for), so rows the replay no
+// longer produces (a session whose bounds changed) do not linger. So after
+// a crash and restart each result row is in the table once; while an epoch is being inserted a reader can see its
 // rows early, which `WHERE _sluice_epoch <= (SELECT max(epoch) FROM
 // <table>__sluice_commits)` hides. The same scheme is used on every server
 // version (it is correct on all of them); one sink per table.

@@ -82,16 +82,18 @@ const (
 
 // Sink writes a view's changes to a ClickHouse table, once per epoch.
 type Sink struct {
-	conn      driver.Conn
-	db, table string
-	qtable    string // quoted db.table
-	qlog      string // quoted commit log
-	name      string
-	schema    types.Schema
-	mode      mode
-	batchSize int
-	dt64      bool
-	last      uint64
+	// rebuilding is set by Rebuild: the next commit removes older epochs.
+	rebuilding bool
+	conn       driver.Conn
+	db, table  string
+	qtable     string // quoted db.table
+	qlog       string // quoted commit log
+	name       string
+	schema     types.Schema
+	mode       mode
+	batchSize  int
+	dt64       bool
+	last       uint64
 	// notNull marks columns stored without Nullable: the key columns of a
 	// ReplacingMergeTree (ClickHouse sorting keys cannot be Nullable); a
 	// NULL there is stored as the type's zero value.
@@ -180,15 +182,21 @@ func (s *Sink) open(ctx context.Context, create bool, key []int) error {
 // removeAbove deletes rows of epochs above epoch (left by an insert that
 // did not commit) and waits until the deletion is done.
 func (s *Sink) removeAbove(ctx context.Context, epoch uint64) error {
+	return s.removeEpochs(ctx, ">", epoch, "uncommitted")
+}
+
+// removeEpochs deletes the rows whose epoch compares with epoch by op (">"
+// or "<") and waits for the mutation to finish.
+func (s *Sink) removeEpochs(ctx context.Context, op string, epoch uint64, what string) error {
 	var n uint64
-	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.qtable+" WHERE "+EpochColumn+" > ?", epoch).Scan(&n); err != nil {
-		return fmt.Errorf("count uncommitted rows in %s: %w", s.qtable, err)
+	if err := s.conn.QueryRow(ctx, "SELECT count() FROM "+s.qtable+" WHERE "+EpochColumn+" "+op+" ?", epoch).Scan(&n); err != nil {
+		return fmt.Errorf("count %s rows in %s: %w", what, s.qtable, err)
 	}
 	if n == 0 {
 		return nil
 	}
-	if err := s.conn.Exec(ctx, "ALTER TABLE "+s.qtable+" DELETE WHERE "+EpochColumn+" > ?", epoch); err != nil {
-		return fmt.Errorf("delete uncommitted rows from %s: %w", s.qtable, err)
+	if err := s.conn.Exec(ctx, "ALTER TABLE "+s.qtable+" DELETE WHERE "+EpochColumn+" "+op+" ?", epoch); err != nil {
+		return fmt.Errorf("delete %s rows from %s: %w", what, s.qtable, err)
 	}
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
@@ -200,7 +208,7 @@ func (s *Sink) removeAbove(ctx context.Context, epoch uint64) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("deletion of uncommitted rows in %s still running after 5 minutes", s.qtable)
+			return fmt.Errorf("deletion of %s rows in %s still running after 5 minutes", what, s.qtable)
 		}
 		select {
 		case <-ctx.Done():
@@ -365,6 +373,22 @@ func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
 		return fmt.Errorf("clickhouse sink %s: log epoch %d: %w", s.name, epoch, err)
 	}
 	s.last = epoch
+	if s.rebuilding {
+		// The first epoch after a rebuild carries the input's whole contents
+		// (or follows an empty one): every older row is superseded. A crash
+		// before this finishes rebuilds again, so it is safe to repeat.
+		if err := s.removeEpochs(ctx, "<", epoch, "superseded"); err != nil {
+			return fmt.Errorf("clickhouse sink %s: replace output before epoch %d: %w", s.name, epoch, err)
+		}
+		s.rebuilding = false
+	}
+	return nil
+}
+
+// Rebuild implements connectors.Rebuilder: the next committed epoch
+// replaces everything the sink wrote before it.
+func (s *Sink) Rebuild(context.Context) error {
+	s.rebuilding = true
 	return nil
 }
 

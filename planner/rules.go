@@ -362,10 +362,16 @@ func rulePushFilterThroughProject(n plan.Node) (plan.Node, bool) {
 	}
 	np := *p
 	np.Input = &plan.Filter{Input: p.Input, Pred: expr.NewAnd(down...)}
+	return withResidual(&np, up), true
+}
+
+// withResidual puts the conjuncts that could not be pushed down back above
+// n (n itself when there are none).
+func withResidual(n plan.Node, up []expr.Expr) plan.Node {
 	if len(up) == 0 {
-		return &np, true
+		return n
 	}
-	return &plan.Filter{Input: &np, Pred: expr.NewAnd(up...)}, true
+	return &plan.Filter{Input: n, Pred: expr.NewAnd(up...)}
 }
 
 func rulePushFilterThroughSort(n plan.Node) (plan.Node, bool) {
@@ -417,10 +423,7 @@ func rulePushFilterThroughWindowAssign(n plan.Node) (plan.Node, bool) {
 	}
 	nw := *wa
 	nw.Input = &plan.Filter{Input: wa.Input, Pred: expr.NewAnd(down...)}
-	if len(up) == 0 {
-		return &nw, true
-	}
-	return &plan.Filter{Input: &nw, Pred: expr.NewAnd(up...)}, true
+	return withResidual(&nw, up), true
 }
 
 // rulePushFilterIntoJoin pushes conjuncts over one join input into that

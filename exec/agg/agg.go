@@ -72,7 +72,8 @@ type Agg struct {
 	sepExpr  expr.Expr
 	fraction float64 // approx_percentile
 
-	mk func(a *Agg) State
+	mk   func(a *Agg) State
+	flat flatKind // the flat form of mk's states, if any (flat.go)
 }
 
 // Compile validates call and returns an Agg making cheap (append-only for
@@ -277,8 +278,10 @@ func (a *Agg) bindPlain(opt Options) error {
 	switch a.fn {
 	case "count":
 		if a.arg == nil && a.filter == nil {
+			a.flat = flatCountStar
 			a.mk = func(a *Agg) State { return &countStarState{} }
 		} else {
+			a.flat = flatCount
 			a.mk = func(a *Agg) State { return &countState{a: a} }
 		}
 		a.retract = true
@@ -288,8 +291,10 @@ func (a *Agg) bindPlain(opt Options) error {
 		a.avg = a.fn == "avg"
 		switch {
 		case rk == types.Float32 || rk == types.Float64 || ak == types.Float32 || ak == types.Float64:
+			a.flat = flatFloatSum
 			a.mk = func(a *Agg) State { return &floatSumState{a: a} }
 		case ak.IsInteger() || ak == types.Interval:
+			a.flat = flatIntSum
 			a.mk = func(a *Agg) State { return &intSumState{a: a} }
 		default:
 			a.mk = func(a *Agg) State { return &numericSumState{a: a} }
@@ -300,6 +305,7 @@ func (a *Agg) bindPlain(opt Options) error {
 		if opt.Retract {
 			a.mk = func(a *Agg) State { return &multisetState{a: a} }
 		} else if ak.IsInteger() || ak.IsTime() || ak == types.Date || ak == types.Interval || ak == types.Bool {
+			a.flat = flatMinMaxInt
 			a.mk = func(a *Agg) State { return &minMaxIntState{a: a} }
 		} else {
 			a.mk = func(a *Agg) State { return &minMaxState{a: a} }

@@ -1,7 +1,7 @@
 package agg
 
 import (
-	"math/big"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,18 +52,14 @@ func (s *countStarState) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// countState is count(x) and count(*) FILTER (...).
+// countState is count(x) and count(*) FILTER (...): its flat form.
 type countState struct {
 	a *Agg
-	n int64
+	w [1]int64
 }
 
 func (s *countState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
-	_, ok, err := s.a.input(ctx, row)
-	if ok {
-		s.n += int64(op)
-	}
-	return err
+	return s.a.FlatUpdate(s.w[:], ctx, row, op)
 }
 func (s *countState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
 	return s.Update(ctx, row, op)
@@ -73,14 +69,13 @@ func (s *countState) Merge(other State) error {
 	if !ok {
 		return mismatch(s, other)
 	}
-	s.n += o.n
-	return nil
+	return s.a.FlatMerge(s.w[:], o.w[:])
 }
-func (s *countState) Result() types.Value { return types.NewInt(s.n) }
+func (s *countState) Result() types.Value { return s.a.FlatResult(s.w[:]) }
 func (s *countState) SizeBytes() int      { return int(unsafe.Sizeof(*s)) }
 func (s *countState) MarshalBinary() ([]byte, error) {
 	e := newEncoder(tagCount)
-	e.varint(s.n)
+	e.varint(s.w[0])
 	return e.b, nil
 }
 func (s *countState) UnmarshalBinary(b []byte) error {
@@ -89,7 +84,7 @@ func (s *countState) UnmarshalBinary(b []byte) error {
 	if err := d.done(); err != nil {
 		return err
 	}
-	s.n = n
+	s.w[0] = n
 	return nil
 }
 
@@ -109,45 +104,15 @@ func outOfRange(k types.Kind) error {
 }
 
 // intSumState is sum/avg over integers and intervals, accumulated exactly in
-// 128 bits.
+// 128 bits: its flat form [sum.hi, sum.lo, n].
 type intSumState struct {
-	a   *Agg
-	sum int128
-	n   int64
+	a *Agg
+	w [3]int64
 }
 
 func (s *intSumState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
-	v, ok, err := s.a.input(ctx, row)
-	if !ok {
-		return err
-	}
-	var sum int128
-	if op == chunk.Delete {
-		sum = s.sum.sub(v.I)
-	} else {
-		sum = s.sum.add(v.I)
-	}
-	if err := s.check(sum); err != nil {
-		return err
-	}
-	s.sum = sum
-	s.n += int64(op)
-	return nil
+	return s.a.FlatUpdate(s.w[:], ctx, row, op)
 }
-
-// check rejects a running sum outside the result type (sum(integer) is
-// bigint in Postgres and errors on overflow; numeric results never do).
-func (s *intSumState) check(sum int128) error {
-	if sum.fits() || s.a.avg {
-		return nil
-	}
-	switch s.a.typ.Kind {
-	case types.Numeric, types.Float32, types.Float64:
-		return nil
-	}
-	return outOfRange(s.a.typ.Kind)
-}
-
 func (s *intSumState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
 	return s.Update(ctx, row, op)
 }
@@ -156,50 +121,15 @@ func (s *intSumState) Merge(other State) error {
 	if !ok {
 		return mismatch(s, other)
 	}
-	sum := s.sum.plus(o.sum)
-	if err := s.check(sum); err != nil {
-		return err
-	}
-	s.sum = sum
-	s.n += o.n
-	return nil
+	return s.a.FlatMerge(s.w[:], o.w[:])
 }
-func (s *intSumState) Result() types.Value {
-	if s.n <= 0 {
-		return types.NullValue
-	}
-	k := s.a.typ.Kind
-	if s.a.avg {
-		switch k {
-		case types.Numeric:
-			return divNumeric(s.sum.decimal(), 0, s.n)
-		case types.Float32, types.Float64:
-			return floatResult(k, s.sum.float()/float64(s.n))
-		}
-		// interval (or an integer result the planner asked for): truncate.
-		if s.sum.fits() {
-			return types.Value{K: k, I: int64(s.sum.lo) / s.n}
-		}
-		q := new(big.Int).Quo(s.sum.big(), big.NewInt(s.n))
-		return types.Value{K: k, I: q.Int64()}
-	}
-	switch k {
-	case types.Numeric:
-		if s.sum.fits() {
-			return types.Value{K: types.Numeric, S: strconv.FormatInt(int64(s.sum.lo), 10)}
-		}
-		return types.Value{K: types.Numeric, S: s.sum.big().String()}
-	case types.Float32, types.Float64:
-		return floatResult(k, s.sum.float())
-	}
-	return types.Value{K: k, I: int64(s.sum.lo)}
-}
-func (s *intSumState) SizeBytes() int { return int(unsafe.Sizeof(*s)) }
+func (s *intSumState) Result() types.Value { return s.a.FlatResult(s.w[:]) }
+func (s *intSumState) SizeBytes() int      { return int(unsafe.Sizeof(*s)) }
 func (s *intSumState) MarshalBinary() ([]byte, error) {
 	e := newEncoder(tagIntSum)
-	e.varint(s.sum.hi)
-	e.uvarint(s.sum.lo)
-	e.varint(s.n)
+	e.varint(s.w[0])
+	e.uvarint(uint64(s.w[1]))
+	e.varint(s.w[2])
 	return e.b, nil
 }
 func (s *intSumState) UnmarshalBinary(b []byte) error {
@@ -208,7 +138,7 @@ func (s *intSumState) UnmarshalBinary(b []byte) error {
 	if err := d.done(); err != nil {
 		return err
 	}
-	s.sum, s.n = int128{hi: hi, lo: lo}, n
+	s.w = [3]int64{hi, int64(lo), n}
 	return nil
 }
 
@@ -223,25 +153,14 @@ func floatResult(k types.Kind, f float64) types.Value {
 }
 
 // floatSumState is sum/avg over floating point input (or with a floating
-// point result).
+// point result): its flat form [float64 bits of sum, n].
 type floatSumState struct {
-	a   *Agg
-	sum float64
-	n   int64
+	a *Agg
+	w [2]int64
 }
 
 func (s *floatSumState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
-	v, ok, err := s.a.input(ctx, row)
-	if !ok {
-		return err
-	}
-	if op == chunk.Delete {
-		s.sum -= v.Float()
-	} else {
-		s.sum += v.Float()
-	}
-	s.n += int64(op)
-	return nil
+	return s.a.FlatUpdate(s.w[:], ctx, row, op)
 }
 func (s *floatSumState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
 	return s.Update(ctx, row, op)
@@ -251,24 +170,14 @@ func (s *floatSumState) Merge(other State) error {
 	if !ok {
 		return mismatch(s, other)
 	}
-	s.sum += o.sum
-	s.n += o.n
-	return nil
+	return s.a.FlatMerge(s.w[:], o.w[:])
 }
-func (s *floatSumState) Result() types.Value {
-	if s.n <= 0 {
-		return types.NullValue
-	}
-	if s.a.avg {
-		return floatResult(s.a.typ.Kind, s.sum/float64(s.n))
-	}
-	return floatResult(s.a.typ.Kind, s.sum)
-}
-func (s *floatSumState) SizeBytes() int { return int(unsafe.Sizeof(*s)) }
+func (s *floatSumState) Result() types.Value { return s.a.FlatResult(s.w[:]) }
+func (s *floatSumState) SizeBytes() int      { return int(unsafe.Sizeof(*s)) }
 func (s *floatSumState) MarshalBinary() ([]byte, error) {
 	e := newEncoder(tagFloatSum)
-	e.float(s.sum)
-	e.varint(s.n)
+	e.float(math.Float64frombits(uint64(s.w[0])))
+	e.varint(s.w[1])
 	return e.b, nil
 }
 func (s *floatSumState) UnmarshalBinary(b []byte) error {
@@ -277,7 +186,7 @@ func (s *floatSumState) UnmarshalBinary(b []byte) error {
 	if err := d.done(); err != nil {
 		return err
 	}
-	s.sum, s.n = sum, n
+	s.w = [2]int64{int64(math.Float64bits(sum)), n}
 	return nil
 }
 
@@ -327,28 +236,15 @@ func nbaseWeight(d decimal.Decimal) (weight, first int) {
 // ---- min / max ----
 
 // minMaxIntState is min/max over kinds whose order is the order of I
-// (integers, timestamps, dates, intervals, booleans). Append-only.
+// (integers, timestamps, dates, intervals, booleans). Append-only. It is
+// the flat form [v, set].
 type minMaxIntState struct {
-	a   *Agg
-	v   int64
-	set bool
+	a *Agg
+	w [2]int64
 }
 
 func (s *minMaxIntState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
-	v, ok, err := s.a.input(ctx, row)
-	if !ok {
-		return err
-	}
-	if op == chunk.Delete {
-		return s.a.errNoRetract()
-	}
-	s.add(v.I)
-	return nil
-}
-func (s *minMaxIntState) add(i int64) {
-	if !s.set || (s.a.max && i > s.v) || (!s.a.max && i < s.v) {
-		s.v, s.set = i, true
-	}
+	return s.a.FlatUpdate(s.w[:], ctx, row, op)
 }
 func (s *minMaxIntState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
 	return s.Update(ctx, row, op)
@@ -358,22 +254,14 @@ func (s *minMaxIntState) Merge(other State) error {
 	if !ok {
 		return mismatch(s, other)
 	}
-	if o.set {
-		s.add(o.v)
-	}
-	return nil
+	return s.a.FlatMerge(s.w[:], o.w[:])
 }
-func (s *minMaxIntState) Result() types.Value {
-	if !s.set {
-		return types.NullValue
-	}
-	return types.Value{K: s.a.typ.Kind, I: s.v}
-}
-func (s *minMaxIntState) SizeBytes() int { return int(unsafe.Sizeof(*s)) }
+func (s *minMaxIntState) Result() types.Value { return s.a.FlatResult(s.w[:]) }
+func (s *minMaxIntState) SizeBytes() int      { return int(unsafe.Sizeof(*s)) }
 func (s *minMaxIntState) MarshalBinary() ([]byte, error) {
 	e := newEncoder(tagMinMaxInt)
-	e.bool(s.set)
-	e.varint(s.v)
+	e.bool(s.w[1] != 0)
+	e.varint(s.w[0])
 	return e.b, nil
 }
 func (s *minMaxIntState) UnmarshalBinary(b []byte) error {
@@ -382,7 +270,10 @@ func (s *minMaxIntState) UnmarshalBinary(b []byte) error {
 	if err := d.done(); err != nil {
 		return err
 	}
-	s.set, s.v = set, v
+	s.w = [2]int64{v, 0}
+	if set {
+		s.w[1] = 1
+	}
 	return nil
 }
 

@@ -19,6 +19,7 @@ func (a *Agg) bindMore(opt Options) error {
 	case "bool_and", "every", "bool_or":
 		a.max = a.fn == "bool_or"
 		a.retract = true
+		a.flat = flatBool
 		a.mk = func(a *Agg) State { return &boolState{a: a} }
 		return nil
 	case "first_value", "last_value":
@@ -104,23 +105,15 @@ func (a *Agg) bindFraction() error {
 
 // ---- bool_and / bool_or ----
 
-// boolState counts true and false inputs, which makes it retractable.
+// boolState counts true and false inputs, which makes it retractable: the
+// flat form [trues, falses].
 type boolState struct {
-	a           *Agg
-	trues, fals int64
+	a *Agg
+	w [2]int64
 }
 
 func (s *boolState) Update(ctx *expr.Context, row types.Row, op chunk.Op) error {
-	v, ok, err := s.a.input(ctx, row)
-	if !ok {
-		return err
-	}
-	if v.Bool() {
-		s.trues += int64(op)
-	} else {
-		s.fals += int64(op)
-	}
-	return nil
+	return s.a.FlatUpdate(s.w[:], ctx, row, op)
 }
 func (s *boolState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
 	return s.Update(ctx, row, op)
@@ -130,24 +123,14 @@ func (s *boolState) Merge(other State) error {
 	if !ok {
 		return mismatch(s, other)
 	}
-	s.trues += o.trues
-	s.fals += o.fals
-	return nil
+	return s.a.FlatMerge(s.w[:], o.w[:])
 }
-func (s *boolState) Result() types.Value {
-	if s.trues <= 0 && s.fals <= 0 {
-		return types.NullValue
-	}
-	if s.a.max { // bool_or
-		return types.NewBool(s.trues > 0)
-	}
-	return types.NewBool(s.fals <= 0)
-}
-func (s *boolState) SizeBytes() int { return int(unsafe.Sizeof(*s)) }
+func (s *boolState) Result() types.Value { return s.a.FlatResult(s.w[:]) }
+func (s *boolState) SizeBytes() int      { return int(unsafe.Sizeof(*s)) }
 func (s *boolState) MarshalBinary() ([]byte, error) {
 	e := newEncoder(tagBool)
-	e.varint(s.trues)
-	e.varint(s.fals)
+	e.varint(s.w[0])
+	e.varint(s.w[1])
 	return e.b, nil
 }
 func (s *boolState) UnmarshalBinary(b []byte) error {
@@ -156,7 +139,7 @@ func (s *boolState) UnmarshalBinary(b []byte) error {
 	if err := d.done(); err != nil {
 		return err
 	}
-	s.trues, s.fals = tr, fa
+	s.w = [2]int64{tr, fa}
 	return nil
 }
 

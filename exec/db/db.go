@@ -70,6 +70,9 @@ type DB struct {
 	nextOID uint32
 
 	plans *planCache
+	// noAutoParam turns auto-parameterisation of simple queries off
+	// (tests compare both paths).
+	noAutoParam bool
 	dead  deadLetterLog
 	// activity lists the open connections for pg_stat_activity (set by
 	// the shell once the pg endpoint exists).

@@ -76,8 +76,13 @@ func (s *session) Close() error {
 
 // Prepare implements pgwire.Session.
 func (s *session) Prepare(ctx context.Context, text string, paramTypes []types.Type) (pgwire.Prepared, error) {
-	key := planKey(text, paramTypes)
 	version := s.db.version.Load()
+	if len(paramTypes) == 0 {
+		if p := s.prepareAuto(text, version); p != nil {
+			return p, nil
+		}
+	}
+	key := planKey(text, paramTypes)
 	if cp := s.db.plans.get(key, version); cp != nil {
 		return s.selectPrepared(cp.sel, cp.node, cp.params, version), nil
 	}

@@ -73,7 +73,7 @@ type DB struct {
 	// noAutoParam turns auto-parameterisation of simple queries off
 	// (tests compare both paths).
 	noAutoParam bool
-	dead  deadLetterLog
+	dead        deadLetterLog
 	// activity lists the open connections for pg_stat_activity (set by
 	// the shell once the pg endpoint exists).
 	activity atomic.Pointer[func() []pgcatalog.Activity]

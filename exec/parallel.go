@@ -35,7 +35,7 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 		return false, nil
 	}
 	merge := b.add(name+" merge", unionOp{}, p, width, out)
-	sh := &shuffleOp{ctx: b.j.ctx, keys: newKeyEval(keys), bufs: make([]*chunk.Chunk, p)}
+	sh := newShuffleOp(b.j.ctx, newKeyEval(keys), p)
 	for i := range p {
 		op, err := mk()
 		if err != nil {
@@ -53,28 +53,95 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 // their key. Its node has no outlet: what the node forwards (watermarks,
 // barriers, idleness, end of stream) comes to OnControl and goes to every
 // copy.
+//
+// Rows gather per copy across input chunks until a copy's chunk is full
+// (chunkRows rows), so the copies receive as few, as large chunks as a
+// single aggregate would; what is gathered goes out when the shuffle's
+// input runs dry (FlushBatch) and before any control message, so every
+// copy still sees its rows in their order relative to the watermarks and
+// barriers.
 type shuffleOp struct {
 	stateless
 	ctx  context.Context
 	keys *keyEval
 	outs []outlet
-	bufs []*chunk.Chunk
+	bufs []*chunk.Chunk // per copy: the rows gathered so far (nil: none)
+	dest []uint32       // per row of the chunk being routed: its copy
+}
+
+func newShuffleOp(ctx context.Context, keys *keyEval, n int) *shuffleOp {
+	return &shuffleOp{ctx: ctx, keys: keys, bufs: make([]*chunk.Chunk, n)}
+}
+
+// route fills s.dest with the copy of every row of c: the copy of a row
+// is (hash of its key >> 17) mod the number of copies, where the hash is
+// the aggregate's own key hash (keyEval), so that a checkpoint taken at a
+// parallelism restores every key into the copy that holds its state.
+func (s *shuffleOp) route(c *chunk.Chunk) ([]uint32, error) {
+	n := c.Len()
+	if cap(s.dest) < n {
+		s.dest = make([]uint32, n)
+	}
+	dest := s.dest[:n]
+	copies := uint64(len(s.outs))
+	mask := copies - 1
+	pow2 := copies&mask == 0
+	if cols := s.keys.cols; cols != nil {
+		// Column keys (the common case): hash in place, as keyEval.eval
+		// does, without gathering the key.
+		w := c.Width
+		for i := range dest {
+			row := c.Vals[i*w : (i+1)*w : (i+1)*w]
+			h := uint64(0x9e3779b97f4a7c15)
+			for _, col := range cols {
+				h = hashValue(h, row[col])
+			}
+			if pow2 {
+				dest[i] = uint32((h >> 17) & mask)
+			} else {
+				dest[i] = uint32((h >> 17) % copies)
+			}
+		}
+		return dest, nil
+	}
+	for i := range dest {
+		_, h, err := s.keys.eval(c.Row(i))
+		if err != nil {
+			return nil, err
+		}
+		dest[i] = uint32((h >> 17) % copies)
+	}
+	return dest, nil
 }
 
 func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, _ *emitter) error {
-	n := uint64(len(s.outs))
-	for i := range c.Len() {
-		row := c.Row(i)
-		_, h, err := s.keys.eval(row)
-		if err != nil {
-			return err
-		}
-		k := (h >> 17) % n
-		if s.bufs[k] == nil {
-			s.bufs[k] = getChunk(c.Width)
-		}
-		s.bufs[k].Append(c.Ops[i], c.Times[i], row)
+	dest, err := s.route(c)
+	if err != nil {
+		return err
 	}
+	w := c.Width
+	for i, k := range dest {
+		b := s.bufs[k]
+		if b == nil {
+			b = getChunk(w)
+			s.bufs[k] = b
+		}
+		b.Vals = append(b.Vals, c.Vals[i*w:(i+1)*w]...)
+		b.Ops = append(b.Ops, c.Ops[i])
+		b.Times = append(b.Times, c.Times[i])
+		if len(b.Ops) >= chunkRows {
+			s.bufs[k] = nil
+			if err := s.sendTo(int(k), chunk.Message{Kind: chunk.Data, Chunk: b}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// FlushBatch sends the rows gathered for every copy (the node calls it
+// when the shuffle's input runs dry).
+func (s *shuffleOp) FlushBatch(*emitter) error {
 	for k, b := range s.bufs {
 		if b == nil {
 			continue
@@ -96,12 +163,16 @@ func (s *shuffleOp) sendTo(k int, m chunk.Message) error {
 	}
 }
 
-// OnControl broadcasts a control message to every copy.
+// OnControl broadcasts a control message to every copy, after the rows
+// gathered before it.
 func (s *shuffleOp) OnControl(m chunk.Message) error {
 	if m.Kind == chunk.Data {
 		// The shuffle emits no rows of its own.
 		putChunk(m.Chunk)
 		return nil
+	}
+	if err := s.FlushBatch(nil); err != nil {
+		return err
 	}
 	for k := range s.outs {
 		if err := s.sendTo(k, m); err != nil {

@@ -3,11 +3,16 @@ package exec
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/metrics"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -44,12 +49,27 @@ var scaleQueries = []struct {
 // scaleRun accumulates the wall and CPU time of the runs of one setting.
 type scaleRun struct {
 	wall, cpu time.Duration
+	busy      float64 // seconds the Go scheduler's Ps ran goroutines (runtime/metrics)
 	events    float64
 }
 
 func (r scaleRun) evPerSec() float64    { return r.events / r.wall.Seconds() }
 func (r scaleRun) evPerCPUSec() float64 { return r.events / r.cpu.Seconds() }
 func (r scaleRun) cores() float64       { return r.cpu.Seconds() / r.wall.Seconds() }
+func (r scaleRun) procs() float64       { return r.busy / r.wall.Seconds() }
+
+// procSeconds reads how long the Go scheduler's Ps have been busy: the
+// runtime's total CPU capacity (GOMAXPROCS times wall time) less its idle
+// time, where a P running only the idle-priority GC mark worker counts as
+// idle. Unlike getrusage this does not shrink when another process takes
+// a core (a P stays busy while its thread waits for the core), so it shows
+// how much of the cores the dataflow could use: the pipeline's stalls.
+func procSeconds() float64 {
+	s := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"},
+		{Name: "/cpu/classes/gc/mark/idle:cpu-seconds"}}
+	metrics.Read(s)
+	return s[0].Value.Float64() - s[1].Value.Float64() - s[2].Value.Float64()
+}
 
 // BenchmarkScaling is the scaling benchmark of issue 4: the same query with
 // one worker on one core and with two workers on two cores, run back to
@@ -73,44 +93,115 @@ func (r scaleRun) cores() float64       { return r.cpu.Seconds() / r.wall.Second
 //	go test -run xxx -bench Scaling -benchtime 3x ./exec/
 //
 // on a quiet machine: another process on one of the two cores halves w2.
+// $SLUICE_SCALE_WORKERS=1 (or 2) runs only that setting, for a CPU profile
+// of it (-cpuprofile).
 func BenchmarkScaling(b *testing.B) {
 	for _, q := range scaleQueries {
 		b.Run(q.name, func(b *testing.B) {
 			var runs [2]scaleRun
 			for b.Loop() {
-				for i, w := range []int{1, 2} {
-					wall, cpu := runScaled(b, w, q.plan(), q.key)
+				for i, w := range scaleWorkers() {
+					if w == 0 {
+						continue
+					}
+					wall, cpu, busy := runScaled(b, w, q.plan(), q.key)
 					runs[i].wall += wall
 					runs[i].cpu += cpu
+					runs[i].busy += busy
 					runs[i].events += scaleEvents
 				}
 			}
 			for i, r := range runs {
+				if r.events == 0 {
+					continue
+				}
 				w := fmt.Sprintf("w%d-", i+1)
 				b.ReportMetric(r.evPerSec(), w+"ev/s")
 				b.ReportMetric(r.evPerCPUSec(), w+"ev/cpu-s")
 				b.ReportMetric(r.cores(), w+"cores")
+				b.ReportMetric(r.procs(), w+"procs-busy")
 			}
-			b.ReportMetric(runs[1].evPerSec()/runs[0].evPerSec(), "ratio")
-			b.ReportMetric(runs[1].evPerCPUSec()/runs[0].evPerCPUSec(), "cpu-ratio")
+			if runs[0].events > 0 && runs[1].events > 0 {
+				b.ReportMetric(runs[1].evPerSec()/runs[0].evPerSec(), "ratio")
+				b.ReportMetric(runs[1].evPerCPUSec()/runs[0].evPerCPUSec(), "cpu-ratio")
+			}
 			b.ReportMetric(0, "ns/op") // the time of both runs together means nothing
 		})
 	}
 }
 
+// scaleWorkers is the settings BenchmarkScaling runs: both, or only the
+// one $SLUICE_SCALE_WORKERS names (1 or 2), to profile one of them.
+func scaleWorkers() []int {
+	switch os.Getenv("SLUICE_SCALE_WORKERS") {
+	case "1":
+		return []int{1, 0}
+	case "2":
+		return []int{0, 2}
+	}
+	return []int{1, 2}
+}
+
 // runScaled runs p to its end with the given number of workers on as many
 // cores, and returns the wall and CPU time the run took.
-func runScaled(b *testing.B, workers int, p plan.Node, key []int) (wall, cpu time.Duration) {
+func runScaled(b *testing.B, workers int, p plan.Node, key []int) (wall, cpu time.Duration, busy float64) {
 	b.Helper()
 	runtime.GC() // the previous run's garbage is not this run's work
 	prev := runtime.GOMAXPROCS(workers)
 	defer runtime.GOMAXPROCS(prev)
-	start, c0 := time.Now(), cpuTime()
+	start, c0, p0 := time.Now(), cpuTime(), procSeconds()
 	e := runBench(b, Config{Parallelism: workers, BarrierInterval: -1}, p, key...)
-	wall, cpu = time.Since(start), cpuTime()-c0
+	wall, cpu, busy = time.Since(start), cpuTime()-c0, procSeconds()-p0
 	_ = e.Close(context.Background())
 	if got := e.ViewStats(); len(got) != 1 || got[0].RowsIn != scaleEvents {
 		b.Fatalf("view stats %+v, want %d rows in", got, scaleEvents)
 	}
-	return wall, cpu
+	return wall, cpu, busy
+}
+
+// BenchmarkShuffle is the cost per row of routing 1024-row chunks of the
+// bench source's rows (1000 text keys) to two copies (ns/row), with the
+// copies' ends of the queues drained by other goroutines.
+func BenchmarkShuffle(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const par = 2
+	sh := newShuffleOp(ctx, newKeyEval([]expr.Expr{col(0, "k", types.TText)}), par)
+	done := make(chan struct{})
+	for range par {
+		ch := make(chan envelope, 16)
+		sh.outs = append(sh.outs, outlet{ch: ch})
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case env := <-ch:
+					putChunk(env.msg.Chunk)
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	in := chunk.New(3, chunkRows)
+	for i := range chunkRows {
+		x := i * 7919
+		in.Append(chunk.Insert, int64(x), types.Row{types.NewText("key-" + strconv.Itoa(x%1000)), types.NewInt(int64(i)), types.NewTimestamp(int64(x))})
+	}
+	var em emitter
+	rows := 0
+	for b.Loop() {
+		if err := sh.OnData(0, in, &em); err != nil {
+			b.Fatal(err)
+		}
+		rows += in.Len()
+	}
+	if err := sh.OnControl(chunk.Message{Kind: chunk.Watermark, Watermark: 1}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
+	cancel()
+	for range par {
+		<-done
+	}
 }

@@ -64,6 +64,7 @@ func (r scaleRun) procs() float64       { return r.busy / r.wall.Seconds() }
 // idle. Unlike getrusage this does not shrink when another process takes
 // a core (a P stays busy while its thread waits for the core), so it shows
 // how much of the cores the dataflow could use: the pipeline's stalls.
+// The runtime updates these classes at the end of each GC cycle only.
 func procSeconds() float64 {
 	s := []metrics.Sample{{Name: "/cpu/classes/total:cpu-seconds"}, {Name: "/cpu/classes/idle:cpu-seconds"},
 		{Name: "/cpu/classes/gc/mark/idle:cpu-seconds"}}
@@ -151,7 +152,10 @@ func runScaled(b *testing.B, workers int, p plan.Node, key []int) (wall, cpu tim
 	defer runtime.GOMAXPROCS(prev)
 	start, c0, p0 := time.Now(), cpuTime(), procSeconds()
 	e := runBench(b, Config{Parallelism: workers, BarrierInterval: -1}, p, key...)
-	wall, cpu, busy = time.Since(start), cpuTime()-c0, procSeconds()-p0
+	wall, cpu = time.Since(start), cpuTime()-c0
+	// The runtime's CPU classes are a snapshot taken by the last GC.
+	runtime.GC()
+	busy = (procSeconds() - p0) / time.Since(start).Seconds() * wall.Seconds()
 	_ = e.Close(context.Background())
 	if got := e.ViewStats(); len(got) != 1 || got[0].RowsIn != scaleEvents {
 		b.Fatalf("view stats %+v, want %d rows in", got, scaleEvents)
@@ -161,7 +165,8 @@ func runScaled(b *testing.B, workers int, p plan.Node, key []int) (wall, cpu tim
 
 // BenchmarkShuffle is the cost per row of routing 1024-row chunks of the
 // bench source's rows (1000 text keys) to two copies (ns/row), with the
-// copies' ends of the queues drained by other goroutines.
+// copies' ends of the queues drained by other goroutines (cpu-ns/row
+// counts their CPU time too: run it with -cpu 1 on a busy machine).
 func BenchmarkShuffle(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -190,6 +195,7 @@ func BenchmarkShuffle(b *testing.B) {
 	}
 	var em emitter
 	rows := 0
+	c0 := cpuTime()
 	for b.Loop() {
 		if err := sh.OnData(0, in, &em); err != nil {
 			b.Fatal(err)
@@ -200,6 +206,7 @@ func BenchmarkShuffle(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rows), "ns/row")
+	b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(rows), "cpu-ns/row")
 	cancel()
 	for range par {
 		<-done

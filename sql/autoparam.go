@@ -3,6 +3,7 @@ package sql
 import (
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // LiteralKind is the type a literal of a query would get if it stayed a
@@ -74,7 +75,16 @@ type Parameterized struct {
 // parameter only where a constant would plan the same way (the planner
 // decides which rules look at constants); see planner.AutoParamSafe.
 func Parameterize(text string) (p Parameterized, ok bool) {
-	toks, err := lex(text)
+	if !startsWithSelect(text) {
+		return p, false // skip lexing what cannot qualify
+	}
+	bufp := tokPool.Get().(*[]token)
+	defer func() {
+		clear(*bufp)
+		tokPool.Put(bufp)
+	}()
+	toks, err := lexInto(text, (*bufp)[:0])
+	*bufp = toks[:0]
 	if err != nil || len(toks) == 0 || !toks[0].is("select") {
 		return p, false
 	}
@@ -84,6 +94,7 @@ func Parameterize(text string) (p Parameterized, ok bool) {
 	type frame struct{ clause string }
 	stack := []frame{{clause: "select"}}
 	var b strings.Builder
+	b.Grow(len(text) + 16)
 	copied := 0
 	for i, t := range toks {
 		top := &stack[len(stack)-1]
@@ -133,17 +144,25 @@ func Parameterize(text string) (p Parameterized, ok bool) {
 		return Parameterized{}, false
 	}
 	b.WriteString(text[copied:])
-	p.Text = b.String()
-	var k strings.Builder
-	k.Grow(len(p.Text) + 8*len(p.Literals))
-	k.WriteString(p.Text)
+	n := b.Len()
 	for _, l := range p.Literals {
-		k.WriteByte(0)
-		k.WriteString(l.Kind.String())
+		b.WriteByte(0)
+		b.WriteString(l.Kind.String())
 	}
-	p.Key = k.String()
+	p.Key = b.String()
+	p.Text = p.Key[:n]
 	return p, true
 }
+
+// startsWithSelect reports whether text begins with the keyword SELECT
+// after white space.
+func startsWithSelect(text string) bool {
+	t := strings.TrimLeft(text, " \t\r\n\f\v")
+	return len(t) > 6 && strings.EqualFold(t[:6], "select") && !isIdentChar(t[6])
+}
+
+// tokPool recycles token buffers of Parameterize.
+var tokPool = sync.Pool{New: func() any { s := make([]token, 0, 32); return &s }}
 
 // clauseKeywords start a clause of a query: a literal is replaced only in
 // the WHERE clause of its (sub)query.

@@ -53,8 +53,11 @@ type lexer struct {
 
 // lex tokenises src. On an unterminated string, identifier or comment it
 // returns the tokens read so far and a 42601 error.
-func lex(src string) ([]token, error) {
-	l := &lexer{src: src}
+func lex(src string) ([]token, error) { return lexInto(src, nil) }
+
+// lexInto is lex appending to toks (which may be a reused buffer).
+func lexInto(src string, toks []token) ([]token, error) {
+	l := &lexer{src: src, toks: toks}
 	for {
 		t, err := l.next()
 		if err != nil {
@@ -243,6 +246,20 @@ func (l *lexer) quoted(q byte, esc bool) (string, error) {
 	src := l.src
 	start := l.pos
 	l.pos++
+	// Fast path: no doubled quote and no escape before the closing quote.
+	for j := start + 1; j < len(src); j++ {
+		c := src[j]
+		if c == q {
+			if j+1 < len(src) && src[j+1] == q {
+				break
+			}
+			l.pos = j + 1
+			return src[start+1 : j], nil
+		}
+		if esc && c == '\\' {
+			break
+		}
+	}
 	var b strings.Builder
 	for {
 		if l.pos >= len(src) {
@@ -404,10 +421,25 @@ func isSpace(c byte) bool {
 }
 
 // foldASCII lower-cases the ASCII letters of an unquoted identifier, as
-// Postgres does for UTF-8 input; other characters keep their case.
+// Postgres does for UTF-8 input; other characters keep their case. A
+// keyword written in upper case (SELECT) folds to a shared string without
+// allocating.
 func foldASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
+			if len(s) <= 16 {
+				var buf [16]byte
+				for j := 0; j < len(s); j++ {
+					c := s[j]
+					if c >= 'A' && c <= 'Z' {
+						c += 'a' - 'A'
+					}
+					buf[j] = c
+				}
+				if kw, ok := commonKeywords[string(buf[:len(s)])]; ok {
+					return kw
+				}
+			}
 			b := []byte(s)
 			for j := i; j < len(b); j++ {
 				if b[j] >= 'A' && b[j] <= 'Z' {
@@ -419,3 +451,18 @@ func foldASCII(s string) string {
 	}
 	return s
 }
+
+// commonKeywords interns the keywords that queries usually spell in upper
+// case, so that lexing them does not allocate.
+var commonKeywords = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range strings.Fields(`select from where and or not in is null true false as on join left
+		right inner outer full cross group by order having limit offset asc desc distinct all union
+		case when then else end between like ilike exists count sum min max avg insert into values
+		create table view materialized source sink drop with set show begin commit rollback
+		interval cast any some using natural window over partition fetch first next rows row only
+		explain describe subscribe declare cursor close timestamp date time zone at`) {
+		m[k] = k
+	}
+	return m
+}()

@@ -29,6 +29,9 @@ type session struct {
 	mu       sync.Mutex // guards cursors (Close may race with a pump)
 	cursors  map[string]*cursor
 	subSeq   int
+	// catalogFn caches catalogFuncs (see funcs).
+	catalogOnce sync.Once
+	catalogFn   map[string]func(*expr.Context, []types.Value) (types.Value, error)
 }
 
 // NewSession implements pgwire.Backend.
@@ -226,8 +229,15 @@ func (s *session) exprContext(params []types.Value) *expr.Context {
 		Database: s.info.Database,
 		User:     s.info.User,
 		Params:   params,
-		Funcs:    s.catalogFuncs(),
+		Funcs:    s.funcs(),
 	}
+}
+
+// funcs returns the session's catalog functions, built once: they hold
+// no state of their own.
+func (s *session) funcs() map[string]func(*expr.Context, []types.Value) (types.Value, error) {
+	s.catalogOnce.Do(func() { s.catalogFn = s.catalogFuncs() })
+	return s.catalogFn
 }
 
 // catalogFuncs supplies the catalog functions whose answers need the

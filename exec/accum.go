@@ -4,8 +4,6 @@ import (
 	"github.com/sluice-db/sluice/exec/agg"
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
-	"github.com/sluice-db/sluice/sql/expr"
-	"github.com/sluice-db/sluice/sql/sqlerr"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -34,221 +32,140 @@ func compileAggs(calls []plan.AggCall, retract bool) ([]aggFn, error) {
 	return out, nil
 }
 
-// builtinState is the engine's original private accumulator for count,
-// sum, avg, min and max, used before exec/agg landed. It is no longer
-// compiled into plans; it stays while the checkpoint encodings in
-// snapshot_builtin.go refer to it.
-type builtinState interface {
-	UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, t int64) error
-	Merge(other builtinState) error
-	Result() types.Value
-	SizeBytes() int
+// aggLayout places the accumulators of one group in two records: int64
+// words and accStates. Word 0 is the group's net row count (inserts minus
+// retractions); the aggregates with a flat form (agg.Agg.FlatWords: count,
+// sum, avg, integer min/max, bool_and/or) follow it inline, and the others
+// are accStates. A window table or a session store keeps the records of
+// all its groups in two slabs (recs), so a group of count and sum costs 40
+// bytes of words instead of two interfaces and two heap objects.
+type aggLayout struct {
+	place  []aggPlace
+	words  int     // words per group, word 0 included
+	states []aggFn // the aggregates kept as accStates, in order
 }
 
-// builtinAgg is the engine's private implementation of the common
-// aggregates (count, sum, avg, min, max), used until exec/agg lands.
-type builtinAgg struct {
-	fn      string
-	arg     expr.Expr
-	filter  expr.Expr
-	typ     types.Type
-	retract bool
+// aggPlace is where one aggregate's state lives in a group.
+type aggPlace struct {
+	a      *agg.Agg
+	off, n int // flat: its words; n is 0 for an accState
+	si     int // accState: its index among the group's states
 }
 
-func compileBuiltin(c plan.AggCall, retract bool) (*builtinAgg, error) {
-	a := &builtinAgg{fn: c.Func, filter: c.Filter, typ: c.Type, retract: retract}
-	if len(c.Args) > 0 {
-		a.arg = c.Args[0]
-	}
-	if c.Distinct {
-		return nil, sqlerr.New(sqlerr.FeatureNotSupported, "%s(DISTINCT ...) is not supported by the streaming engine yet", c.Func)
-	}
-	switch c.Func {
-	case "count":
-	case "sum", "avg", "min", "max":
-		if a.arg == nil {
-			return nil, sqlerr.New(sqlerr.UndefinedFunction, "%s() needs an argument", c.Func)
-		}
-	default:
-		return nil, sqlerr.New(sqlerr.UndefinedFunction, "aggregate function %s is not supported by the streaming engine yet", c.Func)
-	}
-	return a, nil
-}
-
-func (a *builtinAgg) Retractable() bool {
-	return a.retract || a.fn == "count" || a.fn == "sum" || a.fn == "avg"
-}
-
-func (a *builtinAgg) NewState() builtinState {
-	switch a.fn {
-	case "count":
-		return &countState{a: a}
-	case "sum", "avg":
-		return &sumState{a: a}
-	default:
-		return &minMaxState{a: a}
-	}
-}
-
-// input evaluates FILTER and the argument; ok is false when the row does
-// not count (filtered out or NULL argument).
-func (a *builtinAgg) input(ctx *expr.Context, row types.Row) (types.Value, bool, error) {
-	if a.filter != nil {
-		v, err := a.filter.Eval(ctx, row)
-		if err != nil {
-			return types.Value{}, false, err
-		}
-		if v.IsNull() || !v.Bool() {
-			return types.Value{}, false, nil
-		}
-	}
-	if a.arg == nil {
-		return types.Value{}, true, nil
-	}
-	v, err := a.arg.Eval(ctx, row)
+func newAggLayout(calls []plan.AggCall, retract bool) (*aggLayout, error) {
+	fns, err := compileAggs(calls, retract)
 	if err != nil {
-		return v, false, err
+		return nil, err
 	}
-	return v, !v.IsNull(), nil
+	l := &aggLayout{words: 1}
+	for _, f := range fns {
+		a := f.(*agg.Agg)
+		p := aggPlace{a: a, n: a.FlatWords(), si: -1}
+		if p.n > 0 {
+			p.off = l.words
+			l.words += p.n
+		} else {
+			p.si = len(l.states)
+			l.states = append(l.states, a)
+		}
+		l.place = append(l.place, p)
+	}
+	return l, nil
 }
 
-type countState struct {
-	a *builtinAgg
-	n int64
+// init makes the accStates of a new group.
+func (l *aggLayout) init(ss []accState) {
+	for i, f := range l.states {
+		ss[i] = f.NewState()
+	}
 }
 
-func (s *countState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
-	if s.a.arg == nil && s.a.filter == nil {
-		s.n += int64(op)
-		return nil
+// update adds (op Insert) or retracts row, of event time t, to a group.
+func (l *aggLayout) update(w []int64, ss []accState, row types.Row, op chunk.Op, t int64) error {
+	for i := range l.place {
+		p := &l.place[i]
+		var err error
+		if p.n > 0 {
+			err = p.a.FlatUpdate(w[p.off:p.off+p.n], nil, row, op)
+		} else {
+			err = ss[p.si].UpdateAt(nil, row, op, t)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	_, ok, err := s.a.input(ctx, row)
-	if ok {
-		s.n += int64(op)
-	}
-	return err
-}
-func (s *countState) Merge(o builtinState) error { s.n += o.(*countState).n; return nil }
-func (s *countState) Result() types.Value        { return types.NewInt(s.n) }
-func (s *countState) SizeBytes() int             { return 16 }
-
-type sumState struct {
-	a     *builtinAgg
-	n     int64
-	i     int64
-	f     float64
-	float bool
-}
-
-func (s *sumState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
-	v, ok, err := s.a.input(ctx, row)
-	if !ok {
-		return err
-	}
-	s.n += int64(op)
-	switch {
-	case v.K.IsInteger():
-		s.i += int64(op) * v.I
-	default:
-		s.float = true
-		s.f += float64(op) * v.Float()
-	}
+	w[0] += int64(op)
 	return nil
 }
 
-func (s *sumState) Merge(o builtinState) error {
-	t := o.(*sumState)
-	s.n += t.n
-	s.i += t.i
-	s.f += t.f
-	s.float = s.float || t.float
+// merge folds a group (ow, oss) into another (w, ss); ow and oss keep
+// their contents.
+func (l *aggLayout) merge(w []int64, ss []accState, ow []int64, oss []accState) error {
+	for i := range l.place {
+		p := &l.place[i]
+		var err error
+		if p.n > 0 {
+			err = p.a.FlatMerge(w[p.off:p.off+p.n], ow[p.off:p.off+p.n])
+		} else {
+			err = ss[p.si].Merge(oss[p.si])
+		}
+		if err != nil {
+			return err
+		}
+	}
+	w[0] += ow[0]
 	return nil
 }
 
-func (s *sumState) Result() types.Value {
-	if s.n == 0 {
-		return types.NullValue
-	}
-	if s.a.fn == "avg" {
-		return types.NewFloat((float64(s.i) + s.f) / float64(s.n))
-	}
-	if s.float || s.a.typ.Kind == types.Float64 || s.a.typ.Kind == types.Float32 {
-		return types.NewFloat(float64(s.i) + s.f)
-	}
-	k := s.a.typ.Kind
-	if !k.IsInteger() {
-		k = types.Int64
-	}
-	return types.NewIntKind(k, s.i)
-}
-func (s *sumState) SizeBytes() int { return 40 }
-
-// minMaxState keeps the extreme value; with retraction it keeps a count per
-// distinct value.
-type minMaxState struct {
-	a    *builtinAgg
-	v    types.Value
-	set  bool
-	bag  map[types.Value]int64
-	seen int64
-}
-
-func (s *minMaxState) better(x, cur types.Value) bool {
-	c := types.Compare(x, cur)
-	if s.a.fn == "max" {
-		return c > 0
-	}
-	return c < 0
-}
-
-func (s *minMaxState) UpdateAt(ctx *expr.Context, row types.Row, op chunk.Op, _ int64) error {
-	v, ok, err := s.a.input(ctx, row)
-	if !ok {
-		return err
-	}
-	if s.a.retract {
-		if s.bag == nil {
-			s.bag = map[types.Value]int64{}
+// results writes the aggregates' results of a group to out.
+func (l *aggLayout) results(out types.Row, w []int64, ss []accState) {
+	for i := range l.place {
+		p := &l.place[i]
+		if p.n > 0 {
+			out[i] = p.a.FlatResult(w[p.off : p.off+p.n])
+		} else {
+			out[i] = ss[p.si].Result()
 		}
-		s.bag[v] += int64(op)
-		if s.bag[v] == 0 {
-			delete(s.bag, v)
-		}
-		s.set = false
-		for x := range s.bag {
-			if !s.set || s.better(x, s.v) {
-				s.v, s.set = x, true
-			}
-		}
-		return nil
 	}
-	if op == chunk.Delete {
-		return sqlerr.New(sqlerr.FeatureNotSupported, "%s cannot retract a row here", s.a.fn)
-	}
-	if !s.set || s.better(v, s.v) {
-		s.v, s.set = v, true
-	}
-	return nil
 }
 
-func (s *minMaxState) Merge(o builtinState) error {
-	t := o.(*minMaxState)
-	for x, n := range t.bag {
-		if s.bag == nil {
-			s.bag = map[types.Value]int64{}
-		}
-		s.bag[x] += n
+// groupBytes is the heap a group's accumulators take in their slabs (and,
+// for accStates, in their own objects).
+func (l *aggLayout) groupBytes(ss []accState) int64 {
+	n := int64(8*l.words + 16*len(ss))
+	for _, s := range ss {
+		n += int64(s.SizeBytes())
 	}
-	if t.set && (!s.set || s.better(t.v, s.v)) {
-		s.v, s.set = t.v, true
-	}
-	return nil
+	return n
 }
 
-func (s *minMaxState) Result() types.Value {
-	if !s.set {
-		return types.NullValue
+// encode writes a group's accumulators for a checkpoint.
+func (l *aggLayout) encode(e *snapEnc, w []int64, ss []accState) error {
+	for _, x := range w {
+		e.varint(x)
 	}
-	return s.v
+	return e.accs(ss)
 }
-func (s *minMaxState) SizeBytes() int { return 56 + len(s.v.S) + 56*len(s.bag) }
+
+// decode reads a group's accumulators written by encode into w and ss.
+func (l *aggLayout) decode(d *snapDec, w []int64, ss []accState) {
+	for i := range w {
+		w[i] = d.varint()
+	}
+	st := d.accs(l.states)
+	if d.err == nil {
+		copy(ss, st)
+	}
+}
+
+// keyBytes approximates the heap a key takes when stored by value in a
+// keyIndex: its values, and the strings they refer to rounded to 8 bytes.
+func keyBytes(key types.Row) int64 {
+	n := int64(32 * len(key))
+	for _, v := range key {
+		if len(v.S) > 0 {
+			n += int64(len(v.S)+7) &^ 7
+		}
+	}
+	return n
+}

@@ -9,6 +9,15 @@ import (
 	"github.com/sluice-db/sluice/sql/types"
 )
 
+// aggGroup is the accumulators of one GROUP BY key.
+type aggGroup struct {
+	states []accState
+	n      int64     // net number of rows (inserts minus retractions)
+	win    int64     // event time of the group's last row: the time its output rows carry
+	prev   types.Row // the output row last emitted
+	dirty  bool
+}
+
 // groupAggOp is a non-windowed GROUP BY with updating results: each chunk
 // emits, per changed group, a retraction of the old row and the new row.
 // With a TTL, a group idle that long in processing time is forgotten
@@ -31,17 +40,17 @@ type groupAggOp struct {
 	aggs  []aggFn
 	keys  *keyEval
 	nk    int
-	m     *rowMap[group]
-	dirty []*rowEntry[group]
-	last  map[*rowEntry[group]]int64 // TTL: processing time of the last update
+	m     *rowMap[aggGroup]
+	dirty []*rowEntry[aggGroup]
+	last  map[*rowEntry[aggGroup]]int64 // TTL: processing time of the last update
 	bytes int64
 
 	// Windowed groups (n.Window != nil).
 	wm      int64 // the last watermark; math.MinInt64 before the first
 	late    lateRecorder
-	byClose map[int64][]*rowEntry[group] // groups by their window's close (stale entries are skipped)
-	closes  []int64                      // the keys of byClose, ascending
-	indexed *rowMap[group]               // the map byClose indexes: Restore replaces m, and the index is rebuilt from its keys
+	byClose map[int64][]*rowEntry[aggGroup] // groups by their window's close (stale entries are skipped)
+	closes  []int64                         // the keys of byClose, ascending
+	indexed *rowMap[aggGroup]               // the map byClose indexes: Restore replaces m, and the index is rebuilt from its keys
 }
 
 func newGroupAggOp(j *job, n *plan.GroupAgg, retract bool) (*groupAggOp, error) {
@@ -51,14 +60,14 @@ func newGroupAggOp(j *job, n *plan.GroupAgg, retract bool) (*groupAggOp, error) 
 	}
 	st := &opStats{}
 	j.stats = append(j.stats, st)
-	o := &groupAggOp{j: j, n: n, stats: st, aggs: aggs, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), m: newRowMap[group](64)}
+	o := &groupAggOp{j: j, n: n, stats: st, aggs: aggs, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), m: newRowMap[aggGroup](64)}
 	if n.TTL > 0 {
-		o.last = map[*rowEntry[group]]int64{}
+		o.last = map[*rowEntry[aggGroup]]int64{}
 	}
 	o.wm = math.MinInt64
 	if n.Window != nil {
 		o.late = lateRecorder{j: j, schema: n.Input.Schema()}
-		o.byClose = map[int64][]*rowEntry[group]{}
+		o.byClose = map[int64][]*rowEntry[aggGroup]{}
 		o.indexed = o.m
 	}
 	return o, nil
@@ -80,7 +89,7 @@ func (o *groupAggOp) closeOf(key types.Row) (int64, bool) {
 }
 
 // index files a new group under its window's close.
-func (o *groupAggOp) index(e *rowEntry[group]) {
+func (o *groupAggOp) index(e *rowEntry[aggGroup]) {
 	c, ok := o.closeOf(e.key)
 	if !ok {
 		return
@@ -111,7 +120,7 @@ func (o *groupAggOp) reindex() {
 // live reports whether e is still the map's group for its key (a group
 // removed when its count reached zero, or by the TTL, may still be filed
 // in byClose).
-func (o *groupAggOp) live(e *rowEntry[group]) bool {
+func (o *groupAggOp) live(e *rowEntry[aggGroup]) bool {
 	return o.m.get(e.hash, e.key) == e
 }
 

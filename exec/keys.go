@@ -202,3 +202,241 @@ func rowBytes(r types.Row) int {
 }
 
 func copyRow(r types.Row) types.Row { return append(types.Row(nil), r...) }
+
+// recPageBits sets the records per full page of a recs store (1024).
+const recPageBits = 10
+
+// recs stores records of w values of T by dense id (0, 1, ...), in pages
+// of 1<<recPageBits records. Adding a record never moves the records of
+// full pages, and the store over-allocates at most one page: the first
+// page starts at the size hint and doubles until it is full, later pages
+// are allocated full. A slice returned by at is valid until the next add.
+type recs[T any] struct {
+	w     int
+	pages [][]T
+	n     int // records
+}
+
+func newRecs[T any](w, hint int) recs[T] {
+	r := recs[T]{w: w}
+	if w > 0 && hint > 0 {
+		r.pages = append(r.pages, make([]T, 0, min(hint, 1<<recPageBits)*w))
+	}
+	return r
+}
+
+// add appends a zero record and returns its id.
+func (r *recs[T]) add() int {
+	id := r.n
+	r.n++
+	if r.w == 0 {
+		return id
+	}
+	p := id >> recPageBits
+	full := r.w << recPageBits
+	if p == len(r.pages) {
+		c := full
+		if p == 0 {
+			c = 16 * r.w
+		}
+		r.pages = append(r.pages, make([]T, 0, c))
+	}
+	pg := r.pages[p]
+	if len(pg)+r.w > cap(pg) {
+		np := make([]T, len(pg), min(2*cap(pg), full))
+		copy(np, pg)
+		pg = np
+	}
+	r.pages[p] = pg[:len(pg)+r.w]
+	return id
+}
+
+// at returns the record id.
+func (r *recs[T]) at(id int) []T {
+	if r.w == 0 {
+		return nil
+	}
+	p := r.pages[id>>recPageBits]
+	o := (id & (1<<recPageBits - 1)) * r.w
+	return p[o : o+r.w : o+r.w]
+}
+
+// capBytes is the bytes the pages hold, given the size of one T.
+func (r *recs[T]) capBytes(size int) int {
+	n := 0
+	for _, p := range r.pages {
+		n += cap(p) * size
+	}
+	return n
+}
+
+// keyIndex maps keys (rows of nk values) to dense int ids. It stores the
+// keys by value, nk values per id in pages (recs), and finds them through
+// an open-addressing table (linear probing) of 8-byte slots, each holding
+// the top 32 bits of the key's hash and its id + 1. A slot's position is
+// taken from the top bits of the hash as well, so growing the table needs
+// neither the keys nor their hashes. Per key it costs nk values plus 10 to
+// 21 bytes of table, against a 24-byte slot and a separately allocated
+// entry for rowMap.
+//
+// Without removals the ids are 0 .. ids()-1 in insertion order. Removed
+// ids are reused by later inserts. Hashes must come from hashRow (or
+// keyEval, which computes the same).
+type keyIndex struct {
+	nk    int
+	slots []uint64 // 0: empty; low 32 bits tombSlot: removed
+	bits  uint     // log2(len(slots))
+	used  int      // slots live or tombstoned
+	live  int
+	keys  recs[types.Value]
+	free  []int32 // removed ids, reused first
+}
+
+const tombSlot = 1<<32 - 1
+
+func newKeyIndex(nk, hint int) *keyIndex {
+	m := &keyIndex{nk: nk, keys: newRecs[types.Value](nk, hint)}
+	m.resize(hint)
+	return m
+}
+
+// resize makes a table for live keys (at most half full) and places the
+// live slots in it.
+func (m *keyIndex) resize(live int) {
+	bits := uint(3)
+	for 1<<bits < 2*(live+1) {
+		bits++
+	}
+	old := m.slots
+	m.slots = make([]uint64, 1<<bits)
+	m.bits = bits
+	m.used = 0
+	mask := len(m.slots) - 1
+	for _, s := range old {
+		if s == 0 || uint32(s) == tombSlot {
+			continue
+		}
+		i := int(uint32(s>>32) >> (32 - bits))
+		for m.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		m.slots[i] = s
+		m.used++
+	}
+}
+
+func (m *keyIndex) pos(h uint64) int { return int(uint32(h>>32) >> (32 - m.bits)) }
+
+// find returns the id of key, or -1.
+func (m *keyIndex) find(h uint64, key types.Row) int {
+	tag := h >> 32
+	mask := len(m.slots) - 1
+	for i := m.pos(h); ; i = (i + 1) & mask {
+		s := m.slots[i]
+		if s == 0 {
+			return -1
+		}
+		if s>>32 == tag && uint32(s) != tombSlot {
+			id := int(uint32(s)) - 1
+			if types.EqualRows(m.key(id), key) {
+				return id
+			}
+		}
+	}
+}
+
+// lookup returns the id of key, adding a copy of key when it is absent
+// (added is then true).
+func (m *keyIndex) lookup(h uint64, key types.Row) (id int, added bool) {
+	tag := h >> 32
+	mask := len(m.slots) - 1
+	hole := -1
+	i := m.pos(h)
+	for ; ; i = (i + 1) & mask {
+		s := m.slots[i]
+		if s == 0 {
+			break
+		}
+		if uint32(s) == tombSlot {
+			if hole < 0 {
+				hole = i
+			}
+			continue
+		}
+		if s>>32 == tag {
+			id := int(uint32(s)) - 1
+			if types.EqualRows(m.key(id), key) {
+				return id, false
+			}
+		}
+	}
+	if hole < 0 && (m.used+1)*4 > len(m.slots)*3 {
+		m.resize(m.live)
+		mask = len(m.slots) - 1
+		i = m.pos(h)
+		for m.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+	}
+	if hole >= 0 {
+		i = hole
+	} else {
+		m.used++
+	}
+	if n := len(m.free); n > 0 {
+		id = int(m.free[n-1])
+		m.free = m.free[:n-1]
+	} else {
+		id = m.keys.add()
+	}
+	copy(m.keys.at(id), key)
+	m.slots[i] = tag<<32 | uint64(id+1)
+	m.live++
+	return id, true
+}
+
+// remove removes the key of id; id may be reused by a later lookup.
+func (m *keyIndex) remove(id int) {
+	key := m.key(id)
+	h := hashRow(key)
+	mask := len(m.slots) - 1
+	want := h>>32<<32 | uint64(id+1)
+	for i := m.pos(h); m.slots[i] != 0; i = (i + 1) & mask {
+		if m.slots[i] == want {
+			m.slots[i] |= tombSlot
+			clear(key) // drop the strings the key refers to
+			m.free = append(m.free, int32(id))
+			m.live--
+			return
+		}
+	}
+}
+
+// key returns the key of id (the index's own copy: do not modify it).
+func (m *keyIndex) key(id int) types.Row {
+	if m.nk == 0 {
+		return types.Row{}
+	}
+	return m.keys.at(id)
+}
+
+// len is the number of keys.
+func (m *keyIndex) len() int { return m.live }
+
+// ids is one more than the largest id handed out.
+func (m *keyIndex) ids() int { return m.keys.n }
+
+// each calls f with the id of every key, in table order.
+func (m *keyIndex) each(f func(id int)) {
+	for _, s := range m.slots {
+		if s != 0 && uint32(s) != tombSlot {
+			f(int(uint32(s)) - 1)
+		}
+	}
+}
+
+// tableBytes is the heap the table and the key pages take, without the
+// strings the keys refer to.
+func (m *keyIndex) tableBytes() int {
+	return 8*len(m.slots) + m.keys.capBytes(32) + 4*cap(m.free)
+}

@@ -1,7 +1,6 @@
 package exec
 
 import (
-	"container/heap"
 	"math"
 
 	"github.com/sluice-db/sluice/exec/chunk"
@@ -9,53 +8,92 @@ import (
 	"github.com/sluice-db/sluice/sql/types"
 )
 
-// session is one open session window of one key.
+// session is one open session window of one key. Sessions live by value
+// in the operator's slab, under an index that also names their
+// accumulators (aggLayout words and states) and, on update, their last
+// output row. A freed index is reused; gen tells its heap entries apart.
 type session struct {
-	start, last int64 // first and last event time
-	states      []accState
-	n           int64
-	prev        types.Row
-	dirty       bool
-	dead        bool
-	queued      int64 // end under which the session sits in the end heap
-	keys        *rowEntry[[]*session]
+	start, last int64  // first and last event time
+	queued      int64  // end under which the session sits in the end heap
+	key         int32  // id of the session's key in byKey
+	next        int32  // next open session of the same key, -1 at the end
+	gen         uint32 // bumped when the index is freed
+	flags       uint8  // sessOpen, groupDirty, groupEmitted
 }
+
+// sessOpen marks an index that holds an open session.
+const sessOpen = 1 << 7
 
 // sessionOp aggregates session windows per key with a gap and an optional
 // maximum duration. A row joins every session it is within gap of; an
 // out-of-order row that bridges two sessions merges them. A row whose event
 // time is behind the watermark minus the allowed lateness is late: a
 // session it would extend may already have been emitted, so it is recorded
-// instead (this keeps the output equal to sessionizing the on-time rows). Sessions close when the
-// watermark passes their end (last event + gap, capped at start + max
-// duration) plus the allowed lateness.
+// instead (this keeps the output equal to sessionizing the on-time rows).
+// Sessions close when the watermark passes their end (last event + gap,
+// capped at start + max duration) plus the allowed lateness.
+//
+// Per open session it keeps the session (40 bytes), its accumulators, an
+// end-heap entry (16 bytes) and, per key, the key by value in a keyIndex
+// and the index of its first session.
 type sessionOp struct {
 	j      *job
 	n      *plan.WindowAgg
 	stats  *opStats
-	aggs   []aggFn
+	lay    *aggLayout
 	keys   *keyEval
 	nk     int
 	kind   types.Kind
+	upd    bool // emit on update
+	width  int  // output row width
 	late   lateRecorder
 	gap    int64
 	maxDur int64
 
-	byKey *rowMap[[]*session]
-	ends  endHeap
-	wm    int64
-	open  int64
-	bytes int64
+	byKey  *keyIndex
+	head   recs[int32] // per key id: its first open session
+	ss     recs[session]
+	words  recs[int64]
+	states recs[accState]
+	prev   recs[types.Value] // on update: per session, the row last emitted
+	free   []int32           // freed session indexes
+	ends   endHeap
+	wm     int64
+	open   int64
+	bytes  int64
 
-	dirty   []*session
-	retired []*session // merged away this chunk: retract their rows
+	hits    []int
+	dirty   []int
+	retired []types.Value // rows of sessions merged away since the last emit: retract them
 }
 
-func newSessionOp(j *job, n *plan.WindowAgg, aggs []aggFn, kind types.Kind, st *opStats) *sessionOp {
-	return &sessionOp{j: j, n: n, stats: st, aggs: aggs, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), kind: kind,
-		late: lateRecorder{j: j, schema: n.Input.Schema()}, gap: n.Window.Gap, maxDur: n.Window.MaxDuration,
-		byKey: newRowMap[[]*session](256), wm: math.MinInt64}
+func newSessionOp(j *job, n *plan.WindowAgg, lay *aggLayout, kind types.Kind, st *opStats) *sessionOp {
+	o := &sessionOp{j: j, n: n, stats: st, lay: lay, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), kind: kind,
+		upd: n.Emit == plan.EmitOnUpdate, width: len(n.GroupBy) + 3 + len(n.Aggs),
+		late: lateRecorder{j: j, schema: n.Input.Schema()}, gap: n.Window.Gap, maxDur: n.Window.MaxDuration, wm: math.MinInt64}
+	o.reset()
+	return o
 }
+
+// reset drops every session.
+func (o *sessionOp) reset() {
+	o.byKey = newKeyIndex(o.nk, 256)
+	o.head = newRecs[int32](1, 256)
+	o.ss = newRecs[session](1, 256)
+	o.words = newRecs[int64](o.lay.words, 256)
+	o.states = newRecs[accState](len(o.lay.states), 256)
+	if o.upd {
+		o.prev = newRecs[types.Value](o.width, 256)
+	}
+	o.free = nil
+	o.ends = o.ends[:0]
+	o.open, o.bytes = 0, 0
+	o.dirty = o.dirty[:0]
+	o.retired = o.retired[:0]
+}
+
+// sess returns session i; the pointer is valid until the next newSession.
+func (o *sessionOp) sess(i int) *session { return &o.ss.at(i)[0] }
 
 func (o *sessionOp) end(s *session) int64 {
 	e := s.last + o.gap
@@ -68,6 +106,93 @@ func (o *sessionOp) end(s *session) int64 {
 // fits reports whether a session spanning [lo, hi] respects the maximum
 // duration.
 func (o *sessionOp) fits(lo, hi int64) bool { return o.maxDur <= 0 || hi-lo < o.maxDur }
+
+// sessionBytes is the state-bytes estimate of one session besides its
+// accumulators: the session and its end-heap entry.
+const sessionBytes = 40 + 16
+
+// addKey returns the id of key, adding it with no session when absent.
+func (o *sessionOp) addKey(h uint64, key types.Row) int {
+	k, added := o.byKey.lookup(h, key)
+	if added {
+		if k == o.head.n {
+			o.head.add()
+		}
+		o.head.at(k)[0] = -1
+		o.bytes += 16 + 4 + keyBytes(key)
+	}
+	return k
+}
+
+// newSession opens a session of key k at time t, last in the key's list.
+func (o *sessionOp) newSession(k int, t int64) int {
+	var i int
+	if n := len(o.free); n > 0 {
+		i = int(o.free[n-1])
+		o.free = o.free[:n-1]
+		clear(o.words.at(i))
+	} else {
+		i = o.ss.add()
+		o.words.add()
+		o.states.add()
+		if o.upd {
+			o.prev.add()
+		}
+	}
+	s := o.sess(i)
+	*s = session{start: t, last: t, queued: math.MinInt64, key: int32(k), next: -1, gen: s.gen, flags: sessOpen}
+	ss := o.states.at(i)
+	o.lay.init(ss)
+	o.bytes += sessionBytes + o.lay.groupBytes(ss)
+	if o.upd {
+		o.bytes += int64(32 * o.width)
+	}
+	o.open++
+	// Append to the key's list: sessions stay in opening order.
+	h := &o.head.at(k)[0]
+	if *h < 0 {
+		*h = int32(i)
+		return i
+	}
+	p := o.sess(int(*h))
+	for p.next >= 0 {
+		p = o.sess(int(p.next))
+	}
+	p.next = int32(i)
+	return i
+}
+
+// unlink takes session i out of its key's list and frees it; it frees
+// the key too when that was its last session.
+func (o *sessionOp) unlink(i int) {
+	s := o.sess(i)
+	k := int(s.key)
+	h := &o.head.at(k)[0]
+	if int(*h) == i {
+		*h = s.next
+	} else {
+		for p := o.sess(int(*h)); p.next >= 0; p = o.sess(int(p.next)) {
+			if int(p.next) == i {
+				p.next = s.next
+				break
+			}
+		}
+	}
+	if *h < 0 {
+		o.bytes -= 16 + 4 + keyBytes(o.byKey.key(k))
+		o.byKey.remove(k)
+	}
+	ss := o.states.at(i)
+	o.bytes -= sessionBytes + o.lay.groupBytes(ss)
+	if o.upd {
+		o.bytes -= int64(32 * o.width)
+		clear(o.prev.at(i))
+	}
+	clear(ss)
+	*s = session{gen: s.gen + 1, next: -1}
+	o.free = append(o.free, int32(i))
+	o.open--
+}
 
 func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	tc := o.n.Window.TimeCol
@@ -87,72 +212,65 @@ func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		if err != nil {
 			return err
 		}
-		ke := o.byKey.get(h, key)
-		var hits []*session
-		if ke != nil {
-			for _, s := range ke.val {
+		k := o.byKey.find(h, key)
+		hits := o.hits[:0]
+		if k >= 0 {
+			for x := int(o.head.at(k)[0]); x >= 0; x = int(o.sess(x).next) {
+				s := o.sess(x)
 				if t >= s.start-o.gap && t < s.last+o.gap && t < o.end(s)+o.gap {
-					hits = append(hits, s)
+					hits = append(hits, x)
 				}
 			}
 		}
 		// Keep the longest prefix of hits that fits the maximum duration.
 		lo, hi := t, t
-		k := 0
-		for _, s := range hits {
+		n := 0
+		for _, x := range hits {
+			s := o.sess(x)
 			nlo, nhi := min(lo, s.start), max(hi, s.last)
 			if !o.fits(nlo, nhi) {
 				break
 			}
 			lo, hi = nlo, nhi
-			k++
+			n++
 		}
-		hits = hits[:k]
+		hits = hits[:n]
 		op := c.Ops[i]
 		if len(hits) == 0 {
 			if op == chunk.Delete {
+				o.hits = hits
 				continue // retraction of a row whose session is gone
 			}
-			if ke == nil {
-				ke = o.byKey.insert(h, copyRow(key))
+			if k < 0 {
+				k = o.addKey(h, key)
 			}
-			s := &session{start: t, last: t, states: make([]accState, len(o.aggs)), keys: ke, queued: math.MinInt64}
-			for i, a := range o.aggs {
-				s.states[i] = a.NewState()
-				o.bytes += int64(s.states[i].SizeBytes())
-			}
-			o.bytes += int64(96 + 16*len(o.aggs))
-			o.open++
-			ke.val = append(ke.val, s)
-			hits = append(hits, s)
+			hits = append(hits, o.newSession(k, t))
 		}
-		s := hits[0]
-		for _, other := range hits[1:] {
-			for i := range s.states {
-				if err := s.states[i].Merge(other.states[i]); err != nil {
-					return err
-				}
-			}
-			s.n += other.n
-			s.start = min(s.start, other.start)
-			s.last = max(s.last, other.last)
-			o.kill(other)
-		}
-		for _, st := range s.states {
-			if err := st.UpdateAt(nil, row, op, t); err != nil {
+		o.hits = hits
+		x := hits[0]
+		w, ss := o.words.at(x), o.states.at(x)
+		for _, y := range hits[1:] {
+			if err := o.lay.merge(w, ss, o.words.at(y), o.states.at(y)); err != nil {
 				return err
 			}
+			s, other := o.sess(x), o.sess(y)
+			s.start = min(s.start, other.start)
+			s.last = max(s.last, other.last)
+			o.kill(y)
 		}
-		s.n += int64(op)
+		if err := o.lay.update(w, ss, row, op, t); err != nil {
+			return err
+		}
+		s := o.sess(x)
 		s.start = min(s.start, t)
 		s.last = max(s.last, t)
 		if e := o.end(s); s.queued == math.MinInt64 || e < s.queued {
 			s.queued = e
-			heap.Push(&o.ends, endItem{end: e, s: s})
+			o.ends.push(endItem{end: e, s: int32(x), gen: s.gen})
 		}
-		if o.n.Emit == plan.EmitOnUpdate && !s.dirty {
-			s.dirty = true
-			o.dirty = append(o.dirty, s)
+		if o.upd && s.flags&groupDirty == 0 {
+			s.flags |= groupDirty
+			o.dirty = append(o.dirty, x)
 		}
 	}
 	if len(o.dirty) >= maxDirty {
@@ -168,54 +286,49 @@ func (o *sessionOp) FlushBatch(out *emitter) error {
 	return nil
 }
 
-// kill removes a session merged into another.
-func (o *sessionOp) kill(s *session) {
-	s.dead = true
-	ke := s.keys
-	for i, x := range ke.val {
-		if x == s {
-			ke.val = append(ke.val[:i], ke.val[i+1:]...)
-			break
-		}
+// kill frees a session merged into another; on update, the row it last
+// emitted is retracted by the next emitUpdates.
+func (o *sessionOp) kill(i int) {
+	if o.upd && o.sess(i).flags&groupEmitted != 0 {
+		o.retired = append(o.retired, o.prev.at(i)...)
 	}
-	o.open--
-	o.bytes -= int64(96+16*len(o.aggs)) + stateSize(s.states) // checkpoint: free the states' bytes too
-	if s.prev != nil {
-		o.retired = append(o.retired, s)
-	}
+	o.unlink(i)
 }
 
-func (o *sessionOp) output(out *emitter, op chunk.Op, key types.Row, s *session) types.Row {
+// output appends the output row of session i.
+func (o *sessionOp) output(out *emitter, op chunk.Op, i int) types.Row {
+	s := o.sess(i)
 	end := o.end(s)
 	row := out.row(op, end-1)
-	copy(row, key)
+	copy(row, o.byKey.key(int(s.key)))
 	row[o.nk] = types.Value{K: o.kind, I: s.start}
 	row[o.nk+1] = types.Value{K: o.kind, I: end}
 	row[o.nk+2] = types.Value{K: o.kind, I: end - 1}
-	for i, st := range s.states {
-		row[o.nk+3+i] = st.Result()
-	}
+	o.lay.results(row[o.nk+3:], o.words.at(i), o.states.at(i))
 	return row
 }
 
 func (o *sessionOp) emitUpdates(out *emitter) {
-	for _, s := range o.retired {
-		out.append(chunk.Delete, s.prev[o.nk+2].I, s.prev)
-		s.prev = nil
+	for r := o.retired; len(r) > 0; r = r[o.width:] {
+		row := r[:o.width]
+		out.append(chunk.Delete, row[o.nk+2].I, row)
 	}
 	clear(o.retired)
 	o.retired = o.retired[:0]
-	for _, s := range o.dirty {
-		s.dirty = false
-		if s.dead {
-			continue
+	for _, i := range o.dirty {
+		s := o.sess(i)
+		if s.flags&groupDirty == 0 {
+			continue // merged away (and maybe reused) since it was changed
 		}
-		if s.prev != nil {
-			out.append(chunk.Delete, s.prev[o.nk+2].I, s.prev)
-			s.prev = nil
+		s.flags &^= groupDirty
+		prev := o.prev.at(i)
+		if s.flags&groupEmitted != 0 {
+			out.append(chunk.Delete, prev[o.nk+2].I, prev)
+			s.flags &^= groupEmitted
 		}
-		if s.n > 0 {
-			s.prev = copyRow(o.output(out, chunk.Insert, s.keys.key, s))
+		if o.words.at(i)[0] > 0 {
+			copy(prev, o.output(out, chunk.Insert, i))
+			s.flags |= groupEmitted
 		}
 	}
 	clear(o.dirty)
@@ -230,35 +343,24 @@ func (o *sessionOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 		if it.end+o.n.Lateness > wm {
 			break
 		}
-		heap.Pop(&o.ends)
-		s := it.s
-		if s.dead || s.queued != it.end {
-			continue // stale entry: the session was merged or requeued
+		o.ends.pop()
+		i := int(it.s)
+		s := o.sess(i)
+		if s.gen != it.gen || s.flags&sessOpen == 0 || s.queued != it.end {
+			continue // stale entry: the session was merged, closed or requeued
 		}
 		if e := o.end(s); e > it.end {
 			s.queued = e // the session grew: wait for its new end
-			heap.Push(&o.ends, endItem{end: e, s: s})
+			o.ends.push(endItem{end: e, s: it.s, gen: s.gen})
 			continue
 		}
-		if o.n.Emit == plan.EmitOnWindowClose && s.n > 0 {
-			o.output(out, chunk.Insert, s.keys.key, s)
+		if !o.upd && o.words.at(i)[0] > 0 {
+			o.output(out, chunk.Insert, i)
 			if err := out.maybeFlush(); err != nil {
 				return 0, err
 			}
 		}
-		s.dead = true
-		ke := s.keys
-		for i, x := range ke.val {
-			if x == s {
-				ke.val = append(ke.val[:i], ke.val[i+1:]...)
-				break
-			}
-		}
-		if len(ke.val) == 0 {
-			o.byKey.remove(ke)
-		}
-		o.open--
-		o.bytes -= int64(96+16*len(o.aggs)) + stateSize(s.states) // checkpoint: free the states' bytes too
+		o.unlink(i)
 	}
 	o.publish()
 	return satSub(wm, o.n.Lateness), nil
@@ -271,26 +373,67 @@ func (o *sessionOp) OnBarrier(_ uint64, out *emitter) error {
 
 func (o *sessionOp) publish() {
 	o.stats.openWindows.Store(o.open)
-	o.stats.stateBytes.Store(max(o.bytes, 0) + int64(len(o.ends))*24)
+	// Heap entries beyond one per session are stale ones not popped yet.
+	o.stats.stateBytes.Store(max(o.bytes, 0) + int64(max(len(o.ends)-int(o.open), 0))*16)
 }
 
 type endItem struct {
 	end int64
-	s   *session
+	s   int32  // session index
+	gen uint32 // the session's gen when queued
 }
 
-// endHeap orders session end entries; entries go stale when a session
-// grows and are skipped when popped.
+// endHeap orders session end entries (a binary min-heap on end); entries
+// go stale when a session grows, merges or closes, and are skipped when
+// popped.
 type endHeap []endItem
 
-func (h endHeap) Len() int           { return len(h) }
-func (h endHeap) Less(i, j int) bool { return h[i].end < h[j].end }
-func (h endHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *endHeap) Push(x any)        { *h = append(*h, x.(endItem)) }
-func (h *endHeap) Pop() any {
-	old := *h
-	it := old[len(old)-1]
-	old[len(old)-1] = endItem{}
-	*h = old[:len(old)-1]
-	return it
+func (h *endHeap) push(it endItem) {
+	*h = append(*h, it)
+	a := *h
+	i := len(a) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if a[p].end <= a[i].end {
+			break
+		}
+		a[p], a[i] = a[i], a[p]
+		i = p
+	}
+}
+
+// pop removes the first entry.
+func (h *endHeap) pop() {
+	a := *h
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	*h = a
+	h.down(0)
+}
+
+func (h endHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r].end < h[l].end {
+			m = r
+		}
+		if h[i].end <= h[m].end {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// init orders entries appended in any order.
+func (h endHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
 }

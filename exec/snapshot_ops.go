@@ -1,11 +1,11 @@
 package exec
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 
 	"github.com/sluice-db/sluice/exec/chunk"
+
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -27,9 +27,23 @@ var (
 	_ snapshotter = (*intervalJoinOp)(nil)
 )
 
-// Snapshot encodes the open windows (or hop panes) and their groups.
+// The version bytes that start the window and session snapshots: a
+// checkpoint of another layout fails to restore instead of misreading.
+const (
+	snapWindowV2  = 2
+	snapSessionV2 = 2
+)
+
+// errSnapshotVersion reports an operator snapshot of another layout.
+func errSnapshotVersion(got, want uint64) error {
+	return fmt.Errorf("%w: operator snapshot version %d, want %d", errSnapshotCorrupt, got, want)
+}
+
+// Snapshot encodes the open windows (or hop panes) and their groups: per
+// group its key, accumulators and, on update, the row last emitted.
 func (o *windowAggOp) Snapshot() ([]byte, error) {
 	e := &snapEnc{}
+	e.uvarint(snapWindowV2)
 	e.varint(o.wm)
 	e.varint(o.nextEnd)
 	e.uvarint(uint64(len(o.order)))
@@ -38,19 +52,19 @@ func (o *windowAggOp) Snapshot() ([]byte, error) {
 		e.varint(t.key)
 		e.varint(t.start)
 		e.varint(t.end)
-		e.uvarint(uint64(t.groups.len()))
-		var err error
-		t.groups.each(func(g *rowEntry[group]) {
-			if err != nil {
-				return
+		e.uvarint(uint64(t.groups()))
+		for id := range t.groups() {
+			e.row(t.idx.key(id))
+			if err := o.lay.encode(e, t.words.at(id), t.states.at(id)); err != nil {
+				return nil, fmt.Errorf("snapshot window aggregate: %w", err)
 			}
-			e.row(g.key)
-			e.varint(g.val.n)
-			e.row(g.val.prev)
-			err = e.accs(g.val.states)
-		})
-		if err != nil {
-			return nil, fmt.Errorf("snapshot window aggregate: %w", err)
+			if o.upd {
+				emitted := t.flags[id]&groupEmitted != 0
+				e.bool(emitted)
+				if emitted {
+					e.row(t.prev.at(id))
+				}
+			}
 		}
 	}
 	return e.b, nil
@@ -59,29 +73,48 @@ func (o *windowAggOp) Snapshot() ([]byte, error) {
 // Restore replaces the operator's windows with a snapshot's.
 func (o *windowAggOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapWindowV2 {
+		return fmt.Errorf("restore window aggregate: %w", errSnapshotVersion(v, snapWindowV2))
+	}
 	o.wm = d.varint()
 	o.nextEnd = d.varint()
 	o.tables = map[int64]*winTable{}
 	o.order = nil
-	o.groupBytes, o.groupsN = 0, 0
+	o.dirty = o.dirty[:0]
+	o.bytes = 0
 	nt := d.count(4)
 	for range nt {
 		key, start, end := d.varint(), d.varint(), d.varint()
-		t := o.table(key, start, end)
-		ng := d.count(3)
-		if ng > 16 && t.groups.len() == 0 {
-			t.groups = newRowMap[group](ng)
+		ng := d.count(2)
+		if d.err != nil {
+			break
 		}
+		o.lastSize = ng
+		t := o.table(key, start, end)
 		for range ng {
 			k := d.row()
-			n := d.varint()
-			prev := d.row()
-			states := d.accs(o.aggs)
 			if d.err != nil {
 				break
 			}
-			g := o.newGroup(t, hashRow(k), k)
-			g.val.n, g.val.prev, g.val.states = n, prev, states
+			if len(k) != o.nk {
+				d.err = fmt.Errorf("%w: group key of %d values, want %d", errSnapshotCorrupt, len(k), o.nk)
+				break
+			}
+			id, added := t.idx.lookup(hashRow(k), k)
+			if !added {
+				d.err = fmt.Errorf("%w: group key %v twice", errSnapshotCorrupt, k)
+				break
+			}
+			o.newGroup(t, id)
+			o.lay.decode(d, t.words.at(id), t.states.at(id))
+			if o.upd && d.bool() {
+				prev := d.row()
+				if d.err == nil && len(prev) != o.width {
+					d.err = fmt.Errorf("%w: emitted row of %d values, want %d", errSnapshotCorrupt, len(prev), o.width)
+				}
+				copy(t.prev.at(id), prev)
+				t.flags[id] |= groupEmitted
+			}
 		}
 		if d.err != nil {
 			break
@@ -94,26 +127,35 @@ func (o *windowAggOp) Restore(b []byte) error {
 	return nil
 }
 
-// Snapshot encodes every open session.
+// Snapshot encodes every open session, key by key.
 func (o *sessionOp) Snapshot() ([]byte, error) {
 	e := &snapEnc{}
+	e.uvarint(snapSessionV2)
 	e.varint(o.wm)
 	e.uvarint(uint64(o.byKey.len()))
 	var err error
-	o.byKey.each(func(ke *rowEntry[[]*session]) {
+	o.byKey.each(func(k int) {
 		if err != nil {
 			return
 		}
-		e.row(ke.key)
-		e.uvarint(uint64(len(ke.val)))
-		for _, s := range ke.val {
+		e.row(o.byKey.key(k))
+		n := 0
+		for i := int(o.head.at(k)[0]); i >= 0; i = int(o.sess(i).next) {
+			n++
+		}
+		e.uvarint(uint64(n))
+		for i := int(o.head.at(k)[0]); i >= 0 && err == nil; i = int(o.sess(i).next) {
+			s := o.sess(i)
 			e.varint(s.start)
 			e.varint(s.last)
-			e.varint(s.n)
 			e.varint(s.queued)
-			e.row(s.prev)
-			if err = e.accs(s.states); err != nil {
-				return
+			err = o.lay.encode(e, o.words.at(i), o.states.at(i))
+			if o.upd {
+				emitted := s.flags&groupEmitted != 0
+				e.bool(emitted)
+				if emitted {
+					e.row(o.prev.at(i))
+				}
 			}
 		}
 	})
@@ -126,40 +168,57 @@ func (o *sessionOp) Snapshot() ([]byte, error) {
 // Restore replaces the open sessions with a snapshot's.
 func (o *sessionOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapSessionV2 {
+		return fmt.Errorf("restore session aggregate: %w", errSnapshotVersion(v, snapSessionV2))
+	}
 	o.wm = d.varint()
-	o.byKey = newRowMap[[]*session](256)
-	o.ends = o.ends[:0]
-	o.open, o.bytes = 0, 0
+	o.reset()
 	nk := d.count(2)
 	for range nk {
 		key := d.row()
-		ns := d.count(5)
+		ns := d.count(4)
 		if d.err != nil {
 			break
 		}
-		ke := o.byKey.insert(hashRow(key), key)
+		if len(key) != o.nk || ns == 0 {
+			d.err = fmt.Errorf("%w: session key of %d values with %d sessions", errSnapshotCorrupt, len(key), ns)
+			break
+		}
+		h := hashRow(key)
+		if o.byKey.find(h, key) >= 0 {
+			d.err = fmt.Errorf("%w: session key %v twice", errSnapshotCorrupt, key)
+			break
+		}
+		k := o.addKey(h, key)
 		for range ns {
-			s := &session{start: d.varint(), last: d.varint(), n: d.varint(), queued: d.varint(), keys: ke}
-			s.prev = d.row()
-			s.states = d.accs(o.aggs)
+			start, last, queued := d.varint(), d.varint(), d.varint()
+			i := o.newSession(k, start)
+			s := o.sess(i)
+			s.last, s.queued = last, queued
+			o.lay.decode(d, o.words.at(i), o.states.at(i))
+			if o.upd && d.bool() {
+				prev := d.row()
+				if d.err == nil && len(prev) != o.width {
+					d.err = fmt.Errorf("%w: emitted row of %d values, want %d", errSnapshotCorrupt, len(prev), o.width)
+				}
+				copy(o.prev.at(i), prev)
+				s.flags |= groupEmitted
+			}
 			if d.err != nil {
 				break
 			}
-			ke.val = append(ke.val, s)
-			if s.queued != math.MinInt64 {
-				o.ends = append(o.ends, endItem{end: s.queued, s: s})
+			if queued != math.MinInt64 {
+				o.ends = append(o.ends, endItem{end: queued, s: int32(i), gen: s.gen})
 			}
-			o.open++
-			o.bytes += int64(96 + 16*len(o.aggs))
-			for _, st := range s.states {
-				o.bytes += int64(st.SizeBytes())
-			}
+		}
+		if d.err != nil {
+			break
 		}
 	}
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore session aggregate: %w", err)
 	}
-	heap.Init(&o.ends)
+	o.ends.init()
 	o.publish()
 	return nil
 }
@@ -169,7 +228,7 @@ func (o *groupAggOp) Snapshot() ([]byte, error) {
 	e := &snapEnc{}
 	e.uvarint(uint64(o.m.len()))
 	var err error
-	o.m.each(func(g *rowEntry[group]) {
+	o.m.each(func(g *rowEntry[aggGroup]) {
 		if err != nil {
 			return
 		}
@@ -191,9 +250,9 @@ func (o *groupAggOp) Snapshot() ([]byte, error) {
 // Restore replaces the groups with a snapshot's.
 func (o *groupAggOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
-	o.m = newRowMap[group](64)
+	o.m = newRowMap[aggGroup](64)
 	if o.last != nil {
-		o.last = map[*rowEntry[group]]int64{}
+		o.last = map[*rowEntry[aggGroup]]int64{}
 	}
 	o.bytes = 0
 	n := d.count(5)
@@ -206,7 +265,7 @@ func (o *groupAggOp) Restore(b []byte) error {
 			break
 		}
 		g := o.m.insert(hashRow(key), key)
-		g.val = group{states: states, n: gn, win: win, prev: prev}
+		g.val = aggGroup{states: states, n: gn, win: win, prev: prev}
 		if hasLast && o.last != nil {
 			o.last[g] = last
 		}
@@ -371,6 +430,15 @@ func (o *intervalJoinOp) Restore(b []byte) error {
 	return nil
 }
 
+// stateSize sums the sizes of accumulators (for state-bytes accounting).
+func stateSize(ss []accState) int64 {
+	n := int64(0)
+	for _, s := range ss {
+		n += int64(s.SizeBytes())
+	}
+	return n
+}
+
 // snapshotView encodes a view's contents and watermark.
 func snapshotView(r *relation) []byte {
 	e := &snapEnc{}
@@ -422,13 +490,4 @@ func restoreView(r *relation, b []byte) error {
 	r.lastWM = wm
 	r.mu.Unlock()
 	return nil
-}
-
-// stateSize sums the sizes of accumulators (for state-bytes accounting).
-func stateSize(ss []accState) int64 {
-	n := int64(0)
-	for _, s := range ss {
-		n += int64(s.SizeBytes())
-	}
-	return n
 }

@@ -55,41 +55,37 @@ func (k *keyEval) eval(row types.Row) (types.Row, uint64, error) {
 	return k.buf, h, nil
 }
 
-// group is the accumulators of one (window, key).
-type group struct {
-	states []accState
-	n      int64     // net number of rows (inserts minus retractions)
-	win    int64     // key of the group's window in the operator's tables
-	prev   types.Row // on-update: the output row last emitted
-	dirty  bool
-}
-
-// winTable is the groups of one window (or hop pane).
+// winTable is the groups of one window (or hop pane): their keys in a
+// keyIndex and their accumulators in two slabs (aggLayout), all indexed by
+// the group's id. Ids are dense, in arrival order: a window's groups are
+// freed together, never one by one.
 type winTable struct {
 	start, end int64
 	key        int64 // window end, or pane start
-	groups     *rowMap[group]
-	keys       slab[types.Value]
-	accs       slab[accState]
+	idx        *keyIndex
+	words      recs[int64]
+	states     recs[accState]
+	bytes      int64 // state-bytes estimate of the groups
+
+	// On-update emit mode only: per group, the output row last emitted and
+	// the groupDirty and groupEmitted flags.
+	prev  recs[types.Value]
+	flags []uint8
 }
 
-// slab hands out small slices carved from larger blocks.
-type slab[T any] struct{ buf []T }
+const (
+	groupDirty   = 1 << iota // changed since the last emit
+	groupEmitted             // prev holds a row the view has
+)
 
-// take returns a slice of n elements, a copy of from when given.
-func (s *slab[T]) take(n int, from ...T) []T {
-	if len(from) > 0 {
-		n = len(from)
-	}
-	if cap(s.buf)-len(s.buf) < n {
-		s.buf = make([]T, 0, max(256*n, 64))
-	}
-	l := len(s.buf)
-	s.buf = s.buf[:l+n]
-	out := s.buf[l : l+n : l+n]
-	copy(out, from)
-	return out
+// groupRef names a group of a window table.
+type groupRef struct {
+	t  *winTable
+	id int
 }
+
+// groups is the number of groups of the table.
+func (t *winTable) groups() int { return t.idx.ids() }
 
 // lateRecorder turns rows that missed every window into LateEvents.
 type lateRecorder struct {
@@ -133,9 +129,11 @@ type windowAggOp struct {
 	n     *plan.WindowAgg
 	stats *opStats
 	w     windows
-	aggs  []aggFn
+	lay   *aggLayout
 	keys  *keyEval
 	nk    int
+	upd   bool // emit on update
+	width int  // output row width
 	late  lateRecorder
 
 	tables map[int64]*winTable // by window end (panes: by pane start)
@@ -146,20 +144,20 @@ type windowAggOp struct {
 	pane    int64 // pane width
 	nextEnd int64 // pane mode: earliest window end not yet fired
 
-	dirty      []*rowEntry[group]
-	lastSize   int            // groups of the last window freed
-	slots      []mergeSlot    // pane mode: per-key gathering, reused by every firing
-	slotOf     map[uint64]int // first slot of a hash
-	groupBytes int64
-	groupsN    int64
+	dirty    []groupRef
+	lastSize int            // groups of the last window freed
+	slots    []mergeSlot    // pane mode: per-key gathering, reused by every firing
+	slotOf   map[uint64]int // first slot of a hash
+	mwords   []int64        // pane mode: merged accumulators of keys found in several panes
+	mstates  []accState
+	bytes    int64
 }
 
 // mergeSlot gathers one key's pane groups while a hop window fires.
 type mergeSlot struct {
-	e      *rowEntry[group]
-	merged []accState // nil while the key was found in one pane only
-	n      int64
-	next   int // next slot with the same hash, -1 at the end
+	g    groupRef
+	m    int // merged accumulators in mwords/mstates, -1 while the key was found in one pane only
+	next int // next slot with the same hash, -1 at the end
 }
 
 func gcd(a, b int64) int64 {
@@ -173,7 +171,7 @@ func newWindowAggOp(j *job, n *plan.WindowAgg, retract bool) (operator, error) {
 	if err := validateWindow(n.Window); err != nil {
 		return nil, err
 	}
-	aggs, err := compileAggs(n.Aggs, retract)
+	lay, err := newAggLayout(n.Aggs, retract)
 	if err != nil {
 		return nil, err
 	}
@@ -185,11 +183,11 @@ func newWindowAggOp(j *job, n *plan.WindowAgg, retract bool) (operator, error) {
 	st := &opStats{}
 	j.stats = append(j.stats, st)
 	if n.Window.Kind == plan.Session {
-		return newSessionOp(j, n, aggs, kind, st), nil
+		return newSessionOp(j, n, lay, kind, st), nil
 	}
-	op := &windowAggOp{j: j, n: n, stats: st, w: windows{spec: n.Window, kind: kind}, aggs: aggs,
-		keys: newKeyEval(n.GroupBy), nk: nk, late: lateRecorder{j: j, schema: n.Input.Schema()},
-		tables: map[int64]*winTable{}, wm: math.MinInt64, nextEnd: math.MinInt64}
+	op := &windowAggOp{j: j, n: n, stats: st, w: windows{spec: n.Window, kind: kind}, lay: lay,
+		keys: newKeyEval(n.GroupBy), nk: nk, upd: n.Emit == plan.EmitOnUpdate, width: nk + 3 + len(n.Aggs),
+		late: lateRecorder{j: j, schema: n.Input.Schema()}, tables: map[int64]*winTable{}, wm: math.MinInt64, nextEnd: math.MinInt64}
 	if n.Window.Kind == plan.Hop && n.Emit == plan.EmitOnWindowClose && n.Window.Size != n.Window.Slide {
 		op.paned = true
 		op.pane = gcd(n.Window.Size, n.Window.Slide)
@@ -201,8 +199,13 @@ func newWindowAggOp(j *job, n *plan.WindowAgg, retract bool) (operator, error) {
 func (o *windowAggOp) table(key, start, end int64) *winTable {
 	t := o.tables[key]
 	if t == nil {
-		// Size a new window like the last one filled, to skip rehashing.
-		t = &winTable{start: start, end: end, key: key, groups: newRowMap[group](max(16, o.lastSize))}
+		// Size a new window like the last one filled, to skip growing.
+		hint := max(16, o.lastSize)
+		t = &winTable{start: start, end: end, key: key, idx: newKeyIndex(o.nk, hint),
+			words: newRecs[int64](o.lay.words, hint), states: newRecs[accState](len(o.lay.states), hint)}
+		if o.upd {
+			t.prev = newRecs[types.Value](o.width, hint)
+		}
 		o.tables[key] = t
 		i, _ := slices.BinarySearch(o.order, key)
 		o.order = slices.Insert(o.order, i, key)
@@ -210,42 +213,37 @@ func (o *windowAggOp) table(key, start, end int64) *winTable {
 	return t
 }
 
-func (o *windowAggOp) newGroup(t *winTable, h uint64, key types.Row) *rowEntry[group] {
-	// Keys and state slices come from per-window slabs: one allocation
-	// per 256 groups instead of two per group, freed with the window.
-	e := t.groups.insert(h, t.keys.take(0, key...))
-	e.val.win = t.key
-	e.val.states = t.accs.take(len(o.aggs))
-	size := int64(64 + rowBytes(key) + 16*len(o.aggs))
-	for i, a := range o.aggs {
-		e.val.states[i] = a.NewState()
-		size += int64(e.val.states[i].SizeBytes())
+// newGroup makes the accumulators of the group id just added to t.idx.
+func (o *windowAggOp) newGroup(t *winTable, id int) {
+	t.words.add()
+	t.states.add()
+	ss := t.states.at(id)
+	o.lay.init(ss)
+	size := 16 + keyBytes(t.idx.key(id)) + o.lay.groupBytes(ss)
+	if o.upd {
+		t.prev.add()
+		t.flags = append(t.flags, 0)
+		size += int64(32*o.width + 1)
 	}
-	o.groupBytes += size
-	o.groupsN++
-	return e
+	t.bytes += size
+	o.bytes += size
 }
 
 // update adds row to the group of key in table t.
 func (o *windowAggOp) update(t *winTable, key types.Row, h uint64, row types.Row, op chunk.Op, ts int64) error {
-	e := t.groups.get(h, key)
-	if e == nil {
-		e = o.newGroup(t, h, key)
+	id, added := t.idx.lookup(h, key)
+	if added {
+		o.newGroup(t, id)
 	}
-	g := &e.val
-	for _, s := range g.states {
-		if err := s.UpdateAt(nil, row, op, ts); err != nil {
-			return err
-		}
+	if err := o.lay.update(t.words.at(id), t.states.at(id), row, op, ts); err != nil {
+		return err
 	}
-	g.n += int64(op)
-	if o.n.Emit == plan.EmitOnUpdate && !g.dirty {
-		g.dirty = true
-		o.dirty = append(o.dirty, e)
+	if o.upd && t.flags[id]&groupDirty == 0 {
+		t.flags[id] |= groupDirty
+		o.dirty = append(o.dirty, groupRef{t: t, id: id})
 	}
 	return nil
 }
-
 func (o *windowAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	tc := o.w.spec.TimeCol
 	lateness := o.n.Lateness
@@ -359,48 +357,43 @@ func (o *windowAggOp) lastEnd(ps int64) int64 {
 }
 
 // output appends the output row of a group.
-func (o *windowAggOp) output(out *emitter, op chunk.Op, key types.Row, start, end int64, states []accState) types.Row {
+func (o *windowAggOp) output(out *emitter, op chunk.Op, key types.Row, start, end int64, w []int64, ss []accState) types.Row {
 	row := out.row(op, end-1)
 	copy(row, key)
 	k := o.w.kind
 	row[o.nk] = types.Value{K: k, I: start}
 	row[o.nk+1] = types.Value{K: k, I: end}
 	row[o.nk+2] = types.Value{K: k, I: end - 1}
-	for i, s := range states {
-		row[o.nk+3+i] = s.Result()
-	}
+	o.lay.results(row[o.nk+3:], w, ss)
 	return row
 }
 
-// emitDirty emits, for each group changed by the last chunk, a retraction
-// of its previous row and its new row.
+// outputGroup appends the output row of group id of t.
+func (o *windowAggOp) outputGroup(out *emitter, op chunk.Op, t *winTable, id int) types.Row {
+	return o.output(out, op, t.idx.key(id), t.start, t.end, t.words.at(id), t.states.at(id))
+}
+
+// emitDirty emits, for each group changed since the last call, a
+// retraction of its previous row and its new row.
 func (o *windowAggOp) emitDirty(out *emitter) {
-	var t *winTable
-	for _, e := range o.dirty {
-		g := &e.val
-		g.dirty = false
-		if t == nil || t.key != g.win {
-			t = o.tableOf(e)
+	for _, g := range o.dirty {
+		t, id := g.t, g.id
+		t.flags[id] &^= groupDirty
+		prev := t.prev.at(id)
+		if t.flags[id]&groupEmitted != 0 {
+			out.append(chunk.Delete, t.end-1, prev)
 		}
-		if g.prev != nil {
-			out.append(chunk.Delete, t.end-1, g.prev)
-		}
-		if g.n <= 0 {
-			g.prev = nil
+		if t.words.at(id)[0] <= 0 {
+			t.flags[id] &^= groupEmitted
+			clear(prev)
 			continue
 		}
-		row := o.output(out, chunk.Insert, e.key, t.start, t.end, g.states)
-		if g.prev == nil {
-			g.prev = t.keys.take(0, row...) // freed with the window, like the group
-		} else {
-			copy(g.prev, row)
-		}
+		copy(prev, o.outputGroup(out, chunk.Insert, t, id))
+		t.flags[id] |= groupEmitted
 	}
 	clear(o.dirty)
 	o.dirty = o.dirty[:0]
 }
-
-func (o *windowAggOp) tableOf(e *rowEntry[group]) *winTable { return o.tables[e.val.win] }
 
 func (o *windowAggOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 	o.emitDirty(out)
@@ -418,15 +411,14 @@ func (o *windowAggOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 			}
 			t := o.tables[end]
 			if o.n.Emit == plan.EmitOnWindowClose {
-				var err error
-				t.groups.each(func(e *rowEntry[group]) {
-					if e.val.n > 0 && err == nil {
-						o.output(out, chunk.Insert, e.key, t.start, t.end, e.val.states)
-						err = out.maybeFlush()
+				for id := range t.groups() {
+					if t.words.at(id)[0] <= 0 {
+						continue
 					}
-				})
-				if err != nil {
-					return 0, err
+					o.outputGroup(out, chunk.Insert, t, id)
+					if err := out.maybeFlush(); err != nil {
+						return 0, err
+					}
 				}
 			}
 			o.free(t)
@@ -446,21 +438,15 @@ func satSub(a, b int64) int64 {
 }
 
 func (o *windowAggOp) free(t *winTable) {
-	n := int64(t.groups.len())
-	o.lastSize = int(n)
-	if o.groupsN > 0 {
-		o.groupBytes -= o.groupBytes / o.groupsN * n
-	}
-	o.groupsN -= n
-	if o.groupsN <= 0 {
-		o.groupsN, o.groupBytes = 0, 0
-	}
+	o.lastSize = t.idx.len()
+	o.bytes -= t.bytes
 }
 
 // firePanes emits every hop window whose end (plus lateness) the watermark
 // passed, merging its panes, and frees panes no later window needs.
 func (o *windowAggOp) firePanes(wm int64, out *emitter) error {
 	s := o.w.spec
+	nw, ns := o.lay.words, len(o.lay.states)
 	for len(o.order) > 0 && o.nextEnd != math.MinInt64 && o.nextEnd+o.n.Lateness <= wm {
 		// Skip windows without panes.
 		if first := o.order[0]; first >= o.nextEnd {
@@ -470,10 +456,12 @@ func (o *windowAggOp) firePanes(wm int64, out *emitter) error {
 		end := o.nextEnd
 		start := end - s.Size
 		// Gather each key's pane groups; only keys found in several panes
-		// get a merged state, the others are emitted from their pane.
+		// get merged accumulators, the others are emitted from their pane.
 		o.slots = o.slots[:0]
 		clear(o.slotOf)
-		var err error
+		o.mwords = o.mwords[:0]
+		clear(o.mstates)
+		o.mstates = o.mstates[:0]
 		for _, ps := range o.order {
 			if ps >= end {
 				break
@@ -481,55 +469,58 @@ func (o *windowAggOp) firePanes(wm int64, out *emitter) error {
 			if ps < start {
 				continue
 			}
-			o.tables[ps].groups.each(func(e *rowEntry[group]) {
-				if err != nil {
-					return
-				}
-				idx, ok := o.slotOf[e.hash]
-				for ok && !types.EqualRows(o.slots[idx].e.key, e.key) {
+			t := o.tables[ps]
+			for id := range t.groups() {
+				key := t.idx.key(id)
+				h := hashRow(key)
+				first, had := o.slotOf[h]
+				idx, ok := first, had
+				for ok && !types.EqualRows(o.slots[idx].g.t.idx.key(o.slots[idx].g.id), key) {
 					idx = o.slots[idx].next
 					ok = idx >= 0
 				}
 				if !ok {
 					next := -1
-					if first, had := o.slotOf[e.hash]; had {
+					if had {
 						next = first
 					}
-					o.slotOf[e.hash] = len(o.slots)
-					o.slots = append(o.slots, mergeSlot{e: e, n: e.val.n, next: next})
-					return
+					o.slotOf[h] = len(o.slots)
+					o.slots = append(o.slots, mergeSlot{g: groupRef{t: t, id: id}, m: -1, next: next})
+					continue
 				}
 				sl := &o.slots[idx]
-				if sl.merged == nil {
-					sl.merged = make([]accState, len(o.aggs))
-					for i, a := range o.aggs {
-						sl.merged[i] = a.NewState()
-						if err = sl.merged[i].Merge(sl.e.val.states[i]); err != nil {
-							return
+				if sl.m < 0 {
+					// The key's second pane: start its merged accumulators
+					// from its first pane's.
+					sl.m = len(o.mwords) / nw
+					g := sl.g
+					o.mwords = append(o.mwords, g.t.words.at(g.id)...)
+					base := len(o.mstates)
+					o.mstates = slices.Grow(o.mstates, ns)[:base+ns]
+					ms := o.mstates[base : base+ns]
+					o.lay.init(ms)
+					for i, st := range g.t.states.at(g.id) {
+						if err := ms[i].Merge(st); err != nil {
+							return err
 						}
 					}
 				}
-				sl.n += e.val.n
-				for i, st := range e.val.states {
-					if err = sl.merged[i].Merge(st); err != nil {
-						return
-					}
+				m := sl.m
+				if err := o.lay.merge(o.mwords[m*nw:(m+1)*nw], o.mstates[m*ns:(m+1)*ns], t.words.at(id), t.states.at(id)); err != nil {
+					return err
 				}
-			})
-			if err != nil {
-				return err
 			}
 		}
 		for i := range o.slots {
 			sl := &o.slots[i]
-			if sl.n <= 0 {
+			w, ss := sl.g.t.words.at(sl.g.id), sl.g.t.states.at(sl.g.id)
+			if m := sl.m; m >= 0 {
+				w, ss = o.mwords[m*nw:(m+1)*nw], o.mstates[m*ns:(m+1)*ns]
+			}
+			if w[0] <= 0 {
 				continue
 			}
-			states := sl.merged
-			if states == nil {
-				states = sl.e.val.states
-			}
-			o.output(out, chunk.Insert, sl.e.key, start, end, states)
+			o.output(out, chunk.Insert, sl.g.t.idx.key(sl.g.id), start, end, w, ss)
 			if err := out.maybeFlush(); err != nil {
 				return err
 			}
@@ -553,6 +544,6 @@ func (o *windowAggOp) OnBarrier(_ uint64, out *emitter) error {
 }
 
 func (o *windowAggOp) publishStats() {
-	o.stats.stateBytes.Store(o.groupBytes)
+	o.stats.stateBytes.Store(o.bytes)
 	o.stats.openWindows.Store(int64(len(o.tables)))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -15,7 +16,6 @@ import (
 	"github.com/sluice-db/sluice/exec/checkpoint"
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
-	"github.com/sluice-db/sluice/sql/types"
 )
 
 // Checkpoints (see exec/checkpoint for the on-disk format).
@@ -73,6 +73,10 @@ type CheckpointStats struct {
 type engineCkpt struct {
 	store    *checkpoint.Store
 	interval time.Duration // < 0: every barrier
+
+	// beforeSave, when set (tests), runs on a job's checkpoint writer
+	// before each save; an error fails the save as a crash would.
+	beforeSave func(job string, epoch uint64) error
 
 	mu        sync.Mutex
 	recovered map[string]RecoveryStats
@@ -153,11 +157,15 @@ type jobCkpt struct {
 	restorePos map[*sourceNode][]byte
 	restored   bool
 
+	// work feeds the job's checkpoint writer (run): checkpoints to save
+	// and, behind them, a view's barrier acks and end of stream.
+	work chan ckWork
+
 	mu      sync.Mutex
 	lastAt  time.Time
 	decided map[uint64]bool
-	parts   map[uint64][]ckPart
-	sticky  map[string]ckPart      // parts of finished sources
+	parts   map[uint64][]*ckPart
+	sticky  map[string]*ckPart     // parts of finished sources
 	commits map[*sourceNode][]byte // durable positions to commit
 	savedAt map[string]uint64      // epoch of each part's file in the last saved checkpoint
 	srcIdx  map[*sourceNode]string // part names of sources
@@ -166,12 +174,41 @@ type jobCkpt struct {
 
 // ckPart is one part offered for epoch; since is the epoch at which data
 // was produced (a part unchanged since an earlier checkpoint keeps it).
+// A part with write (a view's rows) is encoded by the checkpoint writer,
+// streaming into the part's file; once saved, the part is only ever
+// referenced as unchanged, so the writer drops write (and the rows it
+// holds). Only the writer goroutine touches write after the part is added.
 type ckPart struct {
 	name  string
 	data  []byte
+	write func(io.Writer) error
 	since uint64
 	pos   []byte // sources: the reader position to commit
 	src   *sourceNode
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ckWork is one item for a job's checkpoint writer, handled in order: a
+// checkpoint to save (parts set), then, for a view, a barrier's ack or the
+// end of its stream, which nobody may see before every earlier checkpoint
+// is durable.
+type ckWork struct {
+	epoch  uint64
+	parts  map[string]*ckPart
+	ack    bool
+	finish bool
+	done   chan error // receives the save's result (buffered)
 }
 
 type ckMeta struct {
@@ -197,7 +234,7 @@ func (c *jobCkpt) decide(epoch uint64) bool {
 	return d
 }
 
-func (c *jobCkpt) add(epoch uint64, p ckPart) {
+func (c *jobCkpt) add(epoch uint64, p *ckPart) {
 	c.mu.Lock()
 	c.parts[epoch] = append(c.parts[epoch], p)
 	c.mu.Unlock()
@@ -248,13 +285,13 @@ func (s *sourceNode) ckptEOF() {
 	c.mu.Unlock()
 }
 
-func (s *sourceNode) snapshotPart() (ckPart, error) {
+func (s *sourceNode) snapshotPart() (*ckPart, error) {
 	e := &snapEnc{}
 	var pos []byte
 	if s.reader != nil {
 		var err error
 		if pos, err = s.reader.Position(); err != nil {
-			return ckPart{}, fmt.Errorf("read position: %w", err)
+			return nil, fmt.Errorf("read position: %w", err)
 		}
 	}
 	e.bytes(pos)
@@ -267,7 +304,7 @@ func (s *sourceNode) snapshotPart() (ckPart, error) {
 		e.varint(p.maxT)
 		e.varint(p.rows)
 	}
-	return ckPart{name: s.j.ck.srcIdx[s], data: e.b, pos: pos, src: s}, nil
+	return &ckPart{name: s.j.ck.srcIdx[s], data: e.b, pos: pos, src: s}, nil
 }
 
 func (s *sourceNode) restorePart(b []byte) error {
@@ -328,21 +365,18 @@ type ckptOp struct {
 
 	// views: contents are saved incrementally, as a base ("tb") plus the
 	// changes of each checkpoint ("td<epoch>"), compacted into a new base
-	// once the deltas outweigh it.
-	changes    *rowMap[int64] // net changes since the last checkpoint: by key (keyed views) or by row (count)
-	kbuf       types.Row
-	base       ckPart
-	deltas     []ckPart
-	deltaBytes int
+	// once the deltas outweigh it. The view store itself tracks what
+	// changed (viewStore.captureDelta); the parts are encoded by the
+	// checkpoint writer.
+	base       *ckPart
+	deltas     []*ckPart
+	superseded int // rows of base and deltas that later deltas replace
 }
 
 func (w *ckptOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 	w.dirty = true
 	if w.sink != nil {
 		w.pending = append(w.pending, c.Clone())
-	}
-	if w.mat != nil {
-		w.noteChanges(c)
 	}
 	return w.operator.OnData(in, c, out)
 }
@@ -369,21 +403,41 @@ func (w *ckptOp) OnBarrier(epoch uint64, out *emitter) error {
 	if changed {
 		w.since = epoch
 	}
-	p := ckPart{name: w.name, data: data, since: w.since}
-	if w.term() {
-		p.since = epoch
+	p := &ckPart{name: w.name, data: data, since: w.since}
+	if !w.term() {
 		w.c.add(epoch, p)
-		if w.mat != nil {
-			w.viewParts(epoch)
-		}
-		w.ckEpoch = epoch
-		w.ckOK = w.c.finish(epoch) == nil
-		if w.ckOK && w.sink != nil {
-			w.pending = w.pending[:0]
-		}
 		return nil
 	}
+	p.since = epoch
 	w.c.add(epoch, p)
+	if w.mat != nil {
+		w.viewParts(epoch)
+	}
+	parts, err := w.c.collect(epoch)
+	w.ckEpoch, w.ckOK = epoch, false
+	if err != nil {
+		return nil // counted as a failure; the next checkpoint retries
+	}
+	if w.mat != nil {
+		// A view's checkpoint is written in the background; its barrier's
+		// ack waits behind it (materializeOp.ackFn).
+		return w.c.enqueue(out.ctx, ckWork{epoch: epoch, parts: parts})
+	}
+	// A sink commits epoch only once the checkpoint is durable, and it
+	// cannot write the next epoch's rows before that commit: wait.
+	done := make(chan error, 1)
+	if err := w.c.enqueue(out.ctx, ckWork{epoch: epoch, parts: parts, done: done}); err != nil {
+		return err
+	}
+	select {
+	case err = <-done:
+	case <-out.ctx.Done():
+		return out.ctx.Err()
+	}
+	w.ckOK = err == nil
+	if w.ckOK {
+		w.pending = w.pending[:0]
+	}
 	return nil
 }
 
@@ -398,9 +452,6 @@ func (w *ckptOp) OnControl(m chunk.Message) error {
 		w.dirty = true
 		if w.sink != nil {
 			w.pending = append(w.pending, m.Chunk.Clone())
-		}
-		if w.mat != nil {
-			w.noteChanges(m.Chunk)
 		}
 	case chunk.Watermark:
 		w.dirty = true
@@ -545,10 +596,10 @@ func (w *ckptOp) restoreSink(ctx context.Context, ep uint64, rows []*chunk.Chunk
 	return nil
 }
 
-// finish saves checkpoint epoch from the parts recorded for it. It runs
+// collect gathers the parts recorded for checkpoint epoch (plus those of
+// finished sources) and checks that every required part arrived. It runs
 // on the terminal node's goroutine after every other part was added.
-func (c *jobCkpt) finish(epoch uint64) error {
-	start := c.e.now()
+func (c *jobCkpt) collect(epoch uint64) (map[string]*ckPart, error) {
 	c.mu.Lock()
 	ps := c.parts[epoch]
 	delete(c.parts, epoch)
@@ -562,7 +613,7 @@ func (c *jobCkpt) finish(epoch uint64) error {
 			delete(c.decided, ep)
 		}
 	}
-	byName := map[string]ckPart{}
+	byName := make(map[string]*ckPart, len(ps)+len(c.sticky))
 	for _, p := range ps {
 		byName[p.name] = p
 	}
@@ -571,58 +622,130 @@ func (c *jobCkpt) finish(epoch uint64) error {
 			byName[name] = p
 		}
 	}
-	savedAt := c.savedAt
 	c.mu.Unlock()
-
-	var err error
 	for _, name := range c.required() {
 		if _, ok := byName[name]; !ok {
-			err = fmt.Errorf("checkpoint %d of %s: part %s did not arrive", epoch, c.j.name, name)
-			break
+			err := fmt.Errorf("checkpoint %d of %s: part %s did not arrive", epoch, c.j.name, name)
+			c.failed(epoch, err)
+			return nil, err
 		}
 	}
-	var parts []checkpoint.Part
-	var bytes int64
-	next := map[string]uint64{}
-	var commits map[*sourceNode][]byte
-	if err == nil {
-		for name, p := range byName {
-			if p.since != 0 && savedAt[name] == p.since {
-				parts = append(parts, checkpoint.Part{Name: name, Unchanged: true})
-				next[name] = p.since
-				continue
+	return byName, nil
+}
+
+func (c *jobCkpt) failed(epoch uint64, err error) {
+	c.e.ck.mu.Lock()
+	c.stats.Failures++
+	c.stats.LastError = err.Error()
+	c.e.ck.mu.Unlock()
+	c.e.log.Warn("checkpoint failed", "job", c.j.name, "epoch", epoch, "err", err)
+}
+
+// enqueue hands w to the job's checkpoint writer, waiting while the
+// writer is behind (back-pressure on the terminal node).
+func (c *jobCkpt) enqueue(ctx context.Context, w ckWork) error {
+	select {
+	case c.work <- w:
+		return nil
+	case <-c.j.ctx.Done():
+		return c.j.ctx.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run is the job's checkpoint writer goroutine: it saves checkpoints in
+// epoch order, then records the durable source positions for the sources
+// to commit and passes on the acks queued behind each checkpoint. It ends
+// with the job's context; work still queued then is dropped, as in a
+// crash.
+func (c *jobCkpt) run() {
+	defer c.j.wg.Done()
+	for {
+		select {
+		case w := <-c.work:
+			var err error
+			if w.parts != nil {
+				err = c.save(w.epoch, w.parts)
 			}
+			if w.done != nil {
+				w.done <- err
+			}
+			if w.ack {
+				c.j.ack(w.epoch)
+			}
+			if w.finish {
+				c.j.finish()
+			}
+		case <-c.j.ctx.Done():
+			return
+		}
+	}
+}
+
+// save writes checkpoint epoch durably. Parts unchanged since the file an
+// earlier checkpoint wrote are referenced instead of rewritten. It runs on
+// the writer goroutine.
+func (c *jobCkpt) save(epoch uint64, byName map[string]*ckPart) error {
+	if h := c.e.ck.beforeSave; h != nil {
+		if err := h(c.j.name, epoch); err != nil {
+			c.failed(epoch, err)
+			return err
+		}
+	}
+	start := c.e.now()
+	c.mu.Lock()
+	savedAt := c.savedAt
+	c.mu.Unlock()
+	parts := make([]checkpoint.Part, 0, len(byName))
+	var bytes int64
+	next := make(map[string]uint64, len(byName))
+	var commits map[*sourceNode][]byte
+	var streamed []*ckPart
+	for name, p := range byName {
+		if p.since != 0 && savedAt[name] == p.since {
+			parts = append(parts, checkpoint.Part{Name: name, Unchanged: true})
+			next[name] = p.since
+			continue
+		}
+		if p.write != nil {
+			write := p.write
+			streamed = append(streamed, p)
+			parts = append(parts, checkpoint.Part{Name: name, Write: func(w io.Writer) error {
+				cw := &countWriter{w: w}
+				err := write(cw)
+				bytes += cw.n
+				return err
+			}})
+		} else {
 			parts = append(parts, checkpoint.Part{Name: name, Data: p.data})
 			bytes += int64(len(p.data))
-			// A part rewritten now lives in this epoch's file.
-			next[name] = epoch
-			if p.src != nil && p.pos != nil {
-				if commits == nil {
-					commits = map[*sourceNode][]byte{}
-				}
-				commits[p.src] = p.pos
-			}
 		}
-		meta, _ := json.Marshal(ckMeta{Job: c.j.name, Kind: c.j.kind, Fingerprint: c.fp})
-		err = c.store.Save(epoch, meta, parts)
+		// A part rewritten now lives in this epoch's file.
+		next[name] = epoch
+		if p.src != nil && p.pos != nil {
+			if commits == nil {
+				commits = map[*sourceNode][]byte{}
+			}
+			commits[p.src] = p.pos
+		}
+	}
+	meta, _ := json.Marshal(ckMeta{Job: c.j.name, Kind: c.j.kind, Fingerprint: c.fp})
+	if err := c.store.Save(epoch, meta, parts); err != nil {
+		c.failed(epoch, err)
+		return err
+	}
+	for _, p := range streamed {
+		p.write = nil // saved: from now on referenced as unchanged
 	}
 	d := c.e.now().Sub(start)
 	c.e.ck.mu.Lock()
 	st := c.stats
-	if err != nil {
-		st.Failures++
-		st.LastError = err.Error()
-	} else {
-		st.Count++
-		st.LastEpoch = epoch
-		st.LastBytes = bytes
-		st.LastDuration = d
-	}
+	st.Count++
+	st.LastEpoch = epoch
+	st.LastBytes = bytes
+	st.LastDuration = d
 	c.e.ck.mu.Unlock()
-	if err != nil {
-		c.e.log.Warn("checkpoint failed", "job", c.j.name, "epoch", epoch, "err", err)
-		return err
-	}
 	c.mu.Lock()
 	c.savedAt = next
 	for s, pos := range commits {
@@ -640,9 +763,9 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 		return nil
 	}
 	c := &jobCkpt{e: e, j: j, store: e.ck.store.Job(j.name), fp: j.kind + "\nparallelism=" + strconv.Itoa(max(e.cfg.Parallelism, 1)) + "\n" + plan.Format(input),
-		restorePos: map[*sourceNode][]byte{}, decided: map[uint64]bool{}, parts: map[uint64][]ckPart{},
-		sticky: map[string]ckPart{}, commits: map[*sourceNode][]byte{}, savedAt: map[string]uint64{},
-		srcIdx: map[*sourceNode]string{}}
+		restorePos: map[*sourceNode][]byte{}, decided: map[uint64]bool{}, parts: map[uint64][]*ckPart{},
+		sticky: map[string]*ckPart{}, commits: map[*sourceNode][]byte{}, savedAt: map[string]uint64{},
+		srcIdx: map[*sourceNode]string{}, work: make(chan ckWork, 4)}
 	e.ck.mu.Lock()
 	c.stats = &CheckpointStats{Job: j.name}
 	e.ck.stats[j.name] = c.stats
@@ -655,6 +778,8 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 		case *materializeOp:
 			w.mat, w.name = op, "t"
 			c.term = w
+			op.ackFn = func(ep uint64) { _ = c.enqueue(j.ctx, ckWork{epoch: ep, ack: true}) }
+			op.finishFn = func() { _ = c.enqueue(j.ctx, ckWork{finish: true}) }
 		case *sinkOp:
 			w.sink, w.name = op, "t"
 			c.term = w
@@ -672,7 +797,16 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 	if c.term == nil {
 		return errors.New("checkpoint: job has no terminal operator")
 	}
-	return e.restoreJob(ctx, c)
+	if err := e.restoreJob(ctx, c); err != nil {
+		return err
+	}
+	if m := c.term.mat; m != nil {
+		// From here on the view store keeps its changes for the deltas.
+		m.rel.mu.Lock()
+		m.rel.store.track = true
+		m.rel.mu.Unlock()
+	}
+	return nil
 }
 
 // restoreJob loads the newest usable checkpoint of the job and restores
@@ -797,20 +931,33 @@ func (c *jobCkpt) required() []string {
 	return names
 }
 
+// maxViewDeltas bounds the deltas of a view between two bases.
+const maxViewDeltas = 100
+
 // viewParts adds a view's contents to checkpoint epoch: the changes since
-// the previous checkpoint as a new delta, or, when the deltas outweigh the
-// base (or there is none), a new base that replaces them. Saving costs in
-// proportion to the changes, plus a compaction now and then.
+// the previous checkpoint as a new delta, or a new base that replaces the
+// deltas when there is none yet, when the rows that later deltas replaced
+// or removed outnumber the view's rows, or after maxViewDeltas deltas.
+// Only the rows are captured here (stored rows never change once handed
+// out); the checkpoint writer encodes them. Saving costs in proportion to
+// the changes, plus a compaction now and then.
 func (w *ckptOp) viewParts(epoch uint64) {
-	if w.base.data == nil || w.deltaBytes > len(w.base.data)+64<<10 {
-		w.base = ckPart{name: "tb", data: snapshotView(w.mat.rel), since: epoch}
-		w.deltas, w.deltaBytes = nil, 0
-		w.changes = nil
-	} else if w.changes != nil && w.changes.len() > 0 {
-		e := w.encodeChanges()
-		w.changes = nil
-		w.deltas = append(w.deltas, ckPart{name: fmt.Sprintf("td%020d", epoch), data: e, since: epoch})
-		w.deltaBytes += len(e)
+	r := w.mat.rel
+	r.mu.Lock()
+	if w.base == nil || w.superseded > r.store.len()+1024 || len(w.deltas) >= maxViewDeltas {
+		rows := r.store.captureBase()
+		wm := r.lastWM
+		r.mu.Unlock()
+		w.base = &ckPart{name: "tb", since: epoch, write: func(out io.Writer) error { return writeViewBase(out, wm, rows) }}
+		w.deltas, w.superseded = nil, 0
+	} else {
+		changes, sup := r.store.captureDelta(len(r.schema))
+		r.mu.Unlock()
+		if len(changes) > 0 {
+			w.deltas = append(w.deltas, &ckPart{name: fmt.Sprintf("td%020d", epoch), since: epoch,
+				write: func(out io.Writer) error { return writeViewDelta(out, changes) }})
+			w.superseded += sup
+		}
 	}
 	w.c.add(epoch, w.base)
 	for _, p := range w.deltas {
@@ -842,96 +989,9 @@ func (w *ckptOp) restoreViewParts(parts map[string][]byte) error {
 	defer r.mu.Unlock()
 	r.lastWM = wm
 	for _, n := range names {
-		d := &snapDec{b: parts[n]}
-		nc := d.count(2)
-		for range nc {
-			k := d.varint()
-			row := d.row()
-			if d.err != nil {
-				break
-			}
-			op := chunk.Insert
-			if k < 0 {
-				op, k = chunk.Delete, -k
-			}
-			for range k {
-				r.store.apply(op, row)
-			}
-		}
-		if err := d.done(); err != nil {
+		if err := restoreViewDelta(r, parts[n]); err != nil {
 			return fmt.Errorf("restore view %s delta %s: %w", r.name, n, err)
 		}
 	}
 	return nil
-}
-
-// noteChanges records a chunk applied to the view: for a keyed view the
-// keys that changed, for a multiset view the net count of each row.
-func (w *ckptOp) noteChanges(c *chunk.Chunk) {
-	if w.changes == nil {
-		w.changes = newRowMap[int64](64)
-	}
-	key := w.mat.rel.key
-	if len(key) > 0 && len(w.kbuf) != len(key) {
-		w.kbuf = make(types.Row, len(key))
-	}
-	for i := range c.Len() {
-		row := c.Row(i)
-		k := row
-		if len(key) > 0 {
-			for j, col := range key {
-				w.kbuf[j] = row[col]
-			}
-			k = w.kbuf
-		}
-		h := hashRow(k)
-		e := w.changes.get(h, k)
-		if e == nil {
-			e = w.changes.insert(h, copyRow(k))
-		}
-		e.val += int64(c.Ops[i])
-		if e.val == 0 && len(key) == 0 {
-			w.changes.remove(e) // a row inserted and retracted again: no net change
-		}
-	}
-}
-
-// encodeChanges encodes the net changes as (count, row) pairs: for a keyed
-// view the key's current row (count 1) or, when the key is gone, a
-// deletion of a row holding the key; for a multiset view each row with its
-// net count.
-func (w *ckptOp) encodeChanges() []byte {
-	r := w.mat.rel
-	e := &snapEnc{}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	n := 0
-	w.changes.each(func(x *rowEntry[int64]) {
-		if len(r.key) == 0 && x.val == 0 {
-			return
-		}
-		n++
-	})
-	e.uvarint(uint64(n))
-	w.changes.each(func(x *rowEntry[int64]) {
-		if len(r.key) == 0 {
-			if x.val != 0 {
-				e.varint(x.val)
-				e.row(x.key)
-			}
-			return
-		}
-		if cur := r.store.keyed.get(x.hash, x.key); cur != nil {
-			e.varint(1)
-			e.row(cur.val)
-			return
-		}
-		del := make(types.Row, len(r.schema))
-		for j, col := range r.key {
-			del[col] = x.key[j]
-		}
-		e.varint(-1)
-		e.row(del)
-	})
-	return e.b
 }

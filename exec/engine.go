@@ -287,6 +287,10 @@ func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.No
 		j.wg.Add(1)
 		go n.run(j.ctx)
 	}
+	if j.ck != nil {
+		j.wg.Add(1)
+		go j.ck.run()
+	}
 	// Sources attach (snapshot + feed registration) before they run, so
 	// that the job sees every row exactly once.
 	for _, s := range j.sources {

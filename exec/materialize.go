@@ -18,6 +18,11 @@ import (
 type materializeOp struct {
 	rel *relation
 	job *job
+	// ackFn and finishFn, when set (checkpoints), replace job.ack and
+	// job.finish: they pass on a barrier's ack or the end of the stream
+	// only after every checkpoint taken before it is durable.
+	ackFn    func(epoch uint64)
+	finishFn func()
 }
 
 func (m *materializeOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
@@ -50,9 +55,17 @@ func (m *materializeOp) OnControl(msg chunk.Message) error {
 	r.pubMu.Unlock()
 	switch msg.Kind {
 	case chunk.Barrier:
-		m.job.ack(msg.Epoch)
+		if m.ackFn != nil {
+			m.ackFn(msg.Epoch)
+		} else {
+			m.job.ack(msg.Epoch)
+		}
 	case chunk.EndOfStream:
-		m.job.finish()
+		if m.finishFn != nil {
+			m.finishFn()
+		} else {
+			m.job.finish()
+		}
 	}
 	return err
 }

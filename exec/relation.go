@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
@@ -96,6 +97,11 @@ func (r *relation) applyLocked(c *chunk.Chunk) {
 			}
 			continue
 		}
+		if op == chunk.Delete && r.store.keyed != nil && i+1 < c.Len() && c.Ops[i+1] == chunk.Insert && r.store.sameKey(row, c.Row(i+1)) {
+			// A retraction followed by the key's new row: the insert
+			// replaces the row on its own, with one lookup.
+			continue
+		}
 		old, stored := r.store.apply(op, row)
 		for _, ix := range r.indexes {
 			if old != nil {
@@ -131,6 +137,9 @@ func (r *relation) index(cols []int) *relIndex {
 		}
 	}
 	ix := &relIndex{cols: cols, m: newRowMap[[]types.Row](64)}
+	if r.store != nil {
+		r.store.indexed = true
+	}
 	for _, row := range r.contentsLocked() {
 		ix.add(row)
 	}
@@ -210,26 +219,62 @@ func (ix *relIndex) lookup(key types.Row) []types.Row {
 
 // viewStore keeps a view's contents: by key when key columns are given,
 // else as a multiset of rows.
+//
+// Stored rows are shared with readers (snapshots, subscriptions, lookups,
+// the checkpoint writer) and never change once a reader may hold them:
+// every hand-out bumps gen, and a keyed row is overwritten in place only
+// when it was stored after the last hand-out and no index refers to it.
+// Otherwise a change stores a new row.
+//
+// With track set (the view is checkpointed), the store keeps the changes
+// since the last capture (captureDelta, captureBase) itself: a dirty mark
+// on each changed entry plus a list of the dirty entries, and the keys (or
+// row counts) removed.
 type viewStore struct {
-	key   []int
-	keyed *rowMap[types.Row]
-	multi *rowMap[multiRow]
-	kbuf  types.Row
-	// prefix is set when the key columns are 0..len(key)-1, so that a
-	// stored row's leading values can serve as its key.
-	prefix bool
+	key    []int
+	keyed  *rowMap[keyedRow]
+	multi  *rowMap[multiRow]
+	kbuf   types.Row
+	kbuf2  types.Row
+	prefix bool // the key columns are 0..len(key)-1: a stored row's leading values serve as its key
+
+	gen     atomic.Uint64 // bumped whenever stored rows are handed out
+	indexed bool          // indexes hold stored rows: never overwrite one
+
+	track  bool
+	dirty  []*rowEntry[keyedRow]
+	gone   []types.Row // keyed: keys removed since the last capture
+	mdirty []*rowEntry[multiRow]
+	mgone  []viewChange // multiset: net counts of rows removed since the last capture
+}
+
+type keyedRow struct {
+	row   types.Row // nil once the entry was removed
+	gen   uint64    // store gen when row was allocated
+	dirty bool
+	fresh bool // inserted since the last capture (no earlier version captured)
 }
 
 type multiRow struct {
-	row types.Row
+	row   types.Row // nil once the entry was removed
+	n     int64
+	n0    int64 // n at the last capture
+	dirty bool
+}
+
+// viewChange is one change of a captured delta: n copies of row (n < 0:
+// removals; for a keyed view -1 and a row holding the key).
+type viewChange struct {
 	n   int64
+	row types.Row
 }
 
 func newViewStore(key []int) *viewStore {
 	s := &viewStore{key: key}
 	if len(key) > 0 {
-		s.keyed = newRowMap[types.Row](64)
+		s.keyed = newRowMap[keyedRow](64)
 		s.kbuf = make(types.Row, len(key))
+		s.kbuf2 = make(types.Row, len(key))
 		s.prefix = true
 		for i, c := range key {
 			s.prefix = s.prefix && c == i
@@ -240,37 +285,19 @@ func newViewStore(key []int) *viewStore {
 	return s
 }
 
+// sameKey reports whether rows a and b have equal key columns.
+func (s *viewStore) sameKey(a, b types.Row) bool {
+	for i, c := range s.key {
+		s.kbuf[i], s.kbuf2[i] = a[c], b[c]
+	}
+	return types.EqualRows(s.kbuf, s.kbuf2)
+}
+
 // apply applies one change; it returns the row instance removed (old) and
 // the one stored (stored), for indexes.
 func (s *viewStore) apply(op chunk.Op, row types.Row) (old, stored types.Row) {
 	if s.keyed != nil {
-		for i, c := range s.key {
-			s.kbuf[i] = row[c]
-		}
-		h := hashRow(s.kbuf)
-		e := s.keyed.get(h, s.kbuf)
-		if op == chunk.Delete {
-			if e != nil {
-				old = e.val
-				s.keyed.remove(e)
-			}
-			return old, nil
-		}
-		stored = copyRow(row)
-		if e == nil {
-			key := stored[:len(s.key):len(s.key)] // the key columns lead the row: share them
-			if !s.prefix {
-				key = copyRow(s.kbuf)
-			}
-			e = s.keyed.insert(h, key)
-		} else {
-			old = e.val
-			if s.prefix {
-				e.key = stored[:len(s.key):len(s.key)] // do not keep the old row alive
-			}
-		}
-		e.val = stored
-		return old, e.val
+		return s.applyKeyed(op, row)
 	}
 	h := hashRow(row)
 	e := s.multi.get(h, row)
@@ -278,7 +305,12 @@ func (s *viewStore) apply(op chunk.Op, row types.Row) (old, stored types.Row) {
 		if e != nil {
 			old = e.val.row
 			e.val.n--
+			s.markMulti(e)
 			if e.val.n <= 0 {
+				if s.track && e.val.n0 != 0 {
+					s.mgone = append(s.mgone, viewChange{n: -e.val.n0, row: e.val.row})
+				}
+				e.val.row = nil
 				s.multi.remove(e)
 			}
 		}
@@ -290,14 +322,76 @@ func (s *viewStore) apply(op chunk.Op, row types.Row) (old, stored types.Row) {
 		e.val.row = cp
 	}
 	e.val.n++
+	s.markMulti(e)
 	return nil, e.val.row
 }
 
+func (s *viewStore) markMulti(e *rowEntry[multiRow]) {
+	if s.track && !e.val.dirty {
+		e.val.dirty = true
+		s.mdirty = append(s.mdirty, e)
+	}
+}
+
+func (s *viewStore) applyKeyed(op chunk.Op, row types.Row) (old, stored types.Row) {
+	for i, c := range s.key {
+		s.kbuf[i] = row[c]
+	}
+	h := hashRow(s.kbuf)
+	e := s.keyed.get(h, s.kbuf)
+	if op == chunk.Delete {
+		if e != nil {
+			old = e.val.row
+			if s.track {
+				s.gone = append(s.gone, e.key)
+			}
+			e.val.row = nil
+			s.keyed.remove(e)
+		}
+		return old, nil
+	}
+	gen := s.gen.Load()
+	if e != nil && !s.indexed && e.val.gen == gen && len(e.val.row) == len(row) {
+		// Nobody else can hold the row: overwrite it (the key columns,
+		// which the entry's key may share, are equal).
+		copy(e.val.row, row)
+		s.markKeyed(e)
+		return nil, e.val.row
+	}
+	stored = copyRow(row)
+	if e == nil {
+		key := stored[:len(s.key):len(s.key)] // the key columns lead the row: share them
+		if !s.prefix {
+			key = copyRow(s.kbuf)
+		}
+		e = s.keyed.insert(h, key)
+		e.val.fresh = s.track
+	} else {
+		old = e.val.row
+		if s.prefix {
+			e.key = stored[:len(s.key):len(s.key)] // do not keep the old row alive
+		}
+	}
+	e.val.row, e.val.gen = stored, gen
+	s.markKeyed(e)
+	return old, stored
+}
+
+func (s *viewStore) markKeyed(e *rowEntry[keyedRow]) {
+	if s.track && !e.val.dirty {
+		e.val.dirty = true
+		s.dirty = append(s.dirty, e)
+	}
+}
+
+// rows returns the stored rows (shared: the caller must not modify them).
+// The caller holds the relation's lock, read or write.
 func (s *viewStore) rows() []types.Row {
+	s.gen.Add(1)
 	var out []types.Row
 	if s.keyed != nil {
 		out = make([]types.Row, 0, s.keyed.len())
-		s.keyed.each(func(e *rowEntry[types.Row]) { out = append(out, e.val) })
+		s.keyed.each(func(e *rowEntry[keyedRow]) { out = append(out, e.val.row) })
 		return out
 	}
 	s.multi.each(func(e *rowEntry[multiRow]) {
@@ -306,4 +400,90 @@ func (s *viewStore) rows() []types.Row {
 		}
 	})
 	return out
+}
+
+// captureDelta returns the changes since the last capture and starts
+// anew: for a keyed view the removed keys (as -1 and a row holding the
+// key) followed by the current row of every changed key (+1); for a
+// multiset view each changed row with its net count. The rows are shared
+// and stay valid (unchanged) after the call. superseded counts the
+// changes that replace or remove rows captured before (what a compaction
+// would drop). The caller holds the relation's write lock.
+func (s *viewStore) captureDelta(width int) (out []viewChange, superseded int) {
+	s.gen.Add(1)
+	if s.keyed != nil {
+		out = make([]viewChange, 0, len(s.gone)+len(s.dirty))
+		superseded = 2 * len(s.gone)
+		for _, k := range s.gone {
+			del := k
+			if !s.prefix {
+				del = make(types.Row, width)
+				for j, col := range s.key {
+					del[col] = k[j]
+				}
+			}
+			out = append(out, viewChange{n: -1, row: del})
+		}
+		for i, e := range s.dirty {
+			if e.val.row != nil {
+				out = append(out, viewChange{n: 1, row: e.val.row})
+				if !e.val.fresh {
+					superseded++
+				}
+				e.val.dirty, e.val.fresh = false, false
+			}
+			s.dirty[i] = nil
+		}
+		s.dirty, s.gone = s.dirty[:0], nil
+		return out, superseded
+	}
+	out = append(make([]viewChange, 0, len(s.mgone)+len(s.mdirty)), s.mgone...)
+	superseded = 2 * len(s.mgone)
+	for i, e := range s.mdirty {
+		if e.val.row != nil {
+			if d := e.val.n - e.val.n0; d != 0 {
+				out = append(out, viewChange{n: d, row: e.val.row})
+				if e.val.n0 != 0 {
+					superseded++
+				}
+			}
+			e.val.n0, e.val.dirty = e.val.n, false
+		}
+		s.mdirty[i] = nil
+	}
+	s.mdirty, s.mgone = s.mdirty[:0], nil
+	return out, superseded
+}
+
+// captureBase returns every stored row with its count and clears the
+// changes kept for captureDelta. The rows are shared and stay valid. The
+// caller holds the relation's write lock.
+func (s *viewStore) captureBase() []viewChange {
+	s.gen.Add(1)
+	var out []viewChange
+	if s.keyed != nil {
+		out = make([]viewChange, 0, s.keyed.len())
+		s.keyed.each(func(e *rowEntry[keyedRow]) {
+			out = append(out, viewChange{n: 1, row: e.val.row})
+			e.val.dirty, e.val.fresh = false, false
+		})
+	} else {
+		out = make([]viewChange, 0, s.multi.len())
+		s.multi.each(func(e *rowEntry[multiRow]) {
+			out = append(out, viewChange{n: e.val.n, row: e.val.row})
+			e.val.n0, e.val.dirty = e.val.n, false
+		})
+	}
+	clear(s.dirty)
+	clear(s.mdirty)
+	s.dirty, s.mdirty, s.gone, s.mgone = s.dirty[:0], s.mdirty[:0], nil, nil
+	return out
+}
+
+// len is the number of distinct stored rows.
+func (s *viewStore) len() int {
+	if s.keyed != nil {
+		return s.keyed.len()
+	}
+	return s.multi.len()
 }

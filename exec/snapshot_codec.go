@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 
+	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -33,22 +35,30 @@ func (e *snapEnc) str(s string) {
 	e.uvarint(uint64(len(s)))
 	e.b = append(e.b, s...)
 }
-func (e *snapEnc) value(v types.Value) {
-	e.b = append(e.b, byte(v.K))
-	e.varint(v.I)
-	e.str(v.S)
-}
+func (e *snapEnc) value(v types.Value) { e.b = appendValue(e.b, v) }
 
 // row encodes a row; a nil row is distinct from an empty one.
-func (e *snapEnc) row(r types.Row) {
+func (e *snapEnc) row(r types.Row) { e.b = appendRow(e.b, r) }
+
+// appendValue and appendRow are snapEnc.value and snapEnc.row on a plain
+// slice: working on a local slice saves a write barrier per append while
+// the garbage collector runs.
+func appendValue(b []byte, v types.Value) []byte {
+	b = append(b, byte(v.K))
+	b = binary.AppendVarint(b, v.I)
+	b = binary.AppendUvarint(b, uint64(len(v.S)))
+	return append(b, v.S...)
+}
+
+func appendRow(b []byte, r types.Row) []byte {
 	if r == nil {
-		e.uvarint(0)
-		return
+		return append(b, 0)
 	}
-	e.uvarint(uint64(len(r)) + 1)
+	b = binary.AppendUvarint(b, uint64(len(r))+1)
 	for _, v := range r {
-		e.value(v)
+		b = appendValue(b, v)
 	}
+	return b
 }
 
 // acc encodes an accumulator through its MarshalBinary.
@@ -205,4 +215,106 @@ func (d *snapDec) done() error {
 		d.err = fmt.Errorf("%w: %d trailing bytes", errSnapshotCorrupt, len(d.b))
 	}
 	return d.err
+}
+
+// viewChunk is how much encoded view data is buffered before it is
+// written out.
+const viewChunk = 64 << 10
+
+// writeViewBase writes a view's contents as captured by
+// viewStore.captureBase, with its watermark, in the format restoreView
+// reads, to w in chunks.
+func writeViewBase(w io.Writer, wm int64, rows []viewChange) error {
+	b := make([]byte, 0, viewChunk+4<<10)
+	b = binary.AppendVarint(b, wm)
+	b = binary.AppendUvarint(b, uint64(len(rows)))
+	for _, c := range rows {
+		b = appendRow(b, c.row)
+		b = binary.AppendVarint(b, c.n)
+		if len(b) >= viewChunk {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// writeViewDelta writes changes captured by viewStore.captureDelta as
+// (count, row) pairs, applied in order by restoreViewDelta.
+func writeViewDelta(w io.Writer, changes []viewChange) error {
+	b := make([]byte, 0, viewChunk+4<<10)
+	b = binary.AppendUvarint(b, uint64(len(changes)))
+	for _, c := range changes {
+		b = binary.AppendVarint(b, c.n)
+		b = appendRow(b, c.row)
+		if len(b) >= viewChunk {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+			b = b[:0]
+		}
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// restoreView replaces a view's contents with a snapshot's.
+func restoreView(r *relation, b []byte) error {
+	d := &snapDec{b: b}
+	wm := d.varint()
+	n := d.count(2)
+	s := newViewStore(r.key)
+	for range n {
+		row, k := d.row(), d.varint()
+		if d.err != nil {
+			break
+		}
+		if k <= 0 {
+			continue
+		}
+		_, stored := s.apply(chunk.Insert, row)
+		if s.multi != nil {
+			e := s.multi.get(hashRow(stored), stored)
+			e.val.n = k
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore view %s: %w", r.name, err)
+	}
+	r.mu.Lock()
+	s.indexed = len(r.indexes) > 0
+	r.store = s
+	r.lastWM = wm
+	r.mu.Unlock()
+	return nil
+}
+
+// restoreViewDelta applies a delta written by encodeViewDelta (the
+// caller holds the relation's write lock).
+func restoreViewDelta(r *relation, b []byte) error {
+	d := &snapDec{b: b}
+	nc := d.count(2)
+	for range nc {
+		k := d.varint()
+		row := d.row()
+		if d.err != nil {
+			break
+		}
+		op := chunk.Insert
+		if k < 0 {
+			op, k = chunk.Delete, -k
+		}
+		for _, c := range r.key {
+			if c >= len(row) {
+				return fmt.Errorf("%w: view delta row of %d values", errSnapshotCorrupt, len(row))
+			}
+		}
+		for range k {
+			r.store.apply(op, row)
+		}
+	}
+	return d.done()
 }

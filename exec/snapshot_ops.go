@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/sluice-db/sluice/exec/chunk"
-
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -194,7 +192,7 @@ func (o *sessionOp) Restore(b []byte) error {
 			start, last, queued := d.varint(), d.varint(), d.varint()
 			i := o.newSession(k, start)
 			s := o.sess(i)
-			s.last, s.queued = last, queued
+			s.last, s.queued = last-1, queued
 			o.lay.decode(d, o.words.at(i), o.states.at(i))
 			if o.upd && d.bool() {
 				prev := d.row()
@@ -437,57 +435,4 @@ func stateSize(ss []accState) int64 {
 		n += int64(s.SizeBytes())
 	}
 	return n
-}
-
-// snapshotView encodes a view's contents and watermark.
-func snapshotView(r *relation) []byte {
-	e := &snapEnc{}
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	e.varint(r.lastWM)
-	s := r.store
-	if s.keyed != nil {
-		e.uvarint(uint64(s.keyed.len()))
-		s.keyed.each(func(x *rowEntry[types.Row]) {
-			e.row(x.val)
-			e.varint(1)
-		})
-		return e.b
-	}
-	e.uvarint(uint64(s.multi.len()))
-	s.multi.each(func(x *rowEntry[multiRow]) {
-		e.row(x.val.row)
-		e.varint(x.val.n)
-	})
-	return e.b
-}
-
-// restoreView replaces a view's contents with a snapshot's.
-func restoreView(r *relation, b []byte) error {
-	d := &snapDec{b: b}
-	wm := d.varint()
-	n := d.count(2)
-	s := newViewStore(r.key)
-	for range n {
-		row, k := d.row(), d.varint()
-		if d.err != nil {
-			break
-		}
-		if k <= 0 {
-			continue
-		}
-		_, stored := s.apply(chunk.Insert, row)
-		if s.multi != nil {
-			e := s.multi.get(hashRow(stored), stored)
-			e.val.n = k
-		}
-	}
-	if err := d.done(); err != nil {
-		return fmt.Errorf("restore view %s: %w", r.name, err)
-	}
-	r.mu.Lock()
-	r.store = s
-	r.lastWM = wm
-	r.mu.Unlock()
-	return nil
 }

@@ -1,12 +1,14 @@
 package checkpoint
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -93,11 +95,14 @@ func (s *Store) Job(name string) *JobStore {
 
 // Part is one named piece of a checkpoint (typically one operator's
 // state). With Unchanged set, Data is ignored and the part's file from the
-// job's previous checkpoint is referenced again.
+// job's previous checkpoint is referenced again. With Write set, Data is
+// ignored and Write streams the part's payload into its file instead, so
+// a large part is never held in memory as one buffer.
 type Part struct {
 	Name      string
 	Data      []byte
 	Unchanged bool
+	Write     func(w io.Writer) error
 }
 
 // Checkpoint is a loaded checkpoint.
@@ -173,16 +178,22 @@ func (j *JobStore) Save(epoch uint64, meta []byte, parts []Part) error {
 			continue
 		}
 		file := statePrefix + strconv.FormatUint(epoch, 10) + "-" + p.Name
-		if err := j.writeFile(file, p.Data); err != nil {
+		fill := p.Write
+		if fill == nil {
+			data := p.Data
+			fill = func(w io.Writer) error { _, err := w.Write(data); return err }
+		}
+		size, crc, err := j.writeFile(file, fill)
+		if err != nil {
 			return fmt.Errorf("save checkpoint %d of %s: %w", epoch, j.name, err)
 		}
-		m.Parts = append(m.Parts, partRef{Name: p.Name, File: file, Size: int64(len(p.Data)), CRC: crc32.Checksum(p.Data, castagnoli)})
+		m.Parts = append(m.Parts, partRef{Name: p.Name, File: file, Size: size, CRC: crc})
 	}
 	body, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
-	if err := j.writeFile(manifestName(epoch), body); err != nil {
+	if _, _, err := j.writeFile(manifestName(epoch), func(w io.Writer) error { _, err := w.Write(body); return err }); err != nil {
 		return fmt.Errorf("save checkpoint %d of %s: %w", epoch, j.name, err)
 	}
 	if err := j.syncDir(); err != nil {
@@ -199,20 +210,38 @@ func manifestName(epoch uint64) string {
 	return fmt.Sprintf("%s%020d", manifestPrefix, epoch)
 }
 
-// writeFile writes payload plus trailer to name via a synced temp file.
-func (j *JobStore) writeFile(name string, payload []byte) error {
+// summer counts and checksums what passes through it to w.
+type summer struct {
+	w   io.Writer
+	n   int64
+	crc uint32
+}
+
+func (s *summer) Write(p []byte) (int, error) {
+	s.crc = crc32.Update(s.crc, castagnoli, p)
+	s.n += int64(len(p))
+	return s.w.Write(p)
+}
+
+// writeFile writes the payload fill produces plus a trailer to name via a
+// synced temp file; it returns the payload's size and CRC-32C.
+func (j *JobStore) writeFile(name string, fill func(io.Writer) error) (int64, uint32, error) {
 	tmp := filepath.Join(j.dir, name+tmpSuffix)
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", name, err)
+		return 0, 0, fmt.Errorf("create %s: %w", name, err)
 	}
-	var tr [trailerLen]byte
-	binary.LittleEndian.PutUint32(tr[0:4], crc32.Checksum(payload, castagnoli))
-	binary.LittleEndian.PutUint64(tr[4:12], uint64(len(payload)))
-	copy(tr[12:], magic)
-	_, werr := f.Write(payload)
+	bw := bufio.NewWriterSize(f, 256<<10)
+	sum := &summer{w: bw}
+	werr := fill(sum)
 	if werr == nil {
-		_, werr = f.Write(tr[:])
+		var tr [trailerLen]byte
+		binary.LittleEndian.PutUint32(tr[0:4], sum.crc)
+		binary.LittleEndian.PutUint64(tr[4:12], uint64(sum.n))
+		copy(tr[12:], magic)
+		if _, werr = bw.Write(tr[:]); werr == nil {
+			werr = bw.Flush()
+		}
 	}
 	if werr == nil && !j.st.opts.NoSync {
 		werr = f.Sync()
@@ -222,12 +251,12 @@ func (j *JobStore) writeFile(name string, payload []byte) error {
 	}
 	if werr != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", name, werr)
+		return 0, 0, fmt.Errorf("write %s: %w", name, werr)
 	}
 	if err := os.Rename(tmp, filepath.Join(j.dir, name)); err != nil {
-		return fmt.Errorf("rename %s: %w", name, err)
+		return 0, 0, fmt.Errorf("rename %s: %w", name, err)
 	}
-	return nil
+	return sum.n, sum.crc, nil
 }
 
 func (j *JobStore) syncDir() error {

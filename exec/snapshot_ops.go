@@ -192,7 +192,7 @@ func (o *sessionOp) Restore(b []byte) error {
 			start, last, queued := d.varint(), d.varint(), d.varint()
 			i := o.newSession(k, start)
 			s := o.sess(i)
-			s.last, s.queued = last-1, queued
+			s.last, s.queued = last, queued
 			o.lay.decode(d, o.words.at(i), o.states.at(i))
 			if o.upd && d.bool() {
 				prev := d.row()

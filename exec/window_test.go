@@ -1,9 +1,19 @@
 package exec
 
 import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"strconv"
 	"testing"
 
+	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/types"
 )
 
 func TestTumbleEmitOnUpdate(t *testing.T) {
@@ -156,5 +166,249 @@ func TestArrivalOrderWithinChunk(t *testing.T) {
 	h.expect("v", "a @0 @10 @9.999999 1 1")
 	if n := len(h.e.LateEvents()); n != 1 {
 		t.Fatalf("late = %d, want 1", n)
+	}
+}
+
+// windowOp is what the direct window tests drive.
+type windowOp interface {
+	operator
+	batcher
+	snapshotter
+}
+
+// windowCase is one window aggregate configuration of the state tests.
+type windowCase struct {
+	name    string
+	spec    plan.WindowSpec
+	emit    plan.EmitMode
+	grouped bool // GROUP BY k (else no key at all)
+	retract bool
+}
+
+var windowCases = []windowCase{
+	{"tumble-close", plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, true, false},
+	{"tumble-update", plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnUpdate, true, true},
+	{"tumble-nokey", plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, false, false},
+	{"hop-panes", plan.WindowSpec{Kind: plan.Hop, TimeCol: 2, Size: micros(10), Slide: micros(4)}, plan.EmitOnWindowClose, true, false},
+	{"hop-update", plan.WindowSpec{Kind: plan.Hop, TimeCol: 2, Size: micros(10), Slide: micros(5)}, plan.EmitOnUpdate, true, false},
+	{"cumulate", plan.WindowSpec{Kind: plan.Cumulate, TimeCol: 2, Size: micros(12), Step: micros(4)}, plan.EmitOnWindowClose, true, false},
+	{"session-close", plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(3)}, plan.EmitOnWindowClose, true, false},
+	{"session-update", plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(3), MaxDuration: micros(20)}, plan.EmitOnUpdate, true, true},
+	{"session-nokey", plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(2)}, plan.EmitOnWindowClose, false, false},
+}
+
+// plan builds the case's WindowAgg over events: count(*), sum(v) and
+// max(k), which keeps an accState (text) next to the flat words.
+func (c windowCase) plan() *plan.WindowAgg {
+	n := windowAgg(&plan.Scan{Name: "ev", Cols: events, NumPhysical: 3}, c.spec, c.emit, micros(1),
+		countStar(), sumOf(col(1, "v", types.TInt64)), maxOf(col(0, "k", types.TText)))
+	if !c.grouped {
+		n.GroupBy = nil
+		n.Cols = n.Cols[1:]
+	}
+	return n
+}
+
+func (c windowCase) newOp(t testing.TB, e *Engine) windowOp {
+	t.Helper()
+	op, err := newWindowAggOp(e.newJob("direct-"+c.name, "view"), c.plan(), c.retract)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op.(windowOp)
+}
+
+// windowStep is one chunk of rows and the watermark after it.
+type windowStep struct {
+	rows []types.Row
+	ops  []chunk.Op
+	wm   int64
+}
+
+// randomSteps makes a stream over 8 keys with disorder, late rows and
+// (when retract) retractions of earlier rows.
+func randomSteps(rng *rand.Rand, n int, retract bool) []windowStep {
+	var steps []windowStep
+	var kept []types.Row
+	now := 0.0
+	for range n {
+		var s windowStep
+		for range 1 + rng.IntN(12) {
+			if retract && len(kept) > 0 && rng.IntN(5) == 0 {
+				i := rng.IntN(len(kept))
+				s.rows = append(s.rows, kept[i])
+				s.ops = append(s.ops, chunk.Delete)
+				kept = append(kept[:i], kept[i+1:]...)
+				continue
+			}
+			now += rng.Float64()
+			ts := now - 4*rng.Float64()
+			r := ev(string(rune('a'+rng.IntN(8))), int64(rng.IntN(100)), ts)
+			s.rows = append(s.rows, r)
+			s.ops = append(s.ops, chunk.Insert)
+			kept = append(kept, r)
+		}
+		s.wm = sec(now - 3)
+		steps = append(steps, s)
+	}
+	steps = append(steps, windowStep{wm: sec(now + 100)})
+	return steps
+}
+
+// runStep feeds a step and returns what the operator emitted, sorted.
+func runStep(t testing.TB, op windowOp, out *emitter, s windowStep) []string {
+	t.Helper()
+	c := getChunk(3)
+	for i, r := range s.rows {
+		c.Append(s.ops[i], chunk.NoTime, r)
+	}
+	if err := op.OnData(0, c, out); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.FlushBatch(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.OnWatermark(s.wm, out); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if c := out.cur; c != nil {
+		for i := range c.Len() {
+			got = append(got, fmt.Sprintf("%d %s", c.Ops[i], renderRows([]types.Row{c.Row(i)})))
+		}
+		out.cur = nil
+	}
+	slices.Sort(got)
+	return got
+}
+
+// TestWindowStateRoundTrip checks the operators' checkpoint encoding of
+// their window, pane and session state: an operator restored from a
+// snapshot taken mid-stream emits exactly what the original emits from
+// there on, and (for windows, whose groups keep their order) snapshots
+// to the same bytes.
+func TestWindowStateRoundTrip(t *testing.T) {
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	for _, c := range windowCases {
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(7, uint64(len(c.name))))
+			for round := range 5 {
+				steps := randomSteps(rng, 40, c.retract)
+				cut := rng.IntN(len(steps))
+				a := c.newOp(t, e)
+				outA := &emitter{ctx: context.Background(), width: len(c.plan().Cols)}
+				emitted := 0
+				for _, s := range steps[:cut] {
+					emitted += len(runStep(t, a, outA, s))
+				}
+				snap, err := a.Snapshot()
+				if err != nil {
+					t.Fatal(err)
+				}
+				b := c.newOp(t, e)
+				if err := b.Restore(snap); err != nil {
+					t.Fatal(err)
+				}
+				if _, isSession := b.(*sessionOp); !isSession {
+					again, err := b.Snapshot()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if !bytes.Equal(again, snap) {
+						t.Fatalf("round %d: the restored operator snapshots to other bytes", round)
+					}
+				}
+				outB := &emitter{ctx: context.Background(), width: len(c.plan().Cols)}
+				for i, s := range steps[cut:] {
+					ga, gb := runStep(t, a, outA, s), runStep(t, b, outB, s)
+					emitted += len(ga)
+					if !slices.Equal(ga, gb) {
+						t.Fatalf("round %d, step %d after the snapshot at %d:\noriginal emitted %q\nrestored emitted %q", round, i, cut, ga, gb)
+					}
+				}
+				if emitted == 0 {
+					t.Fatalf("round %d emitted nothing: the comparison proves nothing", round)
+				}
+				for _, op := range []windowOp{a, b} {
+					if st := statsOf(op); st.stateBytes.Load() != 0 || st.openWindows.Load() != 0 {
+						t.Fatalf("after the last watermark: %d state bytes, %d open windows", st.stateBytes.Load(), st.openWindows.Load())
+					}
+				}
+			}
+		})
+	}
+}
+
+func statsOf(op windowOp) *opStats {
+	switch o := op.(type) {
+	case *windowAggOp:
+		return o.stats
+	case *sessionOp:
+		return o.stats
+	}
+	return nil
+}
+
+// TestRestoreRejectsOtherVersion checks that a window snapshot of another
+// layout fails to restore instead of being misread.
+func TestRestoreRejectsOtherVersion(t *testing.T) {
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	for _, c := range []windowCase{windowCases[0], windowCases[6]} {
+		op := c.newOp(t, e)
+		snap, err := op.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap[0] = 1
+		if err := c.newOp(t, e).Restore(snap); !errors.Is(err, errSnapshotCorrupt) {
+			t.Fatalf("%s: restore of a version 1 snapshot: %v", c.name, err)
+		}
+	}
+}
+
+// TestWindowStateBytesMatchHeap checks the operators' state-bytes estimate
+// (ViewStats.StateBytes) against the heap their open groups and sessions
+// really take, key strings included: within 1.5x either way.
+func TestWindowStateBytesMatchHeap(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures the heap of 20000 groups per case")
+	}
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	for _, c := range windowCases {
+		if !c.grouped {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			const keys = 20000
+			var op windowOp
+			before := heapAlloc()
+			op = c.newOp(t, e)
+			out := &emitter{ctx: context.Background(), n: &node{job: e.newJob("sink", "view")}, width: len(c.plan().Cols)}
+			ch := chunk.New(3, chunkRows)
+			for k := 0; k < keys; {
+				ch.Reset()
+				for ; ch.Len() < chunkRows && k < keys; k++ {
+					ch.Append(chunk.Insert, chunk.NoTime, types.Row{types.NewText("key-" + strconv.Itoa(k)), types.NewInt(int64(k)), types.NewTimestamp(sec(1))})
+				}
+				if err := op.OnData(0, ch, out); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := op.FlushBatch(out); err != nil {
+				t.Fatal(err)
+			}
+			ch = nil
+			after := heapAlloc()
+			runtime.KeepAlive(op)
+			real := int64(after) - int64(before)
+			est := statsOf(op).stateBytes.Load()
+			t.Logf("%s: estimate %d bytes/key, heap %d bytes/key", c.name, est/keys, real/keys)
+			if est*3 < real*2 || est*2 > real*3 {
+				t.Errorf("state bytes estimate %d is not within 1.5x of the heap the state takes (%d)", est, real)
+			}
+		})
 	}
 }

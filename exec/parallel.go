@@ -120,15 +120,22 @@ func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, _ *emitter) error {
 		return err
 	}
 	w := c.Width
-	for i, k := range dest {
+	for i := 0; i < len(dest); {
+		k := dest[i]
 		b := s.bufs[k]
 		if b == nil {
 			b = getChunk(w)
 			s.bufs[k] = b
 		}
-		b.Vals = append(b.Vals, c.Vals[i*w:(i+1)*w]...)
-		b.Ops = append(b.Ops, c.Ops[i])
-		b.Times = append(b.Times, c.Times[i])
+		// Copy the run of rows bound for the same copy at once (fewer,
+		// larger copies; the chunk is not grown past chunkRows rows).
+		j := i + 1
+		for end := min(len(dest), i+chunkRows-b.Len()); j < end && dest[j] == k; j++ {
+		}
+		b.Vals = append(b.Vals, c.Vals[i*w:j*w]...)
+		b.Ops = append(b.Ops, c.Ops[i:j]...)
+		b.Times = append(b.Times, c.Times[i:j]...)
+		i = j
 		if len(b.Ops) >= chunkRows {
 			s.bufs[k] = nil
 			if err := s.sendTo(int(k), chunk.Message{Kind: chunk.Data, Chunk: b}); err != nil {

@@ -1,9 +1,12 @@
 package exec
 
 import (
+	"context"
 	"fmt"
+	"strconv"
 	"testing"
 
+	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
 	"github.com/sluice-db/sluice/sql/types"
@@ -97,5 +100,104 @@ func TestParallelCheckpointRestore(t *testing.T) {
 		if got[v.name] != want[v.name] {
 			t.Errorf("%s differs:\n%s", v.name, diffLines(got[v.name], want[v.name]))
 		}
+	}
+}
+
+// TestShuffleRouting checks the shuffle on its own: every row goes to the
+// copy (key hash >> 17) mod copies — the routing checkpoints depend on, so
+// a restored copy gets the keys of its state — in arrival order, gathered
+// rows go out before a control message and when the input runs dry, and
+// control messages reach every copy.
+func TestShuffleRouting(t *testing.T) {
+	for _, par := range []int{2, 3} {
+		t.Run(fmt.Sprint(par), func(t *testing.T) {
+			ctx := context.Background()
+			keys := []expr.Expr{col(0, "k", types.TText), col(1, "v", types.TInt64)}
+			sh := newShuffleOp(ctx, newKeyEval(keys), par)
+			chans := make([]chan envelope, par)
+			for i := range chans {
+				chans[i] = make(chan envelope, 1000)
+				sh.outs = append(sh.outs, outlet{ch: chans[i], in: i})
+			}
+			var em emitter
+			// 2500 rows in chunks of 700: more than a copy's chunk holds,
+			// and chunks that end between its sends.
+			var sent []types.Row
+			for start := 0; start < 2500; start += 700 {
+				c := chunk.New(3, 700)
+				for x := start; x < min(start+700, 2500); x++ {
+					row := types.Row{types.NewText("key-" + strconv.Itoa(x%37)), types.NewInt(int64(x % 5)), types.NewInt(int64(x))}
+					c.Append(chunk.Insert, int64(x), row)
+					sent = append(sent, row)
+				}
+				if err := sh.OnData(0, c, &em); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := sh.OnControl(chunk.Message{Kind: chunk.Watermark, Watermark: 42}); err != nil {
+				t.Fatal(err)
+			}
+			ke := newKeyEval(keys)
+			for i, ch := range chans {
+				var want []int64
+				for _, row := range sent {
+					if _, h, _ := ke.eval(row); int((h>>17)%uint64(par)) == i {
+						want = append(want, row[2].I)
+					}
+				}
+				var got []int64
+				for len(ch) > 0 {
+					env := <-ch
+					if env.in != i {
+						t.Fatalf("copy %d got a message for input %d", i, env.in)
+					}
+					if env.msg.Kind == chunk.Watermark {
+						if env.msg.Watermark != 42 || len(ch) != 0 {
+							t.Fatalf("copy %d: watermark %d with %d messages after it", i, env.msg.Watermark, len(ch))
+						}
+						got = append(got, -1)
+						continue
+					}
+					c := env.msg.Chunk
+					if c.Len() > chunkRows {
+						t.Fatalf("copy %d got a chunk of %d rows", i, c.Len())
+					}
+					for r := range c.Len() {
+						if c.Times[r] != c.Row(r)[2].I || c.Ops[r] != chunk.Insert {
+							t.Fatalf("copy %d: row %v has time %d op %v", i, c.Row(r), c.Times[r], c.Ops[r])
+						}
+						got = append(got, c.Row(r)[2].I)
+					}
+				}
+				want = append(want, -1) // the watermark, after every row
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("copy %d got rows %v\nwant %v", i, got, want)
+				}
+			}
+			// A lone row waits for the input to run dry.
+			c := chunk.New(3, 1)
+			c.Append(chunk.Delete, 7, sent[0])
+			if err := sh.OnData(0, c, &em); err != nil {
+				t.Fatal(err)
+			}
+			queued := 0
+			for _, ch := range chans {
+				queued += len(ch)
+			}
+			if queued != 0 {
+				t.Fatalf("%d messages sent before the input ran dry", queued)
+			}
+			if err := sh.FlushBatch(&em); err != nil {
+				t.Fatal(err)
+			}
+			_, h, _ := ke.eval(sent[0])
+			ch := chans[(h>>17)%uint64(par)]
+			if len(ch) != 1 {
+				t.Fatalf("the lone row's copy has %d messages", len(ch))
+			}
+			if env := <-ch; env.msg.Chunk.Len() != 1 || env.msg.Chunk.Ops[0] != chunk.Delete {
+				t.Fatalf("lone row: %+v", env.msg.Chunk)
+			}
+		})
 	}
 }

@@ -18,8 +18,15 @@ import (
 
 // scaleEvents is the number of events each run of BenchmarkScaling reads:
 // enough that starting and stopping a job (a few milliseconds) does not
-// matter.
-const scaleEvents = 4_000_000
+// matter. $SLUICE_SCALE_EVENTS overrides it (for a run under a profiler
+// such as valgrind --tool=cachegrind, whose instruction counts do not
+// depend on the machine's load).
+var scaleEvents = func() int {
+	if n, err := strconv.Atoi(os.Getenv("SLUICE_SCALE_EVENTS")); err == nil && n > 0 {
+		return n
+	}
+	return 4_000_000
+}()
 
 // scaleQueries are the queries of BenchmarkScaling, all keyed by 1000 keys
 // over the bench source (1 ms of event time apart, a little disorder).
@@ -109,7 +116,7 @@ func BenchmarkScaling(b *testing.B) {
 					runs[i].wall += wall
 					runs[i].cpu += cpu
 					runs[i].busy += busy
-					runs[i].events += scaleEvents
+					runs[i].events += float64(scaleEvents)
 				}
 			}
 			for i, r := range runs {
@@ -157,7 +164,7 @@ func runScaled(b *testing.B, workers int, p plan.Node, key []int) (wall, cpu tim
 	runtime.GC()
 	busy = (procSeconds() - p0) / time.Since(start).Seconds() * wall.Seconds()
 	_ = e.Close(context.Background())
-	if got := e.ViewStats(); len(got) != 1 || got[0].RowsIn != scaleEvents {
+	if got := e.ViewStats(); len(got) != 1 || got[0].RowsIn != int64(scaleEvents) {
 		b.Fatalf("view stats %+v, want %d rows in", got, scaleEvents)
 	}
 	return wall, cpu, busy

@@ -55,7 +55,7 @@ type sessionOp struct {
 	ss     recs[session]
 	words  recs[int64]
 	states recs[accState]
-	prev   recs[types.Value] // on update: per session, the row last emitted
+	prev   recs[types.Value] // on update: per session, the start, end and aggregate results of the row last emitted
 	free   []int32           // freed session indexes
 	ends   endHeap
 	wm     int64
@@ -83,7 +83,7 @@ func (o *sessionOp) reset() {
 	o.words = newRecs[int64](o.lay.words, 256)
 	o.states = newRecs[accState](len(o.lay.states), 256)
 	if o.upd {
-		o.prev = newRecs[types.Value](o.width, 256)
+		o.prev = newRecs[types.Value](o.width-o.nk-1, 256)
 	}
 	o.free = nil
 	o.ends = o.ends[:0]
@@ -145,7 +145,7 @@ func (o *sessionOp) newSession(k int, t int64) int {
 	o.lay.init(ss)
 	o.bytes += sessionBytes + o.lay.groupBytes(ss)
 	if o.upd {
-		o.bytes += int64(32 * o.width)
+		o.bytes += int64(32 * (o.width - o.nk - 1))
 	}
 	o.open++
 	// Append to the key's list: sessions stay in opening order.
@@ -185,7 +185,7 @@ func (o *sessionOp) unlink(i int) {
 	ss := o.states.at(i)
 	o.bytes -= sessionBytes + o.lay.groupBytes(ss)
 	if o.upd {
-		o.bytes -= int64(32 * o.width)
+		o.bytes -= int64(32 * (o.width - o.nk - 1))
 		clear(o.prev.at(i))
 	}
 	clear(ss)
@@ -290,7 +290,7 @@ func (o *sessionOp) FlushBatch(out *emitter) error {
 // emitted is retracted by the next emitUpdates.
 func (o *sessionOp) kill(i int) {
 	if o.upd && o.sess(i).flags&groupEmitted != 0 {
-		o.retired = append(o.retired, o.prev.at(i)...)
+		o.retired = append(o.retired, o.prevRow(i)...)
 	}
 	o.unlink(i)
 }
@@ -305,6 +305,22 @@ func (o *sessionOp) output(out *emitter, op chunk.Op, i int) types.Row {
 	row[o.nk+1] = types.Value{K: o.kind, I: end}
 	row[o.nk+2] = types.Value{K: o.kind, I: end - 1}
 	o.lay.results(row[o.nk+3:], o.words.at(i), o.states.at(i))
+	return row
+}
+
+// fillPrev writes the row session i last emitted to row.
+func (o *sessionOp) fillPrev(row types.Row, i int) {
+	prev := o.prev.at(i)
+	copy(row, o.byKey.key(int(o.sess(i).key)))
+	row[o.nk], row[o.nk+1] = prev[0], prev[1]
+	row[o.nk+2] = types.Value{K: o.kind, I: prev[1].I - 1}
+	copy(row[o.nk+3:], prev[2:])
+}
+
+// prevRow returns a new copy of the row session i last emitted.
+func (o *sessionOp) prevRow(i int) types.Row {
+	row := make(types.Row, o.width)
+	o.fillPrev(row, i)
 	return row
 }
 
@@ -323,11 +339,14 @@ func (o *sessionOp) emitUpdates(out *emitter) {
 		s.flags &^= groupDirty
 		prev := o.prev.at(i)
 		if s.flags&groupEmitted != 0 {
-			out.append(chunk.Delete, prev[o.nk+2].I, prev)
+			row := out.row(chunk.Delete, prev[1].I-1)
+			o.fillPrev(row, i)
 			s.flags &^= groupEmitted
 		}
 		if o.words.at(i)[0] > 0 {
-			copy(prev, o.output(out, chunk.Insert, i))
+			row := o.output(out, chunk.Insert, i)
+			prev[0], prev[1] = row[o.nk], row[o.nk+1]
+			copy(prev[2:], row[o.nk+3:])
 			s.flags |= groupEmitted
 		}
 	}

@@ -28,8 +28,8 @@ var (
 // The version bytes that start the window and session snapshots: a
 // checkpoint of another layout fails to restore instead of misreading.
 const (
-	snapWindowV2  = 2
-	snapSessionV2 = 2
+	snapWindowVersion  = 3
+	snapSessionVersion = 3
 )
 
 // errSnapshotVersion reports an operator snapshot of another layout.
@@ -41,7 +41,7 @@ func errSnapshotVersion(got, want uint64) error {
 // group its key, accumulators and, on update, the row last emitted.
 func (o *windowAggOp) Snapshot() ([]byte, error) {
 	e := &snapEnc{}
-	e.uvarint(snapWindowV2)
+	e.uvarint(snapWindowVersion)
 	e.varint(o.wm)
 	e.varint(o.nextEnd)
 	e.uvarint(uint64(len(o.order)))
@@ -71,8 +71,8 @@ func (o *windowAggOp) Snapshot() ([]byte, error) {
 // Restore replaces the operator's windows with a snapshot's.
 func (o *windowAggOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapWindowV2 {
-		return fmt.Errorf("restore window aggregate: %w", errSnapshotVersion(v, snapWindowV2))
+	if v := d.uvarint(); d.err == nil && v != snapWindowVersion {
+		return fmt.Errorf("restore window aggregate: %w", errSnapshotVersion(v, snapWindowVersion))
 	}
 	o.wm = d.varint()
 	o.nextEnd = d.varint()
@@ -107,8 +107,8 @@ func (o *windowAggOp) Restore(b []byte) error {
 			o.lay.decode(d, t.words.at(id), t.states.at(id))
 			if o.upd && d.bool() {
 				prev := d.row()
-				if d.err == nil && len(prev) != o.width {
-					d.err = fmt.Errorf("%w: emitted row of %d values, want %d", errSnapshotCorrupt, len(prev), o.width)
+				if d.err == nil && len(prev) != o.naggs {
+					d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
 				}
 				copy(t.prev.at(id), prev)
 				t.flags[id] |= groupEmitted
@@ -128,7 +128,7 @@ func (o *windowAggOp) Restore(b []byte) error {
 // Snapshot encodes every open session, key by key.
 func (o *sessionOp) Snapshot() ([]byte, error) {
 	e := &snapEnc{}
-	e.uvarint(snapSessionV2)
+	e.uvarint(snapSessionVersion)
 	e.varint(o.wm)
 	e.uvarint(uint64(o.byKey.len()))
 	var err error
@@ -166,8 +166,8 @@ func (o *sessionOp) Snapshot() ([]byte, error) {
 // Restore replaces the open sessions with a snapshot's.
 func (o *sessionOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapSessionV2 {
-		return fmt.Errorf("restore session aggregate: %w", errSnapshotVersion(v, snapSessionV2))
+	if v := d.uvarint(); d.err == nil && v != snapSessionVersion {
+		return fmt.Errorf("restore session aggregate: %w", errSnapshotVersion(v, snapSessionVersion))
 	}
 	o.wm = d.varint()
 	o.reset()
@@ -196,8 +196,8 @@ func (o *sessionOp) Restore(b []byte) error {
 			o.lay.decode(d, o.words.at(i), o.states.at(i))
 			if o.upd && d.bool() {
 				prev := d.row()
-				if d.err == nil && len(prev) != o.width {
-					d.err = fmt.Errorf("%w: emitted row of %d values, want %d", errSnapshotCorrupt, len(prev), o.width)
+				if want := o.prev.w; d.err == nil && len(prev) != want {
+					d.err = fmt.Errorf("%w: emitted session of %d values, want %d", errSnapshotCorrupt, len(prev), want)
 				}
 				copy(o.prev.at(i), prev)
 				s.flags |= groupEmitted

@@ -67,8 +67,9 @@ type winTable struct {
 	states     recs[accState]
 	bytes      int64 // state-bytes estimate of the groups
 
-	// On-update emit mode only: per group, the output row last emitted and
-	// the groupDirty and groupEmitted flags.
+	// On-update emit mode only: per group, the aggregate results of the
+	// row last emitted (its key and window bounds are the group's) and the
+	// groupDirty and groupEmitted flags.
 	prev  recs[types.Value]
 	flags []uint8
 }
@@ -133,7 +134,7 @@ type windowAggOp struct {
 	keys  *keyEval
 	nk    int
 	upd   bool // emit on update
-	width int  // output row width
+	naggs int
 	late  lateRecorder
 
 	tables map[int64]*winTable // by window end (panes: by pane start)
@@ -186,7 +187,7 @@ func newWindowAggOp(j *job, n *plan.WindowAgg, retract bool) (operator, error) {
 		return newSessionOp(j, n, lay, kind, st), nil
 	}
 	op := &windowAggOp{j: j, n: n, stats: st, w: windows{spec: n.Window, kind: kind}, lay: lay,
-		keys: newKeyEval(n.GroupBy), nk: nk, upd: n.Emit == plan.EmitOnUpdate, width: nk + 3 + len(n.Aggs),
+		keys: newKeyEval(n.GroupBy), nk: nk, upd: n.Emit == plan.EmitOnUpdate, naggs: len(n.Aggs),
 		late: lateRecorder{j: j, schema: n.Input.Schema()}, tables: map[int64]*winTable{}, wm: math.MinInt64, nextEnd: math.MinInt64}
 	if n.Window.Kind == plan.Hop && n.Emit == plan.EmitOnWindowClose && n.Window.Size != n.Window.Slide {
 		op.paned = true
@@ -204,7 +205,7 @@ func (o *windowAggOp) table(key, start, end int64) *winTable {
 		t = &winTable{start: start, end: end, key: key, idx: newKeyIndex(o.nk, hint),
 			words: newRecs[int64](o.lay.words, hint), states: newRecs[accState](len(o.lay.states), hint)}
 		if o.upd {
-			t.prev = newRecs[types.Value](o.width, hint)
+			t.prev = newRecs[types.Value](o.naggs, hint)
 		}
 		o.tables[key] = t
 		i, _ := slices.BinarySearch(o.order, key)
@@ -223,7 +224,7 @@ func (o *windowAggOp) newGroup(t *winTable, id int) {
 	if o.upd {
 		t.prev.add()
 		t.flags = append(t.flags, 0)
-		size += int64(32*o.width + 1)
+		size += int64(32*o.naggs + 1)
 	}
 	t.bytes += size
 	o.bytes += size
@@ -358,13 +359,20 @@ func (o *windowAggOp) lastEnd(ps int64) int64 {
 
 // output appends the output row of a group.
 func (o *windowAggOp) output(out *emitter, op chunk.Op, key types.Row, start, end int64, w []int64, ss []accState) types.Row {
+	row := o.outputBounds(out, op, key, start, end)
+	o.lay.results(row[o.nk+3:], w, ss)
+	return row
+}
+
+// outputBounds appends an output row with its key and window bounds set;
+// the caller fills in the aggregate results.
+func (o *windowAggOp) outputBounds(out *emitter, op chunk.Op, key types.Row, start, end int64) types.Row {
 	row := out.row(op, end-1)
 	copy(row, key)
 	k := o.w.kind
 	row[o.nk] = types.Value{K: k, I: start}
 	row[o.nk+1] = types.Value{K: k, I: end}
 	row[o.nk+2] = types.Value{K: k, I: end - 1}
-	o.lay.results(row[o.nk+3:], w, ss)
 	return row
 }
 
@@ -381,14 +389,15 @@ func (o *windowAggOp) emitDirty(out *emitter) {
 		t.flags[id] &^= groupDirty
 		prev := t.prev.at(id)
 		if t.flags[id]&groupEmitted != 0 {
-			out.append(chunk.Delete, t.end-1, prev)
+			row := o.outputBounds(out, chunk.Delete, t.idx.key(id), t.start, t.end)
+			copy(row[o.nk+3:], prev)
 		}
 		if t.words.at(id)[0] <= 0 {
 			t.flags[id] &^= groupEmitted
 			clear(prev)
 			continue
 		}
-		copy(prev, o.outputGroup(out, chunk.Insert, t, id))
+		copy(prev, o.outputGroup(out, chunk.Insert, t, id)[o.nk+3:])
 		t.flags[id] |= groupEmitted
 	}
 	clear(o.dirty)

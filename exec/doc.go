@@ -25,7 +25,11 @@
 // move the watermark on with processing time. Rows of one chunk are judged
 // in arrival order: a row behind the watermark that earlier rows of its
 // chunk established is sent after that watermark, so it is late exactly as
-// if it had arrived alone.
+// if it had arrived alone. A reader that decodes into the source's chunks
+// (the file connector) hands a large read over as several small chunks
+// with chunk.More set on all but the last; the source emits the watermark
+// and takes barriers once per such batch (at most 65536 rows), and judges
+// the batch's rows as if it were one chunk.
 //
 // Operators: filter, project, union, window assign, window aggregates
 // (tumble, hop with shared panes, cumulate, session with gap, maximum
@@ -45,7 +49,10 @@
 // Updating operators (on-update window aggregates, sessions, GROUP BY)
 // gather changed groups and emit one retraction plus one new row per group
 // when their input runs dry, before a watermark or barrier, or after
-// 32768 changed groups: busy operators emit fewer, larger batches.
+// 32768 changed groups: busy operators emit fewer, larger batches. A chunk
+// with chunk.More does not count as the input running dry: the rest of
+// its batch is on the way (a node ends every run of such chunks it sends
+// with a chunk without More or a control message).
 //
 // # Time
 //

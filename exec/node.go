@@ -93,9 +93,16 @@ type operator interface {
 
 // batcher is implemented by operators that gather updates over several
 // chunks (adaptive mini-batching): the node calls FlushBatch whenever its
-// inbox is empty, so a busy operator emits fewer, larger batches and an
-// idle one emits at once. Operators also flush before a watermark or
-// barrier goes out.
+// inbox is empty after a chunk without chunk.More, so a busy operator
+// emits fewer, larger batches and an idle one emits at once. Operators
+// also flush before a watermark or barrier goes out.
+//
+// chunk.More marks a chunk that has more rows of the same batch right
+// behind it (a source splits a large read into small chunks). Every run of
+// such chunks ends with a chunk without More or with a control message:
+// a node that sent a More chunk and then has nothing else to send for the
+// end of the run sends an empty chunk (endBatch), and a node skips the
+// operator for empty chunks.
 type batcher interface {
 	FlushBatch(out *emitter) error
 }
@@ -115,6 +122,7 @@ type emitter struct {
 	cur    *chunk.Chunk
 	passed bool
 	err    error // a send that failed while room made room
+	more   bool  // the input chunk being handled has chunk.More: so do the chunks sent for it
 }
 
 // row appends an output row and returns it for the caller to fill; valid
@@ -163,6 +171,7 @@ func (e *emitter) pass(c *chunk.Chunk) error {
 	if c.Len() == 0 {
 		return nil
 	}
+	c.More = e.more
 	return e.n.send(e.ctx, chunk.Message{Kind: chunk.Data, Chunk: c})
 }
 
@@ -177,6 +186,7 @@ func (e *emitter) flush() error {
 	}
 	c := e.cur
 	e.cur = nil
+	c.More = e.more
 	return e.n.send(e.ctx, chunk.Message{Kind: chunk.Data, Chunk: c})
 }
 
@@ -201,6 +211,9 @@ type node struct {
 	outWM   int64 // last forwarded watermark
 	idleOut bool
 	em      emitter
+	// sentMore says that the last message sent was a chunk with More:
+	// the run must still be ended (see batcher).
+	sentMore bool
 }
 
 func newNode(j *job, name string, op operator, nIn, outWidth int) *node {
@@ -219,6 +232,7 @@ func newNode(j *job, name string, op operator, nIn, outWidth int) *node {
 
 // send delivers a message downstream (or to the terminal operator).
 func (n *node) send(ctx context.Context, m chunk.Message) error {
+	n.sentMore = m.Kind == chunk.Data && m.Chunk.More
 	if n.out == nil {
 		if cr, ok := n.op.(controlReceiver); ok {
 			return cr.OnControl(m)
@@ -248,8 +262,12 @@ func (n *node) run(ctx context.Context) {
 	for {
 		select {
 		case env := <-n.inbox:
+			more := env.msg.Kind == chunk.Data && env.msg.Chunk.More // read before handle recycles the chunk
 			done, err := n.handle(ctx, env)
-			if err == nil && !done && len(n.inbox) == 0 && env.msg.Kind == chunk.Data {
+			if err == nil && !done && !more && n.sentMore {
+				err = n.endBatch(ctx)
+			}
+			if err == nil && !done && !more && len(n.inbox) == 0 && env.msg.Kind == chunk.Data {
 				// The input ran dry: let a batching operator emit.
 				if b, ok := n.op.(batcher); ok {
 					if err = b.FlushBatch(&n.em); err == nil {
@@ -286,11 +304,17 @@ func (n *node) handle(ctx context.Context, env envelope) (bool, error) {
 		if n.idle[in] {
 			n.idle[in] = false
 		}
+		if m.Chunk.Len() == 0 { // the end of a run of chunks with More
+			putChunk(m.Chunk)
+			return false, nil
+		}
 		n.em.passed = false
+		n.em.more = m.Chunk.More
 		err := n.op.OnData(in, m.Chunk, &n.em)
 		if err == nil {
 			err = n.em.flush()
 		}
+		n.em.more = false
 		if !n.em.passed {
 			putChunk(m.Chunk)
 		}
@@ -336,6 +360,16 @@ func (n *node) handle(ctx context.Context, env envelope) (bool, error) {
 		return true, n.send(ctx, chunk.Message{Kind: chunk.EndOfStream})
 	}
 	return false, nil
+}
+
+// endBatch ends a run of chunks with More that the node sent with an
+// empty chunk (see batcher).
+func (n *node) endBatch(ctx context.Context) error {
+	if n.out == nil {
+		n.sentMore = false
+		return nil
+	}
+	return n.send(ctx, chunk.Message{Kind: chunk.Data, Chunk: getChunk(n.em.width)})
 }
 
 // tryBarrier completes the pending barrier once every live input has

@@ -46,8 +46,13 @@ type sourceNode struct {
 	// colMap maps the scan's physical columns to the relation's columns
 	// when the planner narrowed the scan (nil: the first NumPhysical
 	// columns, in order).
-	colMap   []int
-	readRows int // the most rows a ReadInto returned: the size of the chunks it gets
+	colMap []int
+	// held counts the rows sent since the last watermark while the reader
+	// hands over one batch in several chunks (chunk.More): the watermark
+	// goes out when the batch ends or after wmBatchRows rows.
+	held     int
+	holdWM   bool // data: keep the watermark for the end of the batch
+	sentMore bool // the last message sent was a chunk with More (see batcher)
 	nphys    int
 	idleTO   time.Duration
 	quiet    time.Duration
@@ -157,6 +162,7 @@ func (s *sourceNode) attach(ctx context.Context) error {
 }
 
 func (s *sourceNode) send(ctx context.Context, m chunk.Message) error {
+	s.sentMore = m.Kind == chunk.Data && m.Chunk.More
 	select {
 	case s.out.ch <- envelope{in: s.out.in, msg: m}:
 		return nil
@@ -252,7 +258,9 @@ func (s *sourceNode) runReader(ctx context.Context) error {
 	t := s.j.e.cfg.Clock.NewTicker(s.tickEvery())
 	defer t.Stop()
 	for {
-		for drained := false; !drained; {
+		// Barriers wait for the end of a batch the reader hands over in
+		// several chunks, as they would for one chunk.
+		for drained := s.held > 0; !drained; {
 			select {
 			case m := <-s.ctl:
 				if err := s.checkTime(ctx); err != nil {
@@ -268,6 +276,18 @@ func (s *sourceNode) runReader(ctx context.Context) error {
 			}
 		}
 		c, owned, err := s.read(ctx)
+		s.holdWM = false
+		if c != nil && c.More {
+			s.holdWM = s.held+c.Len() < wmBatchRows
+			if s.holdWM {
+				s.held += c.Len()
+			} else {
+				c.More = false // downstream batchers flush with the watermark
+			}
+		}
+		if !s.holdWM {
+			s.held = 0
+		}
 		if errors.Is(err, io.EOF) {
 			s.ckptEOF() // checkpoint:
 			if err := s.send(ctx, chunk.Message{Kind: chunk.EndOfStream}); err != nil {
@@ -297,19 +317,41 @@ func (s *sourceNode) runReader(ctx context.Context) error {
 		} else if owned {
 			putChunk(c)
 		}
-		if err := s.checkTime(ctx); err != nil {
-			return err
+		if !s.holdWM {
+			if err := s.checkTime(ctx); err != nil {
+				return err
+			}
+			if s.sentMore { // the batch ended without rows: end the run
+				if err := s.send(ctx, chunk.Message{Kind: chunk.Data, Chunk: getChunk(len(s.scan.Cols))}); err != nil {
+					return err
+				}
+			}
 		}
+		s.holdWM = false
 		s.refreshReaderStats(ctx)
 	}
 }
 
 // intoReader is implemented by readers that can decode into a chunk the
 // caller owns (the file connector): the source then forwards that chunk
-// instead of copying the reader's.
+// instead of copying the reader's. ReadIntoN reads at most rows rows and
+// sets c.More when it stopped at that limit with more rows ready.
 type intoReader interface {
-	ReadInto(ctx context.Context, c *chunk.Chunk) (*chunk.Chunk, error)
+	ReadIntoN(ctx context.Context, c *chunk.Chunk, rows int) (*chunk.Chunk, error)
 }
+
+// readChunkRows is the most rows the source reads into one chunk from an
+// intoReader. A reader's larger batch (the file connector reads 65536
+// rows) then travels as several chunks small enough to stay in the CPU
+// caches between the decoder and the next operator and to be recycled by
+// the chunk pool; the watermark still goes out once per batch.
+const readChunkRows = bigChunkRows
+
+// wmBatchRows bounds the rows a source sends before it emits its
+// watermark while a reader's batch continues (chunk.More): as many as
+// the file connector's largest read, so a view downstream sees as few
+// intermediate updates as with one chunk per read.
+const wmBatchRows = 1 << 16
 
 // read reads the next chunk; owned says whether it is the source's to
 // forward (it came from the pool).
@@ -319,16 +361,8 @@ func (s *sourceNode) read(ctx context.Context) (*chunk.Chunk, bool, error) {
 		c, err := s.reader.Read(ctx)
 		return c, false, err
 	}
-	var buf *chunk.Chunk
-	if s.readRows >= bigChunkRows {
-		buf = getBigChunk(len(s.scan.Cols), s.readRows)
-	} else {
-		buf = getChunk(len(s.scan.Cols))
-	}
-	c, err := ir.ReadInto(ctx, buf)
-	if c != nil {
-		s.readRows = max(s.readRows, c.Len())
-	}
+	buf := getBigChunk(len(s.scan.Cols), readChunkRows)
+	c, err := ir.ReadIntoN(ctx, buf, readChunkRows)
 	if c != buf {
 		putChunk(buf)
 		if c != nil { // not the chunk given: the reader's own
@@ -485,6 +519,7 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 			putChunk(c)
 		}
 	}
+	out.More = s.holdWM
 	s.j.rowsIn.Add(int64(out.Len()))
 	s.mu.Lock()
 	s.stats.Rows += int64(out.Len())
@@ -496,7 +531,10 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 	// the rows before it established, those rows and that watermark go out
 	// first, so the row is late exactly as if it had arrived alone.
 	start := 0
-	pending := s.emitted
+	// Within a batch held back from the watermark (chunk.More), the rows
+	// of the earlier chunks established combined(): judge against it, as
+	// if the batch were one chunk.
+	pending := max(s.emitted, s.combined())
 	for i := range out.Len() {
 		t := eventTime(out.Vals[i*width+s.wmCol])
 		out.Times[i] = t
@@ -520,6 +558,7 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 			pending = s.combined()
 		}
 	}
+	hold := s.holdWM
 	if start == 0 {
 		if err := s.send(ctx, chunk.Message{Kind: chunk.Data, Chunk: out}); err != nil {
 			return err
@@ -530,6 +569,9 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 		if err != nil {
 			return err
 		}
+	}
+	if hold {
+		return nil // the end of the batch emits it
 	}
 	return s.emitWM(ctx, s.combined())
 }

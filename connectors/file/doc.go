@@ -12,7 +12,10 @@
 // mean few intermediate updates in an updating view downstream (a read
 // returns early when the file has no more data, so following a live file
 // adds no delay). ReadInto decodes into a chunk the caller owns, which the
-// engine forwards without a copy. A line that does not
+// engine forwards without a copy; ReadIntoN does so for at most a given
+// number of rows and sets chunk.More when it stopped at that number with
+// another line ready, so the engine reads one batch as several small
+// chunks and emits its watermark once per batch. A line that does not
 // decode goes to SourceSpec.DeadLetter with its raw bytes and its byte
 // offset; reading goes on. Position is the byte offset just after the last
 // line returned (decimal text), so a restart resumes at the next line. With

@@ -197,13 +197,18 @@ func (r *Reader) fill() (bool, error) {
 
 // Read implements connectors.Reader.
 func (r *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
+	return r.read(ctx, r.maxRows)
+}
+
+// read reads up to max rows into r.chunk.
+func (r *Reader) read(ctx context.Context, max int) (*chunk.Chunk, error) {
 	if r.done {
 		return nil, io.EOF
 	}
 	c := r.chunk
 	c.Reset()
 	c.Partition = 0
-	for c.Len() < r.maxRows {
+	for c.Len() < max {
 		i := bytes.IndexByte(r.buf, '\n')
 		if i < 0 {
 			if !r.eof || len(r.buf) == 0 {
@@ -252,7 +257,29 @@ func (r *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
 	if r.follow {
 		r.eof = false
 	}
+	if c.Len() >= max {
+		c.More = r.ready()
+	}
 	return c, nil
+}
+
+// ready reports whether a line can be read without waiting: one is
+// buffered, or the file has more bytes (it reads the next block when the
+// buffer holds no complete line, as the next Read would).
+func (r *Reader) ready() bool {
+	if bytes.IndexByte(r.buf, '\n') >= 0 {
+		return true
+	}
+	if !r.eof {
+		if _, err := r.fill(); err != nil {
+			return false // the next Read reports the error
+		}
+		if bytes.IndexByte(r.buf, '\n') >= 0 {
+			return true
+		}
+	}
+	// A last line without a newline is a row in close mode.
+	return !r.follow && r.eof && len(r.buf) > 0
 }
 
 // ReadInto is Read decoding into c (emptied first), a chunk the caller
@@ -260,13 +287,26 @@ func (r *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
 // c must be as wide as the source schema. It returns c, or nil with the
 // same errors and end of stream as Read.
 func (r *Reader) ReadInto(ctx context.Context, c *chunk.Chunk) (*chunk.Chunk, error) {
+	return r.ReadIntoN(ctx, c, r.maxRows)
+}
+
+// ReadIntoN is ReadInto returning at most rows rows (at most the reader's
+// own limit when rows <= 0). When it stops at that limit with another line
+// ready to be read without waiting, it sets c.More: the engine's source
+// reads a large batch as several small chunks (which stay in the CPU
+// caches and in the chunk pools) and keeps its watermark until the batch
+// ends.
+func (r *Reader) ReadIntoN(ctx context.Context, c *chunk.Chunk, rows int) (*chunk.Chunk, error) {
 	if c.Width != len(r.spec.Schema) {
 		return nil, fmt.Errorf("read %s: chunk of %d columns for %d", r.path, c.Width, len(r.spec.Schema))
+	}
+	if rows <= 0 || rows > r.maxRows {
+		rows = r.maxRows
 	}
 	own := r.chunk
 	r.chunk = c
 	defer func() { r.chunk = own }()
-	return r.Read(ctx)
+	return r.read(ctx, rows)
 }
 
 // line decodes one line whose consumption advances the offset by n bytes.
@@ -281,7 +321,7 @@ func (r *Reader) line(b []byte, n int64) {
 	}
 	r.lines++
 	c := r.chunk
-	row := c.AppendEmpty(chunk.Insert, chunk.NoTime)
+	row := c.AppendRow(chunk.Insert, chunk.NoTime) // Decode sets every value
 	err := r.dec.Decode(b, row)
 	if err == nil {
 		return

@@ -296,3 +296,78 @@ func TestReadIntoCallerChunks(t *testing.T) {
 		t.Fatal("ReadInto accepted a chunk of the wrong width")
 	}
 }
+
+// TestReadIntoNMore checks that ReadIntoN stops at its row limit and sets
+// More exactly when another line is ready (not at the end of a closed or
+// followed file, not for a last line already returned), and that looking
+// ahead does not move the position past the rows returned.
+func TestReadIntoNMore(t *testing.T) {
+	type read struct {
+		rows int
+		more bool
+	}
+	readN := func(t *testing.T, r *Reader, n int) read {
+		t.Helper()
+		c, err := r.ReadIntoN(context.Background(), chunk.New(len(schema), 0), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c == nil {
+			return read{}
+		}
+		return read{c.Len(), c.More}
+	}
+	t.Run("close", func(t *testing.T) {
+		path, _ := writeBids(t, 25, nil)
+		var dead []connectors.DeadLetter
+		r := open(t, map[string]string{"path": path}, nil, &dead).(*Reader)
+		var got []read
+		for range 3 {
+			got = append(got, readN(t, r, 10))
+			if len(got) == 1 {
+				data, _ := os.ReadFile(path)
+				want := strings.Index(string(data), `{"auction":10,`)
+				if pos, _ := r.Position(); string(pos) != fmt.Sprint(want) {
+					t.Fatalf("position %s after 10 rows, want %d", pos, want)
+				}
+			}
+		}
+		if fmt.Sprint(got) != "[{10 true} {10 true} {5 false}]" {
+			t.Fatalf("reads %v", got)
+		}
+		if _, err := r.ReadIntoN(context.Background(), chunk.New(len(schema), 0), 10); !errors.Is(err, io.EOF) {
+			t.Fatalf("after the end: %v", err)
+		}
+	})
+	t.Run("exact end, last line without newline", func(t *testing.T) {
+		path, _ := writeBids(t, 20, nil)
+		data, _ := os.ReadFile(path)
+		if err := os.WriteFile(path, data[:len(data)-1], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var dead []connectors.DeadLetter
+		r := open(t, map[string]string{"path": path}, nil, &dead).(*Reader)
+		got := []read{readN(t, r, 10), readN(t, r, 10)}
+		if fmt.Sprint(got) != "[{10 true} {10 false}]" {
+			t.Fatalf("reads %v", got)
+		}
+	})
+	t.Run("follow", func(t *testing.T) {
+		path, _ := writeBids(t, 20, nil)
+		var dead []connectors.DeadLetter
+		r := open(t, map[string]string{"path": path, "on_eof": "follow", "poll_interval": "1ms"}, nil, &dead).(*Reader)
+		got := []read{readN(t, r, 10), readN(t, r, 10)}
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 20; i < 25; i++ {
+			fmt.Fprintf(f, `{"auction":%d,"price":1,"ts":1}`+"\n", i)
+		}
+		f.Close()
+		got = append(got, readN(t, r, 10))
+		if fmt.Sprint(got) != "[{10 true} {10 false} {5 false}]" {
+			t.Fatalf("reads %v", got)
+		}
+	})
+}

@@ -41,6 +41,13 @@ type Chunk struct {
 	// Partition is the source partition all rows came from, or -1 when the
 	// chunk is not from one partition.
 	Partition int
+	// More says that the sender has more rows ready right behind this
+	// chunk: it split one batch (a source read of many rows) into several
+	// chunks, and the batch ends with a chunk without More or with a
+	// control message. An operator that gathers updates over chunks
+	// (mini-batching) need not emit them after a chunk with More. It is
+	// only a hint: false is always correct.
+	More bool
 }
 
 // New returns an empty chunk for rows of width columns with room for capRows.
@@ -71,12 +78,33 @@ func (c *Chunk) Append(op Op, t int64, row types.Row) {
 // AppendEmpty adds a row of NULLs and returns it for the caller to fill.
 func (c *Chunk) AppendEmpty(op Op, t int64) types.Row {
 	n := len(c.Vals)
-	for range c.Width {
-		c.Vals = append(c.Vals, types.Value{})
+	if m := n + c.Width; m <= cap(c.Vals) {
+		c.Vals = c.Vals[:m]
+		clear(c.Vals[n:m])
+	} else {
+		c.Vals = append(c.Vals, make([]types.Value, c.Width)...)
 	}
 	c.Ops = append(c.Ops, op)
 	c.Times = append(c.Times, t)
 	return c.Vals[n : n+c.Width : n+c.Width]
+}
+
+// AppendRow adds a row and returns it for the caller to fill. Unlike
+// AppendEmpty it does not clear the row, which may hold the values of a
+// row dropped by Truncate: the caller must set every value (a
+// format.Decoder does). It spares a decoder that overwrites every value
+// the cost of clearing them first.
+func (c *Chunk) AppendRow(op Op, t int64) types.Row {
+	n := len(c.Vals)
+	m := n + c.Width
+	if m <= cap(c.Vals) {
+		c.Vals = c.Vals[:m]
+	} else {
+		c.Vals = append(c.Vals, make([]types.Value, c.Width)...)
+	}
+	c.Ops = append(c.Ops, op)
+	c.Times = append(c.Times, t)
+	return c.Vals[n:m:m]
 }
 
 // Truncate drops the rows from n on (used to undo an AppendEmpty whose row
@@ -94,10 +122,11 @@ func (c *Chunk) Reset() {
 	c.Ops = c.Ops[:0]
 	c.Times = c.Times[:0]
 	c.Partition = -1
+	c.More = false
 }
 
 // Clone returns a deep copy of the chunk (values are immutable, so copying
-// the slice suffices).
+// the slice suffices). The copy is not part of a batch: More is false.
 func (c *Chunk) Clone() *Chunk {
 	return &Chunk{
 		Width:     c.Width,

@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ func main() {
 	n := flag.Int64("n", 0, "events in the file (0: do not check)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "give up after this long")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memprofile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file (sampling every 64 KiB)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -42,11 +44,34 @@ func main() {
 		defer f.Close()
 		defer pprof.StopCPUProfile()
 	}
+	if *memprofile != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
 	if err := run(*path, *n, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "filequery:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
+	if *memprofile != "" {
+		if err := writeHeapProfile(*memprofile); err != nil {
+			fmt.Fprintln(os.Stderr, "filequery:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+// writeHeapProfile writes the allocations of the run (alloc_space shows
+// what the run allocated, inuse_space what was live at the last GC).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func run(path string, n int64, timeout time.Duration) error {

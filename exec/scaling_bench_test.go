@@ -160,9 +160,13 @@ func runScaled(b *testing.B, workers int, p plan.Node, key []int) (wall, cpu tim
 	start, c0, p0 := time.Now(), cpuTime(), procSeconds()
 	e := runBench(b, Config{Parallelism: workers, BarrierInterval: -1}, p, key...)
 	wall, cpu = time.Since(start), cpuTime()-c0
-	// The runtime's CPU classes are a snapshot taken by the last GC.
+	// The runtime's CPU classes are a snapshot taken by the last GC: force
+	// one to read them, and a second one to subtract what the first one
+	// itself counted.
 	runtime.GC()
-	busy = (procSeconds() - p0) / time.Since(start).Seconds() * wall.Seconds()
+	p1 := procSeconds()
+	runtime.GC()
+	busy = max(p1-p0-(procSeconds()-p1), 0)
 	_ = e.Close(context.Background())
 	if got := e.ViewStats(); len(got) != 1 || got[0].RowsIn != int64(scaleEvents) {
 		b.Fatalf("view stats %+v, want %d rows in", got, scaleEvents)

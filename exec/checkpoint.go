@@ -74,10 +74,6 @@ type engineCkpt struct {
 	store    *checkpoint.Store
 	interval time.Duration // < 0: every barrier
 
-	// beforeSave, when set (tests), runs on a job's checkpoint writer
-	// before each save; an error fails the save as a crash would.
-	beforeSave func(job string, epoch uint64) error
-
 	mu        sync.Mutex
 	recovered map[string]RecoveryStats
 	stats     map[string]*CheckpointStats
@@ -687,7 +683,7 @@ func (c *jobCkpt) run() {
 // earlier checkpoint wrote are referenced instead of rewritten. It runs on
 // the writer goroutine.
 func (c *jobCkpt) save(epoch uint64, byName map[string]*ckPart) error {
-	if h := c.e.ck.beforeSave; h != nil {
+	if h := c.e.cfg.beforeSave; h != nil {
 		if err := h(c.j.name, epoch); err != nil {
 			c.failed(epoch, err)
 			return err

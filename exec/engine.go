@@ -55,6 +55,10 @@ type Config struct {
 	// parallel: Parallelism is how many copies of each keyed aggregate run
 	// (hash-partitioned by group key; 0 or 1 = one).
 	Parallelism int
+
+	// beforeSave (tests) runs on a job's checkpoint writer before each
+	// save; an error fails that save as a crash during it would.
+	beforeSave func(job string, epoch uint64) error
 }
 
 // Engine runs continuous queries: tables and push sources fed by Insert,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -251,5 +252,41 @@ func BenchmarkSave(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestStreamedPartRoundTripAndFailure(t *testing.T) {
+	_, j := open(t, 3)
+	big := bytes.Repeat([]byte("0123456789"), 100_000) // larger than the write buffer
+	write := func(w io.Writer) error {
+		for i := 0; i < len(big); i += 4096 {
+			if _, err := w.Write(big[i:min(i+4096, len(big))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	mustSave(t, j, 1, Part{Name: "view", Write: write}, Part{Name: "op", Data: []byte("a")})
+	// A part whose writer fails half-way leaves checkpoint 1 the latest,
+	// and no file of checkpoint 2 behind.
+	errBroken := errors.New("broken")
+	err := j.Save(2, nil, []Part{{Name: "view", Write: func(w io.Writer) error {
+		if _, err := w.Write(big[:1000]); err != nil {
+			return err
+		}
+		return errBroken
+	}}, {Name: "op", Data: []byte("b")}})
+	if !errors.Is(err, errBroken) {
+		t.Fatalf("save with a failing writer: %v", err)
+	}
+	cp, err := j.Latest(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.Epoch != 1 || !bytes.Equal(cp.Parts["view"], big) || string(cp.Parts["op"]) != "a" {
+		t.Fatalf("epoch %d, view %d bytes, op %q", cp.Epoch, len(cp.Parts["view"]), cp.Parts["op"])
+	}
+	if left, _ := filepath.Glob(filepath.Join(j.Dir(), "*-2*")); len(left) != 0 {
+		t.Fatalf("files of the failed checkpoint: %v", left)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -91,8 +92,9 @@ func (p *portal) close() {
 }
 
 // conn is one client connection. Its goroutine (serveConn) runs the
-// session state machine; a second goroutine (readLoop) receives messages
-// so that a disconnect cancels a running statement.
+// session state machine and receives messages; while a statement runs
+// longer than watchDelay, a watcher goroutine receives them instead so
+// that a disconnect cancels the statement.
 type conn struct {
 	srv    *Server
 	nc     net.Conn
@@ -116,6 +118,13 @@ type conn struct {
 	// wmu serialises writes to be between the connection goroutine and a
 	// background flush (see backgroundFlush).
 	wmu sync.Mutex
+
+	// The watcher (see watch): watchMu guards armed, watchDone and queued.
+	watchMu    sync.Mutex
+	watchTimer *time.Timer // runs watch; created by the first armWatch
+	armed      bool        // a statement is executing
+	watchDone  chan struct{}
+	queued     []received
 
 	tx             byte
 	stmts          map[string]*stmt
@@ -497,71 +506,155 @@ func (c *conn) setRunning(cancel context.CancelCauseFunc) {
 }
 
 // run is the session state machine: it handles messages until the client
-// terminates or the connection ends.
+// terminates or the connection ends. While no statement runs it receives
+// messages itself (no hand-off to another goroutine per message); while a
+// statement runs for longer than watchDelay a watcher receives them (see
+// watch), so that a client that disconnects cancels the statement.
 func (c *conn) run() {
-	msgs := make(chan pgproto3.FrontendMessage, 8)
-	readerDone := make(chan struct{})
-	go c.readLoop(msgs, readerDone)
-	defer func() {
-		_ = c.nc.Close()
-		<-readerDone
-	}()
+	stopRead := context.AfterFunc(c.ctx, func() { _ = c.nc.SetReadDeadline(aLongTimeAgo) })
+	defer stopRead()
 	for {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
+		if c.ctx.Err() != nil {
+			c.ended()
+			return
+		}
+		m, err := c.next()
+		if err == nil {
+			err = checkMessage(m)
+		}
+		if err != nil {
+			var tooBig *pgproto3.ExceededMaxBodyLenErr
+			if c.ctx.Err() == nil && (errors.As(err, &tooBig) || !isNetErr(err)) {
+				// A malformed message: Postgres answers FATAL 08P01 and
+				// closes.
+				c.handle(&protocolError{err: err})
 				return
 			}
-			if !c.handle(m) {
-				return
-			}
-			if c.writeErr != nil {
-				return
-			}
-		case <-c.ctx.Done():
-			if errors.Is(context.Cause(c.ctx), errAdminShutdown) {
-				c.fatal(&sqlerr.Error{Code: codeAdminShutdown, Message: errAdminShutdown.Error()})
-			}
+			c.ended()
+			return
+		}
+		if !c.handle(m) {
+			return
+		}
+		if c.writeErr != nil {
 			return
 		}
 	}
 }
 
-// readLoop receives messages and hands copies to run. When the client goes
-// away it cancels the connection's ctx, which ends a running statement.
-func (c *conn) readLoop(msgs chan<- pgproto3.FrontendMessage, done chan<- struct{}) {
+// ended tells the client why the connection ends when Shutdown ended it.
+func (c *conn) ended() {
+	if errors.Is(context.Cause(c.ctx), errAdminShutdown) {
+		c.fatal(&sqlerr.Error{Code: codeAdminShutdown, Message: errAdminShutdown.Error()})
+	}
+}
+
+// aLongTimeAgo is a read deadline that makes a blocked Receive return.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// watchDelay is how long a statement runs before a watcher starts
+// receiving the client's messages (to notice a disconnect).
+const watchDelay = 10 * time.Millisecond
+
+// received is a message (or receive error) the watcher read for run.
+type received struct {
+	m   pgproto3.FrontendMessage
+	err error
+}
+
+// next returns the next message: one the watcher received first, or one
+// received now. The message is valid until the next call.
+func (c *conn) next() (pgproto3.FrontendMessage, error) {
+	c.watchMu.Lock()
+	if len(c.queued) > 0 {
+		r := c.queued[0]
+		c.queued[0] = received{}
+		c.queued = c.queued[1:]
+		c.watchMu.Unlock()
+		return r.m, r.err
+	}
+	c.watchMu.Unlock()
+	return c.be.Receive()
+}
+
+// armWatch is called when a statement starts executing: after watchDelay
+// a watcher receives messages until disarmWatch.
+func (c *conn) armWatch() {
+	c.watchMu.Lock()
+	c.armed = true
+	c.watchMu.Unlock()
+	if c.watchTimer == nil {
+		c.watchTimer = time.AfterFunc(watchDelay, c.watch)
+	} else {
+		c.watchTimer.Reset(watchDelay)
+	}
+}
+
+// disarmWatch is called when the statement ends: it stops the watcher, if
+// one started, and waits for it, so that only run receives afterwards.
+func (c *conn) disarmWatch() {
+	c.watchTimer.Stop()
+	c.watchMu.Lock()
+	c.armed = false
+	done := c.watchDone
+	c.watchMu.Unlock()
+	if done == nil {
+		return
+	}
+	_ = c.nc.SetReadDeadline(aLongTimeAgo)
+	<-done
+	_ = c.nc.SetReadDeadline(time.Time{}) // run checks c.ctx before it receives: a Shutdown is not lost
+	c.watchMu.Lock()
+	c.watchDone = nil
+	c.watchMu.Unlock()
+}
+
+// watch runs on the timer's goroutine while a statement runs: it receives
+// messages for run (at most 8, as a client may pipeline), cancels the
+// statement when the client disconnects or sends garbage, and returns when
+// disarmWatch makes its Receive time out.
+func (c *conn) watch() {
+	c.watchMu.Lock()
+	if !c.armed || c.watchDone != nil {
+		c.watchMu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	c.watchDone = done
+	stopping := func() bool { return !c.armed }
+	c.watchMu.Unlock()
 	defer close(done)
-	defer close(msgs)
 	for {
 		m, err := c.be.Receive()
 		if err == nil {
 			m, err = copyMessage(m)
 		}
+		c.watchMu.Lock()
+		if err != nil && (stopping() || c.ctx.Err() != nil) && isTimeout(err) {
+			c.watchMu.Unlock()
+			return // disarmWatch or Shutdown: the partial message stays buffered in be
+		}
+		c.queued = append(c.queued, received{m: m, err: err})
+		full := len(c.queued) >= 8
+		c.watchMu.Unlock()
 		if err != nil {
 			var tooBig *pgproto3.ExceededMaxBodyLenErr
 			if errors.As(err, &tooBig) || !isNetErr(err) {
-				// A malformed message: Postgres answers FATAL 08P01 and
-				// closes. run sees it before msgs closes; the connection's
-				// ctx stays alive so that run does not race to return first.
 				c.cancelRunning(errClientGone) // the stream is unusable: end what runs
-				select {
-				case msgs <- &protocolError{err: err}:
-				case <-c.ctx.Done():
-				}
-				return
+			} else {
+				c.stop(errClientGone)
 			}
-			c.stop(errClientGone)
 			return
 		}
-		select {
-		case msgs <- m:
-		case <-c.ctx.Done():
-			return
-		}
-		if _, ok := m.(*pgproto3.Terminate); ok {
+		if _, ok := m.(*pgproto3.Terminate); ok || full {
 			return
 		}
 	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 func isNetErr(err error) bool {
@@ -578,6 +671,17 @@ func (*protocolError) Encode(b []byte) ([]byte, error) { return b, nil }
 func (p *protocolError) Error() string                 { return p.err.Error() }
 func (p *protocolError) Unwrap() error                 { return p.err }
 func (*protocolError) MarshalJSON() ([]byte, error)    { return []byte("{}"), nil }
+
+// checkMessage rejects message types a client may not send after startup.
+func checkMessage(m pgproto3.FrontendMessage) error {
+	switch m.(type) {
+	case *protocolError, *pgproto3.Query, *pgproto3.Parse, *pgproto3.Bind, *pgproto3.Describe, *pgproto3.Execute,
+		*pgproto3.Close, *pgproto3.Sync, *pgproto3.Flush, *pgproto3.Terminate, *pgproto3.FunctionCall,
+		*pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		return nil
+	}
+	return fmt.Errorf("unexpected message %T", m)
+}
 
 // copyMessage returns a copy of m that does not share the receive buffer
 // (pgproto3's messages are valid only until the next Receive).
@@ -870,7 +974,7 @@ func (c *conn) statementTimeout() time.Duration {
 func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool, err error) {
 	start := time.Now()
 	defer func() {
-		c.srv.metrics.latency.WithLabelValues(protocol).Observe(time.Since(start).Seconds())
+		c.srv.metrics.observe(protocol, time.Since(start))
 	}()
 	if p.done {
 		c.be.Send(&pgproto3.CommandComplete{CommandTag: []byte(p.tag)})
@@ -884,6 +988,8 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 	}
 	c.setRunning(p.cancel)
 	defer c.setRunning(nil)
+	c.armWatch()
+	defer c.disarmWatch()
 	if d := c.statementTimeout(); d > 0 {
 		t := time.AfterFunc(d, func() { p.cancel(errStatementTimeout) })
 		defer t.Stop()

@@ -24,10 +24,13 @@
 //
 // Goroutines and lifecycle: Serve runs an accept loop; each connection
 // gets one goroutine that performs startup and then runs the session
-// state machine (one message at a time, in order), plus one reader
-// goroutine that receives messages and copies them to the state machine
-// over a channel, so that a client that disconnects cancels the ctx of
-// the statement running at that moment. A statement's ctx is also
+// state machine (one message at a time, in order). While idle it
+// receives messages itself (no goroutine hand-off per message, which
+// matters for point lookups); once a statement has run for 10 ms a
+// watcher goroutine (started by a timer) receives and copies the client's
+// messages for the state machine, so that a client that disconnects
+// cancels the ctx of the statement running at that moment; the watcher is
+// stopped with a read deadline when the statement ends. A statement's ctx is also
 // cancelled by CancelRequest (57014), by statement_timeout (57014) and by
 // Shutdown (57P01). Panics in a statement are recovered and reported as
 // XX000; a bad statement never closes the connection. Shutdown closes the

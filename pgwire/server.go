@@ -246,6 +246,21 @@ type metrics struct {
 	connsTotal prometheus.Counter
 	latency    *prometheus.HistogramVec
 	errs       *prometheus.CounterVec
+	// The latency histograms per protocol, resolved once (a label lookup
+	// per statement hashes the label values).
+	simpleLatency, extendedLatency prometheus.Observer
+}
+
+// observe records the duration of one statement run over protocol.
+func (m *metrics) observe(protocol string, d time.Duration) {
+	switch protocol {
+	case "simple":
+		m.simpleLatency.Observe(d.Seconds())
+	case "extended":
+		m.extendedLatency.Observe(d.Seconds())
+	default:
+		m.latency.WithLabelValues(protocol).Observe(d.Seconds())
+	}
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -265,6 +280,8 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "sluice_pgwire_errors_total", Help: "Error responses sent, by SQLSTATE class.",
 		}, []string{"class"}),
 	}
+	m.simpleLatency = m.latency.WithLabelValues("simple")
+	m.extendedLatency = m.latency.WithLabelValues("extended")
 	if r != nil {
 		for _, c := range []prometheus.Collector{m.conns, m.connsTotal, m.latency, m.errs} {
 			if err := r.Register(c); err != nil {

@@ -69,7 +69,7 @@ func (s *session) prepareAuto(text string, version uint64) *prepared {
 				}
 				return p.run(ctx, nil)
 			}
-			return s.runQuery(ctx, node, vals)
+			return s.runBatch(ctx, node, vals)
 		},
 	}
 }

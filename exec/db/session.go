@@ -29,6 +29,10 @@ type session struct {
 	mu       sync.Mutex // guards cursors (Close may race with a pump)
 	cursors  map[string]*cursor
 	subSeq   int
+	// timeoutText is the statement_timeout setting last parsed into
+	// timeout (StatementTimeout).
+	timeoutText string
+	timeout     time.Duration
 	// catalogFn caches catalogFuncs (see funcs).
 	catalogOnce sync.Once
 	catalogFn   map[string]func(*expr.Context, []types.Value) (types.Value, error)
@@ -60,8 +64,11 @@ func (s *session) ReportedSettings() map[string]string { return s.settings.repor
 // StatementTimeout returns the session's statement_timeout (0 = none).
 func (s *session) StatementTimeout() time.Duration {
 	v, _ := s.settings.get("statement_timeout")
-	d, _ := parseDurationSetting(v)
-	return d
+	if v != s.timeoutText { // parse once per value, not per statement
+		s.timeout, _ = parseDurationSetting(v)
+		s.timeoutText = v
+	}
+	return s.timeout
 }
 
 // Close implements pgwire.Session: it closes every cursor (ending
@@ -326,7 +333,7 @@ func (s *session) selectPrepared(sel *sql.Select, node plan.Node, ptypes []types
 				}
 				n = nn
 			}
-			return s.runQuery(ctx, n, params)
+			return s.runBatch(ctx, n, params)
 		},
 	}
 }
@@ -354,10 +361,24 @@ func (s *session) runQuery(ctx context.Context, n plan.Node, params []types.Valu
 		}
 		return row, nil
 	}
-	r.tagFn = func() string { return fmt.Sprintf("SELECT %d", r.count) }
+	r.tagFn = func() string { return "SELECT " + strconv.Itoa(r.count) }
 	r.closeFn = func() error { it.Close(); return nil }
 	return r, nil
 }
+
+// runBatch is runQuery as a pgwire.Result that says its rows are always
+// ready: a batch query computes its rows without waiting for new input,
+// so pgwire need not flush in the background while it runs.
+func (s *session) runBatch(ctx context.Context, n plan.Node, params []types.Value) (pgwire.Result, error) {
+	r, err := s.runQuery(ctx, n, params)
+	if err != nil {
+		return nil, err
+	}
+	r.ready = alwaysReady
+	return streamResult{r}, nil
+}
+
+func alwaysReady() bool { return true }
 
 func (s *session) prepareInsert(ins *sql.Insert, paramTypes []types.Type) (*prepared, error) {
 	ip, err := planner.New(s.db).PlanInsert(ins, paramTypes)

@@ -4,10 +4,10 @@
 # Point lookups with pgbench: `SELECT v FROM kv_view WHERE k = :k` on a
 # materialized view in Sluice against `SELECT v FROM kv WHERE k = :k` on a
 # PostgreSQL 15 table (primary key) holding the same rows, on this machine.
-# Prints queries/s and p99 latency for both and the Sluice/PostgreSQL
-# ratios. Uses tests/services/postgres.sh for PostgreSQL and builds the
-# sluice binary ($SLUICE_BIN to use a prebuilt one). Everything listens on
-# 127.0.0.1 and stops by itself.
+# Prints queries/s, p99 latency and queries per server CPU-second for both
+# and the Sluice/PostgreSQL ratios. Uses tests/services/postgres.sh for
+# PostgreSQL and builds the sluice binary ($SLUICE_BIN to use a prebuilt
+# one). Everything listens on 127.0.0.1 and stops by itself.
 #
 # Defaults: 100000 rows, 10 s per server, 4 clients (2 pgbench threads),
 # extended protocol with prepared statements (-M prepared).
@@ -50,16 +50,29 @@ p99() {
     i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f", a[i] / 1000 }'
 }
 
-# bench NAME HOST PORT USER DB QUERY: runs pgbench, prints "qps p99_ms".
+# cpu_ticks PID: CPU time (user+system, clock ticks) of the process and of
+# its exited, reaped children (/proc/PID/stat fields 14-17). PostgreSQL
+# runs a backend process per connection; the postmaster reaps them when
+# pgbench disconnects, so their CPU time shows up in its child fields.
+cpu_ticks() {
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$1/stat"
+}
+
+# bench NAME HOST PORT USER DB QUERY SERVER_PID: runs pgbench, prints
+# "qps p99_ms server_cpu_seconds".
 bench() {
-  local name=$1 host=$2 port=$3 user=$4 db=$5 query=$6
+  local name=$1 host=$2 port=$3 user=$4 db=$5 query=$6 spid=$7
   printf '\\set k random(1, %d)\n%s\n' "$ROWS" "$query" > "$WORK/$name.sql"
+  local c0 c1
+  c0=$(cpu_ticks "$spid")
   (cd "$WORK" && pgbench -n -h "$host" -p "$port" -U "$user" -d "$db" -f "$name.sql" -M "$MODE" \
     -c "$CLIENTS" -j 2 -T "$SECS" --log --log-prefix="$name" > "$WORK/$name.out" 2>&1) || {
     cat "$WORK/$name.out" >&2; exit 1; }
+  sleep 0.5 # let the postmaster reap the backends
+  c1=$(cpu_ticks "$spid")
   local qps
   qps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$WORK/$name.out" | tail -1)
-  echo "$qps $(p99 "$WORK/$name".*)"
+  echo "$qps $(p99 "$WORK/$name".*) $(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')"
 }
 
 command -v pgbench >/dev/null || { echo "pgbench not found (apt-get install postgresql-client)" >&2; exit 1; }
@@ -94,12 +107,15 @@ for _ in $(seq 1 300); do
 done
 [ "$n" = "$ROWS" ] || { echo "kv_view has $n rows, want $ROWS" >&2; exit 1; }
 
-read -r PG_QPS PG_P99 < <(bench postgres "$PGHOST" "$PGPORT" "$PGUSER" "$PGDATABASE" 'SELECT v FROM kv WHERE k = :k;')
-read -r SL_QPS SL_P99 < <(bench sluice 127.0.0.1 "$SPORT" sluice sluice 'SELECT v FROM kv_view WHERE k = :k;')
+PG_PID=$(cat "${SLUICE_SERVICES_DIR:-$HOME/.cache/sluice/run}/postgres/pid")
+read -r PG_QPS PG_P99 PG_CPU < <(bench postgres "$PGHOST" "$PGPORT" "$PGUSER" "$PGDATABASE" 'SELECT v FROM kv WHERE k = :k;' "$PG_PID")
+read -r SL_QPS SL_P99 SL_CPU < <(bench sluice 127.0.0.1 "$SPORT" sluice sluice 'SELECT v FROM kv_view WHERE k = :k;' "$SLUICE_PID")
 
+# queries per server CPU-second: the machine may be shared, so throughput
+# alone depends on what else runs; CPU cost per query does much less.
 printf 'point lookup, %d rows, %d clients, %ds, -M %s\n' "$ROWS" "$CLIENTS" "$SECS" "$MODE"
-printf '%-10s %12s %10s\n' server 'queries/s' 'p99 ms'
-printf '%-10s %12.0f %10s\n' postgresql "$PG_QPS" "$PG_P99"
-printf '%-10s %12.0f %10s\n' sluice "$SL_QPS" "$SL_P99"
-awk -v a="$SL_QPS" -v b="$PG_QPS" -v c="$SL_P99" -v d="$PG_P99" \
-  'BEGIN { printf "ratio sluice/postgresql: queries/s %.2fx, p99 %.2fx (target: queries/s >= 1.0x)\n", a / b, c / d }'
+printf '%-10s %12s %10s %14s %18s\n' server 'queries/s' 'p99 ms' 'server CPU s' 'queries/CPU-s'
+printf '%-10s %12.0f %10s %14s %18.0f\n' postgresql "$PG_QPS" "$PG_P99" "$PG_CPU" "$(awk -v q="$PG_QPS" -v s="$SECS" -v c="$PG_CPU" 'BEGIN { print (c > 0 ? q * s / c : 0) }')"
+printf '%-10s %12.0f %10s %14s %18.0f\n' sluice "$SL_QPS" "$SL_P99" "$SL_CPU" "$(awk -v q="$SL_QPS" -v s="$SECS" -v c="$SL_CPU" 'BEGIN { print (c > 0 ? q * s / c : 0) }')"
+awk -v a="$SL_QPS" -v b="$PG_QPS" -v c="$SL_P99" -v d="$PG_P99" -v e="$SL_CPU" -v f="$PG_CPU" -v s="$SECS" \
+  'BEGIN { printf "ratio sluice/postgresql: queries/s %.2fx, p99 %.2fx, queries/CPU-s %.2fx (target: queries/s >= 1.0x)\n", a / b, c / d, (e > 0 && f > 0 ? (a / e) / (b / f) : 0) }'

@@ -21,6 +21,14 @@
 //   - Avro: binary Avro datums (no container header) of the writer schema in
 //     the avro_schema option, as Pulsar's AVRO schema type produces them.
 //
+// The JSON decoder has three paths that decode the same rows: a shape path
+// for objects laid out like the last one it decoded (the same bytes between
+// values, values of the same kinds: one comparison per key and its
+// punctuation, then only the values are parsed), a single-pass path for flat
+// objects of numbers, plain strings, booleans and null, and the general
+// fastjson path that also words the errors. Tests compare them on random and
+// fuzzed input.
+//
 // A Decoder is not safe for concurrent use: it reuses a parser between calls
 // (each goroutine builds its own). Decoders never panic on input; errors wrap
 // ErrDecode and name the field and the reason. There are no goroutines and no

@@ -24,6 +24,8 @@ type JSONDecoder struct {
 	buf     []byte
 	keys    []fieldKey // decodeFast: the keys by position in the last objects
 	day     dayCache   // decodeFast: the date of the last timestamp
+	spots   []spot     // decodeFast: where the values of the object are
+	shape   shape      // decodeShape: the shape of the last object decodeFast decoded
 	// slowOnly disables decodeFast (differential tests).
 	slowOnly bool
 }
@@ -62,7 +64,7 @@ func (d *JSONDecoder) Decode(raw []byte, row types.Row) error {
 	if len(row) < len(d.schema) {
 		return errRowWidth(len(row), len(d.schema))
 	}
-	if !d.slowOnly && d.decodeFast(raw, row) {
+	if !d.slowOnly && (d.decodeShape(raw, row) || d.decodeFast(raw, row)) {
 		return nil
 	}
 	v, err := d.p.ParseBytes(raw)

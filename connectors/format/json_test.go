@@ -216,16 +216,23 @@ func FuzzJSONDecode(f *testing.F) {
 	})
 }
 
+// narrowBidSchema is the columns of the file benchmark's query (the
+// planner narrows the source to them): bidder and channel are skipped.
+var narrowBidSchema = types.Schema{bidSchema[0], bidSchema[2], bidSchema[4]}
+
 func BenchmarkJSONDecodeBid(b *testing.B) {
 	for _, form := range []struct {
 		name, ts string
 		slow     bool
-	}{{"epoch_ms", `1764417601250`, false}, {"rfc3339", `"2026-11-29T12:00:01.250Z"`, false}, {"rfc3339_general_path", `"2026-11-29T12:00:01.250Z"`, true}} {
+		schema   types.Schema
+	}{{"epoch_ms", `1764417601250`, false, bidSchema}, {"rfc3339", `"2026-11-29T12:00:01.250Z"`, false, bidSchema},
+		{"rfc3339_general_path", `"2026-11-29T12:00:01.250Z"`, true, bidSchema},
+		{"rfc3339_narrow", `"2026-11-29T12:00:01.250Z"`, false, narrowBidSchema}} {
 		b.Run(form.name, func(b *testing.B) {
 			in := []byte(`{"auction":1017,"bidder":20004,"price":1250.5,"channel":"channel-3","ts":` + form.ts + `}`)
-			d, _ := NewJSONDecoder(bidSchema, nil)
+			d, _ := NewJSONDecoder(form.schema, nil)
 			d.slowOnly = form.slow
-			row := make(types.Row, len(bidSchema))
+			row := make(types.Row, len(form.schema))
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in)))
 			for b.Loop() {
@@ -326,6 +333,70 @@ func TestJSONFastPathKeyOrders(t *testing.T) {
 			t.Fatalf("%s: fast %v slow %v", in, rf, rs)
 		}
 	}
+}
+
+// TestJSONShapeValues decodes objects of one key sequence (the shape
+// decodeShape learns) whose values vary in kind, length and validity, and
+// whose spacing sometimes changes, with one long-lived decoder, and
+// compares every row and error with the general path.
+func TestJSONShapeValues(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	nums := []string{"0", "-0", "7", "-12", "1017", "123456789012345678", "1.5", "-0.25", "1250.5", "0.000000000000001",
+		"1234567890123456789", "99999999999999999999", "1e3", "2E-2", "01", "1.", "-", `"17"`, "true", "null", "[1]"}
+	texts := []string{`"channel-3"`, `""`, `"é"`, `"a\"b"`, `"x\u0041"`, `"tab\there"`, "17", "null", `"unterminated`}
+	times := []string{`"2026-11-29T12:00:01.250Z"`, `"2026-11-30T00:00:00Z"`, `"2026-11-29 23:59:59.999999+01:00"`,
+		`"2026-11-29T12:00:01.1234567890Z"`, `"2026-02-30T00:00:00Z"`, `"2026-11-29T25:00:00Z"`, `"1700000000000"`, "1700000000000", `"x"`}
+	keys := []string{"auction", "bidder", "price", "channel", "ts"}
+	pools := [][]string{nums, nums, nums, texts, times}
+	clean := []int{6, 6, 10, 3, 3} // the values of each pool that decode on the fast path
+	for _, schema := range []types.Schema{bidSchema, narrowBidSchema} {
+		fast, _ := NewJSONDecoder(schema, nil)
+		slow, _ := NewJSONDecoder(schema, nil)
+		slow.slowOnly = true
+		shaped := 0
+		for n := range 20000 {
+			var b strings.Builder
+			sep, colon := ",", ":"
+			if n%50 == 0 {
+				sep, colon = ", ", " : "
+			}
+			b.WriteByte('{')
+			for k, key := range keys {
+				if k > 0 {
+					b.WriteString(sep)
+				}
+				pool := pools[k]
+				v := pool[rng.IntN(clean[k])]
+				if rng.IntN(20) == 0 {
+					v = pool[rng.IntN(len(pool))]
+				}
+				fmt.Fprintf(&b, "%q%s%s", key, colon, v)
+			}
+			b.WriteString([]string{"}", "} ", "}\t", "}x"}[rng.IntN(4)*btoi(rng.IntN(10) == 0)])
+			in := []byte(b.String())
+			rf, rs := make(types.Row, len(schema)), make(types.Row, len(schema))
+			if fast.decodeShape(in, rf) {
+				shaped++
+			}
+			ef, es := fast.Decode(in, rf), slow.Decode(in, rs)
+			if (ef == nil) != (es == nil) {
+				t.Fatalf("%s: fast error %v, slow error %v", in, ef, es)
+			}
+			if ef == nil && !slices.Equal(rf, rs) {
+				t.Fatalf("%s: fast %v slow %v", in, rf, rs)
+			}
+		}
+		if shaped < 10000 {
+			t.Fatalf("%d objects took the shape path", shaped)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // TestExactFloat checks the float fast path against strconv.ParseFloat.

@@ -1,7 +1,9 @@
 package format
 
 import (
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -14,6 +16,9 @@ import (
 // anything else, or when any field fails to convert, and the caller then
 // runs the general fastjson path, which produces the same row or the error
 // message. decodeFast never reports an error itself.
+//
+// It records where the values are in d.spots, and on success learns the
+// object's shape for decodeShape.
 func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
@@ -28,6 +33,8 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 		return d.finishFast(b, i+1, row)
 	}
 	field := 0
+	d.spots = d.spots[:0]
+	learn := true // every value is a number or a string
 	for {
 		// Key.
 		if i >= len(b) || b[i] != '"' {
@@ -71,6 +78,7 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 			if ve >= len(b) || b[ve] != '"' {
 				return false // unterminated, or an escape or control character
 			}
+			d.spots = append(d.spots, spot{start: vs, end: ve, col: col, known: known, str: true})
 			i = ve + 1
 			if known {
 				ok = d.fastString(col, b[vs:ve], row)
@@ -78,17 +86,19 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 				ok = true
 			}
 		case c == '-' || (c >= '0' && c <= '9'):
-			ne, isInt := scanNumber(b, i)
+			ne, n := scanNumberValue(b, i)
 			if ne < 0 {
 				return false
 			}
+			d.spots = append(d.spots, spot{start: i, end: ne, col: col, known: known})
 			if known {
-				ok = d.fastNumber(col, b[i:ne], isInt, row)
+				ok = d.fastNumber(col, b[i:ne], n, row)
 			} else {
 				ok = true
 			}
 			i = ne
 		case c == 't' && hasLit(b, i, "true"), c == 'f' && hasLit(b, i, "false"):
+			learn = false
 			if known {
 				if d.schema[col].Type.Kind != types.Bool {
 					return false
@@ -103,6 +113,7 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 				i += 5
 			}
 		case c == 'n' && hasLit(b, i, "null"):
+			learn = false
 			if known {
 				row[col] = types.Value{}
 				d.seen[col] = true
@@ -120,13 +131,147 @@ func (d *JSONDecoder) decodeFast(b []byte, row types.Row) bool {
 			return false
 		}
 		if b[i] == '}' {
-			return d.finishFast(b, i+1, row)
+			if !d.finishFast(b, i+1, row) {
+				return false
+			}
+			if learn {
+				d.learnShape(b)
+			}
+			return true
 		}
 		if b[i] != ',' {
 			return false
 		}
 		i = skipWS(b, i+1)
 	}
+}
+
+// spot is where decodeFast found a value: b[start:end] (a string without
+// its quotes), the column it goes to, and whether it is a string.
+type spot struct {
+	start, end int
+	col        int
+	known, str bool
+	_          [6]byte
+}
+
+// maxShapeFields bounds the fields of a learned shape.
+const maxShapeFields = 64
+
+// shape is the shape of the last object decodeFast decoded whose values
+// are numbers and strings: the bytes between its values (lit), each
+// value's column and kind, and the bytes after the last value (tail).
+// Objects of one stream mostly have one shape, so decodeShape checks each
+// run of punctuation, keys and whitespace with one comparison and parses
+// only the values.
+type shape struct {
+	fields []shapeField
+	tail   []byte
+	buf    []byte // backing array of the literals
+	ok     bool
+}
+
+type shapeField struct {
+	lit        []byte // the bytes before the value (with a string's opening quote)
+	words      bool   // lit fits in pat and mask
+	pat, mask  [2]uint64
+	col        int
+	known, str bool
+}
+
+// learnShape records the shape of b from d.spots.
+func (d *JSONDecoder) learnShape(b []byte) {
+	sh := &d.shape
+	sh.ok = false
+	if len(d.spots) == 0 || len(d.spots) > maxShapeFields {
+		return
+	}
+	sh.buf = sh.buf[:0]
+	prev := 0
+	for _, sp := range d.spots {
+		sh.buf = append(sh.buf, b[prev:sp.start]...)
+		prev = sp.end
+	}
+	sh.buf = append(sh.buf, b[prev:]...)
+	sh.fields = sh.fields[:0]
+	off, prev := 0, 0
+	for _, sp := range d.spots {
+		n := sp.start - prev
+		f := shapeField{lit: sh.buf[off : off+n : off+n], col: sp.col, known: sp.known, str: sp.str}
+		if n <= 16 {
+			var p [16]byte
+			copy(p[:], f.lit)
+			for w := range 2 {
+				for j := range 8 {
+					if w*8+j < n {
+						f.mask[w] |= 0xff << (8 * j)
+					}
+				}
+				f.pat[w] = binary.LittleEndian.Uint64(p[w*8:]) & f.mask[w]
+			}
+			f.words = true
+		}
+		sh.fields = append(sh.fields, f)
+		off += n
+		prev = sp.end
+	}
+	sh.tail = sh.buf[off:]
+	sh.ok = true
+}
+
+// decodeShape decodes b when it has the learned shape: the same bytes
+// between values, and values of the same kinds that convert on the fast
+// path. Otherwise it returns false, having possibly written to row, and
+// decodeFast decides. On the bytes of one shape both paths take the same
+// steps, so they decode the same rows.
+func (d *JSONDecoder) decodeShape(b []byte, row types.Row) bool {
+	sh := &d.shape
+	if !sh.ok {
+		return false
+	}
+	for c := range d.seen {
+		d.seen[c] = false
+		row[c] = types.Value{}
+	}
+	i := 0
+	for fi := range sh.fields {
+		f := &sh.fields[fi]
+		n := len(f.lit)
+		if f.words && i+16 <= len(b) {
+			if binary.LittleEndian.Uint64(b[i:])&f.mask[0] != f.pat[0] || binary.LittleEndian.Uint64(b[i+8:])&f.mask[1] != f.pat[1] {
+				return false
+			}
+		} else if i+n > len(b) || string(b[i:i+n]) != string(f.lit) {
+			return false
+		}
+		i += n
+		if f.str {
+			ve := plainEnd(b, i)
+			if ve >= len(b) || b[ve] != '"' {
+				return false
+			}
+			if f.known && !d.fastString(f.col, b[i:ve], row) {
+				return false
+			}
+			i = ve
+			continue
+		}
+		if i >= len(b) || (b[i] != '-' && (b[i] < '0' || b[i] > '9')) {
+			return false
+		}
+		ne, num := scanNumberValue(b, i)
+		if ne < 0 {
+			return false
+		}
+		if f.known && !d.fastNumber(f.col, b[i:ne], num, row) {
+			return false
+		}
+		i = ne
+	}
+	if string(b[i:]) != string(sh.tail) {
+		return false
+	}
+	return d.finishFast(b, len(b), row)
 }
 
 func (d *JSONDecoder) finishFast(b []byte, i int, row types.Row) bool {
@@ -162,22 +307,17 @@ func (d *JSONDecoder) fastString(col int, s []byte, row types.Row) bool {
 	return true
 }
 
-func (d *JSONDecoder) fastNumber(col int, s []byte, isInt bool, row types.Row) bool {
+// fastNumber converts the number s, scanned by scanNumberValue into n,
+// for column col.
+func (d *JSONDecoder) fastNumber(col int, s []byte, n number, row types.Row) bool {
 	t := d.schema[col].Type
 	switch t.Kind {
 	case types.Int16, types.Int32, types.Int64, types.Timestamp, types.TimestampTZ:
-		if !isInt || len(s) > 18 {
+		if !n.isInt() || len(s) > 18 {
 			return false
 		}
-		neg := s[0] == '-'
-		if neg {
-			s = s[1:]
-		}
-		var v int64
-		for _, c := range s {
-			v = v*10 + int64(c-'0')
-		}
-		if neg {
+		v := int64(n.mant) // at most 18 digits: no overflow
+		if n.flags&numNeg != 0 {
 			v = -v
 		}
 		switch t.Kind {
@@ -199,7 +339,7 @@ func (d *JSONDecoder) fastNumber(col int, s []byte, isInt bool, row types.Row) b
 		}
 		row[col] = types.Value{K: t.Kind, I: v}
 	case types.Float64, types.Float32:
-		f, ok := exactFloat(s)
+		f, ok := n.exactFloat()
 		if !ok {
 			var err error
 			if f, err = strconv.ParseFloat(string(s), 64); err != nil {
@@ -225,6 +365,31 @@ type fieldKey struct {
 	name  string
 	col   int
 	known bool
+	// pat and mask hold the name and its closing quote as two
+	// little-endian words (when they fit in 16 bytes): sameKey compares
+	// words instead of bytes.
+	pat, mask [2]uint64
+	words     bool
+}
+
+// newFieldKey returns the fieldKey of name.
+func newFieldKey(name string, col int, known bool) fieldKey {
+	k := fieldKey{name: name, col: col, known: known}
+	if len(name)+1 <= 16 {
+		var p [16]byte
+		n := copy(p[:], name)
+		p[n] = '"'
+		for w := range 2 {
+			for j := range 8 {
+				if w*8+j <= n {
+					k.mask[w] |= 0xff << (8 * j)
+				}
+			}
+			k.pat[w] = binary.LittleEndian.Uint64(p[w*8:]) & k.mask[w]
+		}
+		k.words = true
+	}
+	return k
 }
 
 // maxFieldKeys bounds the remembered key positions.
@@ -237,6 +402,12 @@ func (d *JSONDecoder) sameKey(field int, b []byte, ks int) (*fieldKey, bool) {
 		return nil, false
 	}
 	k := &d.keys[field]
+	if k.words && ks+16 <= len(b) {
+		if binary.LittleEndian.Uint64(b[ks:])&k.mask[0] != k.pat[0] || binary.LittleEndian.Uint64(b[ks+8:])&k.mask[1] != k.pat[1] {
+			return nil, false
+		}
+		return k, true
+	}
 	ke := ks + len(k.name)
 	if ke >= len(b) || b[ke] != '"' || string(b[ks:ke]) != k.name {
 		return nil, false
@@ -264,7 +435,7 @@ func (d *JSONDecoder) lookupKey(field int, key []byte) (col int, known, ok bool)
 		if known {
 			name = d.schema[col].Name // no copy of the key
 		}
-		d.keys[field] = fieldKey{name: name, col: col, known: known}
+		d.keys[field] = newFieldKey(name, col, known)
 	}
 	return col, known, true
 }
@@ -335,16 +506,37 @@ var plainByte = func() (t [256]bool) {
 }()
 
 // plainEnd returns the index of the first byte from i on that is not
-// plain (len(b) if none).
+// plain (len(b) if none). It tests eight bytes at a time.
 func plainEnd(b []byte, i int) int {
+	for i+8 <= len(b) {
+		if m := notPlain(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
 	for i < len(b) && plainByte[b[i]] {
 		i++
 	}
 	return i
 }
 
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// notPlain returns a word whose lowest set bit is the high bit of the
+// first byte of x (little-endian) that is not plain: a control character,
+// a quote or a backslash. (The subtractions can set bits above a byte
+// they find, never below, so the lowest bit is exact.)
+func notPlain(x uint64) uint64 {
+	q := x ^ (ones * '"')
+	s := x ^ (ones * '\\')
+	return ((x-ones*0x20)&^x | (q-ones)&^q | (s-ones)&^s) & highs
+}
+
 func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
 	return i
@@ -354,38 +546,69 @@ func hasLit(b []byte, i int, lit string) bool {
 	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
 }
 
-// scanNumber checks the JSON number grammar from i and returns its end (or
-// -1) and whether it is an integer (no fraction or exponent).
-func scanNumber(b []byte, i int) (int, bool) {
+// number is a JSON number as scanNumberValue found it: its digits as an
+// integer (wrapped when there are more than 19), how many digits there
+// are, integer and fraction, and how many of them form the fraction, and
+// its shape (numNeg, numFrac, numExp).
+type number struct {
+	mant     uint64
+	nd, frac int
+	flags    uint8
+}
+
+// Flags of a number.
+const (
+	numNeg  = 1 << iota // a minus sign
+	numFrac             // a fraction
+	numExp              // an exponent
+)
+
+func (n number) isInt() bool { return n.flags&(numFrac|numExp) == 0 }
+
+// scanNumberValue checks the JSON number grammar from i and returns its
+// end (-1 when it is none) and its digits, so that the common numbers
+// convert without a second pass.
+func scanNumberValue(b []byte, i int) (int, number) {
+	var flags uint8
 	if i < len(b) && b[i] == '-' {
+		flags = numNeg
 		i++
 	}
 	if i >= len(b) {
-		return -1, false
+		return -1, number{}
 	}
+	var mant uint64
+	nd := 0
 	if b[i] == '0' {
+		nd = 1
 		i++
 	} else if b[i] >= '1' && b[i] <= '9' {
+		s := i
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			mant = mant*10 + uint64(b[i]-'0')
 			i++
 		}
+		nd = i - s
 	} else {
-		return -1, false
+		return -1, number{}
 	}
-	isInt := true
+	frac := 0
 	if i < len(b) && b[i] == '.' {
-		isInt = false
+		flags |= numFrac
 		i++
 		s := i
 		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			mant = mant*10 + uint64(b[i]-'0')
 			i++
 		}
 		if i == s {
-			return -1, false
+			return -1, number{}
 		}
+		frac = i - s
+		nd += frac
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		isInt = false
+		flags |= numExp
 		i++
 		if i < len(b) && (b[i] == '+' || b[i] == '-') {
 			i++
@@ -395,8 +618,23 @@ func scanNumber(b []byte, i int) (int, bool) {
 			i++
 		}
 		if i == s {
-			return -1, false
+			return -1, number{}
 		}
 	}
-	return i, isInt
+	return i, number{mant: mant, nd: nd, frac: frac, flags: flags}
+}
+
+// exactFloat is exactFloat (Clinger's fast path) on the scanned digits.
+func (n number) exactFloat() (float64, bool) {
+	if n.flags&numExp != 0 || n.nd == 0 || n.nd > 15 {
+		return 0, false
+	}
+	f := float64(n.mant)
+	if n.frac > 0 {
+		f /= pow10[n.frac]
+	}
+	if n.flags&numNeg != 0 {
+		f = -f
+	}
+	return f, true
 }

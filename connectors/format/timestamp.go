@@ -1,6 +1,8 @@
 package format
 
 import (
+	"encoding/binary"
+
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -36,9 +38,21 @@ func fastTimestamp(b []byte) (int64, bool) { return fastTimestampDay(b, nil) }
 // mostly share their date, so its digits are checked and converted once.
 type dayCache struct {
 	date [10]byte
+	// lo and hi are date as little-endian words, compared without a call.
+	lo   uint64
+	hi   uint16
 	days int64
 	ok   bool
 }
+
+// two parses the two digits at b[i:] (b holds at least i+2 bytes).
+func two(b []byte, i int) (int, bool) {
+	d1, d2 := b[i]-'0', b[i+1]-'0' // bytes below '0' wrap above 9
+	return int(d1)*10 + int(d2), d1 <= 9 && d2 <= 9
+}
+
+// fracScale[n] scales a fraction of n digits to microseconds.
+var fracScale = [...]int64{0, 100000, 10000, 1000, 100, 10, 1}
 
 // fastTimestampDay is fastTimestamp with the date looked up in c (when
 // not nil) before it is parsed.
@@ -47,7 +61,7 @@ func fastTimestampDay(b []byte, c *dayCache) (int64, bool) {
 		return 0, false
 	}
 	var days int64
-	if c != nil && c.ok && string(b[:10]) == string(c.date[:]) {
+	if c != nil && c.ok && binary.LittleEndian.Uint64(b) == c.lo && binary.LittleEndian.Uint16(b[8:]) == c.hi {
 		days = c.days
 	} else {
 		y, ok1 := digits(b[0:], 4)
@@ -59,12 +73,13 @@ func fastTimestampDay(b []byte, c *dayCache) (int64, bool) {
 		days = daysFromCivil(int64(y), int64(mo), int64(d))
 		if c != nil {
 			copy(c.date[:], b[:10])
+			c.lo, c.hi = binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint16(b[8:])
 			c.days, c.ok = days, true
 		}
 	}
-	h, ok4 := digits(b[11:], 2)
-	mi, ok5 := digits(b[14:], 2)
-	s, ok6 := digits(b[17:], 2)
+	h, ok4 := two(b, 11)
+	mi, ok5 := two(b, 14)
+	s, ok6 := two(b, 17)
 	if !(ok4 && ok5 && ok6) || h > 23 || mi > 59 || s > 59 {
 		return 0, false
 	}
@@ -72,17 +87,16 @@ func fastTimestampDay(b []byte, c *dayCache) (int64, bool) {
 	var frac int64
 	if len(rest) > 0 && rest[0] == '.' {
 		i := 1
-		scale := int64(100000)
 		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
 			if i <= 6 {
-				frac += int64(rest[i]-'0') * scale
-				scale /= 10
+				frac = frac*10 + int64(rest[i]-'0')
 			}
 			i++
 		}
 		if i == 1 || i > 10 {
 			return 0, false
 		}
+		frac *= fracScale[min(i-1, 6)]
 		rest = rest[i:]
 	}
 	var off int64

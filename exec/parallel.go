@@ -89,12 +89,11 @@ func (s *shuffleOp) route(c *chunk.Chunk) ([]uint32, error) {
 	if cols := s.keys.cols; cols != nil {
 		// Column keys (the common case): hash in place, as keyEval.eval
 		// does, without gathering the key.
-		w := c.Width
+		w, vals := c.Width, c.Vals[:n*c.Width]
 		for i := range dest {
-			row := c.Vals[i*w : (i+1)*w : (i+1)*w]
 			h := uint64(0x9e3779b97f4a7c15)
 			for _, col := range cols {
-				h = hashValue(h, row[col])
+				h = hashValue(h, vals[i*w+col])
 			}
 			if pow2 {
 				dest[i] = uint32((h >> 17) & mask)
@@ -133,8 +132,10 @@ func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, _ *emitter) error {
 		for end := min(len(dest), i+chunkRows-b.Len()); j < end && dest[j] == k; j++ {
 		}
 		b.Vals = append(b.Vals, c.Vals[i*w:j*w]...)
-		b.Ops = append(b.Ops, c.Ops[i:j]...)
-		b.Times = append(b.Times, c.Times[i:j]...)
+		for r := i; r < j; r++ { // runs are short: no bulk copy
+			b.Ops = append(b.Ops, c.Ops[r])
+			b.Times = append(b.Times, c.Times[r])
+		}
 		i = j
 		if len(b.Ops) >= chunkRows {
 			s.bufs[k] = nil

@@ -28,14 +28,25 @@ import (
 // watermarks and its operator's Snapshot in OnBarrier(E), before it
 // forwards E. The terminal node sees E last, after every other part was
 // recorded: it adds the view contents (or the sink's uncommitted rows) and
-// saves the checkpoint synchronously, before E is acknowledged, so a Flush
-// returns after the checkpoint is durable. Then sinks commit their epoch
-// and, at their next barrier, sources call Reader.Commit with the durable
-// positions.
+// hands the checkpoint to the job's checkpoint writer, a goroutine that
+// saves the job's checkpoints one after another (encode, write, fsync).
+//
+// A view captures only what changed at the barrier: the view store marks
+// the entries changed since the last capture and keeps a list of them and
+// of the keys removed (viewStore.captureDelta); the capture copies row
+// references, since stored rows never change once handed out. The writer
+// encodes them while the view goes on. A checkpoint counts only once it is
+// durable: the view's barrier acks (so Flush) and its end of stream queue
+// behind the save on the writer; sources commit the positions of a
+// checkpoint (Reader.Commit, at their next barrier) only after the writer
+// saved it; a sink waits for its checkpoint's save before it commits the
+// epoch. A crash before the save completes leaves the previous checkpoint
+// in use, and nothing treated the lost one as durable.
 //
 // Incremental: a node whose operator saw no data or watermark and whose
 // watermarks did not move since its last part is saved as Unchanged, so
-// its previous file is referenced instead of rewritten.
+// its previous file is referenced instead of rewritten. A view's contents
+// are a base plus one delta per checkpoint (see viewParts).
 //
 // Exactly-once sinks: a sink commits only at checkpoint barriers, after
 // the checkpoint is durable, as epoch k; the checkpoint holds k and the

@@ -241,7 +241,7 @@ func (r *ckRun) checkpoint() {
 // waitRead waits until every job's source read n events.
 func (r *ckRun) waitRead(n int) {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // a hang guard, generous for -race on a loaded machine
 	for {
 		ok := true
 		for _, s := range r.e.SourceStats() {
@@ -266,7 +266,7 @@ func (r *ckRun) waitDone() {
 		jobs = append(jobs, j)
 	}
 	r.e.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a hang guard
 	defer cancel()
 	for _, j := range jobs {
 		for {

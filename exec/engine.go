@@ -55,6 +55,10 @@ type Config struct {
 	// parallel: Parallelism is how many copies of each keyed aggregate run
 	// (hash-partitioned by group key; 0 or 1 = one).
 	Parallelism int
+	// SubscriberQueue bounds the updates queued for one subscriber beyond
+	// its initial snapshot (0 = 262144); a subscriber further behind is
+	// dropped with an error instead of growing memory without bound.
+	SubscriberQueue int
 
 	// beforeSave (tests) runs on a job's checkpoint writer before each
 	// save; an error fails that save as a crash during it would.

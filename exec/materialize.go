@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-db/sluice/connectors"
 	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/sql/sqlerr"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -131,15 +132,29 @@ type Update struct {
 	IsProgress bool
 }
 
-// ErrSubscriptionClosed is returned by Next after Close.
-var ErrSubscriptionClosed = errors.New("subscription closed")
+// Sentinel errors of subscriptions.
+var (
+	// ErrSubscriptionClosed is returned by Next after Close.
+	ErrSubscriptionClosed = errors.New("subscription closed")
+	// ErrSubscriberTooSlow is the cause of the error Next returns after a
+	// subscriber fell more than Config.SubscriberQueue updates behind.
+	ErrSubscriberTooSlow = errors.New("subscriber too slow")
+)
+
+// defaultSubscriberQueue is Config.SubscriberQueue's default.
+const defaultSubscriberQueue = 1 << 18
 
 // Subscription delivers a view's (or table's) snapshot and then its
-// changes. Updates queue without bound while the reader is slow.
+// changes. Changes queue while the reader is slow, up to a bound
+// (Config.SubscriberQueue updates beyond the snapshot): a reader that
+// falls further behind is dropped, its queue freed, and Next returns an
+// error (SQLSTATE 54000, wrapping ErrSubscriberTooSlow), so a stuck client
+// cannot grow the server's memory without bound nor stall the view.
 type Subscription struct {
 	mu     sync.Mutex
 	q      []Update
 	head   int
+	limit  int // most updates queued at once
 	wake   chan struct{}
 	err    error
 	rel    *relation
@@ -165,6 +180,11 @@ func (e *Engine) Subscribe(ctx context.Context, name string) (*Subscription, err
 	if wm != chunk.NoTime {
 		s.q = append(s.q, Update{IsProgress: true, Progress: time.UnixMicro(wm).UTC()})
 	}
+	limit := e.cfg.SubscriberQueue
+	if limit <= 0 {
+		limit = defaultSubscriberQueue
+	}
+	s.limit = len(s.q) + limit
 	r.subs[s] = struct{}{}
 	r.pubMu.Unlock()
 	s.mu.Lock()
@@ -174,12 +194,32 @@ func (e *Engine) Subscribe(ctx context.Context, name string) (*Subscription, err
 	return s, nil
 }
 
-// push queues a published message (the relation's pubMu is held).
-func (s *Subscription) push(m chunk.Message, _ *relation) {
+// push queues a published message (the relation's pubMu is held). It
+// reports false when the subscriber fell too far behind and was dropped:
+// the caller removes it from the relation.
+func (s *Subscription) push(m chunk.Message, r *relation) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return
+		return false
+	}
+	n := 1
+	if m.Kind == chunk.Data {
+		n = m.Chunk.Len()
+	}
+	if m.Kind == chunk.Data || m.Kind == chunk.Watermark {
+		if len(s.q)-s.head+n > s.limit {
+			s.err = sqlerr.Wrap(sqlerr.ProgramLimitExceeded, fmt.Errorf("subscription to %s dropped: %w (more than %d updates queued)", r.name, ErrSubscriberTooSlow, s.limit))
+			s.q, s.head = nil, 0
+			s.wakeLocked()
+			return false
+		}
+		if s.head > 0 && s.head >= len(s.q)/2 {
+			// Reuse the space of taken updates before growing.
+			k := copy(s.q, s.q[s.head:])
+			clear(s.q[k:])
+			s.q, s.head = s.q[:k], 0
+		}
 	}
 	switch m.Kind {
 	case chunk.Data:
@@ -190,8 +230,13 @@ func (s *Subscription) push(m chunk.Message, _ *relation) {
 	case chunk.Watermark:
 		s.q = append(s.q, Update{IsProgress: true, Progress: time.UnixMicro(m.Watermark).UTC()})
 	default:
-		return
+		return true
 	}
+	s.wakeLocked()
+	return true
+}
+
+func (s *Subscription) wakeLocked() {
 	select {
 	case s.wake <- struct{}{}:
 	default:

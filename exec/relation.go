@@ -71,7 +71,9 @@ func (r *relation) publish(ctx context.Context, m chunk.Message) error {
 		}
 	}
 	for s := range r.subs {
-		s.push(m, r)
+		if !s.push(m, r) {
+			delete(r.subs, s)
+		}
 	}
 	return nil
 }

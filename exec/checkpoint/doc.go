@@ -21,6 +21,11 @@
 // and falls back to the next older checkpoint when anything is missing or
 // corrupt.
 //
+// A part is given as bytes (Part.Data) or as a function that streams it
+// (Part.Write) through a buffered writer that computes its size and
+// checksum, so a large part never sits in memory as one buffer; a Write
+// that fails leaves no file of the failed checkpoint.
+//
 // # Incremental checkpoints
 //
 // A part that did not change since the job's previous checkpoint is saved

@@ -361,10 +361,19 @@ func TestJSONShapeValues(t *testing.T) {
 				sep, colon = ", ", " : "
 			}
 			b.WriteByte('{')
+			// Phases of objects without channel (nullable) or without
+			// bidder (NOT NULL in bidSchema): shapes that set only some
+			// columns.
+			skip := []string{"", "channel", "", "bidder"}[n/2500%4]
+			first := true
 			for k, key := range keys {
-				if k > 0 {
+				if key == skip {
+					continue
+				}
+				if !first {
 					b.WriteString(sep)
 				}
+				first = false
 				pool := pools[k]
 				v := pool[rng.IntN(clean[k])]
 				if rng.IntN(20) == 0 {
@@ -377,6 +386,9 @@ func TestJSONShapeValues(t *testing.T) {
 			rf, rs := make(types.Row, len(schema)), make(types.Row, len(schema))
 			if fast.decodeShape(in, rf) {
 				shaped++
+			}
+			for c := range rf { // Decode overwrites every value (rows are reused)
+				rf[c] = types.NewText("stale")
 			}
 			ef, es := fast.Decode(in, rf), slow.Decode(in, rs)
 			if (ef == nil) != (es == nil) {

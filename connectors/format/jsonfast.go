@@ -169,6 +169,10 @@ type shape struct {
 	tail   []byte
 	buf    []byte // backing array of the literals
 	ok     bool
+	// cover says that the fields set every column: decodeShape then
+	// neither clears the row first nor looks for NULLs after (the fast
+	// conversions never produce NULL).
+	cover bool
 }
 
 type shapeField struct {
@@ -176,6 +180,7 @@ type shapeField struct {
 	words      bool   // lit fits in pat and mask
 	pat, mask  [2]uint64
 	col        int
+	kind       types.Kind // of the column
 	known, str bool
 }
 
@@ -198,6 +203,9 @@ func (d *JSONDecoder) learnShape(b []byte) {
 	for _, sp := range d.spots {
 		n := sp.start - prev
 		f := shapeField{lit: sh.buf[off : off+n : off+n], col: sp.col, known: sp.known, str: sp.str}
+		if sp.known {
+			f.kind = d.schema[sp.col].Type.Kind
+		}
 		if n <= 16 {
 			var p [16]byte
 			copy(p[:], f.lit)
@@ -217,6 +225,11 @@ func (d *JSONDecoder) learnShape(b []byte) {
 	}
 	sh.tail = sh.buf[off:]
 	sh.ok = true
+	// decodeFast set the columns of the known fields only.
+	sh.cover = true
+	for _, seen := range d.seen {
+		sh.cover = sh.cover && seen
+	}
 }
 
 // decodeShape decodes b when it has the learned shape: the same bytes
@@ -229,9 +242,11 @@ func (d *JSONDecoder) decodeShape(b []byte, row types.Row) bool {
 	if !sh.ok {
 		return false
 	}
-	for c := range d.seen {
-		d.seen[c] = false
-		row[c] = types.Value{}
+	if !sh.cover {
+		for c := range d.seen {
+			d.seen[c] = false
+			row[c] = types.Value{}
+		}
 	}
 	i := 0
 	for fi := range sh.fields {
@@ -250,8 +265,17 @@ func (d *JSONDecoder) decodeShape(b []byte, row types.Row) bool {
 			if ve >= len(b) || b[ve] != '"' {
 				return false
 			}
-			if f.known && !d.fastString(f.col, b[i:ve], row) {
-				return false
+			if f.known {
+				// As fastString, for the common kinds without the schema.
+				if f.kind == types.Timestamp || f.kind == types.TimestampTZ {
+					us, ok := fastTimestampDay(b[i:ve], &d.day)
+					if !ok {
+						return false
+					}
+					row[f.col] = types.Value{K: f.kind, I: us}
+				} else if !d.fastString(f.col, b[i:ve], row) {
+					return false
+				}
 			}
 			i = ve
 			continue
@@ -263,13 +287,37 @@ func (d *JSONDecoder) decodeShape(b []byte, row types.Row) bool {
 		if ne < 0 {
 			return false
 		}
-		if f.known && !d.fastNumber(f.col, b[i:ne], num, row) {
-			return false
+		if f.known {
+			// As fastNumber, for the common kinds without the schema.
+			switch f.kind {
+			case types.Int64:
+				if !num.isInt() || ne-i > 18 {
+					return false
+				}
+				v := int64(num.mant)
+				if num.flags&numNeg != 0 {
+					v = -v
+				}
+				row[f.col] = types.Value{K: types.Int64, I: v}
+			case types.Float64:
+				if fl, ok := num.exactFloat(); ok {
+					row[f.col] = types.NewFloat(fl)
+				} else if !d.fastNumber(f.col, b[i:ne], num, row) {
+					return false
+				}
+			default:
+				if !d.fastNumber(f.col, b[i:ne], num, row) {
+					return false
+				}
+			}
 		}
 		i = ne
 	}
 	if string(b[i:]) != string(sh.tail) {
 		return false
+	}
+	if sh.cover {
+		return true // the tail is what followed the last value in the learned object
 	}
 	return d.finishFast(b, len(b), row)
 }

@@ -9,13 +9,19 @@ import (
 	"github.com/sluice-db/sluice/sql/types"
 )
 
-// aggGroup is the accumulators of one GROUP BY key.
+// aggGroup is the bookkeeping of one GROUP BY group besides its key (in
+// the operator's keyIndex) and accumulators (aggLayout words and states),
+// all stored by the group's id.
 type aggGroup struct {
-	states []accState
-	n      int64     // net number of rows (inserts minus retractions)
-	win    int64     // event time of the group's last row: the time its output rows carry
-	prev   types.Row // the output row last emitted
-	dirty  bool
+	win   int64  // event time of the group's last row: the time its output rows carry
+	gen   uint32 // bumped when the id is freed: byClose entries of a freed group go stale
+	flags uint8  // groupDirty, groupEmitted
+}
+
+// groupRefGen names a group of byClose: stale once the group's gen moved on.
+type groupRefGen struct {
+	id  int32
+	gen uint32
 }
 
 // groupAggOp is a non-windowed GROUP BY with updating results: each chunk
@@ -29,53 +35,119 @@ type aggGroup struct {
 // lateness): its result stays in the view, and rows that arrive for it
 // afterwards are recorded as late instead of starting the group again.
 //
+// A group keeps its key by value in a keyIndex, its accumulators in the
+// aggLayout slabs and, to retract its last row, only that row's aggregate
+// results (the key is the group's).
+//
 // bytes is the groups' overhead plus the states of the groups not dirty:
 // a group's state size is taken out when it turns dirty and put back when
 // it is emitted, so growing states (min/max over retractions, distinct)
 // are counted as they are.
 type groupAggOp struct {
-	j     *job
-	n     *plan.GroupAgg
-	stats *opStats
-	aggs  []aggFn
-	keys  *keyEval
-	nk    int
-	m     *rowMap[aggGroup]
-	dirty []*rowEntry[aggGroup]
-	last  map[*rowEntry[aggGroup]]int64 // TTL: processing time of the last update
-	bytes int64
+	j      *job
+	n      *plan.GroupAgg
+	stats  *opStats
+	lay    *aggLayout
+	keys   *keyEval
+	nk     int
+	naggs  int
+	m      *keyIndex
+	g      recs[aggGroup]
+	words  recs[int64]
+	states recs[accState]
+	prev   recs[types.Value] // per group: the aggregate results last emitted
+	last   []int64           // TTL only: per group, the processing time of its last update
+	dirty  []int
+	bytes  int64
 
 	// Windowed groups (n.Window != nil).
 	wm      int64 // the last watermark; math.MinInt64 before the first
 	late    lateRecorder
-	byClose map[int64][]*rowEntry[aggGroup] // groups by their window's close (stale entries are skipped)
-	closes  []int64                         // the keys of byClose, ascending
-	indexed *rowMap[aggGroup]               // the map byClose indexes: Restore replaces m, and the index is rebuilt from its keys
+	byClose map[int64][]groupRefGen // groups by their window's close (stale entries are skipped)
+	closes  []int64                 // the keys of byClose, ascending
 }
 
 func newGroupAggOp(j *job, n *plan.GroupAgg, retract bool) (*groupAggOp, error) {
-	aggs, err := compileAggs(n.Aggs, retract)
+	lay, err := newAggLayout(n.Aggs, retract)
 	if err != nil {
 		return nil, err
 	}
 	st := &opStats{}
 	j.stats = append(j.stats, st)
-	o := &groupAggOp{j: j, n: n, stats: st, aggs: aggs, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), m: newRowMap[aggGroup](64)}
-	if n.TTL > 0 {
-		o.last = map[*rowEntry[aggGroup]]int64{}
-	}
+	o := &groupAggOp{j: j, n: n, stats: st, lay: lay, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), naggs: len(n.Aggs)}
+	o.reset(64)
 	o.wm = math.MinInt64
 	if n.Window != nil {
 		o.late = lateRecorder{j: j, schema: n.Input.Schema()}
-		o.byClose = map[int64][]*rowEntry[aggGroup]{}
-		o.indexed = o.m
+		o.byClose = map[int64][]groupRefGen{}
 	}
 	return o, nil
 }
 
-// overhead is the bytes a group takes besides its states.
+// reset drops every group, sizing the tables for hint groups.
+func (o *groupAggOp) reset(hint int) {
+	o.m = newKeyIndex(o.nk, hint)
+	o.g = newRecs[aggGroup](1, hint)
+	o.words = newRecs[int64](o.lay.words, hint)
+	o.states = newRecs[accState](len(o.lay.states), hint)
+	o.prev = newRecs[types.Value](o.naggs, hint)
+	if o.n.TTL > 0 {
+		o.last = make([]int64, 0, hint)
+	}
+	o.dirty = o.dirty[:0]
+	o.bytes = 0
+	if o.byClose != nil {
+		clear(o.byClose)
+		o.closes = o.closes[:0]
+	}
+}
+
+// grp returns group id; the pointer is valid until the next new group.
+func (o *groupAggOp) grp(id int) *aggGroup { return &o.g.at(id)[0] }
+
+// overhead is the bytes a group takes besides its accStates' contents.
 func (o *groupAggOp) overhead(key types.Row) int64 {
-	return int64(64 + rowBytes(key) + 16*len(o.aggs))
+	return 16 + keyBytes(key) + int64(8*o.lay.words+16*len(o.lay.states)+32*o.naggs+24)
+}
+
+// newGroup adds the group of key and returns its id.
+func (o *groupAggOp) newGroup(h uint64, key types.Row) int {
+	id, _ := o.m.lookup(h, key)
+	if id == o.g.n {
+		o.g.add()
+		o.words.add()
+		o.states.add()
+		o.prev.add()
+		if o.last != nil {
+			o.last = append(o.last, 0)
+		}
+	} else {
+		// A freed id: its states and emitted results were cleared.
+		clear(o.words.at(id))
+		*o.grp(id) = aggGroup{gen: o.grp(id).gen}
+	}
+	ss := o.states.at(id)
+	o.lay.init(ss)
+	o.bytes += o.overhead(key) + stateSize(ss)
+	if o.n.Window != nil {
+		o.index(id)
+	}
+	return id
+}
+
+// removeGroup frees group id; withStates says its states' sizes are still
+// counted in bytes (the group is not dirty).
+func (o *groupAggOp) removeGroup(id int, withStates bool) {
+	ss := o.states.at(id)
+	o.bytes -= o.overhead(o.m.key(id))
+	if withStates {
+		o.bytes -= stateSize(ss)
+	}
+	clear(ss)
+	clear(o.prev.at(id))
+	g := o.grp(id)
+	*g = aggGroup{gen: g.gen + 1}
+	o.m.remove(id)
 }
 
 // closeOf returns when the window of a group with key closes; ok is false
@@ -89,8 +161,8 @@ func (o *groupAggOp) closeOf(key types.Row) (int64, bool) {
 }
 
 // index files a new group under its window's close.
-func (o *groupAggOp) index(e *rowEntry[aggGroup]) {
-	c, ok := o.closeOf(e.key)
+func (o *groupAggOp) index(id int) {
+	c, ok := o.closeOf(o.m.key(id))
 	if !ok {
 		return
 	}
@@ -103,25 +175,7 @@ func (o *groupAggOp) index(e *rowEntry[aggGroup]) {
 			o.closes = slices.Insert(o.closes, i, c)
 		}
 	}
-	o.byClose[c] = append(es, e)
-}
-
-// reindex rebuilds the close index after Restore replaced the groups.
-func (o *groupAggOp) reindex() {
-	if o.n.Window == nil || o.indexed == o.m {
-		return
-	}
-	o.indexed = o.m
-	clear(o.byClose)
-	o.closes = o.closes[:0]
-	o.m.each(o.index)
-}
-
-// live reports whether e is still the map's group for its key (a group
-// removed when its count reached zero, or by the TTL, may still be filed
-// in byClose).
-func (o *groupAggOp) live(e *rowEntry[aggGroup]) bool {
-	return o.m.get(e.hash, e.key) == e
+	o.byClose[c] = append(es, groupRefGen{id: int32(id), gen: o.grp(id).gen})
 }
 
 // freeClosed frees the groups whose window closed at or before wm. It runs
@@ -133,13 +187,11 @@ func (o *groupAggOp) freeClosed(wm int64) {
 	k := 0
 	for ; k < len(o.closes) && o.closes[k] <= wm; k++ {
 		c := o.closes[k]
-		for _, e := range o.byClose[c] {
-			if !o.live(e) {
-				continue
+		for _, r := range o.byClose[c] {
+			if o.grp(int(r.id)).gen != r.gen {
+				continue // freed already (count back to zero, or TTL)
 			}
-			o.m.remove(e)
-			delete(o.last, e)
-			o.bytes -= o.overhead(e.key) + stateSize(e.val.states)
+			o.removeGroup(int(r.id), true)
 		}
 		delete(o.byClose, c)
 	}
@@ -155,7 +207,6 @@ func (o *groupAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	if o.last != nil {
 		now = o.j.e.now().UnixMicro()
 	}
-	o.reindex()
 	for i := range c.Len() {
 		row := c.Row(i)
 		key, h, err := o.keys.eval(row)
@@ -168,34 +219,23 @@ func (o *groupAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 				continue
 			}
 		}
-		e := o.m.get(h, key)
-		if e == nil {
-			e = o.m.insert(h, copyRow(key))
-			e.val.states = make([]accState, len(o.aggs))
-			for k, a := range o.aggs {
-				e.val.states[k] = a.NewState()
-			}
-			o.bytes += o.overhead(key) + stateSize(e.val.states)
-			if o.n.Window != nil {
-				o.index(e)
-			}
+		id := o.m.find(h, key)
+		if id < 0 {
+			id = o.newGroup(h, key)
 		}
-		g := &e.val
-		if !g.dirty {
-			g.dirty = true
-			o.dirty = append(o.dirty, e)
-			o.bytes -= stateSize(g.states) // counted again when emitted
+		ss := o.states.at(id)
+		g := o.grp(id)
+		if g.flags&groupDirty == 0 {
+			g.flags |= groupDirty
+			o.dirty = append(o.dirty, id)
+			o.bytes -= stateSize(ss) // counted again when emitted
 		}
-		op := c.Ops[i]
-		for _, s := range g.states {
-			if err := s.UpdateAt(nil, row, op, c.Times[i]); err != nil {
-				return err
-			}
+		if err := o.lay.update(o.words.at(id), ss, row, c.Ops[i], c.Times[i]); err != nil {
+			return err
 		}
-		g.n += int64(op)
 		g.win = c.Times[i]
 		if o.last != nil {
-			o.last[e] = now
+			o.last[id] = now
 		}
 	}
 	if len(o.dirty) >= maxDirty {
@@ -214,30 +254,26 @@ func (o *groupAggOp) FlushBatch(out *emitter) error {
 // emitDirty emits, per group changed since the last call, a retraction of
 // its previous row and its new row.
 func (o *groupAggOp) emitDirty(out *emitter) {
-	for _, e := range o.dirty {
-		g := &e.val
-		g.dirty = false
-		if g.prev != nil {
-			out.append(chunk.Delete, g.win, g.prev)
+	for _, id := range o.dirty {
+		g := o.grp(id)
+		g.flags &^= groupDirty
+		key, prev := o.m.key(id), o.prev.at(id)
+		if g.flags&groupEmitted != 0 {
+			row := out.row(chunk.Delete, g.win)
+			copy(row, key)
+			copy(row[o.nk:], prev)
 		}
-		if g.n <= 0 {
-			g.prev = nil
-			o.m.remove(e)
-			delete(o.last, e)
-			o.bytes -= o.overhead(e.key) // its states were taken out when it turned dirty
+		w, ss := o.words.at(id), o.states.at(id)
+		if w[0] <= 0 {
+			o.removeGroup(id, false) // its states were taken out when it turned dirty
 			continue
 		}
-		o.bytes += stateSize(g.states)
+		o.bytes += stateSize(ss)
 		row := out.row(chunk.Insert, g.win)
-		copy(row, e.key)
-		for k, s := range g.states {
-			row[o.nk+k] = s.Result()
-		}
-		if g.prev == nil {
-			g.prev = copyRow(row)
-		} else {
-			copy(g.prev, row)
-		}
+		copy(row, key)
+		o.lay.results(row[o.nk:], w, ss)
+		copy(prev, row[o.nk:])
+		g.flags |= groupEmitted
 	}
 	clear(o.dirty)
 	o.dirty = o.dirty[:0]
@@ -249,12 +285,14 @@ func (o *groupAggOp) expire() {
 		return
 	}
 	now := o.j.e.now().UnixMicro()
-	for e, t := range o.last {
-		if now-t >= o.n.TTL {
-			o.m.remove(e)
-			delete(o.last, e)
-			o.bytes -= o.overhead(e.key) + stateSize(e.val.states)
+	var old []int
+	o.m.each(func(id int) {
+		if now-o.last[id] >= o.n.TTL {
+			old = append(old, id)
 		}
+	})
+	for _, id := range old {
+		o.removeGroup(id, true)
 	}
 	o.stats.stateBytes.Store(max(o.bytes, 0))
 }
@@ -263,7 +301,6 @@ func (o *groupAggOp) expire() {
 // or the watermark (windowed groups) expired, and forwards wm.
 func (o *groupAggOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 	o.emitDirty(out)
-	o.reindex()
 	o.expire()
 	if wm > o.wm {
 		o.wm = wm

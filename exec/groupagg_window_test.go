@@ -85,7 +85,7 @@ func (d *directOp) emitted() string {
 // recount is the operator's state bytes recomputed from its groups.
 func (d *directOp) recount() int64 {
 	var n int64
-	d.o.m.each(func(e *rowEntry[aggGroup]) { n += d.o.overhead(e.key) + stateSize(e.val.states) })
+	d.o.m.each(func(id int) { n += d.o.overhead(d.o.m.key(id)) + stateSize(d.o.states.at(id)) })
 	return n
 }
 

@@ -221,23 +221,37 @@ func (o *sessionOp) Restore(b []byte) error {
 	return nil
 }
 
-// Snapshot encodes the groups (and, with a TTL, their last update times).
+// snapGroupVersion starts the group aggregate snapshot.
+const snapGroupVersion = 2
+
+// Snapshot encodes the groups: per group its key, accumulators, the time
+// of its last row, the results last emitted and (with a TTL) its last
+// update time.
 func (o *groupAggOp) Snapshot() ([]byte, error) {
 	e := &snapEnc{}
+	e.uvarint(snapGroupVersion)
 	e.uvarint(uint64(o.m.len()))
 	var err error
-	o.m.each(func(g *rowEntry[aggGroup]) {
+	o.m.each(func(id int) {
 		if err != nil {
 			return
 		}
-		e.row(g.key)
-		e.varint(g.val.n)
-		e.varint(g.val.win)
-		e.row(g.val.prev)
-		last, ok := o.last[g]
-		e.bool(ok)
-		e.varint(last)
-		err = e.accs(g.val.states)
+		g := o.grp(id)
+		e.row(o.m.key(id))
+		if err = o.lay.encode(e, o.words.at(id), o.states.at(id)); err != nil {
+			return
+		}
+		e.varint(g.win)
+		emitted := g.flags&groupEmitted != 0
+		e.bool(emitted)
+		if emitted {
+			e.row(o.prev.at(id))
+		}
+		if o.last != nil {
+			e.varint(o.last[id])
+		} else {
+			e.varint(0)
+		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot group aggregate: %w", err)
@@ -248,28 +262,42 @@ func (o *groupAggOp) Snapshot() ([]byte, error) {
 // Restore replaces the groups with a snapshot's.
 func (o *groupAggOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
-	o.m = newRowMap[aggGroup](64)
-	if o.last != nil {
-		o.last = map[*rowEntry[aggGroup]]int64{}
+	if v := d.uvarint(); d.err == nil && v != snapGroupVersion {
+		return fmt.Errorf("restore group aggregate: %w", errSnapshotVersion(v, snapGroupVersion))
 	}
-	o.bytes = 0
-	n := d.count(5)
+	n := d.count(4)
+	o.reset(max(n, 64))
 	for range n {
 		key := d.row()
-		gn, win, prev := d.varint(), d.varint(), d.row()
-		hasLast, last := d.bool(), d.varint()
-		states := d.accs(o.aggs)
 		if d.err != nil {
 			break
 		}
-		g := o.m.insert(hashRow(key), key)
-		g.val = aggGroup{states: states, n: gn, win: win, prev: prev}
-		if hasLast && o.last != nil {
-			o.last[g] = last
+		if len(key) != o.nk {
+			d.err = fmt.Errorf("%w: group key of %d values, want %d", errSnapshotCorrupt, len(key), o.nk)
+			break
 		}
-		o.bytes += int64(64 + rowBytes(key) + 16*len(o.aggs))
-		for _, s := range states {
-			o.bytes += int64(s.SizeBytes())
+		h := hashRow(key)
+		if o.m.find(h, key) >= 0 {
+			d.err = fmt.Errorf("%w: group key %v twice", errSnapshotCorrupt, key)
+			break
+		}
+		id := o.newGroup(h, key)
+		ss := o.states.at(id)
+		o.bytes -= stateSize(ss)
+		o.lay.decode(d, o.words.at(id), ss)
+		o.bytes += stateSize(ss)
+		g := o.grp(id)
+		g.win = d.varint()
+		if d.bool() {
+			prev := d.row()
+			if d.err == nil && len(prev) != o.naggs {
+				d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
+			}
+			copy(o.prev.at(id), prev)
+			g.flags |= groupEmitted
+		}
+		if last := d.varint(); o.last != nil {
+			o.last[id] = last
 		}
 	}
 	if err := d.done(); err != nil {

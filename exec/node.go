@@ -39,10 +39,14 @@ const bigChunkRows = 4 * chunkRows
 var bigChunkPool = sync.Pool{New: func() any { return chunk.New(0, 0) }}
 
 // getBigChunk returns an empty pooled chunk of the given width with room
-// for rows rows.
+// for rows rows. Unlike getChunk it does not clear the values the chunk
+// held (a source's decoder overwrites them, chunk.AppendRow), so a pooled
+// chunk may keep strings alive until it is reused or the pool drops it.
 func getBigChunk(width, rows int) *chunk.Chunk {
 	c := bigChunkPool.Get().(*chunk.Chunk)
-	c.Reset()
+	c.Truncate(0)
+	c.Partition = -1
+	c.More = false
 	c.Width = width
 	if cap(c.Vals) < width*rows || cap(c.Ops) < rows {
 		c.Vals = make([]types.Value, 0, width*rows)

@@ -341,20 +341,23 @@ func BenchmarkNexmark(b *testing.B) {
 // window close, and per open session, by feeding an operator directly and
 // comparing live heap before and after; tumble-update is the tumbling
 // aggregate with updating results, which keeps each group's last emitted
-// row as well. The key strings ("key-123456", 16 bytes) are allocated for
+// results as well, and group-by the same count/sum as a GROUP BY without a
+// window. The key strings ("key-123456", 16 bytes) are allocated for
 // each row and retained by the state, so they are counted. est-bytes/key
 // is the operator's own estimate (ViewStats.StateBytes).
 func BenchmarkStatePerKey(b *testing.B) {
 	const keys = 200_000
 	cases := []struct {
-		name string
-		w    plan.WindowSpec
-		emit plan.EmitMode
+		name  string
+		w     plan.WindowSpec
+		emit  plan.EmitMode
+		group bool // a GROUP BY k (updating) instead of a window aggregate
 	}{
-		{"tumble", plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(3600)}, plan.EmitOnWindowClose},
-		{"session", plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(3600)}, plan.EmitOnWindowClose},
-		{"hop", plan.WindowSpec{Kind: plan.Hop, TimeCol: 2, Size: micros(7200), Slide: micros(3600)}, plan.EmitOnWindowClose},
-		{"tumble-update", plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(3600)}, plan.EmitOnUpdate},
+		{"tumble", plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(3600)}, plan.EmitOnWindowClose, false},
+		{"session", plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(3600)}, plan.EmitOnWindowClose, false},
+		{"hop", plan.WindowSpec{Kind: plan.Hop, TimeCol: 2, Size: micros(7200), Slide: micros(3600)}, plan.EmitOnWindowClose, false},
+		{"tumble-update", plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(3600)}, plan.EmitOnUpdate, false},
+		{"group-by", plan.WindowSpec{}, plan.EmitOnUpdate, true},
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
@@ -365,11 +368,19 @@ func BenchmarkStatePerKey(b *testing.B) {
 				var ms1, ms2 runtime.MemStats
 				runtime.GC()
 				runtime.ReadMemStats(&ms1)
-				op, err := newWindowAggOp(j, windowAgg(src, bc.w, bc.emit, 0), false)
+				var op operator
+				var err error
+				width := 6
+				if bc.group {
+					op, err = newGroupAggOp(j, groupAggPlan(src), false)
+					width = 3
+				} else {
+					op, err = newWindowAggOp(j, windowAgg(src, bc.w, bc.emit, 0), false)
+				}
 				if err != nil {
 					b.Fatal(err)
 				}
-				em := &emitter{ctx: context.Background(), n: &node{job: j}, width: 6}
+				em := &emitter{ctx: context.Background(), n: &node{job: j}, width: width}
 				c := chunk.New(3, chunkRows)
 				for k := 0; k < keys; {
 					c.Reset()

@@ -60,17 +60,25 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 // input runs dry (FlushBatch) and before any control message, so every
 // copy still sees its rows in their order relative to the watermarks and
 // barriers.
+//
+// A full chunk sent while the shuffle's input chunk has chunk.More carries
+// More too, so a batching copy waits for the rest of the batch; a copy's
+// run of such chunks ends with a chunk without More (its gathered rows, or
+// an empty chunk when it has none) once the input's batch ends, or with
+// the next control message.
 type shuffleOp struct {
 	stateless
-	ctx  context.Context
-	keys *keyEval
-	outs []outlet
-	bufs []*chunk.Chunk // per copy: the rows gathered so far (nil: none)
-	dest []uint32       // per row of the chunk being routed: its copy
+	ctx      context.Context
+	keys     *keyEval
+	outs     []outlet
+	bufs     []*chunk.Chunk // per copy: the rows gathered so far (nil: none)
+	sentMore []bool         // per copy: the last message sent was a chunk with More
+	width    int            // of the rows
+	dest     []uint32       // per row of the chunk being routed: its copy
 }
 
 func newShuffleOp(ctx context.Context, keys *keyEval, n int) *shuffleOp {
-	return &shuffleOp{ctx: ctx, keys: keys, bufs: make([]*chunk.Chunk, n)}
+	return &shuffleOp{ctx: ctx, keys: keys, bufs: make([]*chunk.Chunk, n), sentMore: make([]bool, n)}
 }
 
 // route fills s.dest with the copy of every row of c: the copy of a row
@@ -113,12 +121,14 @@ func (s *shuffleOp) route(c *chunk.Chunk) ([]uint32, error) {
 	return dest, nil
 }
 
-func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, _ *emitter) error {
+func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, em *emitter) error {
 	dest, err := s.route(c)
 	if err != nil {
 		return err
 	}
+	more := em != nil && em.more // the input's batch goes on after c
 	w := c.Width
+	s.width = w
 	for i := 0; i < len(dest); {
 		k := dest[i]
 		b := s.bufs[k]
@@ -139,7 +149,24 @@ func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, _ *emitter) error {
 		i = j
 		if len(b.Ops) >= chunkRows {
 			s.bufs[k] = nil
+			b.More = more
 			if err := s.sendTo(int(k), chunk.Message{Kind: chunk.Data, Chunk: b}); err != nil {
+				return err
+			}
+		}
+	}
+	if !more {
+		return s.endRuns()
+	}
+	return nil
+}
+
+// endRuns ends the run of More chunks of every copy that has no rows
+// gathered (those rows, when they go, end it) with an empty chunk.
+func (s *shuffleOp) endRuns() error {
+	for k, more := range s.sentMore {
+		if more && s.bufs[k] == nil {
+			if err := s.sendTo(k, chunk.Message{Kind: chunk.Data, Chunk: getChunk(s.width)}); err != nil {
 				return err
 			}
 		}
@@ -150,6 +177,14 @@ func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, _ *emitter) error {
 // FlushBatch sends the rows gathered for every copy (the node calls it
 // when the shuffle's input runs dry).
 func (s *shuffleOp) FlushBatch(*emitter) error {
+	if err := s.flushGathered(); err != nil {
+		return err
+	}
+	return s.endRuns()
+}
+
+// flushGathered sends the rows gathered for every copy.
+func (s *shuffleOp) flushGathered() error {
 	for k, b := range s.bufs {
 		if b == nil {
 			continue
@@ -163,6 +198,7 @@ func (s *shuffleOp) FlushBatch(*emitter) error {
 }
 
 func (s *shuffleOp) sendTo(k int, m chunk.Message) error {
+	s.sentMore[k] = m.Kind == chunk.Data && m.Chunk.More
 	select {
 	case s.outs[k].ch <- envelope{in: s.outs[k].in, msg: m}:
 		return nil
@@ -179,7 +215,8 @@ func (s *shuffleOp) OnControl(m chunk.Message) error {
 		putChunk(m.Chunk)
 		return nil
 	}
-	if err := s.FlushBatch(nil); err != nil {
+	// The control message ends any run of More chunks.
+	if err := s.flushGathered(); err != nil {
 		return err
 	}
 	for k := range s.outs {

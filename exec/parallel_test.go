@@ -201,3 +201,86 @@ func TestShuffleRouting(t *testing.T) {
 		})
 	}
 }
+
+// TestShuffleMoreRuns checks that the chunks the shuffle sends while its
+// input's batch goes on (chunk.More) carry More, and that every copy's
+// run of them ends — with its gathered rows or an empty chunk — when the
+// batch ends.
+func TestShuffleMoreRuns(t *testing.T) {
+	const par = 2
+	keys := []expr.Expr{col(0, "k", types.TText)}
+	sh := newShuffleOp(context.Background(), newKeyEval(keys), par)
+	chans := make([]chan envelope, par)
+	for i := range chans {
+		chans[i] = make(chan envelope, 1000)
+		sh.outs = append(sh.outs, outlet{ch: chans[i], in: i})
+	}
+	var em emitter
+	x := 0
+	feed := func(rows int, more bool) {
+		c := chunk.New(3, rows)
+		for range rows {
+			c.Append(chunk.Insert, int64(x), types.Row{types.NewText("key-" + strconv.Itoa(x%11)), types.NewInt(0), types.NewInt(int64(x))})
+			x++
+		}
+		em.more = more
+		if err := sh.OnData(0, c, &em); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// drain returns the messages queued for copy k: data chunks as their
+	// row count, negated when the chunk has More.
+	drain := func(k int) []int {
+		var got []int
+		for len(chans[k]) > 0 {
+			c := (<-chans[k]).msg.Chunk
+			if c.More {
+				got = append(got, -c.Len())
+			} else {
+				got = append(got, c.Len())
+			}
+		}
+		return got
+	}
+	// A batch of 5000 rows in chunks of 1000: each copy fills chunks of
+	// chunkRows rows while the batch goes on.
+	for i := range 5 {
+		feed(1000, i < 4)
+	}
+	sawMore := false
+	for k := range par {
+		got := drain(k)
+		for i, n := range got {
+			if n < 0 {
+				sawMore = true
+				if i == len(got)-1 && sh.bufs[k] == nil {
+					t.Errorf("copy %d: the batch ended, its run did not: %v", k, got)
+				}
+			}
+		}
+	}
+	if !sawMore {
+		t.Fatal("no chunk carried More while the batch went on")
+	}
+	if err := sh.FlushBatch(&em); err != nil {
+		t.Fatal(err)
+	}
+	for k := range par {
+		if got := drain(k); len(got) == 0 || got[len(got)-1] < 0 {
+			t.Errorf("copy %d after the flush: %v", k, got)
+		}
+	}
+	// A run that ends while a copy has nothing gathered: an empty chunk.
+	feed(2*chunkRows+par*chunkRows, true)
+	for k := range par {
+		drain(k)
+		putChunk(sh.bufs[k]) // as if every row had gone out in full chunks
+		sh.bufs[k] = nil
+	}
+	feed(0, false)
+	for k := range par {
+		if got := drain(k); fmt.Sprint(got) != "[0]" {
+			t.Errorf("copy %d: the end of its run was %v, want one empty chunk", k, got)
+		}
+	}
+}

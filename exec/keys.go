@@ -261,15 +261,6 @@ func (r *recs[T]) at(id int) []T {
 	return p[o : o+r.w : o+r.w]
 }
 
-// capBytes is the bytes the pages hold, given the size of one T.
-func (r *recs[T]) capBytes(size int) int {
-	n := 0
-	for _, p := range r.pages {
-		n += cap(p) * size
-	}
-	return n
-}
-
 // keyIndex maps keys (rows of nk values) to dense int ids. It stores the
 // keys by value, nk values per id in pages (recs), and finds them through
 // an open-addressing table (linear probing) of 8-byte slots, each holding
@@ -433,10 +424,4 @@ func (m *keyIndex) each(f func(id int)) {
 			f(int(uint32(s)) - 1)
 		}
 	}
-}
-
-// tableBytes is the heap the table and the key pages take, without the
-// strings the keys refer to.
-func (m *keyIndex) tableBytes() int {
-	return 8*len(m.slots) + m.keys.capBytes(32) + 4*cap(m.free)
 }

@@ -1,0 +1,118 @@
+package exec
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"testing"
+
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// TestKeyIndexAgainstMap runs random inserts, lookups and removals on a
+// keyIndex next to a Go map: the same keys are found with stable ids,
+// removed ids are reused, and each visits exactly the live keys, across
+// growth and tombstone rehashes.
+func TestKeyIndexAgainstMap(t *testing.T) {
+	for _, nk := range []int{0, 1, 2} {
+		rng := rand.New(rand.NewPCG(uint64(nk), 9))
+		m := newKeyIndex(nk, 4)
+		ref := map[string]int{}
+		owner := map[int]string{} // live id -> key
+		key := func(i int) types.Row {
+			r := make(types.Row, nk)
+			for c := range r {
+				if c == 0 {
+					r[c] = types.NewText("k" + strconv.Itoa(i))
+				} else {
+					r[c] = types.NewInt(int64(i % 7))
+				}
+			}
+			return r
+		}
+		name := func(r types.Row) string { return renderRows([]types.Row{r}) }
+		for step := range 20000 {
+			k := key(rng.IntN(3000))
+			h := hashRow(k)
+			id := m.find(h, k)
+			want, ok := ref[name(k)]
+			if ok != (id >= 0) || ok && id != want {
+				t.Fatalf("nk %d step %d: find %v = %d, want %d (present %v)", nk, step, k, id, want, ok)
+			}
+			switch {
+			case !ok && rng.IntN(3) > 0:
+				id, added := m.lookup(h, k)
+				if !added {
+					t.Fatalf("lookup of a new key did not add it")
+				}
+				if nk > 0 && !types.EqualRows(m.key(id), k) {
+					t.Fatalf("stored key %v, want %v", m.key(id), k)
+				}
+				if o, taken := owner[id]; taken {
+					t.Fatalf("id %d handed out again while %s holds it", id, o)
+				}
+				ref[name(k)] = id
+				owner[id] = name(k)
+			case ok && rng.IntN(2) == 0:
+				if got, added := m.lookup(h, k); added || got != want {
+					t.Fatalf("lookup of a present key: %d, %v", got, added)
+				}
+			case ok:
+				m.remove(want)
+				delete(ref, name(k))
+				delete(owner, want)
+			}
+			if m.len() != len(ref) {
+				t.Fatalf("len %d, want %d", m.len(), len(ref))
+			}
+		}
+		seen := map[int]bool{}
+		m.each(func(id int) {
+			if seen[id] {
+				t.Fatalf("id %d visited twice", id)
+			}
+			seen[id] = true
+			if ref[name(m.key(id))] != id {
+				t.Fatalf("each visited id %d of key %v, not live", id, m.key(id))
+			}
+		})
+		if len(seen) != len(ref) {
+			t.Fatalf("each visited %d keys, want %d", len(seen), len(ref))
+		}
+		if nk > 0 && m.ids() > 3000 {
+			t.Fatalf("%d ids for at most 3000 keys: removed ids were not reused", m.ids())
+		}
+	}
+}
+
+// TestRecsPages checks that records keep their contents across page
+// growth and that a full page is never moved.
+func TestRecsPages(t *testing.T) {
+	r := newRecs[int64](3, 5)
+	for i := range 5000 {
+		if id := r.add(); id != i {
+			t.Fatalf("add returned %d, want %d", id, i)
+		}
+		w := r.at(i)
+		w[0], w[1], w[2] = int64(i), int64(-i), 7
+	}
+	first := &r.at(1<<recPageBits + 1)[0]
+	for range 3000 {
+		r.add()
+	}
+	if first != &r.at(1<<recPageBits + 1)[0] {
+		t.Fatal("a record of a full page moved")
+	}
+	for i := range 5000 {
+		if w := r.at(i); w[0] != int64(i) || w[1] != int64(-i) || w[2] != 7 {
+			t.Fatalf("record %d = %v", i, w)
+		}
+	}
+	if got := len(r.pages); got != 8 {
+		t.Fatalf("%d pages for 8000 records, want 8", got)
+	}
+	var z recs[int64]
+	z.add()
+	if z.at(0) != nil {
+		t.Fatal("a zero-width record is not empty")
+	}
+}

@@ -126,6 +126,9 @@ type conn struct {
 	watchDone  chan struct{}
 	queued     []received
 
+	// loc is the session's TimeZone for timestamptz text (nil: UTC).
+	loc *time.Location
+
 	tx             byte
 	stmts          map[string]*stmt
 	portals        map[string]*portal
@@ -372,6 +375,7 @@ func (c *conn) startupParams() [][2]string {
 		}
 		vals[canonicalParam(k)] = v
 	}
+	c.setTimeZone(vals["TimeZone"])
 	out := make([][2]string, 0, len(vals))
 	seen := map[string]bool{}
 	for _, k := range reportedOrder {
@@ -389,6 +393,19 @@ func (c *conn) startupParams() [][2]string {
 		out = append(out, [2]string{k, vals[k]})
 	}
 	return out
+}
+
+// setTimeZone makes timestamptz text use the session's TimeZone (an IANA
+// name, as the session accepts it); UTC, or a name Go's time package
+// does not know, keeps UTC.
+func (c *conn) setTimeZone(name string) {
+	c.loc = nil
+	if name == "" || strings.EqualFold(name, "UTC") {
+		return
+	}
+	if loc, err := time.LoadLocation(name); err == nil && loc != time.UTC {
+		c.loc = loc
+	}
 }
 
 // canonicalParam spells a parameter name as Postgres reports it.
@@ -1155,6 +1172,9 @@ func (c *conn) complete(p *portal, rows int) error {
 			continue
 		}
 		c.pending[canonicalParam(k)] = v
+		if canonicalParam(k) == "TimeZone" {
+			c.setTimeZone(v)
+		}
 		if canonicalParam(k) == "application_name" {
 			c.runMu.Lock()
 			c.info.ApplicationName = v
@@ -1182,7 +1202,7 @@ func (c *conn) sendRow(p *portal, row types.Row) error {
 			continue
 		}
 		var err error
-		buf, err = appendValue(buf, p.cols[i].Type, v, p.formats[i])
+		buf, err = appendValueIn(buf, p.cols[i].Type, v, p.formats[i], c.loc)
 		if err != nil {
 			return sqlerr.Wrap(sqlerr.Internal, err)
 		}
@@ -1225,7 +1245,7 @@ func (c *conn) sendCopyRow(p *portal, row types.Row) error {
 		}
 		start := len(buf)
 		var err error
-		buf, err = appendValue(buf, p.cols[i].Type, v, textFormat)
+		buf, err = appendValueIn(buf, p.cols[i].Type, v, textFormat, c.loc)
 		if err != nil {
 			return sqlerr.Wrap(sqlerr.Internal, err)
 		}
@@ -1356,7 +1376,7 @@ func (c *conn) bind(m *pgproto3.Bind) error {
 	}
 	params := make([]types.Value, len(m.Parameters))
 	for i, b := range m.Parameters {
-		v, err := decodeParam(st.paramOIDs[i], pf[i], b)
+		v, err := decodeParam(st.paramOIDs[i], pf[i], b, c.loc)
 		if err != nil {
 			e := *toSQLError(err)
 			if e.Code == codeInvalidBinaryRepresentation {

@@ -9,7 +9,9 @@
 // cleartext and SCRAM-SHA-256 authentication, ParameterStatus,
 // BackendKeyData and CancelRequest, the simple and extended query
 // protocols (statements, portals, row limits and PortalSuspended), text
-// and binary encodings of every supported type, ErrorResponse with the
+// and binary encodings of every supported type (timestamptz text is
+// written and read in the session's TimeZone, tracked from the settings a
+// statement changes; its binary form is UTC microseconds, as in Postgres), ErrorResponse with the
 // SQLSTATE of a *sqlerr.Error, the transaction status of ReadyForQuery
 // (BEGIN/COMMIT/ROLLBACK as reported by Prepared.Kind; an error inside a
 // block fails it with 25P02 until ROLLBACK), statement_timeout, COPY

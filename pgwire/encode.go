@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/shopspring/decimal"
@@ -42,8 +43,10 @@ func paramType(oid uint32) types.Type {
 	return t
 }
 
-// decodeParam decodes a Bind parameter of type OID oid in format f.
-func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
+// decodeParam decodes a Bind parameter of type OID oid in format f. A
+// timestamptz in text without a zone offset is local time in loc (the
+// session's TimeZone; nil is UTC), as in Postgres.
+func decodeParam(oid uint32, f int16, b []byte, loc *time.Location) (types.Value, error) {
 	if b == nil {
 		return types.NullValue, nil
 	}
@@ -51,6 +54,11 @@ func decodeParam(oid uint32, f int16, b []byte) (types.Value, error) {
 	if f == textFormat {
 		if t.Kind == types.Null {
 			return types.NewText(string(b)), nil
+		}
+		if t.Kind == types.TimestampTZ && loc != nil {
+			if us, err := types.ParseTimestampIn(string(b), loc); err == nil {
+				return types.NewTimestampTZ(us), nil
+			}
 		}
 		if t.Kind == types.Numeric && t.Precision == 0 {
 			if d, err := decimal.NewFromString(strings.TrimSpace(string(b))); err == nil {
@@ -185,6 +193,21 @@ func numericValue(d decimal.Decimal) types.Value {
 
 // appendValue appends v, a value of a column of type t, in format f. v is
 // not null.
+// appendValueIn is appendValue with timestamptz text shown in the time
+// zone loc (the session's TimeZone; nil is UTC). The binary format of
+// timestamptz does not depend on the time zone.
+func appendValueIn(buf []byte, t types.Type, v types.Value, f int16, loc *time.Location) ([]byte, error) {
+	if loc != nil && f == textFormat && t.Kind == types.TimestampTZ {
+		if v.K != t.Kind {
+			v = convert(t.Kind, v)
+		}
+		if v.K == types.TimestampTZ {
+			return types.AppendTimestampTZIn(buf, v.I, loc), nil
+		}
+	}
+	return appendValue(buf, t, v, f)
+}
+
 func appendValue(buf []byte, t types.Type, v types.Value, f int16) ([]byte, error) {
 	if f == textFormat || t.Kind == types.Null {
 		if v.K != t.Kind && t.Kind != types.Null && t.Kind != types.Text {

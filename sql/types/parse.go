@@ -161,7 +161,12 @@ var timestampLayouts = []string{
 
 // ParseTimestamp parses RFC 3339, "YYYY-MM-DD HH:MM:SS[.ffffff][zone]" or
 // integer epoch milliseconds into microseconds since the epoch (UTC).
-func ParseTimestamp(s string) (int64, error) {
+func ParseTimestamp(s string) (int64, error) { return ParseTimestampIn(s, time.UTC) }
+
+// ParseTimestampIn is ParseTimestamp with a text without a zone offset
+// taken as local time in loc (a session's TimeZone, as Postgres reads
+// timestamptz input).
+func ParseTimestampIn(s string, loc *time.Location) (int64, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return 0, fmt.Errorf("%w: empty timestamp", ErrBadValue)
@@ -179,10 +184,35 @@ func ParseTimestamp(s string) (int64, error) {
 	}
 	for _, l := range timestampLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return t.UnixMicro(), nil
+			if loc == time.UTC || strings.Contains(l, "07") { // UTC, or the text has an offset
+				return t.UnixMicro(), nil
+			}
+			return wallToUnix(t, loc).UnixMicro(), nil
 		}
 	}
 	return 0, fmt.Errorf("%w: invalid input syntax for type timestamp: %q", ErrBadValue, clip(s))
+}
+
+// wallToUnix returns the instant at which clocks in loc show the wall time
+// w (whose fields are read as if UTC), resolving daylight-saving changes
+// as Postgres does: a wall time that occurs twice (clocks set back) takes
+// the offset in force after the change, and one that does not occur
+// (clocks set forward) is read with the offset in force before it.
+func wallToUnix(w time.Time, loc *time.Location) time.Time {
+	offAt := func(t time.Time) int {
+		_, off := t.In(loc).Zone()
+		return off
+	}
+	before, after := offAt(w.Add(-24*time.Hour)), offAt(w.Add(24*time.Hour))
+	atBefore := w.Add(-time.Duration(before) * time.Second)
+	if before == after {
+		return atBefore
+	}
+	atAfter := w.Add(-time.Duration(after) * time.Second)
+	if offAt(atAfter) == after { // valid with the later offset (also when ambiguous)
+		return atAfter
+	}
+	return atBefore // valid with the earlier offset, or in the gap
 }
 
 // UnitMicros returns the length of one interval unit ("second", "minutes",

@@ -315,6 +315,36 @@ func (v Value) AppendText(buf []byte) []byte {
 	return fmt.Appendf(buf, "%v", v.I)
 }
 
+// AppendTimestampTZIn appends a TIMESTAMPTZ (microseconds since the epoch)
+// as Postgres prints it in the time zone loc: local time, then the UTC
+// offset as +HH, +HH:MM or +HH:MM:SS ("2024-06-01 14:00:00+02",
+// "2024-06-01 17:30:00+05:30").
+func AppendTimestampTZIn(buf []byte, micros int64, loc *time.Location) []byte {
+	t := time.UnixMicro(micros).In(loc)
+	buf = t.AppendFormat(buf, "2006-01-02 15:04:05.999999")
+	_, off := t.Zone()
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	buf = append(buf, sign)
+	buf = appendTwo(buf, off/3600)
+	if mm, ss := off%3600/60, off%60; mm != 0 || ss != 0 {
+		buf = appendTwo(append(buf, ':'), mm)
+		if ss != 0 {
+			buf = appendTwo(append(buf, ':'), ss)
+		}
+	}
+	return buf
+}
+
+func appendTwo(buf []byte, n int) []byte {
+	if n < 10 {
+		buf = append(buf, '0')
+	}
+	return strconv.AppendInt(buf, int64(n), 10)
+}
+
 func appendFloat(buf []byte, f float64, bits int) []byte {
 	switch {
 	case math.IsNaN(f):

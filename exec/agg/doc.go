@@ -27,6 +27,15 @@
 // so that Delete works. count, sum, avg, bool_and, bool_or and DISTINCT
 // aggregates always retract.
 //
+// Flat forms. count, sum and avg over integers, intervals and floats,
+// append-only min and max over integer-ordered kinds, and bool_and/bool_or
+// (without DISTINCT) also exist as a few int64 words (Agg.FlatWords,
+// FlatUpdate, FlatMerge, FlatResult; all-zero words are the empty state).
+// Their States are those words behind a pointer and call the same code, so
+// both forms agree; the engine's window, session and GROUP BY operators keep
+// the words of all their groups inline in one slab instead of a State per
+// group and aggregate.
+//
 // Goroutines and lifecycle: the package starts none. An Agg is immutable
 // and may be shared; a State belongs to one goroutine at a time and lives
 // as long as its group (the caller drops it when the group closes).

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -119,4 +120,55 @@ func TestLiteralKindsMatchTiDB(t *testing.T) {
 			t.Errorf("%s: numberKind %s, TiDB's constant is %s (%T)", lit, got, want, v.GetValue())
 		}
 	}
+}
+
+// FuzzParameterize: whatever the text, Parameterize does not panic, and
+// when it replaces literals, the parameterised text lexes to the same
+// tokens with exactly those literals replaced by $1..$n in order. Run
+// with go test -fuzz=FuzzParameterize -fuzztime=20s ./sql/
+func FuzzParameterize(f *testing.F) {
+	for _, s := range []string{
+		"SELECT v FROM kv_view WHERE k = 42",
+		"select a from t where (t.a <> 1.5 or \"B\" >= 1e3) and c = E'x\\ty' order by a limit 5;",
+		"SELECT a FROM t WHERE a IN (SELECT b FROM u WHERE c = $$x$$) AND d = 'it''s'",
+		"SELECT a FROM t WHERE a = -1 AND b = DATE '2024-01-01' AND c = 1 + 2",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		p, ok := Parameterize(text)
+		if !ok {
+			return
+		}
+		orig, err := lex(text)
+		if err != nil {
+			t.Fatalf("parameterised text that does not lex: %v", err)
+		}
+		got, err := lex(p.Text)
+		if err != nil {
+			t.Fatalf("%q: parameterised text %q does not lex: %v", text, p.Text, err)
+		}
+		if len(got) != len(orig) {
+			t.Fatalf("%q: %d tokens, parameterised %q has %d", text, len(orig), p.Text, len(got))
+		}
+		n := 0
+		for i := range orig {
+			if got[i].Kind == tParam {
+				if orig[i].Kind != tNumber && orig[i].Kind != tString {
+					t.Fatalf("%q: token %d (%q) became a parameter", text, i, orig[i].Val)
+				}
+				if n >= len(p.Literals) || got[i].Val != strconv.Itoa(n+1) || p.Literals[n].Text != orig[i].Val {
+					t.Fatalf("%q: parameter %d does not stand for literal %q", text, n+1, orig[i].Val)
+				}
+				n++
+				continue
+			}
+			if got[i].Kind != orig[i].Kind || got[i].Val != orig[i].Val {
+				t.Fatalf("%q: token %d changed from %q to %q", text, i, orig[i].Val, got[i].Val)
+			}
+		}
+		if n != len(p.Literals) {
+			t.Fatalf("%q: %d parameters for %d literals", text, n, len(p.Literals))
+		}
+	})
 }

@@ -2,7 +2,9 @@
 // Statements (ast.go).
 //
 // Entry points: Parse (one or more statements), ParseOne, Split (split on
-// semicolons outside quotes, comments and dollar quotes).
+// semicolons outside quotes, comments and dollar quotes), Parameterize
+// (autoparam.go: replaces the literals of a plain SELECT's WHERE that are
+// compared with a column by $1..$n, for plan caching by query shape).
 //
 // How it works. A Postgres-style lexer (lexer.go) tokenises the input.
 // Streaming and utility statements (CREATE SOURCE/TABLE/MATERIALIZED

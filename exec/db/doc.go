@@ -8,6 +8,13 @@
 //     written atomically with a checksum) and replayed on Open;
 //   - statement execution for sessions (DDL, INSERT, ad-hoc SELECT over
 //     snapshots, SUBSCRIBE and cursors, SET/SHOW, EXPLAIN);
+//   - plan caching for ad-hoc SELECTs (plancache.go): by query text, and,
+//     for simple-protocol queries that differ only in literals compared
+//     with columns in WHERE (pgbench -M simple, BI tools), by query shape
+//     (autoparam.go: sql.Parameterize replaces the literals by parameters,
+//     the shape is planned once and each query binds its literals; a
+//     shape whose plan would depend on the values is never cached). Any
+//     DDL invalidates both;
 //   - the system tables (sluice_sources, sluice_views, sluice_sinks,
 //     sluice_late_events, sluice_dead_letters) and, through pgwire/pgcatalog,
 //     pg_catalog and information_schema.

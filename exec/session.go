@@ -8,17 +8,15 @@ import (
 	"github.com/sluice-db/sluice/sql/types"
 )
 
-// session is one open session window of one key. Sessions live by value
-// in the operator's slab, under an index that also names their
-// accumulators (aggLayout words and states) and, on update, their last
-// output row. A freed index is reused; gen tells its heap entries apart.
+// session is one open session window of one key (32 bytes). Sessions
+// live by value in the operator's slab, under an index that also names
+// their accumulators (aggLayout words and states) and, on update, their
+// last output row. A freed index is reused by a later session.
 type session struct {
-	start, last int64  // first and last event time
-	queued      int64  // end under which the session sits in the end heap
-	key         int32  // id of the session's key in byKey
-	next        int32  // next open session of the same key, -1 at the end
-	gen         uint32 // bumped when the index is freed
-	flags       uint8  // sessOpen, groupDirty, groupEmitted
+	start, last int64 // first and last event time
+	key         int32 // id of the session's key in byKey
+	next        int32 // next open session of the same key, -1 at the end
+	flags       uint8 // sessOpen, groupDirty, groupEmitted
 }
 
 // sessOpen marks an index that holds an open session.
@@ -33,9 +31,18 @@ const sessOpen = 1 << 7
 // Sessions close when the watermark passes their end (last event + gap,
 // capped at start + max duration) plus the allowed lateness.
 //
-// Per open session it keeps the session (40 bytes), its accumulators, an
+// Per open session it keeps the session (32 bytes), its accumulators, an
 // end-heap entry (16 bytes) and, per key, the key by value in a keyIndex
 // and the index of its first session.
+//
+// The end heap holds, for every open session, an entry no later than the
+// session's end. An entry (end, index) whose end the watermark passed
+// closes the session at index if that session's own end is not later;
+// otherwise the session is queued again under its end. A session whose
+// end moves earlier (a row before its start, under a maximum duration)
+// gets a new entry. Entries of sessions merged away or closed are left in
+// the heap: when one pops, the index is free, or holds a later session
+// that the same rule closes only when it is due.
 type sessionOp struct {
 	j      *job
 	n      *plan.WindowAgg
@@ -109,7 +116,7 @@ func (o *sessionOp) fits(lo, hi int64) bool { return o.maxDur <= 0 || hi-lo < o.
 
 // sessionBytes is the state-bytes estimate of one session besides its
 // accumulators: the session and its end-heap entry.
-const sessionBytes = 40 + 16
+const sessionBytes = 32 + 16
 
 // addKey returns the id of key, adding it with no session when absent.
 func (o *sessionOp) addKey(h uint64, key types.Row) int {
@@ -140,7 +147,7 @@ func (o *sessionOp) newSession(k int, t int64) int {
 		}
 	}
 	s := o.sess(i)
-	*s = session{start: t, last: t, queued: math.MinInt64, key: int32(k), next: -1, gen: s.gen, flags: sessOpen}
+	*s = session{start: t, last: t, key: int32(k), next: -1, flags: sessOpen}
 	ss := o.states.at(i)
 	o.lay.init(ss)
 	o.bytes += sessionBytes + o.lay.groupBytes(ss)
@@ -189,7 +196,7 @@ func (o *sessionOp) unlink(i int) {
 		clear(o.prev.at(i))
 	}
 	clear(ss)
-	*s = session{gen: s.gen + 1, next: -1}
+	*s = session{next: -1}
 	o.free = append(o.free, int32(i))
 	o.open--
 }
@@ -248,6 +255,10 @@ func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		}
 		o.hits = hits
 		x := hits[0]
+		end0 := int64(math.MaxInt64) // a new session gets its first entry
+		if n > 0 {
+			end0 = o.end(o.sess(x))
+		}
 		w, ss := o.words.at(x), o.states.at(x)
 		for _, y := range hits[1:] {
 			if err := o.lay.merge(w, ss, o.words.at(y), o.states.at(y)); err != nil {
@@ -264,9 +275,8 @@ func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		s := o.sess(x)
 		s.start = min(s.start, t)
 		s.last = max(s.last, t)
-		if e := o.end(s); s.queued == math.MinInt64 || e < s.queued {
-			s.queued = e
-			o.ends.push(endItem{end: e, s: int32(x), gen: s.gen})
+		if e := o.end(s); e < end0 {
+			o.ends.push(endItem{end: e, s: int32(x)})
 		}
 		if o.upd && s.flags&groupDirty == 0 {
 			s.flags |= groupDirty
@@ -365,12 +375,11 @@ func (o *sessionOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 		o.ends.pop()
 		i := int(it.s)
 		s := o.sess(i)
-		if s.gen != it.gen || s.flags&sessOpen == 0 || s.queued != it.end {
-			continue // stale entry: the session was merged, closed or requeued
+		if s.flags&sessOpen == 0 {
+			continue // the session was merged away or closed
 		}
 		if e := o.end(s); e > it.end {
-			s.queued = e // the session grew: wait for its new end
-			o.ends.push(endItem{end: e, s: it.s, gen: s.gen})
+			o.ends.push(endItem{end: e, s: it.s}) // the session grew: wait for its end
 			continue
 		}
 		if !o.upd && o.words.at(i)[0] > 0 {
@@ -398,8 +407,7 @@ func (o *sessionOp) publish() {
 
 type endItem struct {
 	end int64
-	s   int32  // session index
-	gen uint32 // the session's gen when queued
+	s   int32 // session index
 }
 
 // endHeap orders session end entries (a binary min-heap on end); entries

@@ -29,7 +29,7 @@ var (
 // checkpoint of another layout fails to restore instead of misreading.
 const (
 	snapWindowVersion  = 3
-	snapSessionVersion = 3
+	snapSessionVersion = 4
 )
 
 // errSnapshotVersion reports an operator snapshot of another layout.
@@ -146,7 +146,6 @@ func (o *sessionOp) Snapshot() ([]byte, error) {
 			s := o.sess(i)
 			e.varint(s.start)
 			e.varint(s.last)
-			e.varint(s.queued)
 			err = o.lay.encode(e, o.words.at(i), o.states.at(i))
 			if o.upd {
 				emitted := s.flags&groupEmitted != 0
@@ -189,10 +188,10 @@ func (o *sessionOp) Restore(b []byte) error {
 		}
 		k := o.addKey(h, key)
 		for range ns {
-			start, last, queued := d.varint(), d.varint(), d.varint()
+			start, last := d.varint(), d.varint()
 			i := o.newSession(k, start)
 			s := o.sess(i)
-			s.last, s.queued = last, queued
+			s.last = last
 			o.lay.decode(d, o.words.at(i), o.states.at(i))
 			if o.upd && d.bool() {
 				prev := d.row()
@@ -205,9 +204,7 @@ func (o *sessionOp) Restore(b []byte) error {
 			if d.err != nil {
 				break
 			}
-			if queued != math.MinInt64 {
-				o.ends = append(o.ends, endItem{end: queued, s: int32(i), gen: s.gen})
-			}
+			o.ends = append(o.ends, endItem{end: o.end(s), s: int32(i)})
 		}
 		if d.err != nil {
 			break

@@ -21,8 +21,10 @@
 // Source nodes compute generated columns and event times, keep per
 // partition watermarks (max event time - delay), combine them as the
 // minimum over non-idle partitions, mark a partition idle after
-// idle_timeout, and when every partition has been silent for quiet_advance
-// move the watermark on with processing time. Rows of one chunk are judged
+// idle_timeout, and when every source of the job (all of its partitions)
+// has been silent for quiet_advance move the watermark on with processing
+// time from the job's last row: a join or union whose other input is busy
+// keeps waiting for that input's events (or its idle timeout). Rows of one chunk are judged
 // in arrival order: a row behind the watermark that earlier rows of its
 // chunk established is sent after that watermark, so it is late exactly as
 // if it had arrived alone. A reader that decodes into the source's chunks

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-db/sluice/connectors"
@@ -21,8 +22,9 @@ import (
 // computes generated columns and event times, and keeps the watermark:
 // per partition max(event time) - delay, combined as the minimum over
 // non-idle partitions. A partition silent for idleTimeout stops holding the
-// watermark; when every partition has been silent for quiet, the watermark
-// advances with processing time from the last event.
+// watermark; when every source of the job (every partition of each) has
+// been silent for quiet, the watermark advances with processing time from
+// the job's last event.
 type sourceNode struct {
 	j    *job
 	scan *plan.Scan
@@ -61,6 +63,9 @@ type sourceNode struct {
 	forced   int64
 	maxEvent int64
 	lastArr  time.Time
+	// arrived is lastArr in Unix nanoseconds, for the job's other sources
+	// (quiet advance waits until every source of the job is quiet).
+	arrived  atomic.Int64
 	anyData  bool
 	idleSent bool
 
@@ -123,6 +128,7 @@ func (s *sourceNode) attach(ctx context.Context) error {
 	e := s.j.e
 	now := e.now()
 	s.lastArr = now
+	s.arrived.Store(now.UnixNano())
 	if s.rel == nil {
 		conn, err := connectors.Lookup(s.scan.Connector)
 		if err != nil {
@@ -488,6 +494,7 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 	p.idle = false
 	p.rows += int64(c.Len())
 	s.lastArr = now
+	s.arrived.Store(now.UnixNano())
 	s.anyData = true
 	s.idleSent = false
 	width := len(s.scan.Cols)
@@ -521,8 +528,11 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 	}
 	out.More = s.holdWM
 	s.j.rowsIn.Add(int64(out.Len()))
+	// The stats show the rows (and, below, their partition's watermark)
+	// before the rows can be seen downstream.
 	s.mu.Lock()
 	s.stats.Rows += int64(out.Len())
+	s.partStatsLocked()
 	s.mu.Unlock()
 	if s.wmCol < 0 {
 		return s.send(ctx, chunk.Message{Kind: chunk.Data, Chunk: out})
@@ -559,6 +569,9 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 		}
 	}
 	hold := s.holdWM
+	s.mu.Lock()
+	s.partStatsLocked()
+	s.mu.Unlock()
 	if start == 0 {
 		if err := s.send(ctx, chunk.Message{Kind: chunk.Data, Chunk: out}); err != nil {
 			return err
@@ -606,14 +619,7 @@ func (s *sourceNode) checkTime(ctx context.Context) error {
 		allIdle = allIdle && p.idle
 	}
 	s.mu.Lock()
-	s.stats.Partitions = s.stats.Partitions[:0]
-	for i, p := range s.parts {
-		w := int64(chunk.NoTime)
-		if p.maxT != math.MinInt64 {
-			w = p.maxT - s.delay
-		}
-		s.stats.Partitions = append(s.stats.Partitions, PartitionStats{Partition: i, Watermark: w, Idle: p.idle, Rows: p.rows})
-	}
+	s.partStatsLocked()
 	s.mu.Unlock()
 	if s.wmCol >= 0 {
 		if err := s.emitWM(ctx, s.combined()); err != nil {
@@ -626,13 +632,44 @@ func (s *sourceNode) checkTime(ctx context.Context) error {
 			return err
 		}
 	}
-	if s.quiet > 0 && s.anyData && s.wmCol >= 0 && now.Sub(s.lastArr) >= s.quiet {
-		wm := s.maxEvent - s.delay + now.Sub(s.lastArr).Microseconds()
-		if err := s.emitWM(ctx, wm); err != nil {
-			return err
+	if s.quiet > 0 && s.anyData && s.wmCol >= 0 {
+		if last := s.jobLastArrival(); now.Sub(last) >= s.quiet {
+			wm := s.maxEvent - s.delay + now.Sub(last).Microseconds()
+			if err := s.emitWM(ctx, wm); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// jobLastArrival is the latest arrival of rows at any source of the job:
+// time advances by processing time only when every input is quiet (a join
+// whose other side is busy waits for that side's events, or for its
+// idle timeout).
+func (s *sourceNode) jobLastArrival() time.Time {
+	last := s.lastArr
+	for _, o := range s.j.sources {
+		if o == s {
+			continue
+		}
+		if t := time.Unix(0, o.arrived.Load()); t.After(last) {
+			last = t
+		}
+	}
+	return last
+}
+
+// partStatsLocked copies the partitions' state into the stats (s.mu held).
+func (s *sourceNode) partStatsLocked() {
+	s.stats.Partitions = s.stats.Partitions[:0]
+	for i, p := range s.parts {
+		w := int64(chunk.NoTime)
+		if p.maxT != math.MinInt64 {
+			w = p.maxT - s.delay
+		}
+		s.stats.Partitions = append(s.stats.Partitions, PartitionStats{Partition: i, Watermark: w, Idle: p.idle, Rows: p.rows})
+	}
 }
 
 // SourceStats describes one source scan of one job.

@@ -306,6 +306,9 @@ func (o *groupAggOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 		o.wm = wm
 	}
 	o.freeClosed(o.wm)
+	if err := o.maybeCompact(); err != nil {
+		return 0, err
+	}
 	o.stats.stateBytes.Store(max(o.bytes, 0))
 	return wm, nil
 }
@@ -313,5 +316,14 @@ func (o *groupAggOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 func (o *groupAggOp) OnBarrier(_ uint64, out *emitter) error {
 	o.emitDirty(out)
 	o.expire()
+	return o.maybeCompact()
+}
+
+// maybeCompact rebuilds the slabs when most groups were freed (TTL,
+// closed windows, counts back to zero).
+func (o *groupAggOp) maybeCompact() error {
+	if o.g.n >= compactMin && o.m.len()*4 < o.g.n {
+		return compact(o)
+	}
 	return nil
 }

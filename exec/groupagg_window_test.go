@@ -396,3 +396,32 @@ func r2(rows [][3]float64) float64 {
 	}
 	return m
 }
+
+// TestGroupAggCompactsAfterWindowsClose fills many windowed groups, lets
+// the watermark free all but the last few, and checks that the operator gave
+// the slots back (compacted) while the group left still updates.
+func TestGroupAggCompactsAfterWindowsClose(t *testing.T) {
+	h := newHarness(t, Config{})
+	d := newDirectOp(t, h, maxPerWindow(wsNInput, &plan.WindowBound{Col: 0, Closes: micros(10)}))
+	d.out.n = &node{job: d.o.j} // discard the many rows
+	const groups = 6000
+	rows := make([][3]float64, 0, groups)
+	for i := range groups {
+		rows = append(rows, [3]float64{1, float64(i), 1})
+	}
+	for i := 0; i < groups; i += 500 {
+		d.changes(t, rows[i:i+500]...)
+	}
+	d.watermark(t, groups-1) // frees every window but the last 10 (they close 10 s after they start)
+	if n := d.o.m.len(); n != 10 || d.o.g.n != 10 {
+		t.Fatalf("after the windows closed: %d groups in %d slots, want 10 in 10", n, d.o.g.n)
+	}
+	if got, want := d.o.bytes, d.recount(); got != want {
+		t.Fatalf("state bytes %d, recomputed %d", got, want)
+	}
+	d.out = &emitter{ctx: context.Background(), width: 3}
+	d.changes(t, [3]float64{1, groups - 1, 7})
+	if got, want := d.emitted(), fmt.Sprintf("- @%d 1 1\n+ @%d 7 2\n", groups-1, groups-1); got != want {
+		t.Fatalf("after compaction emitted\n%s\nwant\n%s", got, want)
+	}
+}

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/sluice-db/sluice/exec/chunk"
@@ -390,8 +391,33 @@ func (o *sessionOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 		}
 		o.unlink(i)
 	}
+	if o.ss.n >= compactMin && int(o.open)*4 < o.ss.n {
+		if err := compact(o); err != nil {
+			return 0, err
+		}
+	}
 	o.publish()
 	return satSub(wm, o.n.Lateness), nil
+}
+
+// compactMin is the slab size (groups or sessions) below which an operator
+// never compacts.
+const compactMin = 4096
+
+// compact rebuilds an operator's slabs and key index around its live
+// groups or sessions, by a snapshot and a restore, when most of what it
+// had allocated was freed: freed slots are reused but never returned, so
+// without it a burst of keys would hold its memory for good. It runs when
+// nothing is dirty (after the emits of a watermark or barrier).
+func compact(o snapshotter) error {
+	b, err := o.Snapshot()
+	if err != nil {
+		return fmt.Errorf("compact operator state: %w", err)
+	}
+	if err := o.Restore(b); err != nil {
+		return fmt.Errorf("compact operator state: %w", err)
+	}
+	return nil
 }
 
 func (o *sessionOp) OnBarrier(_ uint64, out *emitter) error {

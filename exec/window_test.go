@@ -461,3 +461,48 @@ func FuzzRestoreWindowState(f *testing.F) {
 		}
 	})
 }
+
+// TestSessionCompactsAfterBurst opens sessions for many keys, lets the
+// watermark close all but a few, and checks that the operator gave the
+// slots back (compacted) while the sessions left still close as before.
+func TestSessionCompactsAfterBurst(t *testing.T) {
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	c := windowCase{"session", plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(1)}, plan.EmitOnUpdate, true, false}
+	op := c.newOp(t, e).(*sessionOp)
+	sink := &emitter{ctx: context.Background(), n: &node{job: e.newJob("sink", "view")}, width: len(c.plan().Cols)}
+	const burst, stay = 10000, 40
+	ch := chunk.New(3, chunkRows)
+	for k := 0; k < burst; {
+		ch.Reset()
+		for ; ch.Len() < chunkRows && k < burst; k++ {
+			ch.Append(chunk.Insert, chunk.NoTime, ev("burst"+strconv.Itoa(k), 1, 1))
+		}
+		if err := op.OnData(0, ch, sink); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch.Reset()
+	for k := range stay {
+		ch.Append(chunk.Insert, chunk.NoTime, ev("stay"+strconv.Itoa(k), int64(k), 100))
+	}
+	if err := op.OnData(0, ch, sink); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.OnWatermark(sec(50), sink); err != nil {
+		t.Fatal(err)
+	}
+	if op.open != stay || op.ss.n != stay || op.byKey.ids() != stay {
+		t.Fatalf("after the burst closed: %d open, %d session slots, %d key ids; want %d of each", op.open, op.ss.n, op.byKey.ids(), stay)
+	}
+	// The sessions left still update and retract their rows.
+	out := &emitter{ctx: context.Background(), width: len(c.plan().Cols)}
+	got := runStep(t, op, out, windowStep{rows: []types.Row{ev("stay0", 5, 100.5)}, ops: []chunk.Op{chunk.Insert}, wm: sec(60)})
+	want := []string{
+		"-1 stay0 @100 @101 @100.999999 1 0 stay0",
+		"1 stay0 @100 @101.5 @101.499999 2 5 stay0",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("after compaction emitted %q, want %q", got, want)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -139,9 +140,13 @@ type conn struct {
 	writeErr       error
 
 	dataRow pgproto3.DataRow // reused: Send encodes it at once
-	rowBuf  []byte
-	rowEnds []int
-	rowVals [][]byte
+	// The last RowDescription sent and what it describes (describeRows).
+	lastRD      *pgproto3.RowDescription
+	lastCols    types.Schema
+	lastFormats []int16
+	rowBuf      []byte
+	rowEnds     []int
+	rowVals     [][]byte
 }
 
 func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
@@ -954,10 +959,28 @@ func (c *conn) runSimple(text string) error {
 		return nil
 	}
 	cols := prep.Columns()
-	p := &portal{prep: prep, cols: cols, formats: make([]int16, len(cols)), describe: cols != nil && prep.Kind() != KindCopyOut}
+	p := &portal{prep: prep, cols: cols, formats: textFormats(len(cols)), describe: cols != nil && prep.Kind() != KindCopyOut}
 	defer p.close()
 	_, err = c.execute(p, 0, "simple")
 	return err
+}
+
+// describeRows sends the RowDescription of cols in formats. The last one
+// sent is kept: a statement run again (a prepared statement, or a cached
+// plan on the simple protocol, whose Columns are the same slice) describes
+// its rows without building the message again.
+func (c *conn) describeRows(cols types.Schema, formats []int16) {
+	if len(cols) > 0 && len(cols) == len(c.lastCols) && &cols[0] == &c.lastCols[0] && slices.Equal(formats, c.lastFormats) {
+		c.be.Send(c.lastRD)
+		return
+	}
+	c.lastRD = rowDescription(cols, formats)
+	c.lastCols = cols
+	c.lastFormats = append(c.lastFormats[:0], formats...)
+	if formats == nil {
+		c.lastFormats = nil
+	}
+	c.be.Send(c.lastRD)
 }
 
 func rowDescription(cols types.Schema, formats []int16) *pgproto3.RowDescription {
@@ -1022,7 +1045,7 @@ func (c *conn) execute(p *portal, maxRows int, protocol string) (suspended bool,
 			}
 			p.res = res
 			if p.describe {
-				c.be.Send(rowDescription(p.cols, p.formats))
+				c.describeRows(p.cols, p.formats)
 			}
 			if p.prep.Kind() == KindCopyOut {
 				c.be.Send(&pgproto3.CopyOutResponse{OverallFormat: 0, ColumnFormatCodes: make([]uint16, len(p.cols))})
@@ -1329,8 +1352,24 @@ func (c *conn) parse(m *pgproto3.Parse) error {
 	return nil
 }
 
-// formatsFor expands a list of format codes to n entries.
+// zeroFormats backs textFormats.
+var zeroFormats [64]int16
+
+// textFormats returns n text format codes. The slice may be shared: it
+// must not be written to.
+func textFormats(n int) []int16 {
+	if n <= len(zeroFormats) {
+		return zeroFormats[:n:n]
+	}
+	return make([]int16, n)
+}
+
+// formatsFor expands a list of format codes to n entries. The result must
+// not be written to (all-text results share one array).
 func formatsFor(codes []int16, n int, what string) ([]int16, error) {
+	if len(codes) == 0 {
+		return textFormats(n), nil
+	}
 	out := make([]int16, n)
 	switch len(codes) {
 	case 0:
@@ -1410,7 +1449,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 		}
 		c.be.Send(&pgproto3.ParameterDescription{ParameterOIDs: st.paramOIDs})
 		if cols := st.prep.Columns(); cols != nil && st.prep.Kind() != KindCopyOut {
-			c.be.Send(rowDescription(cols, nil))
+			c.describeRows(cols, nil)
 		} else {
 			c.be.Send(&pgproto3.NoData{})
 		}
@@ -1420,7 +1459,7 @@ func (c *conn) describe(m *pgproto3.Describe) error {
 			return &sqlerr.Error{Code: sqlerr.InvalidCursorName, Message: fmt.Sprintf("portal %q does not exist", m.Name)}
 		}
 		if p.cols != nil && p.prep.Kind() != KindCopyOut {
-			c.be.Send(rowDescription(p.cols, p.formats))
+			c.describeRows(p.cols, p.formats)
 		} else {
 			c.be.Send(&pgproto3.NoData{})
 		}

@@ -149,8 +149,11 @@ func (p provider) pointKey(scan *plan.Scan) ([]int, types.Row, bool) {
 		cols = append(cols, i)
 		key = append(key, v)
 	}
-	if len(cols) == 0 {
+	switch len(cols) {
+	case 0:
 		return nil, nil, false
+	case 1:
+		return cols, key, true
 	}
 	// A stable column order lets queries pinning the same columns share
 	// one index.

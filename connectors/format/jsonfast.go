@@ -253,7 +253,7 @@ func (d *JSONDecoder) decodeShape(b []byte, row types.Row) bool {
 		f := &sh.fields[fi]
 		n := len(f.lit)
 		if f.words && i+16 <= len(b) {
-			if binary.LittleEndian.Uint64(b[i:])&f.mask[0] != f.pat[0] || binary.LittleEndian.Uint64(b[i+8:])&f.mask[1] != f.pat[1] {
+			if binary.LittleEndian.Uint64(b[i:])&f.mask[0] != f.pat[0] || (n > 8 && binary.LittleEndian.Uint64(b[i+8:])&f.mask[1] != f.pat[1]) {
 				return false
 			}
 		} else if i+n > len(b) || string(b[i:i+n]) != string(f.lit) {
@@ -282,6 +282,22 @@ func (d *JSONDecoder) decodeShape(b []byte, row types.Row) bool {
 		}
 		if i >= len(b) || (b[i] != '-' && (b[i] < '0' || b[i] > '9')) {
 			return false
+		}
+		if f.kind == types.Int64 && f.known && b[i] != '0' && b[i] != '-' {
+			// A plain positive integer: its digits, then a byte that
+			// ends a JSON number (a fraction or an exponent goes to
+			// scanNumberValue).
+			var v uint64
+			j := i
+			for j < len(b) && j-i < 19 && b[j]-'0' <= 9 {
+				v = v*10 + uint64(b[j]-'0')
+				j++
+			}
+			if j-i <= 18 && (j >= len(b) || (b[j]-'0' > 9 && b[j] != '.' && b[j] != 'e' && b[j] != 'E')) {
+				row[f.col] = types.Value{K: types.Int64, I: int64(v)}
+				i = j
+				continue
+			}
 		}
 		ne, num := scanNumberValue(b, i)
 		if ne < 0 {
@@ -313,7 +329,7 @@ func (d *JSONDecoder) decodeShape(b []byte, row types.Row) bool {
 		}
 		i = ne
 	}
-	if string(b[i:]) != string(sh.tail) {
+	if rest := b[i:]; len(rest) != len(sh.tail) || (len(rest) > 0 && rest[0] != sh.tail[0]) || string(rest) != string(sh.tail) {
 		return false
 	}
 	if sh.cover {

@@ -109,10 +109,22 @@ func TestParallelCheckpointRestore(t *testing.T) {
 // rows go out before a control message and when the input runs dry, and
 // control messages reach every copy.
 func TestShuffleRouting(t *testing.T) {
-	for _, par := range []int{2, 3} {
-		t.Run(fmt.Sprint(par), func(t *testing.T) {
+	neg, err := expr.NewNeg(col(1, "v", types.TInt64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		par  int
+		keys []expr.Expr
+	}{
+		{"columns/2", 2, []expr.Expr{col(0, "k", types.TText), col(1, "v", types.TInt64)}},
+		{"columns/3", 3, []expr.Expr{col(0, "k", types.TText), col(1, "v", types.TInt64)}},
+		{"expression/3", 3, []expr.Expr{col(0, "k", types.TText), neg}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			keys := []expr.Expr{col(0, "k", types.TText), col(1, "v", types.TInt64)}
+			par, keys := tc.par, tc.keys
 			sh := newShuffleOp(ctx, newKeyEval(keys), par)
 			chans := make([]chan envelope, par)
 			for i := range chans {

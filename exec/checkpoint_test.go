@@ -725,3 +725,30 @@ func TestViewRowsHandedOutNeverChange(t *testing.T) {
 		t.Fatalf("stored %d, want %d", got, n)
 	}
 }
+
+// TestViewStoreChangeListsStayBounded churns keys (insert, delete, insert
+// again) and multiset rows between two captures: the lists of changes the
+// store keeps stay within a bound of the live contents, and the delta is
+// still right.
+func TestViewStoreChangeListsStayBounded(t *testing.T) {
+	for _, key := range [][]int{{0}, nil} {
+		s := newViewStore(key)
+		s.track = true
+		keep := types.Row{types.NewText("keep"), types.NewInt(0)}
+		s.apply(chunk.Insert, keep)
+		s.captureBase()
+		for i := range 100_000 {
+			row := types.Row{types.NewText("k" + fmt.Sprint(i%3)), types.NewInt(int64(i))}
+			s.apply(chunk.Insert, row)
+			s.apply(chunk.Delete, row)
+		}
+		s.apply(chunk.Delete, keep)
+		if n := len(s.dirty) + len(s.gone) + len(s.mdirty) + len(s.mgone); n > 2*4096+8 {
+			t.Fatalf("key %v: %d change entries kept for 1 live row", key, n)
+		}
+		ch, _ := s.captureDelta(2)
+		if len(ch) != 1 || ch[0].n != -1 || ch[0].row[0].S != "keep" {
+			t.Fatalf("key %v: delta %v, want only the removal of keep", key, ch)
+		}
+	}
+}

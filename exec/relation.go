@@ -331,6 +331,16 @@ func (s *viewStore) apply(op chunk.Op, row types.Row) (old, stored types.Row) {
 func (s *viewStore) markMulti(e *rowEntry[multiRow]) {
 	if s.track && !e.val.dirty {
 		e.val.dirty = true
+		if len(s.mdirty) >= 2*s.multi.len()+4096 {
+			live := s.mdirty[:0]
+			for _, x := range s.mdirty {
+				if x.val.row != nil {
+					live = append(live, x)
+				}
+			}
+			clear(s.mdirty[len(live):])
+			s.mdirty = live
+		}
 		s.mdirty = append(s.mdirty, e)
 	}
 }
@@ -344,7 +354,9 @@ func (s *viewStore) applyKeyed(op chunk.Op, row types.Row) (old, stored types.Ro
 	if op == chunk.Delete {
 		if e != nil {
 			old = e.val.row
-			if s.track {
+			if s.track && !e.val.fresh {
+				// Only a key captured before needs its removal recorded
+				// (so each key is listed at most once).
 				s.gone = append(s.gone, e.key)
 			}
 			e.val.row = nil
@@ -382,6 +394,18 @@ func (s *viewStore) applyKeyed(op chunk.Op, row types.Row) (old, stored types.Ro
 func (s *viewStore) markKeyed(e *rowEntry[keyedRow]) {
 	if s.track && !e.val.dirty {
 		e.val.dirty = true
+		if len(s.dirty) >= 2*s.keyed.len()+4096 {
+			// Keys inserted and removed again left dead entries: drop them
+			// (amortised; the list stays within twice the live entries).
+			live := s.dirty[:0]
+			for _, x := range s.dirty {
+				if x.val.row != nil {
+					live = append(live, x)
+				}
+			}
+			clear(s.dirty[len(live):])
+			s.dirty = live
+		}
 		s.dirty = append(s.dirty, e)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/sql/types"
@@ -221,11 +222,17 @@ func (d *snapDec) done() error {
 // written out.
 const viewChunk = 64 << 10
 
+// viewBufs recycles the buffers of writeViewBase and writeViewDelta.
+var viewBufs = sync.Pool{New: func() any { b := make([]byte, 0, viewChunk+4<<10); return &b }}
+
 // writeViewBase writes a view's contents as captured by
 // viewStore.captureBase, with its watermark, in the format restoreView
 // reads, to w in chunks.
 func writeViewBase(w io.Writer, wm int64, rows []viewChange) error {
-	b := make([]byte, 0, viewChunk+4<<10)
+	bp := viewBufs.Get().(*[]byte)
+	defer viewBufs.Put(bp)
+	b := (*bp)[:0]
+	defer func() { *bp = b[:0] }()
 	b = binary.AppendVarint(b, wm)
 	b = binary.AppendUvarint(b, uint64(len(rows)))
 	for _, c := range rows {
@@ -245,7 +252,10 @@ func writeViewBase(w io.Writer, wm int64, rows []viewChange) error {
 // writeViewDelta writes changes captured by viewStore.captureDelta as
 // (count, row) pairs, applied in order by restoreViewDelta.
 func writeViewDelta(w io.Writer, changes []viewChange) error {
-	b := make([]byte, 0, viewChunk+4<<10)
+	bp := viewBufs.Get().(*[]byte)
+	defer viewBufs.Put(bp)
+	b := (*bp)[:0]
+	defer func() { *bp = b[:0] }()
 	b = binary.AppendUvarint(b, uint64(len(changes)))
 	for _, c := range changes {
 		b = binary.AppendVarint(b, c.n)

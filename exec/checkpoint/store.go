@@ -138,7 +138,8 @@ type JobStore struct {
 	dir  string
 
 	mu   sync.Mutex
-	last *manifest // the newest manifest saved or loaded
+	last *manifest     // the newest manifest saved or loaded
+	bw   *bufio.Writer // reused by writeFile (under mu)
 }
 
 // Dir returns the job's directory.
@@ -231,7 +232,12 @@ func (j *JobStore) writeFile(name string, fill func(io.Writer) error) (int64, ui
 	if err != nil {
 		return 0, 0, fmt.Errorf("create %s: %w", name, err)
 	}
-	bw := bufio.NewWriterSize(f, 256<<10)
+	if j.bw == nil {
+		j.bw = bufio.NewWriterSize(f, 256<<10)
+	}
+	bw := j.bw
+	bw.Reset(f)
+	defer bw.Reset(nil) // do not keep the file
 	sum := &summer{w: bw}
 	werr := fill(sum)
 	if werr == nil {

@@ -448,6 +448,14 @@ func (w *ckptOp) OnBarrier(epoch uint64, out *emitter) error {
 	return nil
 }
 
+// ckptBatchOp is the ckptOp of a batching operator: it passes FlushBatch on.
+type ckptBatchOp struct{ *ckptOp }
+
+func (w ckptBatchOp) FlushBatch(out *emitter) error {
+	w.dirty = true
+	return w.operator.(batcher).FlushBatch(out)
+}
+
 func (w *ckptOp) term() bool { return w.mat != nil || w.sink != nil }
 
 // OnControl is the terminal's: a sink commits only at checkpoints that
@@ -796,6 +804,12 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 			c.ops = append(c.ops, w)
 		}
 		n.op = w
+		if _, ok := w.operator.(batcher); ok {
+			// Keep the node's input-ran-dry flush reaching a batching
+			// operator (updating GROUP BY, shuffle): without it their
+			// updates would wait for the next watermark or barrier.
+			n.op = ckptBatchOp{w}
+		}
 	}
 	for i, s := range j.sources {
 		c.srcs = append(c.srcs, s)

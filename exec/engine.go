@@ -402,14 +402,9 @@ func (e *Engine) injectBarrier(ctx context.Context) (uint64, []*job, error) {
 
 // Flush returns when every job has processed all input inserted or read
 // before the call: a barrier runs through the dataflow. It returns the
-// errors of jobs that failed meanwhile.
+// failures of jobs not yet returned by an earlier Flush, so a job that
+// failed on rows inserted before the call is reported exactly once.
 func (e *Engine) Flush(ctx context.Context) error {
-	healthy := map[*job]bool{}
-	e.mu.Lock()
-	for _, j := range e.jobs {
-		healthy[j] = !j.isFailed()
-	}
-	e.mu.Unlock()
 	ep, jobs, err := e.injectBarrier(ctx)
 	if err != nil {
 		return fmt.Errorf("flush: %w", err)
@@ -419,7 +414,7 @@ func (e *Engine) Flush(ctx context.Context) error {
 		if err := j.waitAck(ctx, ep); err != nil {
 			return fmt.Errorf("flush: %w", err)
 		}
-		if ferr := j.failure(); ferr != nil && healthy[j] {
+		if ferr := j.unreportedFailure(); ferr != nil {
 			errs = append(errs, fmt.Errorf("%s %s failed: %w", j.kind, j.name, ferr))
 		}
 	}
@@ -500,12 +495,13 @@ type job struct {
 	late            atomic.Int64
 	watermark       atomic.Int64
 
-	mu       sync.Mutex
-	err      error
-	acked    uint64
-	finished bool
-	changed  chan struct{}
-	stopOnce sync.Once
+	mu           sync.Mutex
+	err          error
+	failReported bool // a Flush returned err already
+	acked        uint64
+	finished     bool
+	changed      chan struct{}
+	stopOnce     sync.Once
 }
 
 func (e *Engine) newJob(name, kind string) *job {
@@ -554,6 +550,18 @@ func (j *job) failure() error {
 }
 
 func (j *job) isFailed() bool { return j.failure() != nil }
+
+// unreportedFailure returns the job's failure the first time a Flush asks
+// for it after the job failed, nil before and after that.
+func (j *job) unreportedFailure() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.err == nil || j.failReported {
+		return nil
+	}
+	j.failReported = true
+	return j.err
+}
 
 // waitAck waits until the job processed barrier epoch (or finished, failed
 // or stopped).

@@ -456,8 +456,15 @@ func (r *pacedReader) Read(ctx context.Context) (*chunk.Chunk, error) {
 // updating TUMBLE view (count and max(seq) by key) and measures, per input
 // chunk, the time until a subscriber sees an update carrying its sequence
 // number. It reports p50/p99 in milliseconds over the chunks after a 1 s
-// warm-up. Run with -benchtime=1x.
+// warm-up, without checkpoints and with the server's default of a
+// checkpoint every second (fsync on). Run with -benchtime=1x.
 func BenchmarkVisibilityLatency(b *testing.B) {
+	for _, ck := range []bool{false, true} {
+		b.Run(fmt.Sprintf("checkpoints=%v", ck), func(b *testing.B) { benchVisibility(b, ck) })
+	}
+}
+
+func benchVisibility(b *testing.B, checkpoints bool) {
 	const rate, seconds = 100_000, 6
 	const warmup = 100 // chunks (1 s) excluded: goroutine start, first groups, map growth
 	for b.Loop() {
@@ -466,7 +473,11 @@ func BenchmarkVisibilityLatency(b *testing.B) {
 		setFeed("paced", func() connectors.Reader {
 			return &pacedReader{rate: rate, total: rate * seconds, clock: clock, sentAt: sentAt}
 		})
-		e := NewEngine(Config{Clock: clock, BarrierInterval: -1})
+		cfg := Config{Clock: clock, BarrierInterval: -1}
+		if checkpoints {
+			cfg.BarrierInterval, cfg.CheckpointInterval, cfg.CheckpointDir = time.Second, time.Second, b.TempDir()
+		}
+		e := NewEngine(cfg)
 		src := benchSource("paced", events, 2, micros(1))
 		w := windowAgg(src, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnUpdate, 0,
 			countStar(), maxOf(col(1, "v", types.TInt64)))

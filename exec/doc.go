@@ -70,7 +70,11 @@
 // StartSink start a job's goroutines after its sources attached (snapshot
 // plus feed registration, atomically, so a new view backfills every row
 // exactly once). Flush injects a barrier at every root and waits until every
-// job has acknowledged it. Drop stops one job; Close stops all of them and
+// job has acknowledged it. With Config.CheckpointDir each job also runs a
+// checkpoint writer goroutine: its view captures changed rows at a barrier
+// and the writer encodes, writes and fsyncs them in epoch order; the
+// view's acknowledgement, source commits and sink commits wait for it. The
+// writer ends with its job. Drop stops one job; Close stops all of them and
 // waits for every goroutine. A panic or error inside an operator fails only
 // its job (ViewStats.Error) and is logged.
 package exec

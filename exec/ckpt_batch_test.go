@@ -41,3 +41,36 @@ func TestBatchingOperatorFlushesWithCheckpoints(t *testing.T) {
 		cancel()
 	}
 }
+
+// An idle view's operator keeps its last checkpoint part: barriers that
+// repeat the same watermark do not re-encode its state; new rows do.
+func TestIdleOperatorKeepsItsCheckpointPart(t *testing.T) {
+	h := newHarness(t, Config{CheckpointDir: t.TempDir(), CheckpointInterval: -1})
+	src := h.table("ev", events, &plan.Watermark{Col: 2})
+	g := &plan.GroupAgg{Input: src, GroupBy: []expr.Expr{col(0, "k", types.TText)}, Aggs: []plan.AggCall{countStar()},
+		Cols: types.Schema{{Name: "k", Type: types.TText}, {Name: "n", Type: types.TInt64}}}
+	h.view(g, "g", []int{0})
+	h.insert("ev", ev("a", 1, 1), ev("b", 2, 2))
+	h.flush()
+	h.flush()
+	h.e.mu.Lock()
+	ops := h.e.jobs["g"].ck.ops
+	h.e.mu.Unlock()
+	if len(ops) == 0 {
+		t.Fatal("no checkpointed operators")
+	}
+	since := func() uint64 { return ops[len(ops)-1].since }
+	first := since()
+	for range 3 {
+		h.flush()
+	}
+	if got := since(); got != first {
+		t.Fatalf("idle operator re-encoded its state: part since epoch %d, was %d", got, first)
+	}
+	h.insert("ev", ev("a", 3, 3))
+	h.flush()
+	if got := since(); got == first {
+		t.Fatalf("operator part not renewed after new rows (since %d)", got)
+	}
+	h.expect("g", "a 2\nb 1")
+}

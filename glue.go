@@ -42,6 +42,7 @@ func openDatabase(ctx context.Context, cfg server.Config, log *slog.Logger, reg 
 		QuietAdvance:       quiet,
 		CheckpointInterval: cfg.CheckpointInterval,
 		Parallelism:        cfg.Parallelism,
+		SubscriberQueue:    cfg.SubscriberQueue,
 		Users:              cfg.PGUsers,
 	})
 	if err != nil {

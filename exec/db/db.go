@@ -50,6 +50,9 @@ type Config struct {
 	// Parallelism is how many copies of each keyed aggregate run (hash
 	// partitioned by key). Default 1.
 	Parallelism int
+	// SubscriberQueue bounds how many updates a subscriber may fall
+	// behind (exec.Config.SubscriberQueue). Default 262144.
+	SubscriberQueue int
 	// Clock is the engine clock; nil means the real clock.
 	Clock exec.Clock
 	// DatabaseName is what current_database() reports. Default "sluice".
@@ -184,6 +187,7 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		CheckpointDir:      filepath.Join(cfg.DataDir, "checkpoints"),
 		CheckpointInterval: cfg.CheckpointInterval,
 		Parallelism:        cfg.Parallelism,
+		SubscriberQueue:    cfg.SubscriberQueue,
 	})
 	stored, err := loadCatalog(cfg.DataDir)
 	if err != nil {

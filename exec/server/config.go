@@ -38,6 +38,10 @@ type Config struct {
 	// Parallelism is how many hash-partitioned copies of each keyed
 	// aggregate run.
 	Parallelism int
+	// SubscriberQueue is how many updates a subscriber (SUBSCRIBE, FETCH
+	// of a subscribe cursor, /subscribe) may fall behind before it is
+	// dropped with SQLSTATE 54000.
+	SubscriberQueue int
 	// IdleTimeout is the default for sources' idle_timeout option.
 	IdleTimeout time.Duration
 	// QuietAdvance is the default for sources' quiet_advance option: when
@@ -70,6 +74,7 @@ const (
 	DefaultCheckpointInterval = time.Second
 	DefaultIdleTimeout        = 10 * time.Second
 	DefaultQuietAdvance       = 10 * time.Second
+	DefaultSubscriberQueue    = 1 << 18
 	DefaultIngestMaxBody      = 16 << 20
 	DefaultShutdownTimeout    = 30 * time.Second
 )
@@ -184,6 +189,8 @@ func newFlagSet(cfg *Config, out io.Writer) (*flag.FlagSet, []Flag) {
 	dur(&cfg.CheckpointInterval, "checkpoint-interval", DefaultCheckpointInterval, "how often state and source positions are checkpointed")
 	fs.IntVar(&cfg.Parallelism, "parallelism", 1, "copies of each keyed aggregate, hash-partitioned by key across cores (results do not change)")
 	docs = append(docs, Flag{"parallelism", EnvName("parallelism"), "1", "copies of each keyed aggregate, hash-partitioned by key across cores (results do not change)"})
+	fs.IntVar(&cfg.SubscriberQueue, "subscriber-queue", DefaultSubscriberQueue, "updates a subscriber may fall behind before it is dropped with SQLSTATE 54000 (memory stays bounded when a client stops reading)")
+	docs = append(docs, Flag{"subscriber-queue", EnvName("subscriber-queue"), strconv.Itoa(DefaultSubscriberQueue), "updates a subscriber may fall behind before it is dropped with SQLSTATE 54000 (memory stays bounded when a client stops reading)"})
 	dur(&cfg.IdleTimeout, "idle-timeout", DefaultIdleTimeout, "default idle_timeout of sources: a partition silent this long stops holding back the watermark")
 	dur(&cfg.QuietAdvance, "quiet-advance", DefaultQuietAdvance, "default quiet_advance of sources: when every input of a view is silent this long, event time advances with the wall clock (0 = off)")
 	str(&cfg.IngestToken, "ingest-token", "", "bearer token required by POST /ingest/{source} (empty = no token)")
@@ -345,6 +352,9 @@ func (c Config) Validate() error {
 	}
 	if c.Parallelism < 1 {
 		return errors.New("--parallelism must be at least 1")
+	}
+	if c.SubscriberQueue < 1 {
+		return errors.New("--subscriber-queue must be at least 1")
 	}
 	if c.CheckpointInterval <= 0 {
 		return errors.New("--checkpoint-interval must be positive")

@@ -203,13 +203,27 @@ func (o *groupAggOp) freeClosed(wm int64) {
 }
 
 func (o *groupAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
+	return o.OnSelected(c, nil, nil, out)
+}
+
+// OnSelected applies the rows of c listed in rows (every row when rows is
+// nil), taking their key hashes from hashes when it is not nil.
+func (o *groupAggOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
 	var now int64
 	if o.last != nil {
 		now = o.j.e.now().UnixMicro()
 	}
-	for i := range c.Len() {
+	n := c.Len()
+	if rows != nil {
+		n = len(rows)
+	}
+	for x := range n {
+		i := x
+		if rows != nil {
+			i = int(rows[x])
+		}
 		row := c.Row(i)
-		key, h, err := o.keys.eval(row)
+		key, h, err := o.keys.evalHashed(row, hashes, i)
 		if err != nil {
 			return err
 		}

@@ -72,6 +72,10 @@ func putChunk(c *chunk.Chunk) {
 type envelope struct {
 	in  int
 	msg chunk.Message
+	// sel, on the edge from a shuffle to a copy only, says which rows of
+	// msg.Chunk (a chunk shared with the other copies) are this copy's:
+	// see selReceiver.
+	sel *selection
 }
 
 // outlet is where a node's output goes: input `in` of a downstream inbox.
@@ -254,6 +258,36 @@ func (n *node) send(ctx context.Context, m chunk.Message) error {
 	}
 }
 
+// handleSelected hands the operator its rows of a chunk shared by the
+// copies behind a shuffle, then releases the chunk: through OnSelected
+// when the operator takes selections, else as a chunk of its own.
+func (n *node) handleSelected(in int, c *chunk.Chunk, sel *selection) error {
+	n.em.passed = false
+	n.em.more = c.More
+	var err error
+	if r, ok := n.op.(selReceiver); ok {
+		err = r.OnSelected(c, sel.rows, sel.hashes(), &n.em)
+		if err == nil && n.em.passed {
+			err = fmt.Errorf("operator %s passed on a shared chunk", n.name)
+		}
+		if err == nil {
+			err = n.em.flush()
+		}
+	} else {
+		own := sel.compact()
+		err = n.op.OnData(in, own, &n.em)
+		if err == nil {
+			err = n.em.flush()
+		}
+		if !n.em.passed {
+			putChunk(own)
+		}
+	}
+	n.em.more = false
+	sel.release()
+	return err
+}
+
 // run is the node's goroutine.
 func (n *node) run(ctx context.Context) {
 	defer n.job.wg.Done()
@@ -307,6 +341,9 @@ func (n *node) handle(ctx context.Context, env envelope) (bool, error) {
 	case chunk.Data:
 		if n.idle[in] {
 			n.idle[in] = false
+		}
+		if env.sel != nil {
+			return false, n.handleSelected(in, m.Chunk, env.sel)
 		}
 		if m.Chunk.Len() == 0 { // the end of a run of chunks with More
 			putChunk(m.Chunk)

@@ -3,6 +3,8 @@ package exec
 import (
 	"context"
 	"strconv"
+	"sync"
+	"sync/atomic"
 
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
@@ -65,38 +67,106 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 // barriers, idleness, end of stream) comes to OnControl and goes to every
 // copy.
 //
-// Rows gather per copy across input chunks until a copy's chunk is full
-// (chunkRows rows), so the copies receive as few, as large chunks as a
-// single aggregate would; what is gathered goes out when the shuffle's
-// input runs dry (FlushBatch) and before any control message, so every
-// copy still sees its rows in their order relative to the watermarks and
-// barriers.
+// Rows are not copied: every copy that has rows in an input chunk receives
+// that same chunk with a selection (envelope.sel) of its rows and the key
+// hash of every row of the chunk, so it neither copies rows nor hashes
+// keys again (see selReceiver). The chunk goes back to the pool when the
+// last copy has released it. Nothing is held back: every copy sees its
+// rows in their order relative to the watermarks and barriers.
 //
-// A full chunk sent while the shuffle's input chunk has chunk.More carries
-// More too, so a batching copy waits for the rest of the batch; a copy's
-// run of such chunks ends with a chunk without More (its gathered rows, or
-// an empty chunk when it has none) once the input's batch ends, or with
-// the next control message.
+// A chunk sent while the shuffle's input chunk has chunk.More carries More
+// too (it is the same chunk), so a batching copy waits for the rest of the
+// batch; a copy's run of such chunks ends with a chunk without More (its
+// rows of the batch's last chunk, or an empty chunk when it has none) once
+// the input's batch ends, or with the next control message.
 type shuffleOp struct {
 	stateless
 	ctx      context.Context
 	keys     *keyEval
 	outs     []outlet
-	bufs     []*chunk.Chunk // per copy: the rows gathered so far (nil: none)
-	sentMore []bool         // per copy: the last message sent was a chunk with More
-	width    int            // of the rows
-	dest     []uint32       // per row of the chunk being routed: its copy
+	sentMore []bool   // per copy: the last message sent was a chunk with More
+	width    int      // of the rows
+	dest     []uint32 // per row of the chunk being routed: its copy
+	live     []int    // the copies with rows in the chunk being routed
 }
 
 func newShuffleOp(ctx context.Context, keys *keyEval, n int) *shuffleOp {
-	return &shuffleOp{ctx: ctx, keys: keys, bufs: make([]*chunk.Chunk, n), sentMore: make([]bool, n)}
+	return &shuffleOp{ctx: ctx, keys: keys, sentMore: make([]bool, n)}
 }
 
-// route fills s.dest with the copy of every row of c: the copy of a row
-// is (hash of its key >> 17) mod the number of copies, where the hash is
-// the aggregate's own key hash (keyEval), so that a checkpoint taken at a
-// parallelism restores every key into the copy that holds its state.
-func (s *shuffleOp) route(c *chunk.Chunk) ([]uint32, error) {
+// fan is one input chunk of a shuffle shared by the copies that have rows
+// in it: their selections, the key hash of every row, and a count of the
+// copies that have not yet released it. The last release returns the
+// chunk to the pool and the fan to fanPool.
+type fan struct {
+	c      *chunk.Chunk
+	refs   atomic.Int32
+	hashes []uint64
+	sels   []selection
+}
+
+var fanPool = sync.Pool{New: func() any { return new(fan) }}
+
+// selection is the rows of a shared chunk (fan) that one copy handles.
+type selection struct {
+	f    *fan
+	rows []int32 // indexes of the copy's rows in the chunk, ascending
+}
+
+// hashes returns the key hash of every row of the chunk (as keyEval.eval
+// computes it), indexed like the chunk's rows.
+func (s *selection) hashes() []uint64 { return s.f.hashes }
+
+// compact copies the selected rows into a chunk of their own (for an
+// operator that does not take selections).
+func (s *selection) compact() *chunk.Chunk {
+	c := s.f.c
+	out := getChunk(c.Width)
+	out.Partition = c.Partition
+	out.More = c.More
+	w := c.Width
+	for _, i := range s.rows {
+		out.Vals = append(out.Vals, c.Vals[int(i)*w:int(i+1)*w]...)
+		out.Ops = append(out.Ops, c.Ops[i])
+		out.Times = append(out.Times, c.Times[i])
+	}
+	return out
+}
+
+// release gives the copy's share of the chunk back; neither the chunk nor
+// the selection may be used after it.
+func (s *selection) release() {
+	f := s.f
+	s.f = nil
+	if f.refs.Add(-1) != 0 {
+		return
+	}
+	putChunk(f.c)
+	f.c = nil
+	for k := range f.sels {
+		f.sels[k] = selection{rows: f.sels[k].rows[:0]}
+	}
+	fanPool.Put(f)
+}
+
+// selReceiver is implemented by the operators that run as copies behind a
+// shuffle and read its chunks through a selection: the node calls
+// OnSelected instead of OnData for such a chunk. c is shared with the
+// other copies and stays the shuffle's: the operator must neither modify
+// it nor pass it on, and only reads the rows of rows (in their order);
+// hashes[i] is the key hash of row i of c as keyEval.eval computes it.
+// An operator that does not implement it gets the selected rows copied
+// into a chunk of its own (selection.compact).
+type selReceiver interface {
+	OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error
+}
+
+// route fills s.dest with the copy of every row of c and hs with the hash
+// of its key: the copy of a row is (hash of its key >> 17) mod the number
+// of copies, where the hash is the aggregate's own key hash (keyEval), so
+// that a checkpoint taken at a parallelism restores every key into the
+// copy that holds its state.
+func (s *shuffleOp) route(c *chunk.Chunk, hs []uint64) ([]uint32, error) {
 	n := c.Len()
 	if cap(s.dest) < n {
 		s.dest = make([]uint32, n)
@@ -114,6 +184,7 @@ func (s *shuffleOp) route(c *chunk.Chunk) ([]uint32, error) {
 			for _, col := range cols {
 				h = hashValue(h, vals[i*w+col])
 			}
+			hs[i] = h
 			if pow2 {
 				dest[i] = uint32((h >> 17) & mask)
 			} else {
@@ -127,43 +198,60 @@ func (s *shuffleOp) route(c *chunk.Chunk) ([]uint32, error) {
 		if err != nil {
 			return nil, err
 		}
+		hs[i] = h
 		dest[i] = uint32((h >> 17) % copies)
 	}
 	return dest, nil
 }
 
 func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, em *emitter) error {
-	dest, err := s.route(c)
+	more := em != nil && em.more // the input's batch goes on after c
+	s.width = c.Width
+	n := c.Len()
+	f := fanPool.Get().(*fan)
+	if cap(f.hashes) < n {
+		f.hashes = make([]uint64, n)
+	}
+	f.hashes = f.hashes[:n]
+	dest, err := s.route(c, f.hashes)
 	if err != nil {
+		fanPool.Put(f)
 		return err
 	}
-	more := em != nil && em.more // the input's batch goes on after c
-	w := c.Width
-	s.width = w
-	for i := 0; i < len(dest); {
-		k := dest[i]
-		b := s.bufs[k]
-		if b == nil {
-			b = getChunk(w)
-			s.bufs[k] = b
+	if len(f.sels) != len(s.outs) {
+		f.sels = make([]selection, len(s.outs))
+	}
+	for i, k := range dest {
+		f.sels[k].rows = append(f.sels[k].rows, int32(i))
+	}
+	live := s.live[:0]
+	for k := range f.sels {
+		if len(f.sels[k].rows) > 0 {
+			f.sels[k].f = f
+			live = append(live, k)
 		}
-		// Copy the run of rows bound for the same copy at once (fewer,
-		// larger copies; the chunk is not grown past chunkRows rows).
-		j := i + 1
-		for end := min(len(dest), i+chunkRows-b.Len()); j < end && dest[j] == k; j++ {
+	}
+	s.live = live
+	if len(live) == 0 {
+		fanPool.Put(f)
+		if !more {
+			return s.endRuns()
 		}
-		b.Vals = append(b.Vals, c.Vals[i*w:j*w]...)
-		for r := i; r < j; r++ { // runs are short: no bulk copy
-			b.Ops = append(b.Ops, c.Ops[r])
-			b.Times = append(b.Times, c.Times[r])
-		}
-		i = j
-		if len(b.Ops) >= chunkRows {
-			s.bufs[k] = nil
-			b.More = more
-			if err := s.sendTo(int(k), chunk.Message{Kind: chunk.Data, Chunk: b}); err != nil {
-				return err
-			}
+		return nil
+	}
+	// The chunk is the copies' from here on: the shuffle's node must not
+	// recycle it.
+	if em != nil {
+		em.passed = true
+	}
+	c.More = more
+	f.c = c
+	f.refs.Store(int32(len(live)))
+	// Once the last copy has its selection it may release the fan at any
+	// time: from the first send on, only live (the shuffle's) is read.
+	for _, k := range live {
+		if err := s.send(k, chunk.Message{Kind: chunk.Data, Chunk: c}, &f.sels[k]); err != nil {
+			return err
 		}
 	}
 	if !more {
@@ -172,11 +260,11 @@ func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, em *emitter) error {
 	return nil
 }
 
-// endRuns ends the run of More chunks of every copy that has no rows
-// gathered (those rows, when they go, end it) with an empty chunk.
+// endRuns ends the run of More chunks of every copy (with an empty chunk)
+// whose last message was a chunk with More.
 func (s *shuffleOp) endRuns() error {
 	for k, more := range s.sentMore {
-		if more && s.bufs[k] == nil {
+		if more {
 			if err := s.sendTo(k, chunk.Message{Kind: chunk.Data, Chunk: getChunk(s.width)}); err != nil {
 				return err
 			}
@@ -185,41 +273,23 @@ func (s *shuffleOp) endRuns() error {
 	return nil
 }
 
-// FlushBatch sends the rows gathered for every copy (the node calls it
-// when the shuffle's input runs dry).
-func (s *shuffleOp) FlushBatch(*emitter) error {
-	if err := s.flushGathered(); err != nil {
-		return err
-	}
-	return s.endRuns()
-}
+// FlushBatch ends the copies' runs of More chunks (the node calls it when
+// the shuffle's input runs dry).
+func (s *shuffleOp) FlushBatch(*emitter) error { return s.endRuns() }
 
-// flushGathered sends the rows gathered for every copy.
-func (s *shuffleOp) flushGathered() error {
-	for k, b := range s.bufs {
-		if b == nil {
-			continue
-		}
-		s.bufs[k] = nil
-		if err := s.sendTo(k, chunk.Message{Kind: chunk.Data, Chunk: b}); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+func (s *shuffleOp) sendTo(k int, m chunk.Message) error { return s.send(k, m, nil) }
 
-func (s *shuffleOp) sendTo(k int, m chunk.Message) error {
+func (s *shuffleOp) send(k int, m chunk.Message, sel *selection) error {
 	s.sentMore[k] = m.Kind == chunk.Data && m.Chunk.More
 	select {
-	case s.outs[k].ch <- envelope{in: s.outs[k].in, msg: m}:
+	case s.outs[k].ch <- envelope{in: s.outs[k].in, msg: m, sel: sel}:
 		return nil
 	case <-s.ctx.Done():
 		return s.ctx.Err()
 	}
 }
 
-// OnControl broadcasts a control message to every copy, after the rows
-// gathered before it.
+// OnControl broadcasts a control message to every copy.
 func (s *shuffleOp) OnControl(m chunk.Message) error {
 	if m.Kind == chunk.Data {
 		// The shuffle emits no rows of its own.
@@ -227,9 +297,6 @@ func (s *shuffleOp) OnControl(m chunk.Message) error {
 		return nil
 	}
 	// The control message ends any run of More chunks.
-	if err := s.flushGathered(); err != nil {
-		return err
-	}
 	for k := range s.outs {
 		if err := s.sendTo(k, m); err != nil {
 			return err

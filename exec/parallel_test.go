@@ -170,10 +170,20 @@ func TestShuffleRouting(t *testing.T) {
 						got = append(got, -1)
 						continue
 					}
-					c := env.msg.Chunk
-					if c.Len() > chunkRows {
-						t.Fatalf("copy %d got a chunk of %d rows", i, c.Len())
+					if env.sel == nil {
+						t.Fatalf("copy %d got a chunk without a selection", i)
 					}
+					for x, r := range env.sel.rows {
+						_, h, _ := ke.eval(env.msg.Chunk.Row(int(r)))
+						if env.sel.hashes()[r] != h {
+							t.Fatalf("copy %d: row %d has hash %x, want %x", i, r, env.sel.hashes()[r], h)
+						}
+						if x > 0 && env.sel.rows[x-1] >= r {
+							t.Fatalf("copy %d: selection out of order: %v", i, env.sel.rows)
+						}
+					}
+					c := env.sel.compact()
+					env.sel.release()
 					for r := range c.Len() {
 						if c.Times[r] != c.Row(r)[2].I || c.Ops[r] != chunk.Insert {
 							t.Fatalf("copy %d: row %v has time %d op %v", i, c.Row(r), c.Times[r], c.Ops[r])
@@ -186,41 +196,42 @@ func TestShuffleRouting(t *testing.T) {
 					t.Errorf("copy %d got rows %v\nwant %v", i, got, want)
 				}
 			}
-			// A lone row waits for the input to run dry.
+			// A lone row goes out at once, to its copy only.
 			c := chunk.New(3, 1)
 			c.Append(chunk.Delete, 7, sent[0])
 			if err := sh.OnData(0, c, &em); err != nil {
 				t.Fatal(err)
 			}
-			queued := 0
-			for _, ch := range chans {
-				queued += len(ch)
-			}
-			if queued != 0 {
-				t.Fatalf("%d messages sent before the input ran dry", queued)
-			}
-			if err := sh.FlushBatch(&em); err != nil {
-				t.Fatal(err)
+			if !em.passed {
+				t.Fatal("the shuffle did not take over its input chunk")
 			}
 			_, h, _ := ke.eval(sent[0])
-			ch := chans[(h>>17)%uint64(par)]
-			if len(ch) != 1 {
-				t.Fatalf("the lone row's copy has %d messages", len(ch))
+			for k, ch := range chans {
+				want := 0
+				if uint64(k) == (h>>17)%uint64(par) {
+					want = 1
+				}
+				if len(ch) != want {
+					t.Fatalf("copy %d has %d messages, want %d", k, len(ch), want)
+				}
 			}
-			if env := <-ch; env.msg.Chunk.Len() != 1 || env.msg.Chunk.Ops[0] != chunk.Delete {
-				t.Fatalf("lone row: %+v", env.msg.Chunk)
+			env := <-chans[(h>>17)%uint64(par)]
+			if got := env.sel.compact(); got.Len() != 1 || got.Ops[0] != chunk.Delete {
+				t.Fatalf("lone row: %+v", got)
 			}
+			env.sel.release()
 		})
 	}
 }
 
 // TestShuffleMoreRuns checks that the chunks the shuffle sends while its
 // input's batch goes on (chunk.More) carry More, and that every copy's
-// run of them ends — with its gathered rows or an empty chunk — when the
-// batch ends.
+// run of them ends — with its rows of the batch's last chunk or an empty
+// chunk — when the batch ends.
 func TestShuffleMoreRuns(t *testing.T) {
 	const par = 2
 	keys := []expr.Expr{col(0, "k", types.TText)}
+	ke := newKeyEval(keys)
 	sh := newShuffleOp(context.Background(), newKeyEval(keys), par)
 	chans := make([]chan envelope, par)
 	for i := range chans {
@@ -229,11 +240,15 @@ func TestShuffleMoreRuns(t *testing.T) {
 	}
 	var em emitter
 	x := 0
-	feed := func(rows int, more bool) {
+	feed := func(rows int, more bool, only int) {
 		c := chunk.New(3, rows)
-		for range rows {
-			c.Append(chunk.Insert, int64(x), types.Row{types.NewText("key-" + strconv.Itoa(x%11)), types.NewInt(0), types.NewInt(int64(x))})
+		for len(c.Ops) < rows {
+			row := types.Row{types.NewText("key-" + strconv.Itoa(x%11)), types.NewInt(0), types.NewInt(int64(x))}
 			x++
+			if _, h, _ := ke.eval(row); only >= 0 && int((h>>17)%par) != only {
+				continue
+			}
+			c.Append(chunk.Insert, int64(x), row)
 		}
 		em.more = more
 		if err := sh.OnData(0, c, &em); err != nil {
@@ -241,58 +256,112 @@ func TestShuffleMoreRuns(t *testing.T) {
 		}
 	}
 	// drain returns the messages queued for copy k: data chunks as their
-	// row count, negated when the chunk has More.
+	// row count, negated when the chunk has More, control messages as
+	// controlMsg.
+	const controlMsg = 1 << 30
 	drain := func(k int) []int {
 		var got []int
 		for len(chans[k]) > 0 {
-			c := (<-chans[k]).msg.Chunk
-			if c.More {
-				got = append(got, -c.Len())
+			env := <-chans[k]
+			if env.msg.Kind != chunk.Data {
+				got = append(got, controlMsg)
+				continue
+			}
+			n := env.msg.Chunk.Len()
+			more := env.msg.Chunk.More
+			if env.sel != nil {
+				n = len(env.sel.rows)
+				env.sel.release()
+			}
+			if more {
+				got = append(got, -n)
 			} else {
-				got = append(got, c.Len())
+				got = append(got, n)
 			}
 		}
 		return got
 	}
-	// A batch of 5000 rows in chunks of 1000: each copy fills chunks of
-	// chunkRows rows while the batch goes on.
+	// A batch of 5000 rows in chunks of 1000: every copy's chunks but the
+	// last carry More.
 	for i := range 5 {
-		feed(1000, i < 4)
+		feed(1000, i < 4, -1)
 	}
-	sawMore := false
 	for k := range par {
 		got := drain(k)
+		if len(got) != 5 {
+			t.Fatalf("copy %d: %v, want a message per input chunk", k, got)
+		}
 		for i, n := range got {
-			if n < 0 {
-				sawMore = true
-				if i == len(got)-1 && sh.bufs[k] == nil {
-					t.Errorf("copy %d: the batch ended, its run did not: %v", k, got)
-				}
+			if (n < 0) != (i < 4) || n == 0 {
+				t.Errorf("copy %d: %v", k, got)
 			}
 		}
-	}
-	if !sawMore {
-		t.Fatal("no chunk carried More while the batch went on")
 	}
 	if err := sh.FlushBatch(&em); err != nil {
 		t.Fatal(err)
 	}
 	for k := range par {
-		if got := drain(k); len(got) == 0 || got[len(got)-1] < 0 {
+		if got := drain(k); len(got) != 0 {
 			t.Errorf("copy %d after the flush: %v", k, got)
 		}
 	}
-	// A run that ends while a copy has nothing gathered: an empty chunk.
-	feed(2*chunkRows+par*chunkRows, true)
-	for k := range par {
-		drain(k)
-		putChunk(sh.bufs[k]) // as if every row had gone out in full chunks
-		sh.bufs[k] = nil
+	// A run that ends with a chunk without rows for copy 1: it gets an
+	// empty chunk, copy 0 its rows.
+	feed(100, true, -1)
+	feed(100, false, 0)
+	if got := drain(0); len(got) != 2 || got[0] >= 0 || got[1] != 100 {
+		t.Errorf("copy 0: %v", got)
 	}
-	feed(0, false)
+	if got := drain(1); len(got) != 2 || got[0] >= 0 || got[1] != 0 {
+		t.Errorf("copy 1: the end of its run was %v, want its rows and one empty chunk", got)
+	}
+	// A control message also ends runs: the copies then see no empty chunk.
+	feed(100, true, -1)
+	if err := sh.OnControl(chunk.Message{Kind: chunk.Watermark, Watermark: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.FlushBatch(&em); err != nil {
+		t.Fatal(err)
+	}
 	for k := range par {
-		if got := drain(k); fmt.Sprint(got) != "[0]" {
-			t.Errorf("copy %d: the end of its run was %v, want one empty chunk", k, got)
+		got := drain(k)
+		if len(got) != 2 || got[0] >= 0 || got[1] != controlMsg {
+			t.Errorf("copy %d: %v", k, got)
+		}
+	}
+}
+
+// TestKeyEvalHashed checks that a copy given the shuffle's hashes gets the
+// key and hash it would compute itself, for column and expression keys.
+func TestKeyEvalHashed(t *testing.T) {
+	neg, err := expr.NewNeg(col(1, "v", types.TInt64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keys := range [][]expr.Expr{
+		{col(0, "k", types.TText), col(1, "v", types.TInt64)},
+		{col(0, "k", types.TText), neg},
+	} {
+		sh := newShuffleOp(context.Background(), newKeyEval(keys), 2)
+		sh.outs = make([]outlet, 2)
+		c := chunk.New(3, 50)
+		for x := range 50 {
+			c.Append(chunk.Insert, int64(x), types.Row{types.NewText("key-" + strconv.Itoa(x%7)), types.NewInt(int64(x % 3)), types.NewInt(int64(x))})
+		}
+		hs := make([]uint64, c.Len())
+		if _, err := sh.route(c, hs); err != nil {
+			t.Fatal(err)
+		}
+		ke, kh := newKeyEval(keys), newKeyEval(keys)
+		for i := range c.Len() {
+			k1, h1, _ := ke.eval(c.Row(i))
+			k2, h2, err := kh.evalHashed(c.Row(i), hs, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h1 != h2 || !types.EqualRows(k1, k2) {
+				t.Fatalf("row %d: evalHashed gave %v %x, eval %v %x", i, k2, h2, k1, h1)
+			}
 		}
 	}
 }

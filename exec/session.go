@@ -203,8 +203,22 @@ func (o *sessionOp) unlink(i int) {
 }
 
 func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
+	return o.OnSelected(c, nil, nil, out)
+}
+
+// OnSelected applies the rows of c listed in rows (every row when rows is
+// nil), taking their key hashes from hashes when it is not nil.
+func (o *sessionOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
 	tc := o.n.Window.TimeCol
-	for i := range c.Len() {
+	n := c.Len()
+	if rows != nil {
+		n = len(rows)
+	}
+	for x := range n {
+		i := x
+		if rows != nil {
+			i = int(rows[x])
+		}
 		row := c.Row(i)
 		t := eventTime(row[tc])
 		if t == chunk.NoTime {
@@ -216,7 +230,7 @@ func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 			o.late.record(row, t, o.wm)
 			continue
 		}
-		key, h, err := o.keys.eval(row)
+		key, h, err := o.keys.evalHashed(row, hashes, i)
 		if err != nil {
 			return err
 		}

@@ -55,6 +55,29 @@ func (k *keyEval) eval(row types.Row) (types.Row, uint64, error) {
 	return k.buf, h, nil
 }
 
+// evalHashed is eval for row i of a chunk whose key hashes a shuffle has
+// computed (hashes[i]; nil: not known): it takes the hash instead of
+// computing it again.
+func (k *keyEval) evalHashed(row types.Row, hashes []uint64, i int) (types.Row, uint64, error) {
+	if hashes == nil {
+		return k.eval(row)
+	}
+	if k.cols != nil {
+		for j, c := range k.cols {
+			k.buf[j] = row[c]
+		}
+		return k.buf, hashes[i], nil
+	}
+	for j, e := range k.exprs {
+		v, err := e.Eval(nil, row)
+		if err != nil {
+			return nil, 0, err
+		}
+		k.buf[j] = v
+	}
+	return k.buf, hashes[i], nil
+}
+
 // winTable is the groups of one window (or hop pane): their keys in a
 // keyIndex and their accumulators in two slabs (aggLayout), all indexed by
 // the group's id. Ids are dense, in arrival order: a window's groups are
@@ -246,18 +269,32 @@ func (o *windowAggOp) update(t *winTable, key types.Row, h uint64, row types.Row
 	return nil
 }
 func (o *windowAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
+	return o.OnSelected(c, nil, nil, out)
+}
+
+// OnSelected applies the rows of c listed in rows (every row when rows is
+// nil), taking their key hashes from hashes when it is not nil.
+func (o *windowAggOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
 	tc := o.w.spec.TimeCol
 	lateness := o.n.Lateness
 	// Tumble: the table of the last row's window. No table is freed while
 	// a chunk is applied, and consecutive rows mostly share a window.
 	var last *winTable
-	for i := range c.Len() {
+	n := c.Len()
+	if rows != nil {
+		n = len(rows)
+	}
+	for x := range n {
+		i := x
+		if rows != nil {
+			i = int(rows[x])
+		}
 		row := c.Row(i)
 		t := eventTime(row[tc])
 		if t == chunk.NoTime {
 			continue
 		}
-		key, h, err := o.keys.eval(row)
+		key, h, err := o.keys.evalHashed(row, hashes, i)
 		if err != nil {
 			return err
 		}

@@ -98,8 +98,9 @@ type Sink struct {
 	// ReplacingMergeTree (ClickHouse sorting keys cannot be Nullable); a
 	// NULL there is stored as the type's zero value.
 	notNull []bool
-	// Buffered rows of the open epoch: values row-major plus ops.
-	vals []types.Value
+	// Buffered rows of the open epoch, already in the typed column slices
+	// clickhouse-go sends (built at the first Write), plus their ops.
+	cols []column
 	ops  []chunk.Op
 	// retry backoff, replaceable in tests.
 	backoff func(attempt int) time.Duration
@@ -331,16 +332,33 @@ func (s *Sink) Write(_ context.Context, c *chunk.Chunk) error {
 			}
 		}
 	}
-	s.vals = append(s.vals, c.Vals[:c.Len()*c.Width]...)
-	s.ops = append(s.ops, c.Ops...)
+	if s.cols == nil {
+		cols := make([]column, len(s.schema))
+		for i, col := range s.schema {
+			var err error
+			if cols[i], err = newColumn(col, col.Nullable && !s.notNull[i], s.dt64); err != nil {
+				return fmt.Errorf("clickhouse sink %s: %w", s.name, err)
+			}
+		}
+		s.cols = cols
+	}
+	n, w := c.Len(), c.Width
+	if n == 0 {
+		return nil
+	}
+	for ci, col := range s.cols {
+		col.add(c.Vals[ci:n*w], w)
+	}
+	s.ops = append(s.ops, c.Ops[:n]...)
 	return nil
 }
 
 // Commit implements connectors.Sink.
 func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
 	defer func() {
-		clear(s.vals)
-		s.vals = s.vals[:0]
+		for _, c := range s.cols {
+			c.reset()
+		}
 		s.ops = s.ops[:0]
 	}()
 	if epoch <= s.last {
@@ -434,12 +452,7 @@ func (s *Sink) insertEpoch(ctx context.Context, epoch uint64) error {
 			return err
 		}
 		for ci, c := range s.schema {
-			col, err := columnSlice(c, c.Nullable && !s.notNull[ci], s.vals, w, ci, from, to, s.dt64)
-			if err != nil {
-				b.Abort()
-				return err
-			}
-			if err := b.Column(ci).Append(col); err != nil {
+			if err := b.Column(ci).Append(s.cols[ci].block(from, to)); err != nil {
 				b.Abort()
 				return fmt.Errorf("column %s: %w", c.Name, err)
 			}
@@ -481,58 +494,89 @@ func (s *Sink) insertEpoch(ctx context.Context, epoch uint64) error {
 	return nil
 }
 
-// columnSlice builds the typed slice clickhouse-go appends for column ci of
-// rows [from, to) of the row-major vals.
-func columnSlice(c types.Column, nullable bool, vals []types.Value, w, ci, from, to int, dt64 bool) (any, error) {
-	k := to - from
-	at := func(i int) types.Value { return vals[(from+i)*w+ci] }
-	switch c.Type.Kind {
-	case types.Bool:
-		return fill(k, nullable, at, func(v types.Value) uint8 { return uint8(v.I & 1) }), nil
-	case types.Int16:
-		return fill(k, nullable, at, func(v types.Value) int16 { return int16(v.I) }), nil
-	case types.Int32:
-		return fill(k, nullable, at, func(v types.Value) int32 { return int32(v.I) }), nil
-	case types.Int64, types.Interval:
-		return fill(k, nullable, at, func(v types.Value) int64 { return v.I }), nil
-	case types.Float32:
-		return fill(k, nullable, at, func(v types.Value) float32 { return float32(math.Float64frombits(uint64(v.I))) }), nil
-	case types.Float64:
-		return fill(k, nullable, at, func(v types.Value) float64 { return math.Float64frombits(uint64(v.I)) }), nil
-	case types.Date:
-		return fill(k, nullable, at, func(v types.Value) time.Time { return time.Unix(v.I*86400, 0).UTC() }), nil
-	case types.Timestamp, types.TimestampTZ:
-		if dt64 {
-			return fill(k, nullable, at, func(v types.Value) time.Time { return time.UnixMicro(v.I).UTC() }), nil
-		}
-		return fill(k, nullable, at, func(v types.Value) time.Time { return time.Unix(types.FloorDiv(v.I, 1e6), 0).UTC() }), nil
-	case types.Text, types.Numeric, types.Bytea, types.JSONB:
-		return fill(k, nullable, at, func(v types.Value) string { return v.S }), nil
-	}
-	return nil, fmt.Errorf("column %s: type %s cannot be written to ClickHouse", c.Name, c.Type)
+// column buffers one column of the open epoch as the typed slice
+// clickhouse-go appends: []T, or []*T with nil for NULL when nullable.
+// Converting at Write keeps no row-major copy of the values (which the
+// garbage collector would have to scan) and no second pass at commit.
+type column interface {
+	// add appends vals[0], vals[stride], vals[2*stride], ...
+	add(vals []types.Value, stride int)
+	// block returns rows [from, to) for a batch; it stays valid until reset.
+	block(from, to int) any
+	reset()
 }
 
-// fill returns []T, or []*T with nil for NULL when nullable. A NULL in a
-// column that is not nullable becomes the zero value.
-func fill[T any](k int, nullable bool, at func(int) types.Value, conv func(types.Value) T) any {
-	if !nullable {
-		out := make([]T, k)
-		for i := range out {
-			if v := at(i); !v.IsNull() {
-				out[i] = conv(v)
-			}
+type typedColumn[T any] struct {
+	vals     []T
+	null     []bool // nullable columns only
+	nullable bool
+	conv     func(types.Value) T
+}
+
+func (c *typedColumn[T]) add(vals []types.Value, stride int) {
+	for i := 0; i < len(vals); i += stride {
+		v := vals[i]
+		var x T
+		isNull := v.IsNull()
+		if !isNull {
+			x = c.conv(v)
 		}
-		return out
+		c.vals = append(c.vals, x)
+		if c.nullable {
+			c.null = append(c.null, isNull)
+		}
 	}
-	out := make([]*T, k)
-	backing := make([]T, k)
+}
+
+func (c *typedColumn[T]) block(from, to int) any {
+	if !c.nullable {
+		return c.vals[from:to]
+	}
+	out := make([]*T, to-from)
 	for i := range out {
-		if v := at(i); !v.IsNull() {
-			backing[i] = conv(v)
-			out[i] = &backing[i]
+		if !c.null[from+i] {
+			out[i] = &c.vals[from+i]
 		}
 	}
 	return out
+}
+
+func (c *typedColumn[T]) reset() {
+	clear(c.vals) // drop references to strings
+	c.vals, c.null = c.vals[:0], c.null[:0]
+}
+
+func col[T any](nullable bool, conv func(types.Value) T) column {
+	return &typedColumn[T]{nullable: nullable, conv: conv}
+}
+
+// newColumn returns the buffer of a column of type c.Type. A NULL in a
+// column that is not nullable is stored as the zero value.
+func newColumn(c types.Column, nullable, dt64 bool) (column, error) {
+	switch c.Type.Kind {
+	case types.Bool:
+		return col(nullable, func(v types.Value) uint8 { return uint8(v.I & 1) }), nil
+	case types.Int16:
+		return col(nullable, func(v types.Value) int16 { return int16(v.I) }), nil
+	case types.Int32:
+		return col(nullable, func(v types.Value) int32 { return int32(v.I) }), nil
+	case types.Int64, types.Interval:
+		return col(nullable, func(v types.Value) int64 { return v.I }), nil
+	case types.Float32:
+		return col(nullable, func(v types.Value) float32 { return float32(math.Float64frombits(uint64(v.I))) }), nil
+	case types.Float64:
+		return col(nullable, func(v types.Value) float64 { return math.Float64frombits(uint64(v.I)) }), nil
+	case types.Date:
+		return col(nullable, func(v types.Value) time.Time { return time.Unix(v.I*86400, 0).UTC() }), nil
+	case types.Timestamp, types.TimestampTZ:
+		if dt64 {
+			return col(nullable, func(v types.Value) time.Time { return time.UnixMicro(v.I).UTC() }), nil
+		}
+		return col(nullable, func(v types.Value) time.Time { return time.Unix(types.FloorDiv(v.I, 1e6), 0).UTC() }), nil
+	case types.Text, types.Numeric, types.Bytea, types.JSONB:
+		return col(nullable, func(v types.Value) string { return v.S }), nil
+	}
+	return nil, fmt.Errorf("column %s: type %s cannot be written to ClickHouse", c.Name, c.Type)
 }
 
 // LastCommitted implements connectors.Sink.

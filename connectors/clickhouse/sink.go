@@ -346,8 +346,13 @@ func (s *Sink) Write(_ context.Context, c *chunk.Chunk) error {
 	if n == 0 {
 		return nil
 	}
-	for ci, col := range s.cols {
-		col.add(c.Vals[ci:n*w], w)
+	// Row by row: each row's values share cache lines, so one pass over
+	// the chunk touches each of them once.
+	for r := range n {
+		row := c.Vals[r*w : r*w+len(s.cols)]
+		for ci, col := range s.cols {
+			col.add(row[ci])
+		}
 	}
 	s.ops = append(s.ops, c.Ops[:n]...)
 	return nil
@@ -499,8 +504,8 @@ func (s *Sink) insertEpoch(ctx context.Context, epoch uint64) error {
 // Converting at Write keeps no row-major copy of the values (which the
 // garbage collector would have to scan) and no second pass at commit.
 type column interface {
-	// add appends vals[0], vals[stride], vals[2*stride], ...
-	add(vals []types.Value, stride int)
+	// add appends one value.
+	add(v types.Value)
 	// block returns rows [from, to) for a batch; it stays valid until reset.
 	block(from, to int) any
 	reset()
@@ -513,18 +518,15 @@ type typedColumn[T any] struct {
 	conv     func(types.Value) T
 }
 
-func (c *typedColumn[T]) add(vals []types.Value, stride int) {
-	for i := 0; i < len(vals); i += stride {
-		v := vals[i]
-		var x T
-		isNull := v.IsNull()
-		if !isNull {
-			x = c.conv(v)
-		}
-		c.vals = append(c.vals, x)
-		if c.nullable {
-			c.null = append(c.null, isNull)
-		}
+func (c *typedColumn[T]) add(v types.Value) {
+	var x T
+	isNull := v.IsNull()
+	if !isNull {
+		x = c.conv(v)
+	}
+	c.vals = append(c.vals, x)
+	if c.nullable {
+		c.null = append(c.null, isNull)
 	}
 }
 

@@ -448,12 +448,22 @@ func (w *ckptOp) OnBarrier(epoch uint64, out *emitter) error {
 	return nil
 }
 
-// ckptBatchOp is the ckptOp of a batching operator: it passes FlushBatch on.
-type ckptBatchOp struct{ *ckptOp }
+// wrapped implements wrapper: the node asks the operator inside which
+// optional hooks (batcher, selReceiver) it has, and calls them through
+// the ckptOp methods below so that they mark the state changed.
+func (w *ckptOp) wrapped() operator { return w.operator }
 
-func (w ckptBatchOp) FlushBatch(out *emitter) error {
+// FlushBatch is called only when the wrapped operator is a batcher.
+func (w *ckptOp) FlushBatch(out *emitter) error {
 	w.dirty = true
 	return w.operator.(batcher).FlushBatch(out)
+}
+
+// OnSelected is called only when the wrapped operator is a selReceiver
+// (an aggregate copy behind a shuffle; never a terminal).
+func (w *ckptOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
+	w.dirty = true
+	return w.operator.(selReceiver).OnSelected(c, rows, hashes, out)
 }
 
 func (w *ckptOp) term() bool { return w.mat != nil || w.sink != nil }
@@ -804,12 +814,6 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 			c.ops = append(c.ops, w)
 		}
 		n.op = w
-		if _, ok := w.operator.(batcher); ok {
-			// Keep the node's input-ran-dry flush reaching a batching
-			// operator (updating GROUP BY, shuffle): without it their
-			// updates would wait for the next watermark or barrier.
-			n.op = ckptBatchOp{w}
-		}
 	}
 	for i, s := range j.sources {
 		c.srcs = append(c.srcs, s)

@@ -74,3 +74,31 @@ func TestIdleOperatorKeepsItsCheckpointPart(t *testing.T) {
 	}
 	h.expect("g", "a 2\nb 1")
 }
+
+// The checkpoint wrapper hides none of the optional hooks of the operator
+// it runs, and offers none that operator lacks.
+func TestCheckpointWrapperKeepsOptionalHooks(t *testing.T) {
+	wrap := func(op operator) operator { return &ckptOp{operator: op} }
+	for _, c := range []struct {
+		name       string
+		op         operator
+		batch, sel bool
+	}{
+		{"group by", &groupAggOp{}, true, true},
+		{"window", &windowAggOp{}, true, true},
+		{"session", &sessionOp{}, true, true},
+		{"filter", &filterOp{}, false, false},
+	} {
+		_, directB := c.op.(batcher)
+		_, directS := c.op.(selReceiver)
+		if directB != c.batch || directS != c.sel {
+			t.Fatalf("%s: the test's expectations are stale (batcher %v, selReceiver %v)", c.name, directB, directS)
+		}
+		if _, ok := has[batcher](wrap(c.op)); ok != c.batch {
+			t.Errorf("%s behind checkpoints: batcher = %v, want %v", c.name, ok, c.batch)
+		}
+		if _, ok := has[selReceiver](wrap(c.op)); ok != c.sel {
+			t.Errorf("%s behind checkpoints: selReceiver = %v, want %v", c.name, ok, c.sel)
+		}
+	}
+}

@@ -115,6 +115,26 @@ type batcher interface {
 	FlushBatch(out *emitter) error
 }
 
+// wrapper is implemented by an operator that runs another (ckptOp). It
+// implements every optional hook (batcher, selReceiver) and forwards it;
+// has reports which ones the operator inside really has.
+type wrapper interface{ wrapped() operator }
+
+// has returns op as a T when op — or, through wrappers, the operator it
+// runs — implements T.
+func has[T any](op operator) (T, bool) {
+	t, ok := op.(T)
+	if !ok {
+		return t, false
+	}
+	inner := op
+	for w, isW := inner.(wrapper); isW; w, isW = inner.(wrapper) {
+		inner = w.wrapped()
+	}
+	_, ok = inner.(T)
+	return t, ok
+}
+
 // controlReceiver is implemented by terminal operators (materialize, sink)
 // that consume the control messages a node would forward downstream.
 type controlReceiver interface {
@@ -265,7 +285,7 @@ func (n *node) handleSelected(in int, c *chunk.Chunk, sel *selection) error {
 	n.em.passed = false
 	n.em.more = c.More
 	var err error
-	if r, ok := n.op.(selReceiver); ok {
+	if r, ok := has[selReceiver](n.op); ok {
 		err = r.OnSelected(c, sel.rows, sel.hashes(), &n.em)
 		if err == nil && n.em.passed {
 			err = fmt.Errorf("operator %s passed on a shared chunk", n.name)
@@ -307,7 +327,7 @@ func (n *node) run(ctx context.Context) {
 			}
 			if err == nil && !done && !more && len(n.inbox) == 0 && env.msg.Kind == chunk.Data {
 				// The input ran dry: let a batching operator emit.
-				if b, ok := n.op.(batcher); ok {
+				if b, ok := has[batcher](n.op); ok {
 					if err = b.FlushBatch(&n.em); err == nil {
 						err = n.em.flush()
 					}

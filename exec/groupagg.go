@@ -213,15 +213,8 @@ func (o *groupAggOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, o
 	if o.last != nil {
 		now = o.j.e.now().UnixMicro()
 	}
-	n := c.Len()
-	if rows != nil {
-		n = len(rows)
-	}
-	for x := range n {
-		i := x
-		if rows != nil {
-			i = int(rows[x])
-		}
+	for x := range selLen(c, rows) {
+		i := selRow(rows, x)
 		row := c.Row(i)
 		key, h, err := o.keys.evalHashed(row, hashes, i)
 		if err != nil {

@@ -161,6 +161,22 @@ type selReceiver interface {
 	OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error
 }
 
+// selLen is how many rows OnSelected visits, and selRow the index in c of
+// the x-th of them (rows nil: every row of c, in order).
+func selLen(c *chunk.Chunk, rows []int32) int {
+	if rows != nil {
+		return len(rows)
+	}
+	return c.Len()
+}
+
+func selRow(rows []int32, x int) int {
+	if rows != nil {
+		return int(rows[x])
+	}
+	return x
+}
+
 // route fills s.dest with the copy of every row of c and hs with the hash
 // of its key: the copy of a row is (hash of its key >> 17) mod the number
 // of copies, where the hash is the aggregate's own key hash (keyEval), so

@@ -331,18 +331,26 @@ func (s *viewStore) apply(op chunk.Op, row types.Row) (old, stored types.Row) {
 func (s *viewStore) markMulti(e *rowEntry[multiRow]) {
 	if s.track && !e.val.dirty {
 		e.val.dirty = true
-		if len(s.mdirty) >= 2*s.multi.len()+4096 {
-			live := s.mdirty[:0]
-			for _, x := range s.mdirty {
-				if x.val.row != nil {
-					live = append(live, x)
-				}
-			}
-			clear(s.mdirty[len(live):])
-			s.mdirty = live
-		}
-		s.mdirty = append(s.mdirty, e)
+		s.mdirty = append(pruneDirty(s.mdirty, s.multi.len(), func(x *rowEntry[multiRow]) bool { return x.val.row == nil }), e)
 	}
+}
+
+// pruneDirty drops the dead entries (removed keys or rows) from a dirty
+// list once it has outgrown twice the live entries: keys inserted and
+// removed again between captures would otherwise pile up (amortised; the
+// list stays within twice the live entries).
+func pruneDirty[T any](list []*rowEntry[T], live int, dead func(*rowEntry[T]) bool) []*rowEntry[T] {
+	if len(list) < 2*live+4096 {
+		return list
+	}
+	kept := list[:0]
+	for _, x := range list {
+		if !dead(x) {
+			kept = append(kept, x)
+		}
+	}
+	clear(list[len(kept):])
+	return kept
 }
 
 func (s *viewStore) applyKeyed(op chunk.Op, row types.Row) (old, stored types.Row) {
@@ -394,19 +402,7 @@ func (s *viewStore) applyKeyed(op chunk.Op, row types.Row) (old, stored types.Ro
 func (s *viewStore) markKeyed(e *rowEntry[keyedRow]) {
 	if s.track && !e.val.dirty {
 		e.val.dirty = true
-		if len(s.dirty) >= 2*s.keyed.len()+4096 {
-			// Keys inserted and removed again left dead entries: drop them
-			// (amortised; the list stays within twice the live entries).
-			live := s.dirty[:0]
-			for _, x := range s.dirty {
-				if x.val.row != nil {
-					live = append(live, x)
-				}
-			}
-			clear(s.dirty[len(live):])
-			s.dirty = live
-		}
-		s.dirty = append(s.dirty, e)
+		s.dirty = append(pruneDirty(s.dirty, s.keyed.len(), func(x *rowEntry[keyedRow]) bool { return x.val.row == nil }), e)
 	}
 }
 

@@ -210,15 +210,8 @@ func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 // nil), taking their key hashes from hashes when it is not nil.
 func (o *sessionOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
 	tc := o.n.Window.TimeCol
-	n := c.Len()
-	if rows != nil {
-		n = len(rows)
-	}
-	for x := range n {
-		i := x
-		if rows != nil {
-			i = int(rows[x])
-		}
+	for x := range selLen(c, rows) {
+		i := selRow(rows, x)
 		row := c.Row(i)
 		t := eventTime(row[tc])
 		if t == chunk.NoTime {

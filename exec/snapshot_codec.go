@@ -229,15 +229,21 @@ var viewBufs = sync.Pool{New: func() any { b := make([]byte, 0, viewChunk+4<<10)
 // viewStore.captureBase, with its watermark, in the format restoreView
 // reads, to w in chunks.
 func writeViewBase(w io.Writer, wm int64, rows []viewChange) error {
+	return writeViewRows(w, binary.AppendVarint(nil, wm), rows, func(b []byte, c viewChange) []byte {
+		return binary.AppendVarint(appendRow(b, c.row), c.n)
+	})
+}
+
+// writeViewRows writes head, the number of rows, and each row as enc
+// encodes it, to w in pieces of about viewChunk bytes.
+func writeViewRows(w io.Writer, head []byte, rows []viewChange, enc func([]byte, viewChange) []byte) error {
 	bp := viewBufs.Get().(*[]byte)
 	defer viewBufs.Put(bp)
-	b := (*bp)[:0]
+	b := append((*bp)[:0], head...)
 	defer func() { *bp = b[:0] }()
-	b = binary.AppendVarint(b, wm)
 	b = binary.AppendUvarint(b, uint64(len(rows)))
 	for _, c := range rows {
-		b = appendRow(b, c.row)
-		b = binary.AppendVarint(b, c.n)
+		b = enc(b, c)
 		if len(b) >= viewChunk {
 			if _, err := w.Write(b); err != nil {
 				return err
@@ -252,23 +258,9 @@ func writeViewBase(w io.Writer, wm int64, rows []viewChange) error {
 // writeViewDelta writes changes captured by viewStore.captureDelta as
 // (count, row) pairs, applied in order by restoreViewDelta.
 func writeViewDelta(w io.Writer, changes []viewChange) error {
-	bp := viewBufs.Get().(*[]byte)
-	defer viewBufs.Put(bp)
-	b := (*bp)[:0]
-	defer func() { *bp = b[:0] }()
-	b = binary.AppendUvarint(b, uint64(len(changes)))
-	for _, c := range changes {
-		b = binary.AppendVarint(b, c.n)
-		b = appendRow(b, c.row)
-		if len(b) >= viewChunk {
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-			b = b[:0]
-		}
-	}
-	_, err := w.Write(b)
-	return err
+	return writeViewRows(w, nil, changes, func(b []byte, c viewChange) []byte {
+		return appendRow(binary.AppendVarint(b, c.n), c.row)
+	})
 }
 
 // restoreView replaces a view's contents with a snapshot's.

@@ -280,15 +280,8 @@ func (o *windowAggOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, 
 	// Tumble: the table of the last row's window. No table is freed while
 	// a chunk is applied, and consecutive rows mostly share a window.
 	var last *winTable
-	n := c.Len()
-	if rows != nil {
-		n = len(rows)
-	}
-	for x := range n {
-		i := x
-		if rows != nil {
-			i = int(rows[x])
-		}
+	for x := range selLen(c, rows) {
+		i := selRow(rows, x)
 		row := c.Row(i)
 		t := eventTime(row[tc])
 		if t == chunk.NoTime {

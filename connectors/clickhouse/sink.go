@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -100,8 +99,10 @@ type Sink struct {
 	notNull []bool
 	// Buffered rows of the open epoch, already in the typed column slices
 	// clickhouse-go sends (built at the first Write), plus their ops.
-	cols []column
+	cols []*column
 	ops  []chunk.Op
+	// extra holds the bookkeeping columns of one block, reused.
+	extra extraCols
 	// retry backoff, replaceable in tests.
 	backoff func(attempt int) time.Duration
 }
@@ -333,7 +334,7 @@ func (s *Sink) Write(_ context.Context, c *chunk.Chunk) error {
 		}
 	}
 	if s.cols == nil {
-		cols := make([]column, len(s.schema))
+		cols := make([]*column, len(s.schema))
 		for i, col := range s.schema {
 			var err error
 			if cols[i], err = newColumn(col, col.Nullable && !s.notNull[i], s.dt64); err != nil {
@@ -346,14 +347,11 @@ func (s *Sink) Write(_ context.Context, c *chunk.Chunk) error {
 	if n == 0 {
 		return nil
 	}
-	// Row by row: each row's values share cache lines, so one pass over
-	// the chunk touches each of them once.
-	for r := range n {
-		row := c.Vals[r*w : r*w+len(s.cols)]
-		for ci, col := range s.cols {
-			col.add(row[ci])
-		}
+	at := 0
+	for _, col := range s.cols {
+		at = col.grow(n)
 	}
+	fillRows(s.cols, at, c.Vals, w, n)
 	s.ops = append(s.ops, c.Ops[:n]...)
 	return nil
 }
@@ -462,30 +460,7 @@ func (s *Sink) insertEpoch(ctx context.Context, epoch uint64) error {
 				return fmt.Errorf("column %s: %w", c.Name, err)
 			}
 		}
-		k := to - from
-		epochs := make([]uint64, k)
-		for i := range epochs {
-			epochs[i] = epoch
-		}
-		extra := []any{epochs}
-		switch s.mode {
-		case replacing:
-			ver := make([]uint64, k)
-			del := make([]uint8, k)
-			for i := range ver {
-				ver[i] = epoch<<24 | uint64(from+i)
-				if s.ops[from+i] == chunk.Delete {
-					del[i] = 1
-				}
-			}
-			extra = append(extra, ver, del)
-		case signed:
-			sign := make([]int8, k)
-			for i := range sign {
-				sign[i] = int8(s.ops[from+i])
-			}
-			extra = append(extra, sign)
-		}
+		extra := s.extra.fill(s.mode, epoch, from, s.ops[from:to])
 		for i, e := range extra {
 			if err := b.Column(w + i).Append(e); err != nil {
 				b.Abort()
@@ -499,90 +474,46 @@ func (s *Sink) insertEpoch(ctx context.Context, epoch uint64) error {
 	return nil
 }
 
-// column buffers one column of the open epoch as the typed slice
-// clickhouse-go appends: []T, or []*T with nil for NULL when nullable.
-// Converting at Write keeps no row-major copy of the values (which the
-// garbage collector would have to scan) and no second pass at commit.
-type column interface {
-	// add appends one value.
-	add(v types.Value)
-	// block returns rows [from, to) for a batch; it stays valid until reset.
-	block(from, to int) any
-	reset()
-}
-
-type typedColumn[T any] struct {
-	vals     []T
-	null     []bool // nullable columns only
-	nullable bool
-	conv     func(types.Value) T
-}
-
-func (c *typedColumn[T]) add(v types.Value) {
-	var x T
-	isNull := v.IsNull()
-	if !isNull {
-		x = c.conv(v)
-	}
-	c.vals = append(c.vals, x)
-	if c.nullable {
-		c.null = append(c.null, isNull)
-	}
-}
-
-func (c *typedColumn[T]) block(from, to int) any {
-	if !c.nullable {
-		return c.vals[from:to]
-	}
-	out := make([]*T, to-from)
-	for i := range out {
-		if !c.null[from+i] {
-			out[i] = &c.vals[from+i]
-		}
-	}
-	return out
-}
-
-func (c *typedColumn[T]) reset() {
-	clear(c.vals) // drop references to strings
-	c.vals, c.null = c.vals[:0], c.null[:0]
-}
-
-func col[T any](nullable bool, conv func(types.Value) T) column {
-	return &typedColumn[T]{nullable: nullable, conv: conv}
-}
-
-// newColumn returns the buffer of a column of type c.Type. A NULL in a
-// column that is not nullable is stored as the zero value.
-func newColumn(c types.Column, nullable, dt64 bool) (column, error) {
-	switch c.Type.Kind {
-	case types.Bool:
-		return col(nullable, func(v types.Value) uint8 { return uint8(v.I & 1) }), nil
-	case types.Int16:
-		return col(nullable, func(v types.Value) int16 { return int16(v.I) }), nil
-	case types.Int32:
-		return col(nullable, func(v types.Value) int32 { return int32(v.I) }), nil
-	case types.Int64, types.Interval:
-		return col(nullable, func(v types.Value) int64 { return v.I }), nil
-	case types.Float32:
-		return col(nullable, func(v types.Value) float32 { return float32(math.Float64frombits(uint64(v.I))) }), nil
-	case types.Float64:
-		return col(nullable, func(v types.Value) float64 { return math.Float64frombits(uint64(v.I)) }), nil
-	case types.Date:
-		return col(nullable, func(v types.Value) time.Time { return time.Unix(v.I*86400, 0).UTC() }), nil
-	case types.Timestamp, types.TimestampTZ:
-		if dt64 {
-			return col(nullable, func(v types.Value) time.Time { return time.UnixMicro(v.I).UTC() }), nil
-		}
-		return col(nullable, func(v types.Value) time.Time { return time.Unix(types.FloorDiv(v.I, 1e6), 0).UTC() }), nil
-	case types.Text, types.Numeric, types.Bytea, types.JSONB:
-		return col(nullable, func(v types.Value) string { return v.S }), nil
-	}
-	return nil, fmt.Errorf("column %s: type %s cannot be written to ClickHouse", c.Name, c.Type)
-}
-
 // LastCommitted implements connectors.Sink.
 func (s *Sink) LastCommitted(context.Context) (uint64, error) { return s.last, nil }
 
 // Close implements connectors.Sink.
 func (s *Sink) Close() error { return s.conn.Close() }
+
+// extraCols are the bookkeeping columns of a block, reused from block to
+// block.
+type extraCols struct {
+	epoch, ver []uint64
+	del        []uint8
+	sign       []int8
+}
+
+// fill sets the columns for a block of ops starting at row from of the
+// epoch and returns them in the order of extraColumns.
+func (x *extraCols) fill(m mode, epoch uint64, from int, ops []chunk.Op) []any {
+	k := len(ops)
+	x.epoch = x.epoch[:0]
+	for range k {
+		x.epoch = append(x.epoch, epoch)
+	}
+	switch m {
+	case replacing:
+		x.ver, x.del = x.ver[:0], x.del[:0]
+		for i, op := range ops {
+			x.ver = append(x.ver, epoch<<24|uint64(from+i))
+			var d uint8
+			if op == chunk.Delete {
+				d = 1
+			}
+			x.del = append(x.del, d)
+		}
+		return []any{x.epoch, x.ver, x.del}
+	case signed:
+		x.sign = x.sign[:0]
+		for _, op := range ops {
+			x.sign = append(x.sign, int8(op))
+		}
+		return []any{x.epoch, x.sign}
+	}
+	return []any{x.epoch}
+}

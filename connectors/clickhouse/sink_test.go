@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,5 +248,138 @@ func TestSinkRebuildReplacesEarlierOutput(t *testing.T) {
 	}
 	if n != 110 || lo != 50 || hi != 159 {
 		t.Fatalf("table holds %d rows with ids %d..%d, want 110 rows 50..159", n, lo, hi)
+	}
+}
+
+// TestSinkEveryType writes every SQL type the sink accepts, nullable and
+// not, with NULLs, across several chunks and blocks, and reads each value
+// back from ClickHouse as text.
+func TestSinkEveryType(t *testing.T) {
+	addr := serviceAddr(t)
+	ctx := context.Background()
+	kinds := []types.Type{types.TBool, types.TInt16, types.TInt32, types.TInt64, types.TInterval, types.TFloat32, types.TFloat64,
+		types.TDate, types.TTimestamp, types.TTimestampTZ, types.TText, types.TNumeric, types.TBytea, types.TJSONB}
+	var sch types.Schema
+	for _, k := range kinds {
+		sch = append(sch, types.Column{Name: "c_" + k.String(), Type: k}, types.Column{Name: "n_" + k.String(), Type: k, Nullable: true})
+	}
+	// value i of kind k; NULL in nullable columns for every third row.
+	val := func(k types.Type, i int) types.Value {
+		switch k.Kind {
+		case types.Bool:
+			return types.NewBool(i%2 == 1)
+		case types.Int16, types.Int32, types.Int64:
+			return types.NewIntKind(k.Kind, int64(i*100-7))
+		case types.Interval:
+			return types.NewIntervalMicros(int64(i) * 1e6)
+		case types.Float32:
+			return types.NewFloat32(float64(i) + 0.5)
+		case types.Float64:
+			return types.NewFloat(float64(i) / 4)
+		case types.Date:
+			return types.NewDate(int64(19000 + i))
+		case types.Timestamp:
+			return types.NewTimestamp(int64(1764417600+i)*1e6 + 999_999) // floored to the second
+		case types.TimestampTZ:
+			return types.NewTimestampTZ(int64(1764417600+i) * 1e6)
+		case types.Numeric:
+			return types.Value{K: types.Numeric, S: fmt.Sprintf("%d.25", i)}
+		case types.Bytea:
+			return types.NewBytea([]byte{'b', byte('0' + i%10)})
+		case types.JSONB:
+			return types.NewJSONB(fmt.Sprintf(`{"i":%d}`, i))
+		}
+		return types.NewText(fmt.Sprintf("t-%d", i))
+	}
+	want := func(k types.Type, i int) string {
+		switch k.Kind {
+		case types.Bool:
+			return fmt.Sprint(i % 2)
+		case types.Int16, types.Int32, types.Int64:
+			return fmt.Sprint(i*100 - 7)
+		case types.Interval:
+			return fmt.Sprint(int64(i) * 1e6)
+		case types.Float32:
+			return fmt.Sprint(float64(i) + 0.5)
+		case types.Float64:
+			return fmt.Sprint(float64(i) / 4)
+		case types.Date:
+			return time.Unix(int64(19000+i)*86400, 0).UTC().Format("2006-01-02")
+		case types.Timestamp, types.TimestampTZ:
+			return time.Unix(int64(1764417600+i), 0).UTC().Format("2006-01-02 15:04:05")
+		case types.Numeric:
+			return fmt.Sprintf("%d.25", i)
+		case types.Bytea:
+			return string([]byte{'b', byte('0' + i%10)})
+		case types.JSONB:
+			return fmt.Sprintf(`{"i":%d}`, i)
+		}
+		return fmt.Sprintf("t-%d", i)
+	}
+	c, _ := connectors.Lookup("clickhouse")
+	table := fmt.Sprintf("every_type_%d", rand.Uint32())
+	sk, err := c.OpenSink(ctx, connectors.SinkSpec{Name: "types", Schema: sch, AppendOnly: true,
+		Options: map[string]string{"addr": addr, "table": table, "create_table": "true", "batch_size": "40"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sk.Close()
+	const n = 100
+	for from := 0; from < n; from += 30 {
+		ch := chunk.New(len(sch), 30)
+		for i := from; i < min(n, from+30); i++ {
+			row := make(types.Row, 0, len(sch))
+			for _, k := range kinds {
+				v := val(k, i)
+				nv := v
+				if i%3 == 0 {
+					nv = types.NullValue
+				}
+				row = append(row, v, nv)
+			}
+			ch.Append(chunk.Insert, chunk.NoTime, row)
+		}
+		if err := sk.Write(ctx, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sk.Commit(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	conn := rawConn(t, addr)
+	var cols []string
+	for _, col := range sch {
+		cols = append(cols, "ifNull(toString("+QuoteIdent(col.Name)+"), 'NULL')")
+	}
+	r, err := conn.Query(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+QuoteIdent(table)+" ORDER BY "+QuoteIdent("c_"+types.TInt64.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	i := 0
+	for ; r.Next(); i++ {
+		got := make([]string, len(sch))
+		dest := make([]any, len(sch))
+		for j := range got {
+			dest[j] = &got[j]
+		}
+		if err := r.Scan(dest...); err != nil {
+			t.Fatal(err)
+		}
+		for j, k := range kinds {
+			w, wn := want(k, i), want(k, i)
+			if i%3 == 0 {
+				wn = "NULL"
+			}
+			if got[2*j] != w || got[2*j+1] != wn {
+				t.Errorf("row %d, %s: got %q and %q, want %q and %q", i, k, got[2*j], got[2*j+1], w, wn)
+			}
+		}
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if i != n {
+		t.Fatalf("%d rows, want %d", i, n)
 	}
 }

@@ -5,8 +5,9 @@
 //
 // Options: addr (host:port of the native protocol), database (default
 // "default"), table, create_table 'true'|'false' (default false), user
-// (default "default"), password, batch_size (rows per INSERT block, default
-// 100000), flush_interval (accepted for compatibility; rows are sent when
+// (default "default"), password, batch_size (most rows per INSERT block,
+// default 100000; a larger epoch goes out as equal blocks, so no tiny
+// tail part is made), flush_interval (accepted for compatibility; rows are sent when
 // their epoch commits, so the checkpoint interval is what bounds latency).
 //
 // # Tables
@@ -19,7 +20,8 @@
 // for a retraction), the key columns stored without Nullable (sorting keys
 // cannot be Nullable; a NULL key is stored as the zero value), read as `SELECT ... FROM t FINAL WHERE _sluice_deleted
 // = 0`; for updating input without a key, MergeTree with _sluice_sign Int8
-// (+1/-1), read with sum(_sluice_sign). Timestamps are DateTime (seconds) on
+// (+1/-1), read with sum(_sluice_sign). Timestamps are DateTime (seconds,
+// floored) on
 // servers before 20.1 and DateTime64(6, 'UTC') from 20.1 on; NUMERIC is
 // String (exact text), INTERVAL is Int64 microseconds, BOOLEAN UInt8,
 // JSONB and BYTEA String. A table created by the user must have the
@@ -32,7 +34,7 @@
 // on non-replicated tables, so the sink keeps its own commit log, the table
 // <table>__sluice_commits (sink, epoch, rows, committed_at). Write buffers
 // the rows of the open epoch in memory; Commit(epoch) inserts them tagged
-// with _sluice_epoch = epoch, in blocks of batch_size, and then appends
+// with _sluice_epoch = epoch, in blocks of at most batch_size, and then appends
 // (sink, epoch) to the commit log. On open, LastCommitted is the highest
 // epoch in the log, and rows with a higher _sluice_epoch (an epoch that was
 // being inserted when the process died) are removed with ALTER TABLE ...

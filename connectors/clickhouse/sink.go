@@ -65,7 +65,7 @@ func (Connector) SinkOptions() []connectors.OptionSpec {
 		{Name: "create_table", Default: "false", Doc: "create the table from the view's columns", Valid: connectors.OneOf("true", "false")},
 		{Name: "user", Default: "default", Doc: "user name"},
 		{Name: "password", Doc: "password"},
-		{Name: "batch_size", Default: "100000", Doc: "rows per INSERT block", Valid: validPositive},
+		{Name: "batch_size", Default: "100000", Doc: "most rows per INSERT block; a larger epoch is split into equal blocks", Valid: validPositive},
 		{Name: "flush_interval", Default: "1s", Doc: "accepted for compatibility: rows are sent when their epoch commits", Valid: validDuration},
 	}
 }
@@ -443,13 +443,20 @@ func (s *Sink) insertSQL() string {
 	return b.String()
 }
 
-// insertEpoch sends the buffered rows in blocks of batchSize.
+// insertEpoch sends the buffered rows in blocks of at most batchSize.
 func (s *Sink) insertEpoch(ctx context.Context, epoch uint64) error {
 	n := len(s.ops)
 	w := len(s.schema)
 	q := s.insertSQL()
-	for from := 0; from < n; from += s.batchSize {
-		to := min(n, from+s.batchSize)
+	// Equal blocks of at most batchSize rows: an epoch of 100 352 rows is
+	// two inserts of 50 176, not one of 100 000 and a tiny part of 352.
+	size := n
+	if n > s.batchSize {
+		blocks := (n + s.batchSize - 1) / s.batchSize
+		size = (n + blocks - 1) / blocks
+	}
+	for from := 0; from < n; from += size {
+		to := min(n, from+size)
 		b, err := s.conn.PrepareBatch(ctx, q)
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -96,9 +97,14 @@ func procSeconds() float64 {
 // ev/s, ev/cpu-s (events per CPU second of the process, getrusage: on a
 // shared machine the steadier number) and cores (CPU seconds per wall
 // second); ratio is ev/s of w2 over w1, cpu-ratio the same for ev/cpu-s
-// (what the shuffle and merge cost: 1 means free). Run with
+// (what the shuffle and merge cost: 1 means free), both over the summed
+// times; ratio-median and cpu-ratio-median are the medians over iterations
+// of the same ratios of one iteration's two runs, which ran back to back.
+// On this 2-core VM a setting's rate varies by ±20% from one run to the
+// next (w1 more than w2: its collector shares its one core), so read the
+// medians of many iterations:
 //
-//	go test -run xxx -bench Scaling -benchtime 3x ./exec/
+//	go test -run xxx -bench Scaling -benchtime 8x ./exec/
 //
 // on a quiet machine: another process on one of the two cores halves w2.
 // $SLUICE_SCALE_WORKERS=1 (or 2) runs only that setting, for a CPU profile
@@ -107,16 +113,23 @@ func BenchmarkScaling(b *testing.B) {
 	for _, q := range scaleQueries {
 		b.Run(q.name, func(b *testing.B) {
 			var runs [2]scaleRun
+			var pairs, cpuPairs []float64 // per iteration: w2 over w1
 			for b.Loop() {
+				var it [2]scaleRun
 				for i, w := range scaleWorkers() {
 					if w == 0 {
 						continue
 					}
 					wall, cpu, busy := runScaled(b, w, q.plan(), q.key)
+					it[i] = scaleRun{wall: wall, cpu: cpu, busy: busy, events: float64(scaleEvents)}
 					runs[i].wall += wall
 					runs[i].cpu += cpu
 					runs[i].busy += busy
 					runs[i].events += float64(scaleEvents)
+				}
+				if it[0].events > 0 && it[1].events > 0 {
+					pairs = append(pairs, it[1].evPerSec()/it[0].evPerSec())
+					cpuPairs = append(cpuPairs, it[1].evPerCPUSec()/it[0].evPerCPUSec())
 				}
 			}
 			for i, r := range runs {
@@ -132,10 +145,22 @@ func BenchmarkScaling(b *testing.B) {
 			if runs[0].events > 0 && runs[1].events > 0 {
 				b.ReportMetric(runs[1].evPerSec()/runs[0].evPerSec(), "ratio")
 				b.ReportMetric(runs[1].evPerCPUSec()/runs[0].evPerCPUSec(), "cpu-ratio")
+				b.ReportMetric(median(pairs), "ratio-median")
+				b.ReportMetric(median(cpuPairs), "cpu-ratio-median")
 			}
 			b.ReportMetric(0, "ns/op") // the time of both runs together means nothing
 		})
 	}
+}
+
+// median returns the median of xs (which it sorts).
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // scaleWorkers is the settings BenchmarkScaling runs: both, or only the

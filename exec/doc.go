@@ -77,4 +77,11 @@
 // writer ends with its job. Drop stops one job; Close stops all of them and
 // waits for every goroutine. A panic or error inside an operator fails only
 // its job (ViewStats.Error) and is logged.
+//
+// # Profiling
+//
+// Every node's goroutine (sources included) carries the pprof labels job
+// and node, so a CPU profile splits by operator: `go tool pprof -tags`
+// lists each node's share, `-tagfocus node=materialize` keeps one. The
+// samples without labels are the runtime's (mostly garbage collection).
 package exec

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"runtime/pprof"
 	"sync"
 
 	"github.com/sluice-db/sluice/exec/chunk"
@@ -317,6 +318,9 @@ func (n *node) run(ctx context.Context) {
 		}
 	}()
 	n.em.ctx = ctx
+	// CPU profiles attribute the node's samples to it: go tool pprof
+	// -tagfocus node=... (or -tags for the split by job and node).
+	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("job", n.job.name, "node", n.name)))
 	for {
 		select {
 		case env := <-n.inbox:

@@ -59,6 +59,8 @@ type Config struct {
 	PGTLSCert, PGTLSKey string
 	// ShutdownTimeout bounds the final checkpoint and sink flush on SIGTERM.
 	ShutdownTimeout time.Duration
+	// Pprof serves Go's profiles at /debug/pprof/ on the HTTP address.
+	Pprof bool
 }
 
 // Flag describes one configuration setting, for --help and the README.
@@ -202,6 +204,9 @@ func newFlagSet(cfg *Config, out io.Writer) (*flag.FlagSet, []Flag) {
 	str(&cfg.PGTLSCert, "pg-tls-cert", "", "PEM certificate file: enables TLS on the Postgres endpoint (with --pg-tls-key)")
 	str(&cfg.PGTLSKey, "pg-tls-key", "", "PEM private key file for --pg-tls-cert")
 	dur(&cfg.ShutdownTimeout, "shutdown-timeout", DefaultShutdownTimeout, "on SIGTERM/SIGINT, how long the final checkpoint and sink flush may take")
+	const pprofUsage = "serve Go profiles at /debug/pprof/ on --http-addr (CPU samples carry job and node labels); off because they show internals and a CPU profile costs CPU while it runs"
+	fs.BoolVar(&cfg.Pprof, "pprof", false, pprofUsage)
+	docs = append(docs, Flag{"pprof", EnvName("pprof"), "false", pprofUsage})
 	return fs, docs
 }
 

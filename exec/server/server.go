@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -56,7 +57,8 @@ type Addrs struct{ PG, HTTP string }
 
 // NewHTTPHandler returns the HTTP API: POST /ingest/{source},
 // GET /subscribe/{view}, GET /live/{view} (a page showing the view live
-// from /subscribe), GET /metrics, GET /healthz, GET /readyz.
+// from /subscribe), GET /metrics, GET /healthz, GET /readyz, and with
+// cfg.Pprof GET /debug/pprof/ (net/http/pprof).
 // Subscription streams end when streams is cancelled.
 func NewHTTPHandler(streams context.Context, cfg Config, d Deps) http.Handler {
 	now := d.Now
@@ -78,6 +80,13 @@ func NewHTTPHandler(streams context.Context, cfg Config, d Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	if cfg.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	if d.Subscriber != nil {
 		mux.Handle("GET /subscribe/{view}", &sseHandler{sub: d.Subscriber, logger: d.Logger, streams: streams, keepalive: 15 * time.Second})
 		mux.HandleFunc("GET /live/{view}", func(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"sync"
@@ -396,5 +397,34 @@ func TestLivePageScript(t *testing.T) {
 	out, err := exec.Command(node, "testdata/live_test.js", "live.html").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "live page ok") {
 		t.Fatalf("live page script: %v\n%s", err, out)
+	}
+}
+
+// TestPprofOnlyWhenAsked: /debug/pprof/ is served with --pprof and is a
+// 404 without it.
+func TestPprofOnlyWhenAsked(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		args := []string{}
+		if on {
+			args = append(args, "--pprof")
+		}
+		cfg, err := Load(args, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(NewHTTPHandler(context.Background(), cfg, Deps{DB: &fakeDB{}, Registry: prometheus.NewRegistry()}))
+		res, err := http.Get(srv.URL + "/debug/pprof/goroutine?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		srv.Close()
+		switch {
+		case on && (res.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile")):
+			t.Errorf("--pprof: status %d, body %.80q", res.StatusCode, body)
+		case !on && res.StatusCode != http.StatusNotFound:
+			t.Errorf("without --pprof: status %d, want 404", res.StatusCode)
+		}
 	}
 }

@@ -574,12 +574,22 @@ func TestCrashBeforeDurableWriteKeepsPreviousCheckpoint(t *testing.T) {
 // checks that base plus deltas, encoded and restored, give the contents.
 func TestViewStoreDeltasRebuildContents(t *testing.T) {
 	schema := types.Schema{{Name: "k", Type: types.TText}, {Name: "w", Type: types.TInt64}, {Name: "v", Type: types.TInt64}}
-	for _, key := range [][]int{{0, 1}, {1}, nil} {
-		t.Run(fmt.Sprint(key), func(t *testing.T) {
+	for _, tc := range []struct {
+		key        []int
+		appendOnly bool
+		deletes    int // the round from which a multiset store sees retractions
+	}{
+		{key: []int{0, 1}}, {key: []int{1}}, {key: nil},
+		{appendOnly: true, deletes: 1 << 30}, // as the planner promises: inserts only
+		{appendOnly: true, deletes: 12},      // a retraction turns it into a multiset
+	} {
+		key := tc.key
+		t.Run(fmt.Sprintf("%v/appendOnly=%v/deletes=%d", key, tc.appendOnly, tc.deletes), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(7, uint64(len(key))))
 			r := newRelation("v", schema, false)
 			r.key = key
-			r.store = newViewStore(key)
+			r.appendOnly = tc.appendOnly
+			r.store = newViewStoreFor(key, tc.appendOnly)
 			r.store.track = true
 			live := map[string]types.Row{} // keyed: key -> row; multiset: unused
 			var multi []types.Row
@@ -602,7 +612,7 @@ func TestViewStoreDeltasRebuildContents(t *testing.T) {
 						row2 := copyRow(row)
 						row2[2] = types.NewInt(int64(rng.IntN(100)))
 						c.Append(chunk.Insert, 0, row2)
-					case key == nil && len(multi) > 0 && rng.IntN(3) == 0:
+					case key == nil && round >= tc.deletes && len(multi) > 0 && rng.IntN(3) == 0:
 						c.Append(chunk.Delete, 0, multi[rng.IntN(len(multi))])
 					default:
 						c.Append(chunk.Insert, 0, row)
@@ -648,6 +658,7 @@ func TestViewStoreDeltasRebuildContents(t *testing.T) {
 				// Restore into a fresh relation and compare.
 				r2 := newRelation("v", schema, false)
 				r2.key = key
+				r2.appendOnly = tc.appendOnly
 				if err := restoreView(r2, base); err != nil {
 					t.Fatal(err)
 				}
@@ -679,6 +690,9 @@ func TestViewStoreDeltasRebuildContents(t *testing.T) {
 			}
 			if key != nil && superseded == 0 {
 				t.Error("no superseded rows counted")
+			}
+			if tc.appendOnly && r.store.appendOnly != (tc.deletes > 30) {
+				t.Errorf("store append-only %v after the run", r.store.appendOnly)
 			}
 		})
 	}

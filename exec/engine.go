@@ -228,7 +228,7 @@ func (e *Engine) AdvanceWatermark(name string, micros int64) error {
 func (e *Engine) StartView(ctx context.Context, m *plan.Materialize) error {
 	r := newRelation(m.Name, m.Schema(), false)
 	r.key = m.Key
-	r.store = newViewStore(m.Key)
+	r.store = newViewStoreFor(m.Key, m.AppendOnly)
 	r.appendOnly = m.AppendOnly
 	j := e.newJob(m.Name, "view")
 	r.job = j

@@ -220,7 +220,12 @@ func (ix *relIndex) lookup(key types.Row) []types.Row {
 }
 
 // viewStore keeps a view's contents: by key when key columns are given,
-// else as a multiset of rows.
+// else as a multiset of rows, or, for a view the planner marks append-only
+// (no key: windows emitted when they close, inserts only), as a plain list
+// of rows in arrival order: no hashing, no map, and a checkpoint's delta is
+// the rows after the last capture. A retraction reaching an append-only
+// store (the planner says none can) turns it into a multiset first, so
+// contents stay right regardless.
 //
 // Stored rows are shared with readers (snapshots, subscriptions, lookups,
 // the checkpoint writer) and never change once a reader may hold them:
@@ -242,6 +247,12 @@ type viewStore struct {
 
 	gen     atomic.Uint64 // bumped whenever stored rows are handed out
 	indexed bool          // indexes hold stored rows: never overwrite one
+
+	// appendOnly mode: app holds the rows; captured is how many of them
+	// the last capture covered.
+	appendOnly bool
+	app        []types.Row
+	captured   int
 
 	track  bool
 	dirty  []*rowEntry[keyedRow]
@@ -287,6 +298,39 @@ func newViewStore(key []int) *viewStore {
 	return s
 }
 
+// newViewStoreFor returns the store of a view with the given key that is
+// (or is not) append-only.
+func newViewStoreFor(key []int, appendOnly bool) *viewStore {
+	if !appendOnly || len(key) > 0 {
+		return newViewStore(key)
+	}
+	return &viewStore{appendOnly: true}
+}
+
+// toMultiset turns an append-only store into a multiset one, keeping what
+// the last capture covered as captured (n0) and the rest as changes.
+func (s *viewStore) toMultiset() {
+	s.multi = newRowMap[multiRow](len(s.app))
+	for i, row := range s.app {
+		h := hashRow(row)
+		e := s.multi.get(h, row)
+		if e == nil {
+			e = s.multi.insert(h, row)
+			e.val.row = row
+		}
+		e.val.n++
+		if i < s.captured {
+			e.val.n0++
+		}
+	}
+	s.multi.each(func(e *rowEntry[multiRow]) {
+		if e.val.n != e.val.n0 {
+			s.markMulti(e)
+		}
+	})
+	s.appendOnly, s.app, s.captured = false, nil, 0
+}
+
 // sameKey reports whether rows a and b have equal key columns.
 func (s *viewStore) sameKey(a, b types.Row) bool {
 	for i, c := range s.key {
@@ -300,6 +344,14 @@ func (s *viewStore) sameKey(a, b types.Row) bool {
 func (s *viewStore) apply(op chunk.Op, row types.Row) (old, stored types.Row) {
 	if s.keyed != nil {
 		return s.applyKeyed(op, row)
+	}
+	if s.appendOnly {
+		if op == chunk.Insert {
+			cp := copyRow(row)
+			s.app = append(s.app, cp)
+			return nil, cp
+		}
+		s.toMultiset()
 	}
 	h := hashRow(row)
 	e := s.multi.get(h, row)
@@ -410,6 +462,9 @@ func (s *viewStore) markKeyed(e *rowEntry[keyedRow]) {
 // The caller holds the relation's lock, read or write.
 func (s *viewStore) rows() []types.Row {
 	s.gen.Add(1)
+	if s.appendOnly {
+		return append([]types.Row(nil), s.app...)
+	}
 	var out []types.Row
 	if s.keyed != nil {
 		out = make([]types.Row, 0, s.keyed.len())
@@ -433,6 +488,14 @@ func (s *viewStore) rows() []types.Row {
 // would drop). The caller holds the relation's write lock.
 func (s *viewStore) captureDelta(width int) (out []viewChange, superseded int) {
 	s.gen.Add(1)
+	if s.appendOnly {
+		out = make([]viewChange, 0, len(s.app)-s.captured)
+		for _, row := range s.app[s.captured:] {
+			out = append(out, viewChange{n: 1, row: row})
+		}
+		s.captured = len(s.app)
+		return out, 0
+	}
 	if s.keyed != nil {
 		out = make([]viewChange, 0, len(s.gone)+len(s.dirty))
 		superseded = 2 * len(s.gone)
@@ -483,6 +546,14 @@ func (s *viewStore) captureDelta(width int) (out []viewChange, superseded int) {
 func (s *viewStore) captureBase() []viewChange {
 	s.gen.Add(1)
 	var out []viewChange
+	if s.appendOnly {
+		out = make([]viewChange, 0, len(s.app))
+		for _, row := range s.app {
+			out = append(out, viewChange{n: 1, row: row})
+		}
+		s.captured = len(s.app)
+		return out
+	}
 	if s.keyed != nil {
 		out = make([]viewChange, 0, s.keyed.len())
 		s.keyed.each(func(e *rowEntry[keyedRow]) {
@@ -502,10 +573,14 @@ func (s *viewStore) captureBase() []viewChange {
 	return out
 }
 
-// len is the number of distinct stored rows.
+// len is the number of distinct stored rows (of stored rows, for an
+// append-only store).
 func (s *viewStore) len() int {
 	if s.keyed != nil {
 		return s.keyed.len()
+	}
+	if s.appendOnly {
+		return len(s.app)
 	}
 	return s.multi.len()
 }

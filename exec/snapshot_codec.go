@@ -268,7 +268,7 @@ func restoreView(r *relation, b []byte) error {
 	d := &snapDec{b: b}
 	wm := d.varint()
 	n := d.count(2)
-	s := newViewStore(r.key)
+	s := newViewStoreFor(r.key, r.appendOnly)
 	for range n {
 		row, k := d.row(), d.varint()
 		if d.err != nil {
@@ -278,7 +278,12 @@ func restoreView(r *relation, b []byte) error {
 			continue
 		}
 		_, stored := s.apply(chunk.Insert, row)
-		if s.multi != nil {
+		switch {
+		case s.appendOnly:
+			for range k - 1 { // a base written by a multiset store counts copies
+				s.apply(chunk.Insert, row)
+			}
+		case s.multi != nil:
 			e := s.multi.get(hashRow(stored), stored)
 			e.val.n = k
 		}

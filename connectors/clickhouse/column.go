@@ -49,7 +49,6 @@ type column struct {
 	f64      []float64
 	tm       []time.Time
 	str      []string
-	rows     int
 }
 
 // newColumn returns the buffer of a column of type c.Type.
@@ -83,11 +82,8 @@ func newColumn(c types.Column, nullable, dt64 bool) (*column, error) {
 	return col, nil
 }
 
-// grow extends the buffer by n rows, to be set by fillRows, and returns the
-// index of the first.
-func (c *column) grow(n int) int {
-	at := c.rows
-	c.rows += n
+// grow extends the buffer by n rows, to be set by fillRows.
+func (c *column) grow(n int) {
 	switch c.kind {
 	case kBool:
 		c.u8 = extend(c.u8, n)
@@ -109,7 +105,6 @@ func (c *column) grow(n int) int {
 	if c.nullable {
 		c.null = extend(c.null, n)
 	}
-	return at
 }
 
 func extend[T any](s []T, n int) []T { return slices.Grow(s, n)[:len(s)+n] }
@@ -200,5 +195,4 @@ func (c *column) reset() {
 	clear(c.str) // drop references to the chunks' strings
 	c.null, c.u8, c.i16, c.i32, c.i64 = c.null[:0], c.u8[:0], c.i16[:0], c.i32[:0], c.i64[:0]
 	c.f32, c.f64, c.tm, c.str = c.f32[:0], c.f64[:0], c.tm[:0], c.str[:0]
-	c.rows = 0
 }

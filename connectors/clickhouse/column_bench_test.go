@@ -41,10 +41,7 @@ func BenchmarkSinkWrite(b *testing.B) {
 				b.Fatal(err)
 			}
 			if (i+1)*chunkRows%epochRows == 0 {
-				for _, col := range s.cols {
-					col.reset()
-				}
-				s.ops = s.ops[:0]
+				s.dropBuffered()
 			}
 		}
 	}

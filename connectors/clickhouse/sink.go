@@ -347,9 +347,9 @@ func (s *Sink) Write(_ context.Context, c *chunk.Chunk) error {
 	if n == 0 {
 		return nil
 	}
-	at := 0
+	at := len(s.ops) // every column holds as many rows as ops
 	for _, col := range s.cols {
-		at = col.grow(n)
+		col.grow(n)
 	}
 	fillRows(s.cols, at, c.Vals, w, n)
 	s.ops = append(s.ops, c.Ops[:n]...)
@@ -358,12 +358,7 @@ func (s *Sink) Write(_ context.Context, c *chunk.Chunk) error {
 
 // Commit implements connectors.Sink.
 func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
-	defer func() {
-		for _, c := range s.cols {
-			c.reset()
-		}
-		s.ops = s.ops[:0]
-	}()
+	defer s.dropBuffered()
 	if epoch <= s.last {
 		return nil // a replayed epoch the table already holds
 	}
@@ -404,6 +399,14 @@ func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
 		s.rebuilding = false
 	}
 	return nil
+}
+
+// dropBuffered empties the open epoch's buffers, keeping their capacity.
+func (s *Sink) dropBuffered() {
+	for _, c := range s.cols {
+		c.reset()
+	}
+	s.ops = s.ops[:0]
 }
 
 // Rebuild implements connectors.Rebuilder: the next committed epoch

@@ -77,19 +77,26 @@ func open(t testing.TB, addr, table string, appendOnly bool, key []int) *Sink {
 	return s.(*Sink)
 }
 
+// writeEpochs writes and commits epochs from..to, epoch e holding rows
+// (e-1)*100 to e*100.
+func writeEpochs(t *testing.T, s *Sink, from, to int) {
+	t.Helper()
+	for e := from; e <= to; e++ {
+		if err := s.Write(context.Background(), rows((e-1)*100, e*100)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(context.Background(), uint64(e)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestSinkExactlyOnceAcrossCrash(t *testing.T) {
 	addr := serviceAddr(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("res `q` %d", rand.Uint32()) // needs quoting
 	s1 := open(t, addr, table, true, nil)
-	for e := 1; e <= 2; e++ {
-		if err := s1.Write(ctx, rows((e-1)*100, e*100)); err != nil {
-			t.Fatal(err)
-		}
-		if err := s1.Commit(ctx, uint64(e)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeEpochs(t, s1, 1, 2)
 	// Epoch 3 is inserted but the process dies before its commit record.
 	if err := s1.Write(ctx, rows(200, 300)); err != nil {
 		t.Fatal(err)
@@ -105,14 +112,7 @@ func TestSinkExactlyOnceAcrossCrash(t *testing.T) {
 		t.Fatalf("last committed %d, want 2", last)
 	}
 	// Replay from the checkpoint: epochs 2 and 3, then 4.
-	for e := 2; e <= 4; e++ {
-		if err := s2.Write(ctx, rows((e-1)*100, e*100)); err != nil {
-			t.Fatal(err)
-		}
-		if err := s2.Commit(ctx, uint64(e)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeEpochs(t, s2, 2, 4)
 	conn := rawConn(t, addr)
 	q := "SELECT id, k, window_end, total, _sluice_epoch FROM default." + QuoteIdent(table) + " ORDER BY id"
 	r, err := conn.Query(ctx, q)
@@ -211,14 +211,7 @@ func TestSinkRebuildReplacesEarlierOutput(t *testing.T) {
 	ctx := context.Background()
 	table := fmt.Sprintf("rebuild_%d", rand.Uint32())
 	s1 := open(t, addr, table, true, nil)
-	for e := 1; e <= 2; e++ {
-		if err := s1.Write(ctx, rows((e-1)*100, e*100)); err != nil {
-			t.Fatal(err)
-		}
-		if err := s1.Commit(ctx, uint64(e)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeEpochs(t, s1, 1, 2)
 	s1.Close()
 
 	s2 := open(t, addr, table, true, nil)

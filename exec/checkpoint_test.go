@@ -369,20 +369,26 @@ func TestRecoveryEqualsUninterruptedRun(t *testing.T) {
 				}
 			}
 			r.waitDone()
-			got := r.contents()
-			for _, v := range ckViews {
-				if got[v.name] != want[v.name] {
-					t.Errorf("view %s differs from the uninterrupted run:\n%s", v.name, diffLines(got[v.name], want[v.name]))
-				}
-			}
-			if gs := sink.rows(); gs != wantSink {
-				t.Errorf("sink output differs from the uninterrupted run:\n%s", diffLines(gs, wantSink))
-			}
+			checkSameAsUninterrupted(t, r.contents(), want, sink.rows(), wantSink)
 			if getGate(g).committed == nil {
 				t.Error("the source never got a durable position committed")
 			}
 			r.crash()
 		})
+	}
+}
+
+// checkSameAsUninterrupted compares the views' contents and the sink's
+// output after crashes and restarts with those of the uninterrupted run.
+func checkSameAsUninterrupted(t *testing.T, got, want map[string]string, gotSink, wantSink string) {
+	t.Helper()
+	for _, v := range ckViews {
+		if got[v.name] != want[v.name] {
+			t.Errorf("view %s differs from the uninterrupted run:\n%s", v.name, diffLines(got[v.name], want[v.name]))
+		}
+	}
+	if gotSink != wantSink {
+		t.Errorf("sink output differs from the uninterrupted run:\n%s", diffLines(gotSink, wantSink))
 	}
 }
 
@@ -558,15 +564,7 @@ func TestCrashBeforeDurableWriteKeepsPreviousCheckpoint(t *testing.T) {
 		}
 	}
 	r2.waitDone()
-	got := r2.contents()
-	for _, v := range ckViews {
-		if got[v.name] != want[v.name] {
-			t.Errorf("view %s differs from the uninterrupted run:\n%s", v.name, diffLines(got[v.name], want[v.name]))
-		}
-	}
-	if gs := sink.rows(); gs != wantSink {
-		t.Errorf("sink output differs from the uninterrupted run:\n%s", diffLines(gs, wantSink))
-	}
+	checkSameAsUninterrupted(t, r2.contents(), want, sink.rows(), wantSink)
 }
 
 // TestViewStoreDeltasRebuildContents applies random changes to keyed and

@@ -45,6 +45,14 @@ func newDirectOp(t *testing.T, h *harness, n *plan.GroupAgg) *directOp {
 // changes feeds (op, ws seconds, n) rows as one chunk.
 func (d *directOp) changes(t *testing.T, rows ...[3]float64) {
 	t.Helper()
+	if err := feedChanges(d.o, d.out, rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// feedChanges feeds (op, ws seconds, n) rows (op < 0: a retraction) to o
+// as one chunk, then flushes its batch.
+func feedChanges(o *groupAggOp, out *emitter, rows [][3]float64) error {
 	c := getChunk(2)
 	for _, r := range rows {
 		op := chunk.Insert
@@ -53,12 +61,10 @@ func (d *directOp) changes(t *testing.T, rows ...[3]float64) {
 		}
 		c.Append(op, sec(r[1]), types.Row{types.NewTimestamp(sec(r[1])), types.NewInt(int64(r[2]))})
 	}
-	if err := d.o.OnData(0, c, d.out); err != nil {
-		t.Fatal(err)
+	if err := o.OnData(0, c, out); err != nil {
+		return err
 	}
-	if err := d.o.FlushBatch(d.out); err != nil {
-		t.Fatal(err)
-	}
+	return o.FlushBatch(out)
 }
 
 func (d *directOp) watermark(t *testing.T, s float64) {
@@ -334,18 +340,7 @@ func FuzzRestoreGroupState(f *testing.F) {
 	ttl.TTL = micros(60)
 	plans := []*plan.GroupAgg{maxPerWindow(wsNInput, nil), ttl, maxPerWindow(wsNInput, &plan.WindowBound{Col: 0, Closes: micros(10)})}
 	feed := func(o *groupAggOp, out *emitter, rows [][3]float64) error {
-		c := getChunk(2)
-		for _, r := range rows {
-			op := chunk.Insert
-			if r[0] < 0 {
-				op = chunk.Delete
-			}
-			c.Append(op, sec(r[1]), types.Row{types.NewTimestamp(sec(r[1])), types.NewInt(int64(r[2]))})
-		}
-		if err := o.OnData(0, c, out); err != nil {
-			return err
-		}
-		if err := o.FlushBatch(out); err != nil {
+		if err := feedChanges(o, out, rows); err != nil {
 			return err
 		}
 		_, err := o.OnWatermark(sec(r2(rows)), out)

@@ -309,6 +309,13 @@ func (n *node) handleSelected(in int, c *chunk.Chunk, sel *selection) error {
 	return err
 }
 
+// labelGoroutine labels the calling goroutine with its job and node, so
+// CPU profiles attribute its samples to them: go tool pprof -tags (the
+// split by job and node) or -tagfocus node=....
+func labelGoroutine(ctx context.Context, j *job, node string) {
+	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("job", j.name, "node", node)))
+}
+
 // run is the node's goroutine.
 func (n *node) run(ctx context.Context) {
 	defer n.job.wg.Done()
@@ -318,9 +325,7 @@ func (n *node) run(ctx context.Context) {
 		}
 	}()
 	n.em.ctx = ctx
-	// CPU profiles attribute the node's samples to it: go tool pprof
-	// -tagfocus node=... (or -tags for the split by job and node).
-	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("job", n.job.name, "node", n.name)))
+	labelGoroutine(ctx, n.job, n.name)
 	for {
 		select {
 		case env := <-n.inbox:

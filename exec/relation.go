@@ -220,10 +220,10 @@ func (ix *relIndex) lookup(key types.Row) []types.Row {
 }
 
 // viewStore keeps a view's contents: by key when key columns are given,
-// else as a multiset of rows, or, for a view the planner marks append-only
-// (no key: windows emitted when they close, inserts only), as a plain list
-// of rows in arrival order: no hashing, no map, and a checkpoint's delta is
-// the rows after the last capture. A retraction reaching an append-only
+// else as a multiset of rows, or, for an unkeyed view the planner marks
+// append-only (a filter or projection over a source: inserts only), as a
+// plain list of rows in arrival order: no hashing, no map, and a
+// checkpoint's delta is the rows after the last capture. A retraction reaching an append-only
 // store (the planner says none can) turns it into a multiset first, so
 // contents stay right regardless.
 //
@@ -489,12 +489,7 @@ func (s *viewStore) rows() []types.Row {
 func (s *viewStore) captureDelta(width int) (out []viewChange, superseded int) {
 	s.gen.Add(1)
 	if s.appendOnly {
-		out = make([]viewChange, 0, len(s.app)-s.captured)
-		for _, row := range s.app[s.captured:] {
-			out = append(out, viewChange{n: 1, row: row})
-		}
-		s.captured = len(s.app)
-		return out, 0
+		return s.captureApp(), 0
 	}
 	if s.keyed != nil {
 		out = make([]viewChange, 0, len(s.gone)+len(s.dirty))
@@ -547,12 +542,8 @@ func (s *viewStore) captureBase() []viewChange {
 	s.gen.Add(1)
 	var out []viewChange
 	if s.appendOnly {
-		out = make([]viewChange, 0, len(s.app))
-		for _, row := range s.app {
-			out = append(out, viewChange{n: 1, row: row})
-		}
-		s.captured = len(s.app)
-		return out
+		s.captured = 0
+		return s.captureApp()
 	}
 	if s.keyed != nil {
 		out = make([]viewChange, 0, s.keyed.len())
@@ -570,6 +561,17 @@ func (s *viewStore) captureBase() []viewChange {
 	clear(s.dirty)
 	clear(s.mdirty)
 	s.dirty, s.mdirty, s.gone, s.mgone = s.dirty[:0], s.mdirty[:0], nil, nil
+	return out
+}
+
+// captureApp returns an append-only store's rows since the last capture,
+// which they now belong to.
+func (s *viewStore) captureApp() []viewChange {
+	out := make([]viewChange, 0, len(s.app)-s.captured)
+	for _, row := range s.app[s.captured:] {
+		out = append(out, viewChange{n: 1, row: row})
+	}
+	s.captured = len(s.app)
 	return out
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,7 +195,7 @@ func (s *sourceNode) run(ctx context.Context) {
 			s.j.fail(fmt.Errorf("source %s panicked: %v", s.scan.Name, r))
 		}
 	}()
-	pprof.SetGoroutineLabels(pprof.WithLabels(ctx, pprof.Labels("job", s.j.name, "node", "source "+s.scan.Name)))
+	labelGoroutine(ctx, s.j, "source "+s.scan.Name)
 	var err error
 	if s.reader != nil {
 		err = s.runReader(ctx)

@@ -29,7 +29,10 @@ func driverJar(t *testing.T) string {
 		return p
 	}
 	home, _ := os.UserHomeDir()
-	jar := filepath.Join(home, ".m2", "repository", "org", "postgresql", "postgresql", driverVersion, "postgresql-"+driverVersion+".jar")
+	// Named to Maven explicitly below: its default repository follows the
+	// JVM's user.home (the password file, not $HOME) and settings.xml.
+	repo := filepath.Join(home, ".m2", "repository")
+	jar := filepath.Join(repo, "org", "postgresql", "postgresql", driverVersion, "postgresql-"+driverVersion+".jar")
 	if _, err := os.Stat(jar); err == nil {
 		return jar
 	}
@@ -41,7 +44,7 @@ func driverJar(t *testing.T) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "mvn", "-q", "dependency:get", "-Dartifact=org.postgresql:postgresql:"+driverVersion).CombinedOutput()
+	out, err := exec.CommandContext(ctx, "mvn", "-q", "dependency:get", "-Dmaven.repo.local="+repo, "-Dartifact=org.postgresql:postgresql:"+driverVersion).CombinedOutput()
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("fetch the JDBC driver: %v\n%s", err, out)

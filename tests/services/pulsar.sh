@@ -38,10 +38,13 @@ ready() {
 install() {
   if [ -x "$HOME_DIR/bin/pulsar" ]; then return 0; fi
   mkdir -p "$CACHE"
-  local tgz="$HOME/.m2/repository/org/apache/pulsar/pulsar-server-distribution/$VERSION/pulsar-server-distribution-$VERSION-bin.tar.gz"
+  # The repository is named to Maven explicitly: its default follows the
+  # JVM's user.home (from the password file, not $HOME) and settings.xml.
+  local repo="$HOME/.m2/repository"
+  local tgz="$repo/org/apache/pulsar/pulsar-server-distribution/$VERSION/pulsar-server-distribution-$VERSION-bin.tar.gz"
   if [ ! -f "$tgz" ]; then
     echo "fetching pulsar-server-distribution $VERSION with maven (245 MB)" >&2
-    mvn -B -q dependency:get -Dtransitive=false \
+    mvn -B -q dependency:get -Dtransitive=false -Dmaven.repo.local="$repo" \
       -Dartifact="org.apache.pulsar:pulsar-server-distribution:$VERSION:tar.gz:bin" >&2
   fi
   echo "unpacking into $CACHE" >&2

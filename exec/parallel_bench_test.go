@@ -241,7 +241,7 @@ func BenchmarkRecovery1MOpenKeys(b *testing.B) {
 	if st.OpenWindows != 1 || len(cs) != 1 || cs[0].LastEpoch == 0 {
 		b.Fatalf("open windows %d, checkpoints %+v", st.OpenWindows, cs)
 	}
-	b.Logf("checkpoint of 1M keys: %d bytes written in %s", cs[0].LastBytes, cs[0].LastDuration)
+	b.Logf("checkpoint of 1M keys: %d bytes (its duration reads 0: the engine runs on a fake clock)", cs[0].LastBytes)
 	var total time.Duration
 	var bytes int64
 	for b.Loop() {

@@ -18,10 +18,18 @@ const chunkRows = 1024
 
 var chunkPool = sync.Pool{New: func() any { return chunk.New(0, 0) }}
 
-// getChunk returns an empty pooled chunk of the given width.
+// getChunk returns an empty pooled chunk of the given width. It does not
+// clear the values the chunk held: operators fill rows with AppendEmpty
+// (which clears the row) or Append (which overwrites it), so clearing them
+// here as well would write every value twice, and the first write to a
+// chunk last filled on another core is the costly one (the cache lines
+// move between the cores). A pooled chunk may so keep strings alive until
+// it is reused or the pool drops it at a garbage collection.
 func getChunk(width int) *chunk.Chunk {
 	c := chunkPool.Get().(*chunk.Chunk)
-	c.Reset()
+	c.Truncate(0)
+	c.Partition = -1
+	c.More = false
 	c.Width = width
 	if cap(c.Vals) < width*chunkRows {
 		c.Vals = make([]types.Value, 0, width*chunkRows)

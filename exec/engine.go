@@ -292,6 +292,9 @@ func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.No
 		return err
 	}
 	for _, n := range j.nodes {
+		if n.inline {
+			continue
+		}
 		j.wg.Add(1)
 		go n.run(j.ctx)
 	}

@@ -87,10 +87,27 @@ type envelope struct {
 	sel *selection
 }
 
-// outlet is where a node's output goes: input `in` of a downstream inbox.
+// outlet is where a node's output goes: input `in` of a downstream inbox,
+// or, when inline is set, the downstream node itself, run on the sender's
+// goroutine (see node.inline).
 type outlet struct {
-	ch chan envelope
-	in int
+	ch     chan envelope
+	in     int
+	inline *node
+}
+
+// deliver sends m to the outlet: onto the downstream inbox (blocking while
+// it is full, which is the back-pressure), or straight into an inline node.
+func (o *outlet) deliver(ctx context.Context, env envelope) error {
+	if o.inline != nil {
+		return o.inline.accept(ctx, env)
+	}
+	select {
+	case o.ch <- env:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // operator is the logic of one dataflow node. The runtime (node) calls one
@@ -251,6 +268,13 @@ type node struct {
 	// sentMore says that the last message sent was a chunk with More:
 	// the run must still be ended (see batcher).
 	sentMore bool
+	// inline says that the node has no goroutine and no inbox of its own:
+	// its single upstream calls accept for each message, on the upstream's
+	// goroutine. A cheap node whose work is a fraction of its upstream's
+	// (the shuffle in front of parallel copies) saves a hand-over from one
+	// goroutine, and often one core's caches, to another for every chunk.
+	inline bool
+	done   bool // inline: the node has handled the end of stream
 }
 
 func newNode(j *job, name string, op operator, nIn, outWidth int) *node {
@@ -279,12 +303,7 @@ func (n *node) send(ctx context.Context, m chunk.Message) error {
 		}
 		return nil
 	}
-	select {
-	case n.out.ch <- envelope{in: n.out.in, msg: m}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return n.out.deliver(ctx, envelope{in: n.out.in, msg: m})
 }
 
 // handleSelected hands the operator its rows of a chunk shared by the
@@ -337,19 +356,7 @@ func (n *node) run(ctx context.Context) {
 	for {
 		select {
 		case env := <-n.inbox:
-			more := env.msg.Kind == chunk.Data && env.msg.Chunk.More // read before handle recycles the chunk
-			done, err := n.handle(ctx, env)
-			if err == nil && !done && !more && n.sentMore {
-				err = n.endBatch(ctx)
-			}
-			if err == nil && !done && !more && len(n.inbox) == 0 && env.msg.Kind == chunk.Data {
-				// The input ran dry: let a batching operator emit.
-				if b, ok := has[batcher](n.op); ok {
-					if err = b.FlushBatch(&n.em); err == nil {
-						err = n.em.flush()
-					}
-				}
-			}
+			done, err := n.step(ctx, env, len(n.inbox) == 0)
 			if err != nil {
 				if ctx.Err() == nil {
 					n.job.fail(fmt.Errorf("operator %s: %w", n.name, err))
@@ -363,6 +370,40 @@ func (n *node) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// step handles one message; dry says that no other message is waiting
+// (the inbox is empty), so that a batching operator emits what it holds.
+func (n *node) step(ctx context.Context, env envelope, dry bool) (bool, error) {
+	more := env.msg.Kind == chunk.Data && env.msg.Chunk.More // read before handle recycles the chunk
+	done, err := n.handle(ctx, env)
+	if err == nil && !done && !more && n.sentMore {
+		err = n.endBatch(ctx)
+	}
+	if err == nil && !done && !more && dry && env.msg.Kind == chunk.Data {
+		// The input ran dry: let a batching operator emit.
+		if b, ok := has[batcher](n.op); ok {
+			if err = b.FlushBatch(&n.em); err == nil {
+				err = n.em.flush()
+			}
+		}
+	}
+	return done, err
+}
+
+// accept runs an inline node (see node.inline) on one message, on the
+// caller's goroutine; its errors are the caller's (named after the node).
+func (n *node) accept(ctx context.Context, env envelope) error {
+	if n.done {
+		return fmt.Errorf("operator %s: message after the end of stream", n.name)
+	}
+	n.em.ctx = ctx
+	done, err := n.step(ctx, env, true)
+	n.done = done
+	if err != nil {
+		return fmt.Errorf("operator %s: %w", n.name, err)
+	}
+	return nil
 }
 
 func (n *node) handle(ctx context.Context, env envelope) (bool, error) {

@@ -58,8 +58,9 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 		sh.outs = append(sh.outs, outlet{ch: c.inbox, in: 0})
 	}
 	sn := newNode(b.j, name+" shuffle", sh, 1, len(input.Schema()))
+	sn.inline = true
 	b.j.nodes = append(b.j.nodes, sn)
-	return true, b.build(input, outlet{ch: sn.inbox, in: 0})
+	return true, b.build(input, outlet{inline: sn})
 }
 
 // shuffleOp routes rows to the copies of a keyed operator by the hash of

@@ -169,12 +169,7 @@ func (s *sourceNode) attach(ctx context.Context) error {
 
 func (s *sourceNode) send(ctx context.Context, m chunk.Message) error {
 	s.sentMore = m.Kind == chunk.Data && m.Chunk.More
-	select {
-	case s.out.ch <- envelope{in: s.out.in, msg: m}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return s.out.deliver(ctx, envelope{in: s.out.in, msg: m})
 }
 
 func (s *sourceNode) tickEvery() time.Duration {

@@ -113,9 +113,19 @@ func cpuTime() time.Duration {
 // engine (closed by the caller).
 func runBench(b *testing.B, cfg Config, p plan.Node, key ...int) *Engine {
 	b.Helper()
+	e, err := runToEnd(cfg, p, key...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// runToEnd runs one view over the bench source to its end and returns the
+// engine (closed by the caller, also on error); it may run on any goroutine.
+func runToEnd(cfg Config, p plan.Node, key ...int) (*Engine, error) {
 	e := NewEngine(cfg)
 	if err := e.StartView(context.Background(), &plan.Materialize{Input: p, Name: "v", Key: key}); err != nil {
-		b.Fatal(err)
+		return e, err
 	}
 	e.mu.Lock()
 	j := e.jobs["v"]
@@ -125,10 +135,10 @@ func runBench(b *testing.B, cfg Config, p plan.Node, key ...int) *Engine {
 		done, err, ch := j.finished, j.err, j.changed
 		j.mu.Unlock()
 		if err != nil {
-			b.Fatal(err)
+			return e, err
 		}
 		if done {
-			return e
+			return e, nil
 		}
 		<-ch
 	}

@@ -2,12 +2,12 @@ package exec
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,25 +33,25 @@ var scaleEvents = func() int {
 // over the bench source (1 ms of event time apart, a little disorder).
 var scaleQueries = []struct {
 	name string
-	plan func() plan.Node
+	plan func(events int) plan.Node
 	key  []int // the view's key (updating views)
 }{
 	// A tumbling 10 s count/sum, emitted when the window closes (the query
 	// of BenchmarkParallelTumble).
-	{name: "tumble", plan: func() plan.Node {
-		return windowAgg(benchScan(scaleEvents, 1000, 1000),
+	{name: "tumble", plan: func(events int) plan.Node {
+		return windowAgg(benchScan(events, 1000, 1000),
 			plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, 0)
 	}},
 	// A hopping 60 s window sliding every 10 s with count, sum and max:
 	// more accumulators per event and six panes merged per fired window.
-	{name: "hop", plan: func() plan.Node {
-		return windowAgg(benchScan(scaleEvents, 1000, 1000),
+	{name: "hop", plan: func(events int) plan.Node {
+		return windowAgg(benchScan(events, 1000, 1000),
 			plan.WindowSpec{Kind: plan.Hop, TimeCol: 2, Size: micros(60), Slide: micros(10)}, plan.EmitOnWindowClose, 0,
 			countStar(), sumOf(col(1, "v", types.TInt64)), maxOf(col(1, "v", types.TInt64)))
 	}},
 	// An updating GROUP BY k (count, sum): every batch retracts and
 	// re-emits the changed groups, and the view applies those changes.
-	{name: "groupby", plan: func() plan.Node { return groupAggPlan(benchScan(scaleEvents, 1000, 1000)) }, key: []int{0}},
+	{name: "groupby", plan: func(events int) plan.Node { return groupAggPlan(benchScan(events, 1000, 1000)) }, key: []int{0}},
 }
 
 // scaleRun accumulates the wall and CPU time of the runs of one setting.
@@ -107,20 +107,26 @@ func procSeconds() float64 {
 //	go test -run xxx -bench Scaling -benchtime 8x ./exec/
 //
 // on a quiet machine: another process on one of the two cores halves w2.
-// $SLUICE_SCALE_WORKERS=1 (or 2) runs only that setting, for a CPU profile
+// $SLUICE_SCALE_WORKERS=1 (or 2, or split) runs only that setting, for a CPU profile
 // of it (-cpuprofile).
 func BenchmarkScaling(b *testing.B) {
 	for _, q := range scaleQueries {
 		b.Run(q.name, func(b *testing.B) {
-			var runs [2]scaleRun
-			var pairs, cpuPairs []float64 // per iteration: w2 over w1
+			var runs [3]scaleRun
+			var pairs, cpuPairs, splits, ofSplit []float64 // per iteration
 			for b.Loop() {
-				var it [2]scaleRun
+				var it [3]scaleRun
 				for i, w := range scaleWorkers() {
-					if w == 0 {
+					var wall, cpu time.Duration
+					var busy float64
+					switch {
+					case w == 0:
 						continue
+					case i == 2:
+						wall, cpu, busy = runSplit(b, q.plan, q.key)
+					default:
+						wall, cpu, busy = runScaled(b, w, q.plan(scaleEvents), q.key)
 					}
-					wall, cpu, busy := runScaled(b, w, q.plan(), q.key)
 					it[i] = scaleRun{wall: wall, cpu: cpu, busy: busy, events: float64(scaleEvents)}
 					runs[i].wall += wall
 					runs[i].cpu += cpu
@@ -131,12 +137,18 @@ func BenchmarkScaling(b *testing.B) {
 					pairs = append(pairs, it[1].evPerSec()/it[0].evPerSec())
 					cpuPairs = append(cpuPairs, it[1].evPerCPUSec()/it[0].evPerCPUSec())
 				}
+				if it[0].events > 0 && it[2].events > 0 {
+					splits = append(splits, it[2].evPerSec()/it[0].evPerSec())
+				}
+				if it[1].events > 0 && it[2].events > 0 {
+					ofSplit = append(ofSplit, it[1].evPerSec()/it[2].evPerSec())
+				}
 			}
 			for i, r := range runs {
 				if r.events == 0 {
 					continue
 				}
-				w := fmt.Sprintf("w%d-", i+1)
+				w := [...]string{"w1-", "w2-", "split-"}[i]
 				b.ReportMetric(r.evPerSec(), w+"ev/s")
 				b.ReportMetric(r.evPerCPUSec(), w+"ev/cpu-s")
 				b.ReportMetric(r.cores(), w+"cores")
@@ -148,9 +160,57 @@ func BenchmarkScaling(b *testing.B) {
 				b.ReportMetric(median(pairs), "ratio-median")
 				b.ReportMetric(median(cpuPairs), "cpu-ratio-median")
 			}
+			if len(splits) > 0 {
+				b.ReportMetric(median(splits), "split-ratio-median")
+			}
+			if len(ofSplit) > 0 {
+				b.ReportMetric(median(ofSplit), "w2-of-split-median")
+			}
 			b.ReportMetric(0, "ns/op") // the time of both runs together means nothing
 		})
 	}
+}
+
+// runSplit is the machine's own ceiling for the query on two cores: two
+// independent one-worker jobs (two engines, no shuffle and no merge), each
+// over half the events, run at once with GOMAXPROCS(2). Whatever keeps it
+// under 2x the one-worker rate (the two cores sharing the memory system,
+// the hypervisor, other tenants) caps the two-worker run as well, so
+// w2-of-split says how much of the attainable speed-up the engine's own
+// parallelism delivers.
+func runSplit(b *testing.B, mk func(events int) plan.Node, key []int) (wall, cpu time.Duration, busy float64) {
+	b.Helper()
+	runtime.GC()
+	prev := runtime.GOMAXPROCS(2)
+	defer runtime.GOMAXPROCS(prev)
+	half := [2]plan.Node{mk(scaleEvents / 2), mk(scaleEvents - scaleEvents/2)}
+	var engines [2]*Engine
+	var errs [2]error
+	start, c0, p0 := time.Now(), cpuTime(), procSeconds()
+	var wg sync.WaitGroup
+	for i := range half {
+		wg.Go(func() { engines[i], errs[i] = runToEnd(Config{Parallelism: 1, BarrierInterval: -1}, half[i], key...) })
+	}
+	wg.Wait()
+	wall, cpu = time.Since(start), cpuTime()-c0
+	runtime.GC()
+	p1 := procSeconds()
+	runtime.GC()
+	busy = max(p1-p0-(procSeconds()-p1), 0)
+	var in int64
+	for i, e := range engines {
+		if errs[i] != nil {
+			b.Fatal(errs[i])
+		}
+		for _, st := range e.ViewStats() {
+			in += st.RowsIn
+		}
+		_ = e.Close(context.Background())
+	}
+	if in != int64(scaleEvents) {
+		b.Fatalf("split runs read %d rows, want %d", in, scaleEvents)
+	}
+	return wall, cpu, busy
 }
 
 // median returns the median of xs (which it sorts).
@@ -171,8 +231,10 @@ func scaleWorkers() []int {
 		return []int{1, 0}
 	case "2":
 		return []int{0, 2}
+	case "split":
+		return []int{0, 0, 2}
 	}
-	return []int{1, 2}
+	return []int{1, 2, 2}
 }
 
 // runScaled runs p to its end with the given number of workers on as many

@@ -378,6 +378,10 @@ type ckptOp struct {
 	base       *ckPart
 	deltas     []*ckPart
 	superseded int // rows of base and deltas that later deltas replace
+	// fromEmpty says that the view was empty when its store started to
+	// track changes (a new job): its first base is empty and the first
+	// delta holds every row.
+	fromEmpty bool
 }
 
 func (w *ckptOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
@@ -829,6 +833,7 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 		// From here on the view store keeps its changes for the deltas.
 		m.rel.mu.Lock()
 		m.rel.store.track = true
+		c.term.fromEmpty = m.rel.store.len() == 0
 		m.rel.mu.Unlock()
 	}
 	return nil
@@ -961,7 +966,8 @@ const maxViewDeltas = 100
 
 // viewParts adds a view's contents to checkpoint epoch: the changes since
 // the previous checkpoint as a new delta, or a new base that replaces the
-// deltas when there is none yet, when the rows that later deltas replaced
+// deltas when there is none yet (empty, for a view that was empty when
+// its changes began to be tracked), when the rows that later deltas replaced
 // or removed outnumber the view's rows, or after maxViewDeltas deltas.
 // Only the rows are captured here (stored rows never change once handed
 // out); the checkpoint writer encodes them. Saving costs in proportion to
@@ -969,6 +975,16 @@ const maxViewDeltas = 100
 func (w *ckptOp) viewParts(epoch uint64) {
 	r := w.mat.rel
 	r.mu.Lock()
+	if w.base == nil && w.fromEmpty {
+		// Every row is a tracked change: the first checkpoint writes an
+		// empty base and the rows as a delta. The delta lists them in the
+		// order they were stored, which is (roughly) their order in
+		// memory, where a base lists them in the order of the store's
+		// hash table: the writer reads them three times as fast.
+		wm := r.lastWM
+		w.base = &ckPart{name: "tb", since: epoch, write: func(out io.Writer) error { return writeViewBase(out, wm, nil) }}
+		w.fromEmpty = false
+	}
 	if w.base == nil || w.superseded > r.store.len()+1024 || len(w.deltas) >= maxViewDeltas {
 		rows := r.store.captureBase()
 		wm := r.lastWM

@@ -382,6 +382,15 @@ type ckptOp struct {
 	// track changes (a new job): its first base is empty and the first
 	// delta holds every row.
 	fromEmpty bool
+
+	// operators with incremental state (incSnapshotter): the node part
+	// holds only the node's watermarks; the state is a base ("<name>b")
+	// plus a delta per checkpoint ("<name>d<epoch>"), as for views.
+	inc          incSnapshotter
+	incParts     bool // restore: the node part said the state is in its own parts
+	opBase       *ckPart
+	opDeltas     []*ckPart
+	opSuperseded int
 }
 
 func (w *ckptOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
@@ -417,6 +426,9 @@ func (w *ckptOp) OnBarrier(epoch uint64, out *emitter) error {
 	p := &ckPart{name: w.name, data: data, since: w.since}
 	if !w.term() {
 		w.c.add(epoch, p)
+		if w.inc != nil {
+			return w.opParts(epoch)
+		}
 		return nil
 	}
 	p.since = epoch
@@ -529,6 +541,8 @@ func (w *ckptOp) snapshot() ([]byte, bool, error) {
 				e.row(c.Row(i))
 			}
 		}
+	case w.inc != nil:
+		e.bytes(nil) // the state is in its own parts (opParts)
 	default:
 		if s, ok := w.operator.(snapshotter); ok {
 			b, err := s.Snapshot()
@@ -593,6 +607,10 @@ func (w *ckptOp) restore(ctx context.Context, b []byte) error {
 	body := d.bytes()
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore %s: %w", n.name, err)
+	}
+	if w.inc != nil && len(body) == 0 {
+		w.incParts = true
+		return nil // restored from its own parts (restoreOpParts)
 	}
 	if s, ok := w.operator.(snapshotter); ok {
 		if err := s.Restore(body); err != nil {
@@ -816,6 +834,10 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 			w.name = "n" + strconv.Itoa(k)
 			k++
 			c.ops = append(c.ops, w)
+			if inc, ok := n.op.(incSnapshotter); ok {
+				w.inc = inc
+				inc.startTracking()
+			}
 		}
 		n.op = w
 	}
@@ -893,6 +915,11 @@ func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
 		}
 		if w.mat != nil {
 			if err := w.restoreViewParts(cp.Parts); err != nil {
+				return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
+			}
+		}
+		if w.inc != nil {
+			if err := w.restoreOpParts(cp.Parts); err != nil {
 				return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
 			}
 		}
@@ -1004,6 +1031,72 @@ func (w *ckptOp) viewParts(epoch uint64) {
 	for _, p := range w.deltas {
 		w.c.add(epoch, p)
 	}
+}
+
+// opParts adds an incremental operator's state to checkpoint epoch, as
+// viewParts does a view's: the changes since the previous checkpoint as a
+// new delta, or a new base that replaces the deltas when there is none
+// yet, when the entries later deltas replaced or removed outnumber twice
+// the state's (so a restore reads at most about three times the state),
+// after maxViewDeltas deltas, or when the operator asks for one. Unlike a
+// view's rows, operator state changes in place, so the parts are encoded
+// here, on the operator's goroutine, and a base stalls the operator as
+// long as it takes: a state whose every key changes each second gets a
+// base every third checkpoint, not every second one.
+func (w *ckptOp) opParts(epoch uint64) error {
+	inc := w.inc
+	if w.opBase == nil || inc.needBase() || w.opSuperseded > 2*inc.stateLen()+1024 || len(w.opDeltas) >= maxViewDeltas {
+		b, err := inc.SnapshotBase()
+		if err != nil {
+			return err
+		}
+		w.opBase = &ckPart{name: w.name + "b", data: b, since: epoch}
+		w.opDeltas, w.opSuperseded = nil, 0
+	} else {
+		b, changes, sup, err := inc.SnapshotDelta()
+		if err != nil {
+			return err
+		}
+		if changes > 0 {
+			w.opDeltas = append(w.opDeltas, &ckPart{name: fmt.Sprintf("%sd%020d", w.name, epoch), data: b, since: epoch})
+			w.opSuperseded += sup
+		}
+	}
+	w.c.add(epoch, w.opBase)
+	for _, p := range w.opDeltas {
+		w.c.add(epoch, p)
+	}
+	return nil
+}
+
+// restoreOpParts restores an incremental operator's state from its base
+// and deltas. A checkpoint written before the operator was incremental
+// holds the state in the node part instead (restore read it).
+func (w *ckptOp) restoreOpParts(parts map[string][]byte) error {
+	base, ok := parts[w.name+"b"]
+	if !ok {
+		if w.incParts {
+			return fmt.Errorf("restore %s: %w: no base of its state", w.n.name, errSnapshotCorrupt)
+		}
+		return nil
+	}
+	if err := w.inc.Restore(base); err != nil {
+		return fmt.Errorf("restore %s: %w", w.n.name, err)
+	}
+	prefix := w.name + "d"
+	var names []string
+	for n := range parts {
+		if strings.HasPrefix(n, prefix) && len(n) == len(prefix)+20 {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := w.inc.RestoreDelta(parts[n]); err != nil {
+			return fmt.Errorf("restore %s delta %s: %w", w.n.name, n, err)
+		}
+	}
+	return nil
 }
 
 // restoreViewParts restores a view's contents from its base and deltas.

@@ -192,6 +192,9 @@ var ckViews = []ckView{
 	{"updating", func(s *plan.Scan) plan.Node {
 		return windowAgg(s, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(5)}, plan.EmitOnUpdate, 0)
 	}, []int{0, 1}},
+	// A GROUP BY without a window: its state is checkpointed incrementally
+	// (a base and deltas), as the views are.
+	{"groupby", func(s *plan.Scan) plan.Node { return groupAggPlan(s) }, []int{0}},
 }
 
 // ckRun is one process lifetime of the engine.

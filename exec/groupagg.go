@@ -60,6 +60,17 @@ type groupAggOp struct {
 	dirty  []int
 	bytes  int64
 
+	// Incremental checkpoints (see incSnapshotter), once track is set:
+	// the groups changed since the last capture, the keys of saved groups
+	// removed since, and whether group ids moved (a compaction), which
+	// makes the next capture a base.
+	track   bool
+	ckDirty []int
+	ckGone  []types.Row
+	ckMoved bool
+	// encPerGroup is the bytes per group of the last snapshot or delta.
+	encPerGroup int
+
 	// Windowed groups (n.Window != nil).
 	wm      int64 // the last watermark; math.MinInt64 before the first
 	late    lateRecorder
@@ -146,7 +157,10 @@ func (o *groupAggOp) removeGroup(id int, withStates bool) {
 	clear(ss)
 	clear(o.prev.at(id))
 	g := o.grp(id)
-	*g = aggGroup{gen: g.gen + 1}
+	if o.track && g.flags&groupCkSaved != 0 {
+		o.ckGone = append(o.ckGone, slices.Clone(o.m.key(id)))
+	}
+	*g = aggGroup{gen: g.gen + 1} // clears groupCkDirty: a stale ckDirty entry is skipped
 	o.m.remove(id)
 }
 
@@ -236,6 +250,10 @@ func (o *groupAggOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, o
 			g.flags |= groupDirty
 			o.dirty = append(o.dirty, id)
 			o.bytes -= stateSize(ss) // counted again when emitted
+			if o.track && g.flags&groupCkDirty == 0 {
+				g.flags |= groupCkDirty
+				o.ckDirty = append(o.ckDirty, id)
+			}
 		}
 		if err := o.lay.update(o.words.at(id), ss, row, c.Ops[i], c.Times[i]); err != nil {
 			return err
@@ -330,6 +348,12 @@ func (o *groupAggOp) OnBarrier(_ uint64, out *emitter) error {
 // closed windows, counts back to zero).
 func (o *groupAggOp) maybeCompact() error {
 	if o.g.n >= compactMin && o.m.len()*4 < o.g.n {
+		if o.track {
+			// Ids move: the changes listed by id mean nothing after, and
+			// the next capture is a base.
+			o.ckMoved = true
+			o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+		}
 		return compact(o)
 	}
 	return nil

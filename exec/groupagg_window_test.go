@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -418,5 +420,148 @@ func TestGroupAggCompactsAfterWindowsClose(t *testing.T) {
 	d.changes(t, [3]float64{1, groups - 1, 7})
 	if got, want := d.emitted(), fmt.Sprintf("- @%d 1 1\n+ @%d 7 2\n", groups-1, groups-1); got != want {
 		t.Fatalf("after compaction emitted\n%s\nwant\n%s", got, want)
+	}
+}
+
+// groupStates renders every group of o (key and encoded state), sorted:
+// equal for two operators holding the same groups whatever their ids.
+func groupStates(t *testing.T, o *groupAggOp) string {
+	t.Helper()
+	var lines []string
+	o.m.each(func(id int) {
+		e := &snapEnc{}
+		if err := o.encodeGroup(e, id); err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, fmt.Sprintf("%x", e.b))
+	})
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestGroupAggIncrementalSnapshots checks that a base and the deltas taken
+// after it restore exactly the operator's groups, through inserts,
+// retractions that empty groups (removed: the delta must drop them), ids
+// freed and reused, windows freed by the watermark, and compactions (which
+// move ids, so the next capture is a base).
+func TestGroupAggIncrementalSnapshots(t *testing.T) {
+	h := newHarness(t, Config{})
+	for _, windowed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("windowed=%v", windowed), func(t *testing.T) {
+			var wb *plan.WindowBound
+			if windowed {
+				wb = &plan.WindowBound{Col: 0, Closes: micros(40)}
+			}
+			n := maxPerWindow(wsNInput, wb)
+			a := newDirectOp(t, h, n)
+			a.o.startTracking()
+			rng := rand.New(rand.NewPCG(7, uint64(len(fmt.Sprint(windowed)))))
+			var live [][2]float64 // (ws, n) of the rows inserted and not retracted
+			var base []byte
+			var deltas [][]byte
+			bases, removed, compactions := 0, 0, 0
+			wm := 0.0
+			// feed feeds rows in pieces small enough that what the operator
+			// emits fits the hand-driven emitter's one chunk.
+			feed := func(rows [][3]float64) {
+				for len(rows) > 0 {
+					k := min(len(rows), 400)
+					if err := feedChanges(a.o, a.out, rows[:k]); err != nil {
+						t.Fatal(err)
+					}
+					a.emitted()
+					rows = rows[k:]
+				}
+			}
+			for round := range 60 {
+				var rows [][3]float64
+				for range 1 + rng.IntN(3000) {
+					if rng.IntN(3) == 0 && len(live) > 0 {
+						// Retract a live row (in a closed window: a late row).
+						i := rng.IntN(len(live))
+						rows = append(rows, [3]float64{-1, live[i][0], live[i][1]})
+						live[i] = live[len(live)-1]
+						live = live[:len(live)-1]
+						continue
+					}
+					ws := wm + float64(rng.IntN(6000))/100 // up to 6000 keys ahead of the watermark
+					v := float64(rng.IntN(100))
+					rows = append(rows, [3]float64{1, ws, v})
+					live = append(live, [2]float64{ws, v})
+				}
+				before := a.o.m.len()
+				feed(rows)
+				if windowed && round%7 == 6 {
+					wm += 30
+					a.watermark(t, wm)
+					a.emitted()
+				}
+				if a.o.m.len() < before {
+					removed++
+				}
+				if round%11 == 10 {
+					// Most groups emptied: every row of nine keys in ten is
+					// retracted, and the operator compacts its slabs.
+					var rs [][3]float64
+					empty := map[float64]bool{}
+					kept := live[:0]
+					for _, r := range live {
+						e, seen := empty[r[0]]
+						if !seen {
+							e = rng.IntN(10) > 0
+							empty[r[0]] = e
+						}
+						if e {
+							rs = append(rs, [3]float64{-1, r[0], r[1]})
+						} else {
+							kept = append(kept, r)
+						}
+					}
+					live = kept
+					before := a.o.m.len()
+					feed(rs)
+					if a.o.m.len() < before {
+						removed++
+					}
+					a.watermark(t, wm) // maybeCompact runs with the watermark
+					if a.o.ckMoved {
+						compactions++
+					}
+				}
+				if base == nil || a.o.needBase() || rng.IntN(8) == 0 {
+					b, err := a.o.SnapshotBase()
+					if err != nil {
+						t.Fatal(err)
+					}
+					base, deltas = b, nil
+					bases++
+				} else {
+					d, _, _, err := a.o.SnapshotDelta()
+					if err != nil {
+						t.Fatal(err)
+					}
+					deltas = append(deltas, d)
+				}
+				b := newDirectOp(t, h, n)
+				if err := b.o.Restore(base); err != nil {
+					t.Fatal(err)
+				}
+				for i, d := range deltas {
+					if err := b.o.RestoreDelta(d); err != nil {
+						t.Fatalf("round %d delta %d: %v", round, i, err)
+					}
+				}
+				if got, want := groupStates(t, b.o), groupStates(t, a.o); got != want {
+					t.Fatalf("round %d: base and %d deltas restore %d groups, the operator has %d",
+						round, len(deltas), b.o.m.len(), a.o.m.len())
+				}
+				if got, want := b.o.bytes, b.recount(); got != want {
+					t.Fatalf("round %d: restored state bytes %d, recomputed %d", round, got, want)
+				}
+			}
+			if bases < 3 || removed == 0 || compactions == 0 {
+				t.Fatalf("the run did not cover the cases: %d bases, %d rounds removed groups, %d compactions", bases, removed, compactions)
+			}
+		})
 	}
 }

@@ -188,8 +188,23 @@ func BenchmarkParallelTumble(b *testing.B) {
 //	go test -run xxx -bench CheckpointCost -benchtime 5x ./exec/
 func BenchmarkCheckpointCost(b *testing.B) {
 	const n = 4_000_000
-	for _, keys := range []int{1000, 100_000} {
-		b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+	type query struct {
+		name string
+		plan func() plan.Node
+		key  []int
+	}
+	tumble := func(keys int) query {
+		// An updating view is keyed by its group and window.
+		return query{fmt.Sprintf("keys=%d", keys), func() plan.Node {
+			return windowAgg(benchScan(n, keys, 1000), plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnUpdate, 0)
+		}, []int{0, 1}}
+	}
+	queries := []query{tumble(1000), tumble(100_000),
+		// A GROUP BY without a window keeps every key it has seen: its
+		// operator state grows with the keys, not with the open windows.
+		{"groupby/keys=1000000", func() plan.Node { return groupAggPlan(benchScan(n, 1_000_000, 1000)) }, []int{0}}}
+	for _, q := range queries {
+		b.Run(q.name, func(b *testing.B) {
 			var total, cpu [2]time.Duration
 			var cks int64
 			var pairs []float64
@@ -201,13 +216,12 @@ func BenchmarkCheckpointCost(b *testing.B) {
 						cfg.CheckpointDir = b.TempDir()
 						cfg.CheckpointInterval = time.Second
 					}
-					p := windowAgg(benchScan(n, keys, 1000), plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnUpdate, 0)
+					p := q.plan()
 					// The previous run's garbage is not this run's work, and
 					// its pages are not this run's (see above).
 					debug.FreeOSMemory()
 					start, c0 := time.Now(), cpuTime()
-					// An updating view is keyed by its group and window.
-					e := runBench(b, cfg, p, 0, 1)
+					e := runBench(b, cfg, p, q.key...)
 					wall[i] = time.Since(start)
 					total[i] += wall[i]
 					cpu[i] += cpuTime() - c0

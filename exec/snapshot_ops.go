@@ -16,6 +16,31 @@ type snapshotter interface {
 	Restore(b []byte) error
 }
 
+// incSnapshotter is implemented by operators whose state is checkpointed
+// incrementally, as views are: a base (SnapshotBase) and then, at each
+// checkpoint, the changes since the previous one (SnapshotDelta), until
+// the deltas outweigh the state and a new base replaces them. A restore
+// applies the base (Restore) and the deltas in order (RestoreDelta).
+// Every method runs on the operator's goroutine (Restore* before it
+// starts). A checkpoint then costs in proportion to what changed, not to
+// the state: a GROUP BY over a million keys does not encode all of them
+// every second.
+type incSnapshotter interface {
+	snapshotter
+	// startTracking makes the operator keep its changes from now on.
+	startTracking()
+	SnapshotBase() ([]byte, error)
+	// SnapshotDelta returns the changes since the last capture: how many
+	// entries it holds, and how many entries of earlier parts it replaces
+	// or removes.
+	SnapshotDelta() (b []byte, changes, superseded int, err error)
+	RestoreDelta(b []byte) error
+	// stateLen is the number of entries the state holds; needBase says
+	// that the next capture must be a base.
+	stateLen() int
+	needBase() bool
+}
+
 var (
 	_ snapshotter = (*windowAggOp)(nil)
 	_ snapshotter = (*sessionOp)(nil)
@@ -218,42 +243,64 @@ func (o *sessionOp) Restore(b []byte) error {
 	return nil
 }
 
-// snapGroupVersion starts the group aggregate snapshot.
-const snapGroupVersion = 2
+// snapGroupVersion starts the group aggregate snapshot;
+// snapGroupDeltaVersion a delta of one (SnapshotDelta).
+const (
+	snapGroupVersion      = 2
+	snapGroupDeltaVersion = 1
+)
 
 // Snapshot encodes the groups: per group its key, accumulators, the time
 // of its last row, the results last emitted and (with a TTL) its last
 // update time.
 func (o *groupAggOp) Snapshot() ([]byte, error) {
-	e := &snapEnc{}
+	e := &snapEnc{b: make([]byte, 0, o.encSize(o.m.len()))}
 	e.uvarint(snapGroupVersion)
 	e.uvarint(uint64(o.m.len()))
 	var err error
 	o.m.each(func(id int) {
-		if err != nil {
-			return
-		}
-		g := o.grp(id)
-		e.row(o.m.key(id))
-		if err = o.lay.encode(e, o.words.at(id), o.states.at(id)); err != nil {
-			return
-		}
-		e.varint(g.win)
-		emitted := g.flags&groupEmitted != 0
-		e.bool(emitted)
-		if emitted {
-			e.row(o.prev.at(id))
-		}
-		if o.last != nil {
-			e.varint(o.last[id])
-		} else {
-			e.varint(0)
+		if err == nil {
+			err = o.encodeGroup(e, id)
 		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot group aggregate: %w", err)
 	}
+	o.noteEncSize(len(e.b), o.m.len())
 	return e.b, nil
+}
+
+// encSize guesses the bytes n groups encode to, from the last snapshot or
+// delta, so that the encoder's buffer is not regrown (and copied) a dozen
+// times on the way to tens of megabytes.
+func (o *groupAggOp) encSize(n int) int {
+	return 16 + n*max(o.encPerGroup, 16)*9/8
+}
+
+func (o *groupAggOp) noteEncSize(bytes, groups int) {
+	if groups > 0 {
+		o.encPerGroup = bytes / groups
+	}
+}
+
+func (o *groupAggOp) encodeGroup(e *snapEnc, id int) error {
+	g := o.grp(id)
+	e.row(o.m.key(id))
+	if err := o.lay.encode(e, o.words.at(id), o.states.at(id)); err != nil {
+		return err
+	}
+	e.varint(g.win)
+	emitted := g.flags&groupEmitted != 0
+	e.bool(emitted)
+	if emitted {
+		e.row(o.prev.at(id))
+	}
+	if o.last != nil {
+		e.varint(o.last[id])
+	} else {
+		e.varint(0)
+	}
+	return nil
 }
 
 // Restore replaces the groups with a snapshot's.
@@ -265,40 +312,147 @@ func (o *groupAggOp) Restore(b []byte) error {
 	n := d.count(4)
 	o.reset(max(n, 64))
 	for range n {
-		key := d.row()
-		if d.err != nil {
+		if !o.decodeGroup(d, false) {
 			break
-		}
-		if len(key) != o.nk {
-			d.err = fmt.Errorf("%w: group key of %d values, want %d", errSnapshotCorrupt, len(key), o.nk)
-			break
-		}
-		h := hashRow(key)
-		if o.m.find(h, key) >= 0 {
-			d.err = fmt.Errorf("%w: group key %v twice", errSnapshotCorrupt, key)
-			break
-		}
-		id := o.newGroup(h, key)
-		ss := o.states.at(id)
-		o.bytes -= stateSize(ss)
-		o.lay.decode(d, o.words.at(id), ss)
-		o.bytes += stateSize(ss)
-		g := o.grp(id)
-		g.win = d.varint()
-		if d.bool() {
-			prev := d.row()
-			if d.err == nil && len(prev) != o.naggs {
-				d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
-			}
-			copy(o.prev.at(id), prev)
-			g.flags |= groupEmitted
-		}
-		if last := d.varint(); o.last != nil {
-			o.last[id] = last
 		}
 	}
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore group aggregate: %w", err)
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	return nil
+}
+
+// decodeGroup reads one group as encodeGroup wrote it and adds it; with
+// replace, a group of the same key is replaced (a delta), else it is an
+// error (a snapshot lists each key once). It reports false on an error
+// (in d.err).
+func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
+	key := d.row()
+	if d.err != nil {
+		return false
+	}
+	if len(key) != o.nk {
+		d.err = fmt.Errorf("%w: group key of %d values, want %d", errSnapshotCorrupt, len(key), o.nk)
+		return false
+	}
+	h := hashRow(key)
+	if id := o.m.find(h, key); id >= 0 {
+		if !replace {
+			d.err = fmt.Errorf("%w: group key %v twice", errSnapshotCorrupt, key)
+			return false
+		}
+		o.removeGroup(id, true)
+	}
+	id := o.newGroup(h, key)
+	ss := o.states.at(id)
+	o.bytes -= stateSize(ss)
+	o.lay.decode(d, o.words.at(id), ss)
+	o.bytes += stateSize(ss)
+	g := o.grp(id)
+	g.win = d.varint()
+	if d.bool() {
+		prev := d.row()
+		if d.err == nil && len(prev) != o.naggs {
+			d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
+			return false
+		}
+		copy(o.prev.at(id), prev)
+		g.flags |= groupEmitted
+	}
+	if last := d.varint(); o.last != nil {
+		o.last[id] = last
+	}
+	return d.err == nil
+}
+
+// The group aggregate's state grows with its keys, not with open windows,
+// so its checkpoints are incremental (incSnapshotter).
+var _ incSnapshotter = (*groupAggOp)(nil)
+
+func (o *groupAggOp) startTracking() { o.track = true }
+func (o *groupAggOp) stateLen() int  { return o.m.len() }
+func (o *groupAggOp) needBase() bool { return o.ckMoved }
+
+// SnapshotBase is Snapshot, after which every group counts as saved and
+// the changes start again from none.
+func (o *groupAggOp) SnapshotBase() ([]byte, error) {
+	b, err := o.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range o.ckDirty {
+		o.grp(id).flags &^= groupCkDirty
+	}
+	o.m.each(func(id int) { o.grp(id).flags |= groupCkSaved })
+	clear(o.ckDirty)
+	o.ckDirty, o.ckGone, o.ckMoved = o.ckDirty[:0], nil, false
+	return b, nil
+}
+
+// SnapshotDelta encodes the keys of the saved groups removed since the
+// last capture, then every group changed since (as Snapshot does);
+// superseded counts the entries of earlier parts these replace.
+func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	e := &snapEnc{b: make([]byte, 0, o.encSize(len(o.ckDirty)+len(o.ckGone)))}
+	e.uvarint(snapGroupDeltaVersion)
+	e.uvarint(uint64(len(o.ckGone)))
+	for _, k := range o.ckGone {
+		e.row(k)
+	}
+	superseded = 2 * len(o.ckGone)
+	// The changed groups, each once: an id listed twice was freed and
+	// reused, one no longer flagged was removed since.
+	ids := o.ckDirty[:0]
+	for _, id := range o.ckDirty {
+		if g := o.grp(id); g.flags&groupCkDirty != 0 {
+			g.flags &^= groupCkDirty
+			ids = append(ids, id)
+		}
+	}
+	live := len(ids)
+	e.uvarint(uint64(live))
+	for _, id := range ids {
+		g := o.grp(id)
+		if g.flags&groupCkSaved != 0 {
+			superseded++
+		}
+		g.flags |= groupCkSaved
+		if err := o.encodeGroup(e, id); err != nil {
+			return nil, 0, 0, fmt.Errorf("snapshot group aggregate: %w", err)
+		}
+	}
+	o.noteEncSize(len(e.b), len(o.ckGone)+live)
+	changes = len(o.ckGone) + live
+	clear(o.ckDirty)
+	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	return e.b, changes, superseded, nil
+}
+
+// RestoreDelta applies a delta written by SnapshotDelta to the groups.
+func (o *groupAggOp) RestoreDelta(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapGroupDeltaVersion {
+		return fmt.Errorf("restore group aggregate delta: %w", errSnapshotVersion(v, snapGroupDeltaVersion))
+	}
+	gone := d.count(1)
+	for range gone {
+		key := d.row()
+		if d.err != nil {
+			break
+		}
+		if id := o.m.find(hashRow(key), key); id >= 0 {
+			o.removeGroup(id, true)
+		}
+	}
+	n := d.count(4)
+	for range n {
+		if !o.decodeGroup(d, true) {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore group aggregate delta: %w", err)
 	}
 	o.stats.stateBytes.Store(o.bytes)
 	return nil

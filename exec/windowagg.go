@@ -100,6 +100,11 @@ type winTable struct {
 const (
 	groupDirty   = 1 << iota // changed since the last emit
 	groupEmitted             // prev holds a row the view has
+	// Incremental checkpoints (groupAggOp): the group changed since the
+	// last capture (it is on ckDirty), and the group is in a part saved
+	// since the last base (its removal must be recorded).
+	groupCkDirty
+	groupCkSaved
 )
 
 // groupRef names a group of a window table.

@@ -72,7 +72,8 @@
 // exactly once). Flush injects a barrier at every root and waits until every
 // job has acknowledged it. With Config.CheckpointDir each job also runs a
 // checkpoint writer goroutine: its view captures changed rows at a barrier
-// and the writer encodes, writes and fsyncs them in epoch order; the
+// (a GROUP BY encodes its changed groups there: incSnapshotter) and the
+// writer encodes, writes and fsyncs them in epoch order; the
 // view's acknowledgement, source commits and sink commits wait for it. The
 // writer ends with its job. Drop stops one job; Close stops all of them and
 // waits for every goroutine. A panic or error inside an operator fails only
@@ -83,5 +84,7 @@
 // Every node's goroutine (sources included) carries the pprof labels job
 // and node, so a CPU profile splits by operator: `go tool pprof -tags`
 // lists each node's share, `-tagfocus node=materialize` keeps one. The
-// samples without labels are the runtime's (mostly garbage collection).
+// samples without labels are the runtime's (mostly garbage collection). A
+// node that runs inline on its upstream's goroutine (the shuffle in front
+// of parallel copies, node.inline) counts as its upstream.
 package exec

@@ -24,6 +24,10 @@ import (
 //	input -> shuffle -+-> agg copy 0 -+-> merge -> downstream
 //	                  +-> agg copy 1 -+
 //
+// The shuffle has no goroutine of its own: it runs inline on its input's
+// (node.inline), so a chunk is handed from one goroutine to another once
+// on its way to a copy, not twice.
+//
 // Copies are ordinary nodes: they are checkpointed (and restored) one
 // part each, and a checkpoint restores only into the same parallelism
 // (the plan fingerprint includes it).

@@ -187,22 +187,22 @@ func BenchmarkParallelTumble(b *testing.B) {
 //
 //	go test -run xxx -bench CheckpointCost -benchtime 5x ./exec/
 func BenchmarkCheckpointCost(b *testing.B) {
-	const n = 4_000_000
 	type query struct {
-		name string
-		plan func() plan.Node
-		key  []int
+		name   string
+		events int // enough for several checkpoints: 4-9 s a run
+		plan   func(events int) plan.Node
+		key    []int
 	}
-	tumble := func(keys int) query {
+	tumble := func(keys, events int) query {
 		// An updating view is keyed by its group and window.
-		return query{fmt.Sprintf("keys=%d", keys), func() plan.Node {
+		return query{fmt.Sprintf("keys=%d", keys), events, func(n int) plan.Node {
 			return windowAgg(benchScan(n, keys, 1000), plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnUpdate, 0)
 		}, []int{0, 1}}
 	}
-	queries := []query{tumble(1000), tumble(100_000),
+	queries := []query{tumble(1000, 12_000_000), tumble(100_000, 4_000_000),
 		// A GROUP BY without a window keeps every key it has seen: its
 		// operator state grows with the keys, not with the open windows.
-		{"groupby/keys=1000000", func() plan.Node { return groupAggPlan(benchScan(n, 1_000_000, 1000)) }, []int{0}}}
+		{"groupby/keys=1000000", 4_000_000, func(n int) plan.Node { return groupAggPlan(benchScan(n, 1_000_000, 1000)) }, []int{0}}}
 	for _, q := range queries {
 		b.Run(q.name, func(b *testing.B) {
 			var total, cpu [2]time.Duration
@@ -216,7 +216,7 @@ func BenchmarkCheckpointCost(b *testing.B) {
 						cfg.CheckpointDir = b.TempDir()
 						cfg.CheckpointInterval = time.Second
 					}
-					p := q.plan()
+					p := q.plan(q.events)
 					// The previous run's garbage is not this run's work, and
 					// its pages are not this run's (see above).
 					debug.FreeOSMemory()
@@ -235,8 +235,8 @@ func BenchmarkCheckpointCost(b *testing.B) {
 				pairs = append(pairs, wall[0].Seconds()/wall[1].Seconds())
 			}
 			for i, name := range []string{"off", "on"} {
-				b.ReportMetric(float64(n)*float64(b.N)/total[i].Seconds(), name+"-ev/s")
-				b.ReportMetric(float64(n)*float64(b.N)/cpu[i].Seconds(), name+"-ev/cpu-s")
+				b.ReportMetric(float64(q.events)*float64(b.N)/total[i].Seconds(), name+"-ev/s")
+				b.ReportMetric(float64(q.events)*float64(b.N)/cpu[i].Seconds(), name+"-ev/cpu-s")
 			}
 			b.ReportMetric(total[0].Seconds()/total[1].Seconds(), "ratio")
 			b.ReportMetric(cpu[0].Seconds()/cpu[1].Seconds(), "cpu-ratio")

@@ -337,14 +337,25 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 		return false
 	}
 	h := hashRow(key)
-	if id := o.m.find(h, key); id >= 0 {
-		if !replace {
-			d.err = fmt.Errorf("%w: group key %v twice", errSnapshotCorrupt, key)
-			return false
-		}
-		o.removeGroup(id, true)
+	id := o.m.find(h, key)
+	switch {
+	case id >= 0 && !replace:
+		d.err = fmt.Errorf("%w: group key %v twice", errSnapshotCorrupt, key)
+		return false
+	case id >= 0:
+		// Replaced in place: the group keeps its id (and its entry in the
+		// close index, which depends on the key only).
+		ss := o.states.at(id)
+		o.bytes -= stateSize(ss)
+		clear(ss)
+		o.lay.init(ss)
+		o.bytes += stateSize(ss)
+		clear(o.prev.at(id))
+		g := o.grp(id)
+		*g = aggGroup{gen: g.gen}
+	default:
+		id = o.newGroup(h, key)
 	}
-	id := o.newGroup(h, key)
 	ss := o.states.at(id)
 	o.bytes -= stateSize(ss)
 	o.lay.decode(d, o.words.at(id), ss)

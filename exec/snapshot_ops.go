@@ -3,6 +3,7 @@ package exec
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/sluice-db/sluice/sql/types"
 )
@@ -65,7 +66,11 @@ func errSnapshotVersion(got, want uint64) error {
 // Snapshot encodes the open windows (or hop panes) and their groups: per
 // group its key, accumulators and, on update, the row last emitted.
 func (o *windowAggOp) Snapshot() ([]byte, error) {
-	e := &snapEnc{}
+	n := 0
+	for _, t := range o.tables {
+		n += t.groups()
+	}
+	e := &snapEnc{b: make([]byte, 0, 64+n*max(o.encPerGroup, 16)*9/8)}
 	e.uvarint(snapWindowVersion)
 	e.varint(o.wm)
 	e.varint(o.nextEnd)
@@ -77,20 +82,204 @@ func (o *windowAggOp) Snapshot() ([]byte, error) {
 		e.varint(t.end)
 		e.uvarint(uint64(t.groups()))
 		for id := range t.groups() {
-			e.row(t.idx.key(id))
-			if err := o.lay.encode(e, t.words.at(id), t.states.at(id)); err != nil {
+			if err := o.encodeGroup(e, t, id); err != nil {
 				return nil, fmt.Errorf("snapshot window aggregate: %w", err)
-			}
-			if o.upd {
-				emitted := t.flags[id]&groupEmitted != 0
-				e.bool(emitted)
-				if emitted {
-					e.row(t.prev.at(id))
-				}
 			}
 		}
 	}
+	if n > 0 {
+		o.encPerGroup = len(e.b) / n
+	}
 	return e.b, nil
+}
+
+func (o *windowAggOp) encodeGroup(e *snapEnc, t *winTable, id int) error {
+	e.row(t.idx.key(id))
+	if err := o.lay.encode(e, t.words.at(id), t.states.at(id)); err != nil {
+		return err
+	}
+	if o.upd {
+		emitted := t.flags[id]&groupEmitted != 0
+		e.bool(emitted)
+		if emitted {
+			e.row(t.prev.at(id))
+		}
+	}
+	return nil
+}
+
+// snapWindowDeltaVersion starts a window aggregate delta (SnapshotDelta).
+const snapWindowDeltaVersion = 1
+
+// Window state is checkpointed incrementally too: a window of an hour over
+// a million keys is not re-encoded every second.
+var _ incSnapshotter = (*windowAggOp)(nil)
+
+func (o *windowAggOp) startTracking() { o.track = true }
+func (o *windowAggOp) needBase() bool { return false } // group ids never move
+
+func (o *windowAggOp) stateLen() int {
+	n := 0
+	for _, t := range o.tables {
+		n += t.groups()
+	}
+	return n
+}
+
+// resetTracking forgets the changes recorded so far (they are saved).
+func (o *windowAggOp) resetTracking() {
+	for _, t := range o.ckTables {
+		clear(t.ckBit)
+		t.ck, t.ckTouched = t.ck[:0], false
+	}
+	clear(o.ckTables)
+	o.ckTables, o.ckDropped, o.ckDroppedGroups = o.ckTables[:0], nil, 0
+	o.ckWM, o.ckNext = o.wm, o.nextEnd
+}
+
+// SnapshotBase is Snapshot, after which every table counts as saved and
+// the changes start again from none.
+func (o *windowAggOp) SnapshotBase() ([]byte, error) {
+	b, err := o.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	o.resetTracking()
+	for _, t := range o.tables {
+		t.ckIn, t.ckSaved = true, t.groups()
+	}
+	return b, nil
+}
+
+// SnapshotDelta encodes the watermark and the next window end, the keys of
+// the saved tables dropped since the last capture, and per table changed
+// since, its bounds and its changed groups (new ones in id order, as a
+// restore adds them). superseded counts the groups of earlier parts these
+// replace or drop. With nothing changed, not even the watermark, it
+// encodes nothing (changes is 0).
+func (o *windowAggOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	n := 0
+	for _, t := range o.ckTables {
+		if !t.dropped {
+			n += len(t.ck)
+		}
+	}
+	if n == 0 && len(o.ckDropped) == 0 && o.wm == o.ckWM && o.nextEnd == o.ckNext {
+		o.resetTracking()
+		return nil, 0, 0, nil
+	}
+	e := &snapEnc{b: make([]byte, 0, 64+n*max(o.encPerGroup, 16)*9/8)}
+	e.uvarint(snapWindowDeltaVersion)
+	e.varint(o.wm)
+	e.varint(o.nextEnd)
+	e.uvarint(uint64(len(o.ckDropped)))
+	for _, k := range o.ckDropped {
+		e.varint(k)
+	}
+	superseded = o.ckDroppedGroups
+	live := 0
+	for _, t := range o.ckTables {
+		if !t.dropped {
+			live++
+		}
+	}
+	e.uvarint(uint64(live))
+	for _, t := range o.ckTables {
+		if t.dropped {
+			continue
+		}
+		e.varint(t.key)
+		e.varint(t.start)
+		e.varint(t.end)
+		e.uvarint(uint64(len(t.ck)))
+		for _, id := range t.ck {
+			if int(id) < t.ckSaved {
+				superseded++
+			}
+			if err := o.encodeGroup(e, t, int(id)); err != nil {
+				return nil, 0, 0, fmt.Errorf("snapshot window aggregate: %w", err)
+			}
+		}
+		t.ckIn, t.ckSaved = true, t.groups()
+	}
+	changes = 1 + len(o.ckDropped) + n // the header counts: the watermark moved
+	if n > 0 {
+		o.encPerGroup = len(e.b) / n
+	}
+	o.resetTracking()
+	return e.b, changes, superseded, nil
+}
+
+// RestoreDelta applies a delta written by SnapshotDelta.
+func (o *windowAggOp) RestoreDelta(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapWindowDeltaVersion {
+		return fmt.Errorf("restore window aggregate delta: %w", errSnapshotVersion(v, snapWindowDeltaVersion))
+	}
+	o.wm = d.varint()
+	o.nextEnd = d.varint()
+	nd := d.count(1)
+	for range nd {
+		k := d.varint()
+		if d.err != nil {
+			break
+		}
+		if t := o.tables[k]; t != nil {
+			o.free(t)
+			delete(o.tables, k)
+			i, _ := slices.BinarySearch(o.order, k)
+			o.order = slices.Delete(o.order, i, i+1)
+		}
+	}
+	nt := d.count(4)
+	for range nt {
+		key, start, end := d.varint(), d.varint(), d.varint()
+		ng := d.count(2)
+		if d.err != nil {
+			break
+		}
+		t := o.table(key, start, end)
+		for range ng {
+			k := d.row()
+			if d.err != nil {
+				break
+			}
+			if len(k) != o.nk {
+				d.err = fmt.Errorf("%w: group key of %d values, want %d", errSnapshotCorrupt, len(k), o.nk)
+				break
+			}
+			id, added := t.idx.lookup(hashRow(k), k)
+			ss := t.states.at(id)
+			if added {
+				o.newGroup(t, id)
+				ss = t.states.at(id)
+			} else {
+				clear(ss)
+				o.lay.init(ss)
+			}
+			o.lay.decode(d, t.words.at(id), ss)
+			if o.upd {
+				t.flags[id] &^= groupEmitted
+				clear(t.prev.at(id))
+				if d.bool() {
+					prev := d.row()
+					if d.err == nil && len(prev) != o.naggs {
+						d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
+					}
+					copy(t.prev.at(id), prev)
+					t.flags[id] |= groupEmitted
+				}
+			}
+		}
+		if d.err != nil {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore window aggregate delta: %w", err)
+	}
+	o.publishStats()
+	return nil
 }
 
 // Restore replaces the operator's windows with a snapshot's.

@@ -506,3 +506,87 @@ func TestSessionCompactsAfterBurst(t *testing.T) {
 		t.Fatalf("after compaction emitted %q, want %q", got, want)
 	}
 }
+
+// TestWindowIncrementalSnapshots checks the window aggregate's incremental
+// checkpoints: after every step, a base and the deltas taken since
+// restore an operator that snapshots to the same bytes as the original and
+// emits the same from there on — through new windows and panes, groups
+// updated again, retractions, and tables dropped by the watermark.
+func TestWindowIncrementalSnapshots(t *testing.T) {
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	for _, c := range windowCases {
+		if c.spec.Kind == plan.Session {
+			continue // sessions are snapshotted whole
+		}
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(11, uint64(len(c.name))))
+			width := len(c.plan().Cols)
+			a := c.newOp(t, e)
+			inc := a.(incSnapshotter)
+			inc.startTracking()
+			out := &emitter{ctx: context.Background(), width: width}
+			steps := randomSteps(rng, 120, c.retract)
+			var base []byte
+			var deltas [][]byte
+			bases, withDeltas := 0, 0
+			for i, s := range steps {
+				runStep(t, a, out, s)
+				if base == nil || rng.IntN(10) == 0 {
+					b, err := inc.SnapshotBase()
+					if err != nil {
+						t.Fatal(err)
+					}
+					base, deltas = b, nil
+					bases++
+				} else {
+					d, n, _, err := inc.SnapshotDelta()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n > 0 {
+						deltas = append(deltas, d)
+					}
+				}
+				if len(deltas) > 0 {
+					withDeltas++
+				}
+				b := c.newOp(t, e)
+				if err := b.Restore(base); err != nil {
+					t.Fatal(err)
+				}
+				for k, d := range deltas {
+					if err := b.(incSnapshotter).RestoreDelta(d); err != nil {
+						t.Fatalf("step %d delta %d: %v", i, k, err)
+					}
+				}
+				want, err := a.Snapshot()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := b.Snapshot()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("step %d: base and %d deltas restore %d bytes of state, the operator has %d", i, len(deltas), len(got), len(want))
+				}
+				if i+1 < len(steps) && i%17 == 0 {
+					// The restored operator goes on as the original does.
+					outB := &emitter{ctx: context.Background(), width: width}
+					a2 := c.newOp(t, e)
+					if err := a2.Restore(want); err != nil {
+						t.Fatal(err)
+					}
+					outA2 := &emitter{ctx: context.Background(), width: width}
+					if g, w := runStep(t, b, outB, steps[i+1]), runStep(t, a2, outA2, steps[i+1]); !slices.Equal(g, w) {
+						t.Fatalf("step %d: after restore emitted\n%v\nwant\n%v", i+1, g, w)
+					}
+				}
+			}
+			if bases < 3 || withDeltas < len(steps)/2 {
+				t.Fatalf("the run did not cover the cases: %d bases, %d steps restored through deltas", bases, withDeltas)
+			}
+		})
+	}
+}

@@ -95,6 +95,17 @@ type winTable struct {
 	// groupDirty and groupEmitted flags.
 	prev  recs[types.Value]
 	flags []uint8
+
+	// Incremental checkpoints (windowAggOp.track): the groups changed since
+	// the last capture (ck, each once: ckBit), whether the table is on the
+	// operator's ckTables list, whether a saved part holds it (dropping it
+	// must then be recorded), and whether it was dropped since.
+	ck        []int32
+	ckBit     []uint64
+	ckTouched bool
+	ckIn      bool
+	ckSaved   int // groups (ids below it) that saved parts hold
+	dropped   bool
 }
 
 const (
@@ -180,6 +191,16 @@ type windowAggOp struct {
 	mwords   []int64        // pane mode: merged accumulators of keys found in several panes
 	mstates  []accState
 	bytes    int64
+
+	// Incremental checkpoints (see incSnapshotter), once track is set: the
+	// tables changed since the last capture and the keys of saved tables
+	// dropped since.
+	track           bool
+	ckTables        []*winTable
+	ckDropped       []int64
+	ckDroppedGroups int   // saved groups of the tables in ckDropped
+	ckWM, ckNext    int64 // wm and nextEnd at the last capture
+	encPerGroup     int   // bytes per group of the last snapshot or delta
 }
 
 // mergeSlot gathers one key's pane groups while a hop window fires.
@@ -271,7 +292,39 @@ func (o *windowAggOp) update(t *winTable, key types.Row, h uint64, row types.Row
 		t.flags[id] |= groupDirty
 		o.dirty = append(o.dirty, groupRef{t: t, id: id})
 	}
+	if o.track {
+		o.touch(t, id)
+	}
 	return nil
+}
+
+// touch records that group id of t changed since the last capture.
+func (o *windowAggOp) touch(t *winTable, id int) {
+	w, bit := id>>6, uint64(1)<<(id&63)
+	for len(t.ckBit) <= w {
+		t.ckBit = append(t.ckBit, 0)
+	}
+	if t.ckBit[w]&bit != 0 {
+		return
+	}
+	t.ckBit[w] |= bit
+	t.ck = append(t.ck, int32(id))
+	if !t.ckTouched {
+		t.ckTouched = true
+		o.ckTables = append(o.ckTables, t)
+	}
+}
+
+// drop removes table t (freed by the watermark), recording it for the
+// next delta when a saved part holds it.
+func (o *windowAggOp) drop(t *winTable) {
+	o.free(t)
+	delete(o.tables, t.key)
+	t.dropped = true
+	if o.track && t.ckIn {
+		o.ckDropped = append(o.ckDropped, t.key)
+		o.ckDroppedGroups += t.ckSaved
+	}
 }
 func (o *windowAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	return o.OnSelected(c, nil, nil, out)
@@ -465,8 +518,7 @@ func (o *windowAggOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 					}
 				}
 			}
-			o.free(t)
-			delete(o.tables, end)
+			o.drop(t)
 			o.order = o.order[1:]
 		}
 	}
@@ -573,9 +625,7 @@ func (o *windowAggOp) firePanes(wm int64, out *emitter) error {
 		o.nextEnd += s.Slide
 		// Panes before the next window's start are no longer needed.
 		for len(o.order) > 0 && o.order[0]+o.pane <= o.nextEnd-s.Size {
-			t := o.tables[o.order[0]]
-			o.free(t)
-			delete(o.tables, o.order[0])
+			o.drop(o.tables[o.order[0]])
 			o.order = o.order[1:]
 		}
 	}

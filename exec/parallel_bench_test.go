@@ -280,16 +280,9 @@ func BenchmarkRecovery1MOpenKeys(b *testing.B) {
 	var total time.Duration
 	var bytes int64
 	for b.Loop() {
-		e := NewEngine(Config{BarrierInterval: -1, CheckpointDir: dir, CheckpointInterval: time.Hour})
-		if err := e.StartView(context.Background(), &plan.Materialize{Input: mk(), Name: "v"}); err != nil {
-			b.Fatal(err)
-		}
-		rs := e.Recoveries()
-		if len(rs) != 1 {
-			b.Fatal("no recovery")
-		}
-		total += rs[0].Duration
-		bytes = rs[0].Bytes
+		e, rs := startRestored(b, dir, &plan.Materialize{Input: mk(), Name: "v"})
+		total += rs.Duration
+		bytes = rs.Bytes
 		if got := e.ViewStats()[0].StateBytes; got < st.StateBytes*9/10 {
 			b.Fatalf("restored state bytes %d, had %d", got, st.StateBytes)
 		}
@@ -336,16 +329,9 @@ func BenchmarkRecoveryGroupBy1M(b *testing.B) {
 	var total time.Duration
 	var bytes int64
 	for b.Loop() {
-		e := NewEngine(Config{BarrierInterval: -1, CheckpointDir: dir, CheckpointInterval: time.Hour})
-		if err := e.StartView(context.Background(), &plan.Materialize{Input: mk(), Name: "v", Key: []int{0}}); err != nil {
-			b.Fatal(err)
-		}
-		rs := e.Recoveries()
-		if len(rs) != 1 {
-			b.Fatal("no recovery")
-		}
-		total += rs[0].Duration
-		bytes = rs[0].Bytes
+		e, rs := startRestored(b, dir, &plan.Materialize{Input: mk(), Name: "v", Key: []int{0}})
+		total += rs.Duration
+		bytes = rs.Bytes
 		got, gotRows := e.ViewStats()[0], viewRows(e, "v")
 		if gotRows != rows || rows != keys || got.StateBytes < st.StateBytes*9/10 {
 			b.Fatalf("restored %d rows and %d state bytes, had %d rows (%d keys) and %d bytes", gotRows, got.StateBytes, rows, keys, st.StateBytes)
@@ -359,6 +345,21 @@ func BenchmarkRecoveryGroupBy1M(b *testing.B) {
 
 // benchKeys is the open keys of BenchmarkRecovery1MOpenKeys
 // ($SLUICE_BENCH_KEYS overrides 1 M).
+// startRestored starts view v on the checkpoints in dir (checkpointing no
+// further) and returns the engine with the recovery of its one job.
+func startRestored(b *testing.B, dir string, v *plan.Materialize) (*Engine, RecoveryStats) {
+	b.Helper()
+	e := NewEngine(Config{BarrierInterval: -1, CheckpointDir: dir, CheckpointInterval: time.Hour})
+	if err := e.StartView(context.Background(), v); err != nil {
+		b.Fatal(err)
+	}
+	rs := e.Recoveries()
+	if len(rs) != 1 {
+		b.Fatal("no recovery")
+	}
+	return e, rs[0]
+}
+
 // viewRows is the number of rows view name holds.
 func viewRows(e *Engine, name string) int {
 	e.mu.Lock()

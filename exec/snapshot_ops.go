@@ -231,55 +231,85 @@ func (o *windowAggOp) RestoreDelta(b []byte) error {
 			o.order = slices.Delete(o.order, i, i+1)
 		}
 	}
-	nt := d.count(4)
-	for range nt {
-		key, start, end := d.varint(), d.varint(), d.varint()
-		ng := d.count(2)
-		if d.err != nil {
-			break
-		}
-		t := o.table(key, start, end)
-		for range ng {
-			k := d.row()
-			if d.err != nil {
-				break
-			}
-			if len(k) != o.nk {
-				d.err = fmt.Errorf("%w: group key of %d values, want %d", errSnapshotCorrupt, len(k), o.nk)
-				break
-			}
-			id, added := t.idx.lookup(hashRow(k), k)
-			ss := t.states.at(id)
-			if added {
-				o.newGroup(t, id)
-				ss = t.states.at(id)
-			} else {
-				clear(ss)
-				o.lay.init(ss)
-			}
-			o.lay.decode(d, t.words.at(id), ss)
-			if o.upd {
-				t.flags[id] &^= groupEmitted
-				clear(t.prev.at(id))
-				if d.bool() {
-					prev := d.row()
-					if d.err == nil && len(prev) != o.naggs {
-						d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
-					}
-					copy(t.prev.at(id), prev)
-					t.flags[id] |= groupEmitted
-				}
-			}
-		}
-		if d.err != nil {
-			break
-		}
-	}
+	o.decodeTables(d, true)
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore window aggregate delta: %w", err)
 	}
 	o.publishStats()
 	return nil
+}
+
+// groupKey reads a group key of nk values; it reports false (with d.err
+// set) when it cannot.
+func (d *snapDec) groupKey(nk int) (types.Row, bool) {
+	k := d.row()
+	if d.err != nil {
+		return nil, false
+	}
+	if len(k) != nk {
+		d.err = fmt.Errorf("%w: group key of %d values, want %d", errSnapshotCorrupt, len(k), nk)
+		return nil, false
+	}
+	return k, true
+}
+
+// decodeTables reads tables as Snapshot and SnapshotDelta write them and
+// adds their groups; with replace (a delta) a group already held is
+// overwritten, else a key met twice in a table is an error.
+func (o *windowAggOp) decodeTables(d *snapDec, replace bool) {
+	nt := d.count(4)
+	for range nt {
+		key, start, end := d.varint(), d.varint(), d.varint()
+		ng := d.count(2)
+		if d.err != nil {
+			return
+		}
+		if !replace {
+			o.lastSize = ng
+		}
+		t := o.table(key, start, end)
+		for range ng {
+			if !o.decodeGroup(d, t, replace) {
+				return
+			}
+		}
+	}
+}
+
+// decodeGroup reads one group as encodeGroup wrote it into t; it reports
+// false on an error (in d.err).
+func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
+	k, ok := d.groupKey(o.nk)
+	if !ok {
+		return false
+	}
+	id, added := t.idx.lookup(hashRow(k), k)
+	switch {
+	case added:
+		o.newGroup(t, id)
+	case !replace:
+		d.err = fmt.Errorf("%w: group key %v twice", errSnapshotCorrupt, k)
+		return false
+	default:
+		ss := t.states.at(id)
+		clear(ss)
+		o.lay.init(ss)
+		if o.upd {
+			t.flags[id] &^= groupEmitted
+			clear(t.prev.at(id))
+		}
+	}
+	o.lay.decode(d, t.words.at(id), t.states.at(id))
+	if o.upd && d.bool() {
+		prev := d.row()
+		if d.err == nil && len(prev) != o.naggs {
+			d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
+			return false
+		}
+		copy(t.prev.at(id), prev)
+		t.flags[id] |= groupEmitted
+	}
+	return d.err == nil
 }
 
 // Restore replaces the operator's windows with a snapshot's.
@@ -294,44 +324,7 @@ func (o *windowAggOp) Restore(b []byte) error {
 	o.order = nil
 	o.dirty = o.dirty[:0]
 	o.bytes = 0
-	nt := d.count(4)
-	for range nt {
-		key, start, end := d.varint(), d.varint(), d.varint()
-		ng := d.count(2)
-		if d.err != nil {
-			break
-		}
-		o.lastSize = ng
-		t := o.table(key, start, end)
-		for range ng {
-			k := d.row()
-			if d.err != nil {
-				break
-			}
-			if len(k) != o.nk {
-				d.err = fmt.Errorf("%w: group key of %d values, want %d", errSnapshotCorrupt, len(k), o.nk)
-				break
-			}
-			id, added := t.idx.lookup(hashRow(k), k)
-			if !added {
-				d.err = fmt.Errorf("%w: group key %v twice", errSnapshotCorrupt, k)
-				break
-			}
-			o.newGroup(t, id)
-			o.lay.decode(d, t.words.at(id), t.states.at(id))
-			if o.upd && d.bool() {
-				prev := d.row()
-				if d.err == nil && len(prev) != o.naggs {
-					d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
-				}
-				copy(t.prev.at(id), prev)
-				t.flags[id] |= groupEmitted
-			}
-		}
-		if d.err != nil {
-			break
-		}
-	}
+	o.decodeTables(d, false)
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore window aggregate: %w", err)
 	}
@@ -517,12 +510,8 @@ func (o *groupAggOp) Restore(b []byte) error {
 // error (a snapshot lists each key once). It reports false on an error
 // (in d.err).
 func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
-	key := d.row()
-	if d.err != nil {
-		return false
-	}
-	if len(key) != o.nk {
-		d.err = fmt.Errorf("%w: group key of %d values, want %d", errSnapshotCorrupt, len(key), o.nk)
+	key, ok := d.groupKey(o.nk)
+	if !ok {
 		return false
 	}
 	h := hashRow(key)

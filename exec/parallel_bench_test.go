@@ -27,7 +27,7 @@ func init() { connectors.Register(ckbench{}) }
 
 func (ckbench) Name() string { return "ckbench" }
 func (ckbench) SourceOptions() []connectors.OptionSpec {
-	return []connectors.OptionSpec{{Name: "events"}, {Name: "keys"}, {Name: "step_us"}, {Name: "hold"}}
+	return []connectors.OptionSpec{{Name: "events"}, {Name: "keys"}, {Name: "step_us"}, {Name: "hold"}, {Name: "hot"}}
 }
 func (ckbench) SinkOptions() []connectors.OptionSpec { return nil }
 func (ckbench) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
@@ -41,7 +41,8 @@ func (ckbench) OpenSource(_ context.Context, spec connectors.SourceSpec) (connec
 	if step == 0 {
 		step = 1000
 	}
-	r := &benchReader{total: n, step: int64(step), c: chunk.New(3, 1024), hold: spec.Options["hold"] == "true"}
+	hot, _ := strconv.Atoi(spec.Options["hot"])
+	r := &benchReader{total: n, step: int64(step), c: chunk.New(3, 1024), hold: spec.Options["hold"] == "true", hot: hot}
 	for i := range k {
 		r.keys = append(r.keys, types.NewText("key-"+strconv.Itoa(i)))
 	}
@@ -57,6 +58,7 @@ type benchReader struct {
 	keys        []types.Value
 	c           *chunk.Chunk
 	hold        bool // at the end, wait instead of ending the stream
+	hot         int  // > 0: after one event per key, only the first hot keys
 }
 
 func (r *benchReader) Read(ctx context.Context) (*chunk.Chunk, error) {
@@ -79,7 +81,11 @@ func (r *benchReader) Read(ctx context.Context) (*chunk.Chunk, error) {
 	for i := range n {
 		x := r.next + i
 		row := c.AppendEmpty(chunk.Insert, chunk.NoTime)
-		row[0] = r.keys[(x*7919)%len(r.keys)]
+		if r.hot > 0 && x >= len(r.keys) {
+			row[0] = r.keys[(x*7919)%r.hot]
+		} else {
+			row[0] = r.keys[(x*7919)%len(r.keys)]
+		}
 		row[1] = types.NewInt(int64(x))
 		row[2] = types.NewTimestamp(base + int64(x)*r.step - int64(x%8)*r.step)
 	}
@@ -202,7 +208,15 @@ func BenchmarkCheckpointCost(b *testing.B) {
 	queries := []query{tumble(1000, 12_000_000), tumble(100_000, 4_000_000),
 		// A GROUP BY without a window keeps every key it has seen: its
 		// operator state grows with the keys, not with the open windows.
-		{"groupby/keys=1000000", 4_000_000, func(n int) plan.Node { return groupAggPlan(benchScan(n, 1_000_000, 1000)) }, []int{0}}}
+		{"groupby/keys=1000000", 4_000_000, func(n int) plan.Node { return groupAggPlan(benchScan(n, 1_000_000, 1000)) }, []int{0}},
+		// A one-hour window holding 1 M keys, of which only 1000 change
+		// after the first million events: the state is large and changes
+		// little, so an incremental checkpoint is small.
+		{"window-hot/keys=1000000", 12_000_000, func(n int) plan.Node {
+			sc := benchScan(n, 1_000_000, 100)
+			sc.Options["hot"] = "1000"
+			return windowAgg(sc, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(3600)}, plan.EmitOnWindowClose, 0)
+		}, nil}}
 	for _, q := range queries {
 		b.Run(q.name, func(b *testing.B) {
 			var total, cpu [2]time.Duration

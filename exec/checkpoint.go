@@ -371,13 +371,10 @@ type ckptOp struct {
 	ckOK    bool
 
 	// views: contents are saved incrementally, as a base ("tb") plus the
-	// changes of each checkpoint ("td<epoch>"), compacted into a new base
-	// once the deltas outweigh it. The view store itself tracks what
-	// changed (viewStore.captureDelta); the parts are encoded by the
-	// checkpoint writer.
-	base       *ckPart
-	deltas     []*ckPart
-	superseded int // rows of base and deltas that later deltas replace
+	// changes of each checkpoint ("td<epoch>"). The view store itself
+	// tracks what changed (viewStore.captureDelta); the parts are encoded
+	// by the checkpoint writer.
+	view partChain
 	// fromEmpty says that the view was empty when its store started to
 	// track changes (a new job): its first base is empty and the first
 	// delta holds every row.
@@ -386,11 +383,57 @@ type ckptOp struct {
 	// operators with incremental state (incSnapshotter): the node part
 	// holds only the node's watermarks; the state is a base ("<name>b")
 	// plus a delta per checkpoint ("<name>d<epoch>"), as for views.
-	inc          incSnapshotter
-	incParts     bool // restore: the node part said the state is in its own parts
-	opBase       *ckPart
-	opDeltas     []*ckPart
-	opSuperseded int
+	inc      incSnapshotter
+	incParts bool // restore: the node part said the state is in its own parts
+	state    partChain
+}
+
+// partChain is state saved incrementally: a base part and one delta part
+// per checkpoint since, named base and delta+<epoch>. A new base replaces
+// the deltas when there is none yet, when the entries later deltas
+// replaced or removed outnumber the state's (so a restore reads at most
+// about twice the state), or after maxViewDeltas deltas. (Compacting at
+// twice the state instead cost a GROUP BY over 1 M keys as much per
+// checkpoint, 0.47-0.49 of the rate without checkpoints, and tripled its
+// restore: 2.9-4.5 s against 1.3 s, BenchmarkRecoveryGroupBy1M.)
+type partChain struct {
+	base       *ckPart
+	deltas     []*ckPart
+	superseded int // entries of base and deltas that later deltas replace
+}
+
+// needBase says whether the next capture of a state of stateLen entries
+// must be a base.
+func (pc *partChain) needBase(stateLen int) bool {
+	return pc.base == nil || pc.superseded > stateLen+1024 || len(pc.deltas) >= maxViewDeltas
+}
+
+func (pc *partChain) setBase(p *ckPart) { pc.base, pc.deltas, pc.superseded = p, nil, 0 }
+
+func (pc *partChain) addDelta(p *ckPart, superseded int) {
+	pc.deltas = append(pc.deltas, p)
+	pc.superseded += superseded
+}
+
+// addTo adds the base and the deltas to checkpoint epoch.
+func (pc *partChain) addTo(c *jobCkpt, epoch uint64) {
+	c.add(epoch, pc.base)
+	for _, p := range pc.deltas {
+		c.add(epoch, p)
+	}
+}
+
+// deltaNames returns the names of the delta parts, prefix followed by the
+// 20 digits of their epoch, in epoch order.
+func deltaNames(parts map[string][]byte, prefix string) []string {
+	var names []string
+	for n := range parts {
+		if strings.HasPrefix(n, prefix) && len(n) == len(prefix)+20 {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (w *ckptOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
@@ -988,85 +1031,66 @@ func (c *jobCkpt) required() []string {
 	return names
 }
 
-// maxViewDeltas bounds the deltas of a view between two bases.
+// maxViewDeltas bounds the deltas between two bases (partChain).
 const maxViewDeltas = 100
 
-// viewParts adds a view's contents to checkpoint epoch: the changes since
-// the previous checkpoint as a new delta, or a new base that replaces the
-// deltas when there is none yet (empty, for a view that was empty when
-// its changes began to be tracked), when the rows that later deltas replaced
-// or removed outnumber the view's rows, or after maxViewDeltas deltas.
-// Only the rows are captured here (stored rows never change once handed
-// out); the checkpoint writer encodes them. Saving costs in proportion to
-// the changes, plus a compaction now and then.
+// viewParts adds a view's contents to checkpoint epoch (see partChain):
+// the changes since the previous checkpoint as a new delta, or a new base
+// (empty, for a view that was empty when its changes began to be
+// tracked). Only the rows are captured here (stored rows never change once
+// handed out); the checkpoint writer encodes them. Saving costs in
+// proportion to the changes, plus a compaction now and then.
 func (w *ckptOp) viewParts(epoch uint64) {
 	r := w.mat.rel
 	r.mu.Lock()
-	if w.base == nil && w.fromEmpty {
+	if w.view.base == nil && w.fromEmpty {
 		// Every row is a tracked change: the first checkpoint writes an
 		// empty base and the rows as a delta. The delta lists them in the
 		// order they were stored, which is (roughly) their order in
 		// memory, where a base lists them in the order of the store's
 		// hash table: the writer reads them three times as fast.
 		wm := r.lastWM
-		w.base = &ckPart{name: "tb", since: epoch, write: func(out io.Writer) error { return writeViewBase(out, wm, nil) }}
+		w.view.setBase(&ckPart{name: "tb", since: epoch, write: func(out io.Writer) error { return writeViewBase(out, wm, nil) }})
 		w.fromEmpty = false
 	}
-	if w.base == nil || w.superseded > r.store.len()+1024 || len(w.deltas) >= maxViewDeltas {
+	if w.view.needBase(r.store.len()) {
 		rows := r.store.captureBase()
 		wm := r.lastWM
 		r.mu.Unlock()
-		w.base = &ckPart{name: "tb", since: epoch, write: func(out io.Writer) error { return writeViewBase(out, wm, rows) }}
-		w.deltas, w.superseded = nil, 0
+		w.view.setBase(&ckPart{name: "tb", since: epoch, write: func(out io.Writer) error { return writeViewBase(out, wm, rows) }})
 	} else {
 		changes, sup := r.store.captureDelta(len(r.schema))
 		r.mu.Unlock()
 		if len(changes) > 0 {
-			w.deltas = append(w.deltas, &ckPart{name: fmt.Sprintf("td%020d", epoch), since: epoch,
-				write: func(out io.Writer) error { return writeViewDelta(out, changes) }})
-			w.superseded += sup
+			w.view.addDelta(&ckPart{name: fmt.Sprintf("td%020d", epoch), since: epoch,
+				write: func(out io.Writer) error { return writeViewDelta(out, changes) }}, sup)
 		}
 	}
-	w.c.add(epoch, w.base)
-	for _, p := range w.deltas {
-		w.c.add(epoch, p)
-	}
+	w.view.addTo(w.c, epoch)
 }
 
 // opParts adds an incremental operator's state to checkpoint epoch, as
-// viewParts does a view's: the changes since the previous checkpoint as a
-// new delta, or a new base that replaces the deltas when there is none
-// yet, when the entries later deltas replaced or removed outnumber the
-// state's (so a restore reads at most about twice the state), after
-// maxViewDeltas deltas, or when the operator asks for one. Unlike a view's
-// rows, operator state changes in place, so the parts are encoded here,
-// on the operator's goroutine. (Compacting at twice the state instead
-// cost as much per checkpoint for a GROUP BY over 1 M keys, 0.47-0.49 of
-// the rate without checkpoints, and tripled its restore: 2.9-4.5 s
-// against 1.3 s, BenchmarkRecoveryGroupBy1M.)
+// viewParts does a view's; the operator may also ask for a base. Unlike a
+// view's rows, operator state changes in place, so the parts are encoded
+// here, on the operator's goroutine.
 func (w *ckptOp) opParts(epoch uint64) error {
 	inc := w.inc
-	if w.opBase == nil || inc.needBase() || w.opSuperseded > inc.stateLen()+1024 || len(w.opDeltas) >= maxViewDeltas {
+	if inc.needBase() || w.state.needBase(inc.stateLen()) {
 		b, err := inc.SnapshotBase()
 		if err != nil {
 			return err
 		}
-		w.opBase = &ckPart{name: w.name + "b", data: b, since: epoch}
-		w.opDeltas, w.opSuperseded = nil, 0
+		w.state.setBase(&ckPart{name: w.name + "b", data: b, since: epoch})
 	} else {
 		b, changes, sup, err := inc.SnapshotDelta()
 		if err != nil {
 			return err
 		}
 		if changes > 0 {
-			w.opDeltas = append(w.opDeltas, &ckPart{name: fmt.Sprintf("%sd%020d", w.name, epoch), data: b, since: epoch})
-			w.opSuperseded += sup
+			w.state.addDelta(&ckPart{name: fmt.Sprintf("%sd%020d", w.name, epoch), data: b, since: epoch}, sup)
 		}
 	}
-	w.c.add(epoch, w.opBase)
-	for _, p := range w.opDeltas {
-		w.c.add(epoch, p)
-	}
+	w.state.addTo(w.c, epoch)
 	return nil
 }
 
@@ -1084,15 +1108,7 @@ func (w *ckptOp) restoreOpParts(parts map[string][]byte) error {
 	if err := w.inc.Restore(base); err != nil {
 		return fmt.Errorf("restore %s: %w", w.n.name, err)
 	}
-	prefix := w.name + "d"
-	var names []string
-	for n := range parts {
-		if strings.HasPrefix(n, prefix) && len(n) == len(prefix)+20 {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range deltaNames(parts, w.name+"d") {
 		if err := w.inc.RestoreDelta(parts[n]); err != nil {
 			return fmt.Errorf("restore %s delta %s: %w", w.n.name, n, err)
 		}
@@ -1113,17 +1129,10 @@ func (w *ckptOp) restoreViewParts(parts map[string][]byte) error {
 	if err := restoreView(r, base); err != nil {
 		return err
 	}
-	var names []string
-	for n := range parts {
-		if strings.HasPrefix(n, "td") {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lastWM = wm
-	for _, n := range names {
+	for _, n := range deltaNames(parts, "td") {
 		if err := restoreViewDelta(r, parts[n]); err != nil {
 			return fmt.Errorf("restore view %s delta %s: %w", r.name, n, err)
 		}

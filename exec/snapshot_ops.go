@@ -158,10 +158,11 @@ func (o *windowAggOp) SnapshotBase() ([]byte, error) {
 // replace or drop. With nothing changed, not even the watermark, it
 // encodes nothing (changes is 0).
 func (o *windowAggOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	n := 0
+	n, live := 0, 0 // changed groups, tables holding them
 	for _, t := range o.ckTables {
 		if !t.dropped {
 			n += len(t.ck)
+			live++
 		}
 	}
 	if n == 0 && len(o.ckDropped) == 0 && o.wm == o.ckWM && o.nextEnd == o.ckNext {
@@ -177,12 +178,6 @@ func (o *windowAggOp) SnapshotDelta() (b []byte, changes, superseded int, err er
 		e.varint(k)
 	}
 	superseded = o.ckDroppedGroups
-	live := 0
-	for _, t := range o.ckTables {
-		if !t.dropped {
-			live++
-		}
-	}
 	e.uvarint(uint64(live))
 	for _, t := range o.ckTables {
 		if t.dropped {
@@ -435,7 +430,11 @@ const (
 // Snapshot encodes the groups: per group its key, accumulators, the time
 // of its last row, the results last emitted and (with a TTL) its last
 // update time.
-func (o *groupAggOp) Snapshot() ([]byte, error) {
+func (o *groupAggOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
+
+// snapshot is Snapshot; with saved, every group is marked as saved and
+// unchanged on the way (SnapshotBase).
+func (o *groupAggOp) snapshot(saved bool) ([]byte, error) {
 	e := &snapEnc{b: make([]byte, 0, o.encSize(o.m.len()))}
 	e.uvarint(snapGroupVersion)
 	e.uvarint(uint64(o.m.len()))
@@ -443,6 +442,10 @@ func (o *groupAggOp) Snapshot() ([]byte, error) {
 	o.m.each(func(id int) {
 		if err == nil {
 			err = o.encodeGroup(e, id)
+		}
+		if saved {
+			g := o.grp(id)
+			g.flags = g.flags&^groupCkDirty | groupCkSaved
 		}
 	})
 	if err != nil {
@@ -566,14 +569,11 @@ func (o *groupAggOp) needBase() bool { return o.ckMoved }
 // SnapshotBase is Snapshot, after which every group counts as saved and
 // the changes start again from none.
 func (o *groupAggOp) SnapshotBase() ([]byte, error) {
-	b, err := o.Snapshot()
+	b, err := o.snapshot(true)
 	if err != nil {
 		return nil, err
 	}
-	for _, id := range o.ckDirty {
-		o.grp(id).flags &^= groupCkDirty
-	}
-	o.m.each(func(id int) { o.grp(id).flags |= groupCkSaved })
+	// Listed ids not visited were freed: their flags are clear already.
 	clear(o.ckDirty)
 	o.ckDirty, o.ckGone, o.ckMoved = o.ckDirty[:0], nil, false
 	return b, nil

@@ -256,58 +256,36 @@ func TestSinkEveryType(t *testing.T) {
 	for _, k := range kinds {
 		sch = append(sch, types.Column{Name: "c_" + k.String(), Type: k}, types.Column{Name: "n_" + k.String(), Type: k, Nullable: true})
 	}
-	// value i of kind k; NULL in nullable columns for every third row.
-	val := func(k types.Type, i int) types.Value {
+	// sample is value i of kind k and how ClickHouse prints it back; NULL
+	// in nullable columns for every third row.
+	sample := func(k types.Type, i int) (types.Value, string) {
+		ts := time.Unix(int64(1764417600+i), 0).UTC().Format("2006-01-02 15:04:05")
 		switch k.Kind {
 		case types.Bool:
-			return types.NewBool(i%2 == 1)
+			return types.NewBool(i%2 == 1), fmt.Sprint(i % 2)
 		case types.Int16, types.Int32, types.Int64:
-			return types.NewIntKind(k.Kind, int64(i*100-7))
+			return types.NewIntKind(k.Kind, int64(i*100-7)), fmt.Sprint(i*100 - 7)
 		case types.Interval:
-			return types.NewIntervalMicros(int64(i) * 1e6)
+			return types.NewIntervalMicros(int64(i) * 1e6), fmt.Sprint(int64(i) * 1e6)
 		case types.Float32:
-			return types.NewFloat32(float64(i) + 0.5)
+			return types.NewFloat32(float64(i) + 0.5), fmt.Sprint(float64(i) + 0.5)
 		case types.Float64:
-			return types.NewFloat(float64(i) / 4)
+			return types.NewFloat(float64(i) / 4), fmt.Sprint(float64(i) / 4)
 		case types.Date:
-			return types.NewDate(int64(19000 + i))
+			return types.NewDate(int64(19000 + i)), time.Unix(int64(19000+i)*86400, 0).UTC().Format("2006-01-02")
 		case types.Timestamp:
-			return types.NewTimestamp(int64(1764417600+i)*1e6 + 999_999) // floored to the second
+			return types.NewTimestamp(int64(1764417600+i)*1e6 + 999_999), ts // floored to the second
 		case types.TimestampTZ:
-			return types.NewTimestampTZ(int64(1764417600+i) * 1e6)
+			return types.NewTimestampTZ(int64(1764417600+i) * 1e6), ts
 		case types.Numeric:
-			return types.Value{K: types.Numeric, S: fmt.Sprintf("%d.25", i)}
+			return types.Value{K: types.Numeric, S: fmt.Sprintf("%d.25", i)}, fmt.Sprintf("%d.25", i)
 		case types.Bytea:
-			return types.NewBytea([]byte{'b', byte('0' + i%10)})
+			b := []byte{'b', byte('0' + i%10)}
+			return types.NewBytea(b), string(b)
 		case types.JSONB:
-			return types.NewJSONB(fmt.Sprintf(`{"i":%d}`, i))
+			return types.NewJSONB(fmt.Sprintf(`{"i":%d}`, i)), fmt.Sprintf(`{"i":%d}`, i)
 		}
-		return types.NewText(fmt.Sprintf("t-%d", i))
-	}
-	want := func(k types.Type, i int) string {
-		switch k.Kind {
-		case types.Bool:
-			return fmt.Sprint(i % 2)
-		case types.Int16, types.Int32, types.Int64:
-			return fmt.Sprint(i*100 - 7)
-		case types.Interval:
-			return fmt.Sprint(int64(i) * 1e6)
-		case types.Float32:
-			return fmt.Sprint(float64(i) + 0.5)
-		case types.Float64:
-			return fmt.Sprint(float64(i) / 4)
-		case types.Date:
-			return time.Unix(int64(19000+i)*86400, 0).UTC().Format("2006-01-02")
-		case types.Timestamp, types.TimestampTZ:
-			return time.Unix(int64(1764417600+i), 0).UTC().Format("2006-01-02 15:04:05")
-		case types.Numeric:
-			return fmt.Sprintf("%d.25", i)
-		case types.Bytea:
-			return string([]byte{'b', byte('0' + i%10)})
-		case types.JSONB:
-			return fmt.Sprintf(`{"i":%d}`, i)
-		}
-		return fmt.Sprintf("t-%d", i)
+		return types.NewText(fmt.Sprintf("t-%d", i)), fmt.Sprintf("t-%d", i)
 	}
 	c, _ := connectors.Lookup("clickhouse")
 	table := fmt.Sprintf("every_type_%d", rand.Uint32())
@@ -323,7 +301,7 @@ func TestSinkEveryType(t *testing.T) {
 		for i := from; i < min(n, from+30); i++ {
 			row := make(types.Row, 0, len(sch))
 			for _, k := range kinds {
-				v := val(k, i)
+				v, _ := sample(k, i)
 				nv := v
 				if i%3 == 0 {
 					nv = types.NullValue
@@ -360,7 +338,8 @@ func TestSinkEveryType(t *testing.T) {
 			t.Fatal(err)
 		}
 		for j, k := range kinds {
-			w, wn := want(k, i), want(k, i)
+			_, w := sample(k, i)
+			wn := w
 			if i%3 == 0 {
 				wn = "NULL"
 			}

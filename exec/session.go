@@ -3,6 +3,7 @@ package exec
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
@@ -73,7 +74,25 @@ type sessionOp struct {
 	hits    []int
 	dirty   []int
 	retired []types.Value // rows of sessions merged away since the last emit: retract them
+
+	// Incremental checkpoints (see incSnapshotter), once track is set. The
+	// unit is a key with all its open sessions: per key id its flags
+	// (keyCkDirty, keyCkSaved), the ids of the keys changed since the last
+	// capture (an id freed and reused may be listed twice; one whose flag
+	// is clear is skipped), the saved keys whose last session closed
+	// since, and whether a compaction moved the ids.
+	track   bool
+	ckKey   []uint8
+	ckDirty []int32
+	ckGone  []types.Row
+	ckMoved bool
 }
+
+// The checkpoint flags of a key (sessionOp.ckKey).
+const (
+	keyCkDirty = 1 << iota // changed since the last capture, listed in ckDirty
+	keyCkSaved             // in the last base or a delta since
+)
 
 func newSessionOp(j *job, n *plan.WindowAgg, lay *aggLayout, kind types.Kind, st *opStats) *sessionOp {
 	o := &sessionOp{j: j, n: n, stats: st, lay: lay, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), kind: kind,
@@ -94,6 +113,7 @@ func (o *sessionOp) reset() {
 		o.prev = newRecs[types.Value](o.width-o.nk-1, 256)
 	}
 	o.free = nil
+	o.ckKey, o.ckDirty, o.ckGone = o.ckKey[:0], o.ckDirty[:0], nil
 	o.ends = o.ends[:0]
 	o.open, o.bytes = 0, 0
 	o.dirty = o.dirty[:0]
@@ -127,9 +147,22 @@ func (o *sessionOp) addKey(h uint64, key types.Row) int {
 			o.head.add()
 		}
 		o.head.at(k)[0] = -1
+		if k == len(o.ckKey) {
+			o.ckKey = append(o.ckKey, 0)
+		} else {
+			o.ckKey[k] = 0
+		}
 		o.bytes += 16 + 4 + keyBytes(key)
 	}
 	return k
+}
+
+// markKey records that key k changed since the last capture.
+func (o *sessionOp) markKey(k int) {
+	if o.track && o.ckKey[k]&keyCkDirty == 0 {
+		o.ckKey[k] |= keyCkDirty
+		o.ckDirty = append(o.ckDirty, int32(k))
+	}
 }
 
 // newSession opens a session of key k at time t, last in the key's list.
@@ -187,8 +220,14 @@ func (o *sessionOp) unlink(i int) {
 		}
 	}
 	if *h < 0 {
+		if o.track && o.ckKey[k]&keyCkSaved != 0 {
+			o.ckGone = append(o.ckGone, slices.Clone(o.byKey.key(k)))
+		}
+		o.ckKey[k] = 0 // a stale ckDirty entry is skipped
 		o.bytes -= 16 + 4 + keyBytes(o.byKey.key(k))
 		o.byKey.remove(k)
+	} else {
+		o.markKey(k)
 	}
 	ss := o.states.at(i)
 	o.bytes -= sessionBytes + o.lay.groupBytes(ss)
@@ -290,6 +329,7 @@ func (o *sessionOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, ou
 			s.flags |= groupDirty
 			o.dirty = append(o.dirty, x)
 		}
+		o.markKey(k)
 	}
 	if len(o.dirty) >= maxDirty {
 		o.emitUpdates(out)
@@ -399,6 +439,8 @@ func (o *sessionOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 		o.unlink(i)
 	}
 	if o.ss.n >= compactMin && int(o.open)*4 < o.ss.n {
+		// Key ids move: the next capture is a base.
+		o.ckMoved = o.ckMoved || o.track
 		if err := compact(o); err != nil {
 			return 0, err
 		}

@@ -54,8 +54,9 @@ var (
 // The version bytes that start the window and session snapshots: a
 // checkpoint of another layout fails to restore instead of misreading.
 const (
-	snapWindowVersion  = 3
-	snapSessionVersion = 4
+	snapWindowVersion       = 3
+	snapSessionVersion      = 4
+	snapSessionDeltaVersion = 1
 )
 
 // errSnapshotVersion reports an operator snapshot of another layout.
@@ -328,40 +329,54 @@ func (o *windowAggOp) Restore(b []byte) error {
 }
 
 // Snapshot encodes every open session, key by key.
-func (o *sessionOp) Snapshot() ([]byte, error) {
+func (o *sessionOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
+
+// snapshot is Snapshot; with saved, every key is marked as saved and
+// unchanged on the way (SnapshotBase).
+func (o *sessionOp) snapshot(saved bool) ([]byte, error) {
 	e := &snapEnc{}
 	e.uvarint(snapSessionVersion)
 	e.varint(o.wm)
 	e.uvarint(uint64(o.byKey.len()))
 	var err error
 	o.byKey.each(func(k int) {
-		if err != nil {
-			return
+		if err == nil {
+			err = o.encodeKey(e, k)
 		}
-		e.row(o.byKey.key(k))
-		n := 0
-		for i := int(o.head.at(k)[0]); i >= 0; i = int(o.sess(i).next) {
-			n++
-		}
-		e.uvarint(uint64(n))
-		for i := int(o.head.at(k)[0]); i >= 0 && err == nil; i = int(o.sess(i).next) {
-			s := o.sess(i)
-			e.varint(s.start)
-			e.varint(s.last)
-			err = o.lay.encode(e, o.words.at(i), o.states.at(i))
-			if o.upd {
-				emitted := s.flags&groupEmitted != 0
-				e.bool(emitted)
-				if emitted {
-					e.row(o.prev.at(i))
-				}
-			}
+		if saved {
+			o.ckKey[k] = keyCkSaved
 		}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot session aggregate: %w", err)
 	}
 	return e.b, nil
+}
+
+// encodeKey encodes key k and its open sessions in opening order.
+func (o *sessionOp) encodeKey(e *snapEnc, k int) error {
+	e.row(o.byKey.key(k))
+	n := 0
+	for i := int(o.head.at(k)[0]); i >= 0; i = int(o.sess(i).next) {
+		n++
+	}
+	e.uvarint(uint64(n))
+	for i := int(o.head.at(k)[0]); i >= 0; i = int(o.sess(i).next) {
+		s := o.sess(i)
+		e.varint(s.start)
+		e.varint(s.last)
+		if err := o.lay.encode(e, o.words.at(i), o.states.at(i)); err != nil {
+			return err
+		}
+		if o.upd {
+			emitted := s.flags&groupEmitted != 0
+			e.bool(emitted)
+			if emitted {
+				e.row(o.prev.at(i))
+			}
+		}
+	}
+	return nil
 }
 
 // Restore replaces the open sessions with a snapshot's.
@@ -374,46 +389,159 @@ func (o *sessionOp) Restore(b []byte) error {
 	o.reset()
 	nk := d.count(2)
 	for range nk {
-		key := d.row()
-		ns := d.count(4)
-		if d.err != nil {
-			break
-		}
-		if len(key) != o.nk || ns == 0 {
-			d.err = fmt.Errorf("%w: session key of %d values with %d sessions", errSnapshotCorrupt, len(key), ns)
-			break
-		}
-		h := hashRow(key)
-		if o.byKey.find(h, key) >= 0 {
-			d.err = fmt.Errorf("%w: session key %v twice", errSnapshotCorrupt, key)
-			break
-		}
-		k := o.addKey(h, key)
-		for range ns {
-			start, last := d.varint(), d.varint()
-			i := o.newSession(k, start)
-			s := o.sess(i)
-			s.last = last
-			o.lay.decode(d, o.words.at(i), o.states.at(i))
-			if o.upd && d.bool() {
-				prev := d.row()
-				if want := o.prev.w; d.err == nil && len(prev) != want {
-					d.err = fmt.Errorf("%w: emitted session of %d values, want %d", errSnapshotCorrupt, len(prev), want)
-				}
-				copy(o.prev.at(i), prev)
-				s.flags |= groupEmitted
-			}
-			if d.err != nil {
-				break
-			}
-			o.ends = append(o.ends, endItem{end: o.end(s), s: int32(i)})
-		}
-		if d.err != nil {
+		if !o.decodeKey(d, false) {
 			break
 		}
 	}
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore session aggregate: %w", err)
+	}
+	o.ends.init()
+	o.publish()
+	return nil
+}
+
+// decodeKey reads a key and its sessions as encodeKey wrote them and adds
+// them, each with an end-heap entry (the caller re-heapifies); with
+// replace, the sessions of a key already there are dropped first (a
+// delta), else that is an error (a snapshot lists each key once). It
+// reports false on an error (in d.err).
+func (o *sessionOp) decodeKey(d *snapDec, replace bool) bool {
+	key := d.row()
+	ns := d.count(4)
+	if d.err != nil {
+		return false
+	}
+	if len(key) != o.nk || ns == 0 {
+		d.err = fmt.Errorf("%w: session key of %d values with %d sessions", errSnapshotCorrupt, len(key), ns)
+		return false
+	}
+	h := hashRow(key)
+	if k := o.byKey.find(h, key); k >= 0 {
+		if !replace {
+			d.err = fmt.Errorf("%w: session key %v twice", errSnapshotCorrupt, key)
+			return false
+		}
+		o.dropKey(k)
+	}
+	k := o.addKey(h, key)
+	for range ns {
+		start, last := d.varint(), d.varint()
+		i := o.newSession(k, start)
+		s := o.sess(i)
+		s.last = last
+		o.lay.decode(d, o.words.at(i), o.states.at(i))
+		if o.upd && d.bool() {
+			prev := d.row()
+			if want := o.prev.w; d.err == nil && len(prev) != want {
+				d.err = fmt.Errorf("%w: emitted session of %d values, want %d", errSnapshotCorrupt, len(prev), want)
+			}
+			copy(o.prev.at(i), prev)
+			s.flags |= groupEmitted
+		}
+		if d.err != nil {
+			return false
+		}
+		o.ends = append(o.ends, endItem{end: o.end(s), s: int32(i)})
+	}
+	return true
+}
+
+// dropKey frees every session of key k, and so the key, without counting
+// it as a change (a restore).
+func (o *sessionOp) dropKey(k int) {
+	track := o.track
+	o.track = false
+	for {
+		i := o.head.at(k)[0]
+		if i < 0 {
+			break
+		}
+		o.unlink(int(i))
+	}
+	o.track = track
+}
+
+// Sessions are checkpointed incrementally too (incSnapshotter): per key
+// with all its sessions, so that a sessionization over a million users
+// does not encode all of them every second.
+var _ incSnapshotter = (*sessionOp)(nil)
+
+func (o *sessionOp) startTracking() { o.track = true }
+func (o *sessionOp) stateLen() int  { return o.byKey.len() }
+func (o *sessionOp) needBase() bool { return o.ckMoved }
+
+// SnapshotBase is Snapshot, after which every key counts as saved and the
+// changes start again from none.
+func (o *sessionOp) SnapshotBase() ([]byte, error) {
+	b, err := o.snapshot(true)
+	if err != nil {
+		return nil, err
+	}
+	o.ckDirty, o.ckGone, o.ckMoved = o.ckDirty[:0], nil, false
+	return b, nil
+}
+
+// SnapshotDelta encodes the watermark, the saved keys whose sessions all
+// closed since the last capture, then every key changed since with all
+// its open sessions (as Snapshot does); superseded counts the entries of
+// earlier parts these replace.
+func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	e := &snapEnc{}
+	e.uvarint(snapSessionDeltaVersion)
+	e.varint(o.wm)
+	e.uvarint(uint64(len(o.ckGone)))
+	for _, k := range o.ckGone {
+		e.row(k)
+	}
+	superseded = 2 * len(o.ckGone)
+	ids := o.ckDirty[:0]
+	for _, k := range o.ckDirty {
+		if o.ckKey[k]&keyCkDirty != 0 {
+			o.ckKey[k] &^= keyCkDirty
+			ids = append(ids, k)
+		}
+	}
+	e.uvarint(uint64(len(ids)))
+	for _, k := range ids {
+		if o.ckKey[k]&keyCkSaved != 0 {
+			superseded++
+		}
+		o.ckKey[k] |= keyCkSaved
+		if err := o.encodeKey(e, int(k)); err != nil {
+			return nil, 0, 0, fmt.Errorf("snapshot session aggregate: %w", err)
+		}
+	}
+	changes = len(o.ckGone) + len(ids)
+	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	return e.b, changes, superseded, nil
+}
+
+// RestoreDelta applies a delta written by SnapshotDelta to the sessions.
+func (o *sessionOp) RestoreDelta(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapSessionDeltaVersion {
+		return fmt.Errorf("restore session aggregate delta: %w", errSnapshotVersion(v, snapSessionDeltaVersion))
+	}
+	o.wm = d.varint()
+	gone := d.count(1)
+	for range gone {
+		key := d.row()
+		if d.err != nil {
+			break
+		}
+		if k := o.byKey.find(hashRow(key), key); k >= 0 {
+			o.dropKey(k)
+		}
+	}
+	n := d.count(2)
+	for range n {
+		if !o.decodeKey(d, true) {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore session aggregate delta: %w", err)
 	}
 	o.ends.init()
 	o.publish()

@@ -68,8 +68,7 @@ type groupAggOp struct {
 	ckDirty []int
 	ckGone  []types.Row
 	ckMoved bool
-	// encPerGroup is the bytes per group of the last snapshot or delta.
-	encPerGroup int
+	enc     encSizer
 
 	// Windowed groups (n.Window != nil).
 	wm      int64 // the last watermark; math.MinInt64 before the first

@@ -86,6 +86,7 @@ type sessionOp struct {
 	ckDirty []int32
 	ckGone  []types.Row
 	ckMoved bool
+	enc     encSizer
 }
 
 // The checkpoint flags of a key (sessionOp.ckKey).

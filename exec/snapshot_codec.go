@@ -325,3 +325,20 @@ func restoreViewDelta(r *relation, b []byte) error {
 	}
 	return d.done()
 }
+
+// encSizer guesses the bytes n entries (groups, keys) of a snapshot or
+// delta encode to from the last one, so that the encoder's buffer is not
+// regrown (and copied) a dozen times on the way to tens of megabytes.
+type encSizer struct{ per int }
+
+// encoder returns an encoder with room for n entries.
+func (s *encSizer) encoder(n int) *snapEnc {
+	return &snapEnc{b: make([]byte, 0, 64+n*max(s.per, 16)*9/8)}
+}
+
+// note records that n entries encoded to bytes.
+func (s *encSizer) note(bytes, n int) {
+	if n > 0 {
+		s.per = bytes / n
+	}
+}

@@ -71,7 +71,7 @@ func (o *windowAggOp) Snapshot() ([]byte, error) {
 	for _, t := range o.tables {
 		n += t.groups()
 	}
-	e := &snapEnc{b: make([]byte, 0, 64+n*max(o.encPerGroup, 16)*9/8)}
+	e := o.enc.encoder(n)
 	e.uvarint(snapWindowVersion)
 	e.varint(o.wm)
 	e.varint(o.nextEnd)
@@ -88,9 +88,7 @@ func (o *windowAggOp) Snapshot() ([]byte, error) {
 			}
 		}
 	}
-	if n > 0 {
-		o.encPerGroup = len(e.b) / n
-	}
+	o.enc.note(len(e.b), n)
 	return e.b, nil
 }
 
@@ -170,7 +168,7 @@ func (o *windowAggOp) SnapshotDelta() (b []byte, changes, superseded int, err er
 		o.resetTracking()
 		return nil, 0, 0, nil
 	}
-	e := &snapEnc{b: make([]byte, 0, 64+n*max(o.encPerGroup, 16)*9/8)}
+	e := o.enc.encoder(n)
 	e.uvarint(snapWindowDeltaVersion)
 	e.varint(o.wm)
 	e.varint(o.nextEnd)
@@ -199,9 +197,7 @@ func (o *windowAggOp) SnapshotDelta() (b []byte, changes, superseded int, err er
 		t.ckIn, t.ckSaved = true, t.groups()
 	}
 	changes = 1 + len(o.ckDropped) + n // the header counts: the watermark moved
-	if n > 0 {
-		o.encPerGroup = len(e.b) / n
-	}
+	o.enc.note(len(e.b), n)
 	o.resetTracking()
 	return e.b, changes, superseded, nil
 }
@@ -334,7 +330,7 @@ func (o *sessionOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
 // snapshot is Snapshot; with saved, every key is marked as saved and
 // unchanged on the way (SnapshotBase).
 func (o *sessionOp) snapshot(saved bool) ([]byte, error) {
-	e := &snapEnc{}
+	e := o.enc.encoder(o.byKey.len())
 	e.uvarint(snapSessionVersion)
 	e.varint(o.wm)
 	e.uvarint(uint64(o.byKey.len()))
@@ -350,6 +346,7 @@ func (o *sessionOp) snapshot(saved bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot session aggregate: %w", err)
 	}
+	o.enc.note(len(e.b), o.byKey.len())
 	return e.b, nil
 }
 
@@ -487,7 +484,7 @@ func (o *sessionOp) SnapshotBase() ([]byte, error) {
 // its open sessions (as Snapshot does); superseded counts the entries of
 // earlier parts these replace.
 func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	e := &snapEnc{}
+	e := o.enc.encoder(len(o.ckDirty) + len(o.ckGone))
 	e.uvarint(snapSessionDeltaVersion)
 	e.varint(o.wm)
 	e.uvarint(uint64(len(o.ckGone)))
@@ -513,6 +510,7 @@ func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err erro
 		}
 	}
 	changes = len(o.ckGone) + len(ids)
+	o.enc.note(len(e.b), changes)
 	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
 	return e.b, changes, superseded, nil
 }
@@ -563,7 +561,7 @@ func (o *groupAggOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
 // snapshot is Snapshot; with saved, every group is marked as saved and
 // unchanged on the way (SnapshotBase).
 func (o *groupAggOp) snapshot(saved bool) ([]byte, error) {
-	e := &snapEnc{b: make([]byte, 0, o.encSize(o.m.len()))}
+	e := o.enc.encoder(o.m.len())
 	e.uvarint(snapGroupVersion)
 	e.uvarint(uint64(o.m.len()))
 	var err error
@@ -579,21 +577,8 @@ func (o *groupAggOp) snapshot(saved bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snapshot group aggregate: %w", err)
 	}
-	o.noteEncSize(len(e.b), o.m.len())
+	o.enc.note(len(e.b), o.m.len())
 	return e.b, nil
-}
-
-// encSize guesses the bytes n groups encode to, from the last snapshot or
-// delta, so that the encoder's buffer is not regrown (and copied) a dozen
-// times on the way to tens of megabytes.
-func (o *groupAggOp) encSize(n int) int {
-	return 16 + n*max(o.encPerGroup, 16)*9/8
-}
-
-func (o *groupAggOp) noteEncSize(bytes, groups int) {
-	if groups > 0 {
-		o.encPerGroup = bytes / groups
-	}
 }
 
 func (o *groupAggOp) encodeGroup(e *snapEnc, id int) error {
@@ -711,7 +696,7 @@ func (o *groupAggOp) SnapshotBase() ([]byte, error) {
 // last capture, then every group changed since (as Snapshot does);
 // superseded counts the entries of earlier parts these replace.
 func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	e := &snapEnc{b: make([]byte, 0, o.encSize(len(o.ckDirty)+len(o.ckGone)))}
+	e := o.enc.encoder(len(o.ckDirty) + len(o.ckGone))
 	e.uvarint(snapGroupDeltaVersion)
 	e.uvarint(uint64(len(o.ckGone)))
 	for _, k := range o.ckGone {
@@ -739,7 +724,7 @@ func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err err
 			return nil, 0, 0, fmt.Errorf("snapshot group aggregate: %w", err)
 		}
 	}
-	o.noteEncSize(len(e.b), len(o.ckGone)+live)
+	o.enc.note(len(e.b), len(o.ckGone)+live)
 	changes = len(o.ckGone) + live
 	clear(o.ckDirty)
 	o.ckDirty, o.ckGone = o.ckDirty[:0], nil

@@ -200,7 +200,7 @@ type windowAggOp struct {
 	ckDropped       []int64
 	ckDroppedGroups int   // saved groups of the tables in ckDropped
 	ckWM, ckNext    int64 // wm and nextEnd at the last capture
-	encPerGroup     int   // bytes per group of the last snapshot or delta
+	enc             encSizer
 }
 
 // mergeSlot gathers one key's pane groups while a hop window fires.

@@ -216,6 +216,13 @@ func BenchmarkCheckpointCost(b *testing.B) {
 			sc := benchScan(n, 1_000_000, 100)
 			sc.Options["hot"] = "1000"
 			return windowAgg(sc, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(3600)}, plan.EmitOnWindowClose, 0)
+		}, nil},
+		// The same with sessions (a one-hour gap): sessionization of many
+		// users of whom few are active at a time.
+		{"session-hot/keys=1000000", 12_000_000, func(n int) plan.Node {
+			sc := benchScan(n, 1_000_000, 100)
+			sc.Options["hot"] = "1000"
+			return windowAgg(sc, plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(3600)}, plan.EmitOnWindowClose, 0)
 		}, nil}}
 	for _, q := range queries {
 		b.Run(q.name, func(b *testing.B) {

@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-db/sluice/connectors"
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -195,6 +196,16 @@ var ckViews = []ckView{
 	// A GROUP BY without a window: its state is checkpointed incrementally
 	// (a base and deltas), as the views are.
 	{"groupby", func(s *plan.Scan) plan.Node { return groupAggPlan(s) }, []int{0}},
+	// So is a dedup's: the first row of each (k, v / 500), keys that keep
+	// appearing through the stream (a key the restored state lost would
+	// let a second row through).
+	{"dedup", func(s *plan.Scan) plan.Node {
+		bucket, err := expr.NewArith(expr.Div, col(1, "v", types.TInt64), &expr.Const{V: types.NewInt(500), T: types.TInt64})
+		if err != nil {
+			panic(err)
+		}
+		return &plan.Dedup{Input: s, Keys: []expr.Expr{col(0, "k", types.TText), bucket}, Cols: s.Schema()}
+	}, nil},
 }
 
 // ckRun is one process lifetime of the engine.

@@ -20,18 +20,52 @@ type dedupOp struct {
 	n      *plan.Dedup
 	stats  *opStats
 	keys   *keyEval
-	seen   *rowMap[types.Row]
+	seen   *rowMap[dedupVal]
 	bytes  int64
 	endCol int   // input column holding window_end, -1 if none
 	minEnd int64 // smallest window end kept (math.MinInt64: unknown)
 	wm     int64
 	late   lateRecorder
+
+	// Incremental checkpoints (see incSnapshotter), once track is set: the
+	// entries changed since the last capture (each listed once: an entry
+	// removed is never reused, and its flags are cleared) and the keys of
+	// the saved entries removed since.
+	track   bool
+	ckDirty []*rowEntry[dedupVal]
+	ckGone  []types.Row
+	enc     encSizer
+}
+
+// dedupVal is the row kept for a key and its checkpoint flags (keyCkDirty,
+// keyCkSaved).
+type dedupVal struct {
+	row types.Row
+	ck  uint8
+}
+
+// mark records that entry e changed since the last capture.
+func (o *dedupOp) mark(e *rowEntry[dedupVal]) {
+	if o.track && e.val.ck&keyCkDirty == 0 {
+		e.val.ck |= keyCkDirty
+		o.ckDirty = append(o.ckDirty, e)
+	}
+}
+
+// remove drops entry e, recording its key when a checkpoint holds it.
+func (o *dedupOp) remove(e *rowEntry[dedupVal]) {
+	o.bytes -= int64(64 + rowBytes(e.key) + rowBytes(e.val.row))
+	o.seen.remove(e)
+	if o.track && e.val.ck&keyCkSaved != 0 {
+		o.ckGone = append(o.ckGone, e.key) // the entry's own copy, never reused
+	}
+	e.val.ck = 0 // a listed entry is skipped
 }
 
 func newDedupOp(j *job, n *plan.Dedup) *dedupOp {
 	st := &opStats{}
 	j.stats = append(j.stats, st)
-	o := &dedupOp{n: n, stats: st, keys: newKeyEval(n.Keys), seen: newRowMap[types.Row](64),
+	o := &dedupOp{n: n, stats: st, keys: newKeyEval(n.Keys), seen: newRowMap[dedupVal](64),
 		endCol: -1, minEnd: math.MinInt64, wm: math.MinInt64, late: lateRecorder{j: j, schema: n.Input.Schema()}}
 	for _, k := range n.Keys {
 		if s := strings.ToLower(k.String()); strings.HasPrefix(s, "window_start") || strings.HasPrefix(s, "window_end") {
@@ -48,11 +82,10 @@ func (o *dedupOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
 		return wm, nil
 	}
 	next := int64(math.MaxInt64)
-	o.seen.each(func(e *rowEntry[types.Row]) {
-		end := e.val[o.endCol].I
+	o.seen.each(func(e *rowEntry[dedupVal]) {
+		end := e.val.row[o.endCol].I
 		if end <= wm {
-			o.bytes -= int64(64 + rowBytes(e.key) + rowBytes(e.val))
-			o.seen.remove(e)
+			o.remove(e)
 			return
 		}
 		next = min(next, end)
@@ -75,28 +108,29 @@ func (o *dedupOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		}
 		e := o.seen.get(h, key)
 		if c.Ops[i] == chunk.Delete {
-			if e != nil && e.val != nil && types.EqualRows(e.val, row) {
+			if e != nil && e.val.row != nil && types.EqualRows(e.val.row, row) {
 				out.append(chunk.Delete, c.Times[i], row)
-				o.seen.remove(e)
-				o.bytes -= int64(64 + rowBytes(e.key) + rowBytes(e.val))
+				o.remove(e)
 			}
 			continue
 		}
 		if e == nil {
 			e = o.seen.insert(h, copyRow(key))
-			e.val = copyRow(row)
+			e.val.row = copyRow(row)
 			if o.endCol >= 0 && o.minEnd != math.MinInt64 {
 				o.minEnd = min(o.minEnd, row[o.endCol].I)
 			}
-			o.bytes += int64(64 + rowBytes(e.key) + rowBytes(e.val))
+			o.bytes += int64(64 + rowBytes(e.key) + rowBytes(e.val.row))
+			o.mark(e)
 			out.append(chunk.Insert, c.Times[i], row)
 			continue
 		}
 		if o.n.KeepLast {
-			out.append(chunk.Delete, c.Times[i], e.val)
+			out.append(chunk.Delete, c.Times[i], e.val.row)
 			out.append(chunk.Insert, c.Times[i], row)
-			o.bytes += int64(rowBytes(row) - rowBytes(e.val))
-			e.val = copyRow(row)
+			o.bytes += int64(rowBytes(row) - rowBytes(e.val.row))
+			e.val.row = copyRow(row)
+			o.mark(e)
 		}
 	}
 	o.stats.stateBytes.Store(o.bytes)

@@ -3,6 +3,9 @@ package exec
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -465,5 +468,109 @@ func TestDedupPerWindowFreesState(t *testing.T) {
 	after := h.e.ViewStats()[0] // one key of window [20, 30); a@4 is late
 	if after.StateBytes >= st.StateBytes || after.Late != 1 {
 		t.Fatalf("state %d -> %d bytes, late %d: closed windows' keys were not freed", st.StateBytes, after.StateBytes, after.Late)
+	}
+}
+
+// dedupState renders a dedup's kept keys and rows, in key order.
+func dedupState(o *dedupOp) string {
+	var lines []string
+	o.seen.each(func(x *rowEntry[dedupVal]) {
+		lines = append(lines, renderRows([]types.Row{x.key})+" => "+renderRows([]types.Row{x.val.row}))
+	})
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+// TestDedupIncrementalSnapshots checks the dedup's incremental checkpoints:
+// after every step, a base and the deltas taken since restore the same
+// keys, rows and state bytes as the original has — through new keys, rows
+// replaced (keep last), retractions that remove a key (and may bring it
+// back), and windows freed by the watermark.
+func TestDedupIncrementalSnapshots(t *testing.T) {
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	wcols := append(append(types.Schema{}, events...), types.Column{Name: "window_start", Type: types.TTimestamp},
+		types.Column{Name: "window_end", Type: types.TTimestamp})
+	for _, last := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keep-last=%v", last), func(t *testing.T) {
+			n := &plan.Dedup{Keys: []expr.Expr{col(0, "k", types.TText), col(3, "window_start", types.TTimestamp)},
+				KeepLast: last, Cols: wcols, Input: &plan.Scan{Cols: wcols}}
+			newOp := func() *dedupOp { return newDedupOp(e.newJob("dedup", "view"), n) }
+			a := newOp()
+			a.startTracking()
+			out := &emitter{ctx: context.Background(), n: &node{job: e.newJob("out", "view")}, width: len(wcols)}
+			rng := rand.New(rand.NewPCG(5, map[bool]uint64{false: 1, true: 2}[last]))
+			var base []byte
+			var deltas [][]byte
+			bases, removed, freed := 0, 0, 0
+			wm := 0.0
+			for step := range 150 {
+				c := getChunk(len(wcols))
+				var kept []types.Row
+				a.seen.each(func(x *rowEntry[dedupVal]) { kept = append(kept, x.val.row) })
+				for range 1 + rng.IntN(40) {
+					if rng.IntN(5) == 0 && len(kept) > 0 {
+						c.Append(chunk.Delete, chunk.NoTime, kept[rng.IntN(len(kept))])
+						continue
+					}
+					ts := wm + rng.Float64()*30
+					ws := float64(int(ts/10) * 10)
+					c.Append(chunk.Insert, chunk.NoTime, types.Row{types.NewText(fmt.Sprint("k", rng.IntN(30))),
+						types.NewInt(int64(rng.IntN(100))), types.NewTimestamp(sec(ts)), types.NewTimestamp(sec(ws)), types.NewTimestamp(sec(ws + 10))})
+				}
+				before := a.seen.len()
+				if err := a.OnData(0, c, out); err != nil {
+					t.Fatal(err)
+				}
+				out.cur = nil
+				if a.seen.len() < before {
+					removed++
+				}
+				if step%9 == 8 {
+					wm += 10
+					before := a.seen.len()
+					if _, err := a.OnWatermark(sec(wm), out); err != nil {
+						t.Fatal(err)
+					}
+					if a.seen.len() < before {
+						freed++
+					}
+				}
+				if base == nil || rng.IntN(12) == 0 {
+					b, err := a.SnapshotBase()
+					if err != nil {
+						t.Fatal(err)
+					}
+					base, deltas = b, nil
+					bases++
+				} else {
+					d, k, _, err := a.SnapshotDelta()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if k > 0 {
+						deltas = append(deltas, d)
+					}
+				}
+				b := newOp()
+				if err := b.Restore(base); err != nil {
+					t.Fatal(err)
+				}
+				for i, d := range deltas {
+					if err := b.RestoreDelta(d); err != nil {
+						t.Fatalf("step %d delta %d: %v", step, i, err)
+					}
+				}
+				if got, want := dedupState(b), dedupState(a); got != want {
+					t.Fatalf("step %d: base and %d deltas restore\n%s\nthe operator has\n%s", step, len(deltas), got, want)
+				}
+				if b.bytes != a.bytes {
+					t.Fatalf("step %d: restored state bytes %d, the operator has %d", step, b.bytes, a.bytes)
+				}
+			}
+			if bases < 3 || removed == 0 || freed == 0 {
+				t.Fatalf("the run did not cover the cases: %d bases, %d steps removed keys, %d watermarks freed windows", bases, removed, freed)
+			}
+		})
 	}
 }

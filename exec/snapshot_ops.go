@@ -828,33 +828,140 @@ func (o *topNOp) Restore(b []byte) error {
 	return nil
 }
 
-// Snapshot encodes the kept row of every key.
-func (o *dedupOp) Snapshot() ([]byte, error) {
-	e := &snapEnc{}
+// Snapshot encodes every key kept and its row.
+func (o *dedupOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
+
+// snapshot is Snapshot; with saved, every entry is marked as saved and
+// unchanged on the way (SnapshotBase).
+func (o *dedupOp) snapshot(saved bool) ([]byte, error) {
+	e := o.enc.encoder(o.seen.len())
 	e.uvarint(uint64(o.seen.len()))
-	o.seen.each(func(x *rowEntry[types.Row]) {
+	o.seen.each(func(x *rowEntry[dedupVal]) {
 		e.row(x.key)
-		e.row(x.val)
+		e.row(x.val.row)
+		if saved {
+			x.val.ck = keyCkSaved
+		}
 	})
+	o.enc.note(len(e.b), o.seen.len())
 	return e.b, nil
 }
 
-// Restore replaces the kept rows with a snapshot's.
 func (o *dedupOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
-	o.seen = newRowMap[types.Row](64)
+	o.seen = newRowMap[dedupVal](64)
 	o.bytes = 0
+	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
 	n := d.count(2)
 	for range n {
-		key, val := d.row(), d.row()
-		if d.err != nil {
+		if !o.decodeEntry(d) {
 			break
 		}
-		o.seen.insert(hashRow(key), key).val = val
-		o.bytes += int64(64 + rowBytes(key) + rowBytes(val))
 	}
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore dedup: %w", err)
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	return nil
+}
+
+// decodeEntry reads a key and its row and keeps them, replacing the row
+// of a key already kept (a delta). It reports false on an error (in d.err).
+func (o *dedupOp) decodeEntry(d *snapDec) bool {
+	key, val := d.row(), d.row()
+	if d.err != nil {
+		return false
+	}
+	h := hashRow(key)
+	x := o.seen.get(h, key)
+	if x == nil {
+		x = o.seen.insert(h, key)
+		o.bytes += int64(64 + rowBytes(key))
+	} else {
+		o.bytes -= int64(rowBytes(x.val.row))
+	}
+	x.val.row = val
+	o.bytes += int64(rowBytes(val))
+	return true
+}
+
+// A dedup keeps every key it has seen (until its window closes), so its
+// checkpoints are incremental (incSnapshotter).
+var _ incSnapshotter = (*dedupOp)(nil)
+
+// snapDedupDeltaVersion starts a dedup delta (SnapshotDelta).
+const snapDedupDeltaVersion = 1
+
+func (o *dedupOp) startTracking() { o.track = true }
+func (o *dedupOp) stateLen() int  { return o.seen.len() }
+func (o *dedupOp) needBase() bool { return false } // entries never move
+
+// SnapshotBase is Snapshot, after which every entry counts as saved and
+// the changes start again from none.
+func (o *dedupOp) SnapshotBase() ([]byte, error) {
+	b, err := o.snapshot(true)
+	clear(o.ckDirty)
+	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	return b, err
+}
+
+// SnapshotDelta encodes the keys of the saved entries removed since the
+// last capture, then every entry added or replaced since.
+func (o *dedupOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	e := o.enc.encoder(len(o.ckDirty) + len(o.ckGone))
+	e.uvarint(snapDedupDeltaVersion)
+	e.uvarint(uint64(len(o.ckGone)))
+	for _, k := range o.ckGone {
+		e.row(k)
+	}
+	superseded = 2 * len(o.ckGone)
+	live := o.ckDirty[:0]
+	for _, x := range o.ckDirty {
+		if x.val.ck&keyCkDirty != 0 {
+			live = append(live, x)
+		}
+	}
+	e.uvarint(uint64(len(live)))
+	for _, x := range live {
+		if x.val.ck&keyCkSaved != 0 {
+			superseded++
+		}
+		x.val.ck = keyCkSaved
+		e.row(x.key)
+		e.row(x.val.row)
+	}
+	changes = len(o.ckGone) + len(live)
+	o.enc.note(len(e.b), changes)
+	clear(o.ckDirty)
+	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	return e.b, changes, superseded, nil
+}
+
+// RestoreDelta applies a delta written by SnapshotDelta.
+func (o *dedupOp) RestoreDelta(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapDedupDeltaVersion {
+		return fmt.Errorf("restore dedup delta: %w", errSnapshotVersion(v, snapDedupDeltaVersion))
+	}
+	gone := d.count(1)
+	for range gone {
+		key := d.row()
+		if d.err != nil {
+			break
+		}
+		if x := o.seen.get(hashRow(key), key); x != nil {
+			o.bytes -= int64(64 + rowBytes(x.key) + rowBytes(x.val.row))
+			o.seen.remove(x)
+		}
+	}
+	n := d.count(2)
+	for range n {
+		if !o.decodeEntry(d) {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore dedup delta: %w", err)
 	}
 	o.stats.stateBytes.Store(o.bytes)
 	return nil

@@ -357,19 +357,31 @@ func FuzzRestoreGroupState(f *testing.F) {
 		if err := feed(o, out, [][3]float64{{1, 2, 3}, {1, 4, 5}, {1, 12, 1}, {-1, 4, 5}, {1, 4, 6}}); err != nil {
 			f.Fatal(err)
 		}
-		snap, err := o.Snapshot()
+		o.startTracking()
+		snap, err := o.SnapshotBase()
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(uint8(i), snap)
+		if err := feed(o, out, [][3]float64{{1, 2, 4}, {1, 20, 5}, {-1, 12, 1}}); err != nil {
+			f.Fatal(err)
+		}
+		delta, _, _, err := o.SnapshotDelta()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), snap, delta)
 	}
-	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+	f.Fuzz(func(t *testing.T, which uint8, data, delta []byte) {
 		n := plans[int(which)%len(plans)]
 		o, err := newGroupAggOp(e.newJob("fuzz", "view"), n, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := o.Restore(data); err != nil {
+			return
+		}
+		// A delta of the same operator, or garbage: an error, not a panic.
+		if err := o.RestoreDelta(delta); err != nil {
 			return
 		}
 		out := &emitter{ctx: context.Background(), n: &node{job: e.newJob("sink", "view")}, width: len(n.Cols)}

@@ -428,16 +428,29 @@ func FuzzRestoreWindowState(f *testing.F) {
 		for _, s := range randomSteps(rng, 6, c.retract)[:6] {
 			runStep(f, op, out, s)
 		}
-		snap, err := op.Snapshot()
+		inc := op.(incSnapshotter)
+		inc.startTracking()
+		snap, err := inc.SnapshotBase()
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(uint8(i), snap)
+		for _, s := range randomSteps(rng, 4, false)[:4] {
+			runStep(f, op, out, s)
+		}
+		delta, _, _, err := inc.SnapshotDelta()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), snap, delta)
 	}
-	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+	f.Fuzz(func(t *testing.T, which uint8, data, delta []byte) {
 		c := windowCases[int(which)%len(windowCases)]
 		op := c.newOp(t, e)
 		if err := op.Restore(data); err != nil {
+			return
+		}
+		// A delta of the same operator, or garbage: an error, not a panic.
+		if err := op.(incSnapshotter).RestoreDelta(delta); err != nil {
 			return
 		}
 		out := &emitter{ctx: context.Background(), n: &node{job: e.newJob("fuzz", "view")}, width: len(c.plan().Cols)}

@@ -206,6 +206,11 @@ var ckViews = []ckView{
 		}
 		return &plan.Dedup{Input: s, Keys: []expr.Expr{col(0, "k", types.TText), bucket}, Cols: s.Schema()}
 	}, nil},
+	// And a top-N's: the two largest v per k (each new row enters it).
+	{"topn", func(s *plan.Scan) plan.Node {
+		return &plan.TopN{Input: s, PartitionBy: []expr.Expr{col(0, "k", types.TText)},
+			OrderBy: []plan.SortKey{{Expr: col(1, "v", types.TInt64), Desc: true}}, N: 2, Cols: s.Schema()}
+	}, nil},
 }
 
 // ckRun is one process lifetime of the engine.

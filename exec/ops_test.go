@@ -471,15 +471,62 @@ func TestDedupPerWindowFreesState(t *testing.T) {
 	}
 }
 
-// dedupState renders a dedup's kept keys and rows, in key order.
-func dedupState(o *dedupOp) string {
-	var lines []string
-	o.seen.each(func(x *rowEntry[dedupVal]) {
-		lines = append(lines, renderRows([]types.Row{x.key})+" => "+renderRows([]types.Row{x.val.row}))
-	})
-	slices.Sort(lines)
-	return strings.Join(lines, "\n")
+// checkIncremental drives operator a through steps (step changes its
+// state and reports what it covered), taking after each a base (the first
+// time, and at random) or a delta; it restores a fresh operator from the
+// base and the deltas since and compares its state with a's. It returns
+// how many bases it took.
+func checkIncremental[O incSnapshotter](t *testing.T, rng *rand.Rand, steps int, a O, newOp func() O, step func(i int), state func(O) string) int {
+	t.Helper()
+	a.startTracking()
+	var base []byte
+	var deltas [][]byte
+	bases := 0
+	for i := range steps {
+		step(i)
+		if base == nil || rng.IntN(12) == 0 {
+			b, err := a.SnapshotBase()
+			if err != nil {
+				t.Fatal(err)
+			}
+			base, deltas = b, nil
+			bases++
+		} else {
+			d, k, _, err := a.SnapshotDelta()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k > 0 {
+				deltas = append(deltas, d)
+			}
+		}
+		b := newOp()
+		if err := b.Restore(base); err != nil {
+			t.Fatal(err)
+		}
+		for k, d := range deltas {
+			if err := b.RestoreDelta(d); err != nil {
+				t.Fatalf("step %d delta %d: %v", i, k, err)
+			}
+		}
+		if got, want := state(b), state(a); got != want {
+			t.Fatalf("step %d: base and %d deltas restore\n%s\nthe operator has\n%s", i, len(deltas), got, want)
+		}
+	}
+	return bases
 }
+
+// windowedRow is a row of (k, v, ts, window_start, window_end) in a
+// 10-second tumbling window, ts up to 30 s past wm.
+func windowedRow(rng *rand.Rand, keys int, wm float64) types.Row {
+	ts := wm + rng.Float64()*30
+	ws := float64(int(ts/10) * 10)
+	return types.Row{types.NewText(fmt.Sprint("k", rng.IntN(keys))), types.NewInt(int64(rng.IntN(100))),
+		types.NewTimestamp(sec(ts)), types.NewTimestamp(sec(ws)), types.NewTimestamp(sec(ws + 10))}
+}
+
+var windowedCols = append(append(types.Schema{}, events...), types.Column{Name: "window_start", Type: types.TTimestamp},
+	types.Column{Name: "window_end", Type: types.TTimestamp})
 
 // TestDedupIncrementalSnapshots checks the dedup's incremental checkpoints:
 // after every step, a base and the deltas taken since restore the same
@@ -489,34 +536,26 @@ func dedupState(o *dedupOp) string {
 func TestDedupIncrementalSnapshots(t *testing.T) {
 	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
 	defer e.Close(context.Background())
-	wcols := append(append(types.Schema{}, events...), types.Column{Name: "window_start", Type: types.TTimestamp},
-		types.Column{Name: "window_end", Type: types.TTimestamp})
 	for _, last := range []bool{false, true} {
 		t.Run(fmt.Sprintf("keep-last=%v", last), func(t *testing.T) {
 			n := &plan.Dedup{Keys: []expr.Expr{col(0, "k", types.TText), col(3, "window_start", types.TTimestamp)},
-				KeepLast: last, Cols: wcols, Input: &plan.Scan{Cols: wcols}}
+				KeepLast: last, Cols: windowedCols, Input: &plan.Scan{Cols: windowedCols}}
 			newOp := func() *dedupOp { return newDedupOp(e.newJob("dedup", "view"), n) }
 			a := newOp()
-			a.startTracking()
-			out := &emitter{ctx: context.Background(), n: &node{job: e.newJob("out", "view")}, width: len(wcols)}
+			out := &emitter{ctx: context.Background(), n: &node{job: e.newJob("out", "view")}, width: len(windowedCols)}
 			rng := rand.New(rand.NewPCG(5, map[bool]uint64{false: 1, true: 2}[last]))
-			var base []byte
-			var deltas [][]byte
-			bases, removed, freed := 0, 0, 0
+			removed, freed := 0, 0
 			wm := 0.0
-			for step := range 150 {
-				c := getChunk(len(wcols))
+			bases := checkIncremental(t, rng, 150, a, newOp, func(step int) {
+				c := getChunk(len(windowedCols))
 				var kept []types.Row
 				a.seen.each(func(x *rowEntry[dedupVal]) { kept = append(kept, x.val.row) })
 				for range 1 + rng.IntN(40) {
 					if rng.IntN(5) == 0 && len(kept) > 0 {
 						c.Append(chunk.Delete, chunk.NoTime, kept[rng.IntN(len(kept))])
-						continue
+					} else {
+						c.Append(chunk.Insert, chunk.NoTime, windowedRow(rng, 30, wm))
 					}
-					ts := wm + rng.Float64()*30
-					ws := float64(int(ts/10) * 10)
-					c.Append(chunk.Insert, chunk.NoTime, types.Row{types.NewText(fmt.Sprint("k", rng.IntN(30))),
-						types.NewInt(int64(rng.IntN(100))), types.NewTimestamp(sec(ts)), types.NewTimestamp(sec(ws)), types.NewTimestamp(sec(ws + 10))})
 				}
 				before := a.seen.len()
 				if err := a.OnData(0, c, out); err != nil {
@@ -536,40 +575,86 @@ func TestDedupIncrementalSnapshots(t *testing.T) {
 						freed++
 					}
 				}
-				if base == nil || rng.IntN(12) == 0 {
-					b, err := a.SnapshotBase()
-					if err != nil {
-						t.Fatal(err)
-					}
-					base, deltas = b, nil
-					bases++
-				} else {
-					d, k, _, err := a.SnapshotDelta()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if k > 0 {
-						deltas = append(deltas, d)
-					}
-				}
-				b := newOp()
-				if err := b.Restore(base); err != nil {
-					t.Fatal(err)
-				}
-				for i, d := range deltas {
-					if err := b.RestoreDelta(d); err != nil {
-						t.Fatalf("step %d delta %d: %v", step, i, err)
-					}
-				}
-				if got, want := dedupState(b), dedupState(a); got != want {
-					t.Fatalf("step %d: base and %d deltas restore\n%s\nthe operator has\n%s", step, len(deltas), got, want)
-				}
-				if b.bytes != a.bytes {
-					t.Fatalf("step %d: restored state bytes %d, the operator has %d", step, b.bytes, a.bytes)
-				}
-			}
+			}, func(o *dedupOp) string {
+				var lines []string
+				o.seen.each(func(x *rowEntry[dedupVal]) {
+					lines = append(lines, renderRows([]types.Row{x.key})+" => "+renderRows([]types.Row{x.val.row}))
+				})
+				slices.Sort(lines)
+				return fmt.Sprintf("%d bytes\n%s", o.bytes, strings.Join(lines, "\n"))
+			})
 			if bases < 3 || removed == 0 || freed == 0 {
 				t.Fatalf("the run did not cover the cases: %d bases, %d steps removed keys, %d watermarks freed windows", bases, removed, freed)
+			}
+		})
+	}
+}
+
+// TestTopNIncrementalSnapshots checks the top-N's incremental checkpoints
+// as TestDedupIncrementalSnapshots does the dedup's: partitions created
+// and changed, rows retracted (with an updating input), and windows'
+// partitions freed by the watermark.
+func TestTopNIncrementalSnapshots(t *testing.T) {
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	for _, retract := range []bool{false, true} {
+		t.Run(fmt.Sprintf("retract=%v", retract), func(t *testing.T) {
+			n := &plan.TopN{Input: &plan.Scan{Cols: windowedCols},
+				PartitionBy: []expr.Expr{col(0, "k", types.TText), col(3, "window_start", types.TTimestamp)},
+				OrderBy:     []plan.SortKey{{Expr: col(1, "v", types.TInt64), Desc: true}}, N: 2, RankCol: true,
+				Cols: append(append(types.Schema{}, windowedCols...), types.Column{Name: "rn", Type: types.TInt64})}
+			newOp := func() *topNOp { return newTopNOp(e.newJob("top", "view"), n, retract) }
+			a := newOp()
+			out := &emitter{ctx: context.Background(), n: &node{job: e.newJob("out", "view")}, width: len(n.Cols)}
+			rng := rand.New(rand.NewPCG(9, map[bool]uint64{false: 1, true: 2}[retract]))
+			retracted, freed := 0, 0
+			wm := 0.0
+			bases := checkIncremental(t, rng, 150, a, newOp, func(step int) {
+				c := getChunk(len(windowedCols))
+				var kept []types.Row
+				a.parts.each(func(p *rowEntry[topPart]) {
+					for _, x := range p.val.rows {
+						kept = append(kept, x.row)
+					}
+				})
+				for range 1 + rng.IntN(40) {
+					if retract && rng.IntN(4) == 0 && len(kept) > 0 {
+						c.Append(chunk.Delete, chunk.NoTime, kept[rng.IntN(len(kept))])
+						retracted++
+					} else {
+						c.Append(chunk.Insert, chunk.NoTime, windowedRow(rng, 20, wm))
+					}
+				}
+				if err := a.OnData(0, c, out); err != nil {
+					t.Fatal(err)
+				}
+				out.cur = nil
+				if step%9 == 8 {
+					wm += 10
+					before := a.parts.len()
+					if _, err := a.OnWatermark(sec(wm), out); err != nil {
+						t.Fatal(err)
+					}
+					if a.parts.len() < before {
+						freed++
+					}
+				}
+			}, func(o *topNOp) string {
+				var lines []string
+				o.parts.each(func(p *rowEntry[topPart]) {
+					e := &snapEnc{}
+					o.encodePart(e, p)
+					lines = append(lines, fmt.Sprintf("%x", e.b))
+				})
+				slices.Sort(lines)
+				ends := 0
+				for _, ps := range o.byEnd {
+					ends += len(ps)
+				}
+				return fmt.Sprintf("%d bytes, %d windows, %d partitions by end\n%s", o.bytes, len(o.byEnd), ends, strings.Join(lines, "\n"))
+			})
+			if bases < 3 || freed == 0 || retract && retracted == 0 {
+				t.Fatalf("the run did not cover the cases: %d bases, %d watermarks freed windows, %d retractions", bases, freed, retracted)
 			}
 		})
 	}

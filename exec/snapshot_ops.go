@@ -783,48 +783,175 @@ func decTopEntries(d *snapDec) []topEntry {
 }
 
 // Snapshot encodes every partition's kept rows and emitted rows.
-func (o *topNOp) Snapshot() ([]byte, error) {
-	e := &snapEnc{}
+func (o *topNOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
+
+// snapshot is Snapshot; with saved, every partition is marked as saved and
+// unchanged on the way (SnapshotBase).
+func (o *topNOp) snapshot(saved bool) ([]byte, error) {
+	e := o.enc.encoder(o.parts.len())
 	e.uvarint(uint64(o.parts.len()))
 	o.parts.each(func(p *rowEntry[topPart]) {
-		e.row(p.key)
-		e.varint(p.val.end)
-		encTopEntries(e, p.val.rows)
-		// Emitted rows are the first of rows or earlier versions of them:
-		// store them by value.
-		encTopEntries(e, p.val.out)
+		o.encodePart(e, p)
+		if saved {
+			p.val.ck = keyCkSaved
+		}
 	})
+	o.enc.note(len(e.b), o.parts.len())
 	return e.b, nil
 }
 
-// Restore replaces the partitions with a snapshot's.
+func (o *topNOp) encodePart(e *snapEnc, p *rowEntry[topPart]) {
+	e.row(p.key)
+	e.varint(p.val.end)
+	encTopEntries(e, p.val.rows)
+	// Emitted rows are the first of rows or earlier versions of them:
+	// store them by value.
+	encTopEntries(e, p.val.out)
+}
+
 func (o *topNOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
 	o.parts = newRowMap[topPart](64)
 	o.byEnd = map[int64][]*rowEntry[topPart]{}
 	o.bytes = 0
+	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
 	n := d.count(4)
 	for range n {
-		key := d.row()
-		end := d.varint()
-		rows, out := decTopEntries(d), decTopEntries(d)
-		if d.err != nil {
+		if !o.decodePart(d) {
 			break
-		}
-		p := o.parts.insert(hashRow(key), key)
-		p.val = topPart{rows: rows, out: out, end: end}
-		if end != math.MaxInt64 {
-			o.byEnd[end] = append(o.byEnd[end], p)
-		}
-		for _, x := range rows {
-			o.bytes += int64(rowBytes(x.row) + rowBytes(x.sort))
 		}
 	}
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore top-n: %w", err)
 	}
-	o.stats.stateBytes.Store(o.bytes)
+	o.publishStats()
+	return nil
+}
+
+func (o *topNOp) publishStats() {
+	o.stats.stateBytes.Store(max(o.bytes, 0))
 	o.stats.openWindows.Store(int64(len(o.byEnd)))
+}
+
+// decodePart reads a partition as encodePart wrote it and keeps it,
+// replacing a partition of the same key (a delta). It reports false on an
+// error (in d.err).
+func (o *topNOp) decodePart(d *snapDec) bool {
+	key := d.row()
+	end := d.varint()
+	rows, out := decTopEntries(d), decTopEntries(d)
+	if d.err != nil {
+		return false
+	}
+	h := hashRow(key)
+	if p := o.parts.get(h, key); p != nil {
+		o.dropPart(p)
+	}
+	p := o.parts.insert(h, key)
+	p.val = topPart{rows: rows, out: out, end: end}
+	if end != math.MaxInt64 {
+		o.byEnd[end] = append(o.byEnd[end], p)
+	}
+	for _, x := range rows {
+		o.bytes += int64(rowBytes(x.row) + rowBytes(x.sort))
+	}
+	return true
+}
+
+// dropPart frees partition p and its byEnd entry without counting it as
+// a change (a restore).
+func (o *topNOp) dropPart(p *rowEntry[topPart]) {
+	if ps, ok := o.byEnd[p.val.end]; ok {
+		ps = slices.DeleteFunc(ps, func(x *rowEntry[topPart]) bool { return x == p })
+		if len(ps) == 0 {
+			delete(o.byEnd, p.val.end)
+		} else {
+			o.byEnd[p.val.end] = ps
+		}
+	}
+	track := o.track
+	o.track = false
+	o.removePart(p)
+	o.track = track
+}
+
+// A top-N without a window keeps every partition it has seen, so its
+// checkpoints are incremental (incSnapshotter).
+var _ incSnapshotter = (*topNOp)(nil)
+
+// snapTopNDeltaVersion starts a top-N delta (SnapshotDelta).
+const snapTopNDeltaVersion = 1
+
+func (o *topNOp) startTracking() { o.track = true }
+func (o *topNOp) stateLen() int  { return o.parts.len() }
+func (o *topNOp) needBase() bool { return false } // partitions never move
+
+// SnapshotBase is Snapshot, after which every partition counts as saved
+// and the changes start again from none.
+func (o *topNOp) SnapshotBase() ([]byte, error) {
+	b, err := o.snapshot(true)
+	clear(o.ckDirty)
+	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	return b, err
+}
+
+// SnapshotDelta encodes the keys of the saved partitions freed since the
+// last capture, then every partition changed since.
+func (o *topNOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	e := o.enc.encoder(len(o.ckDirty) + len(o.ckGone))
+	e.uvarint(snapTopNDeltaVersion)
+	e.uvarint(uint64(len(o.ckGone)))
+	for _, k := range o.ckGone {
+		e.row(k)
+	}
+	superseded = 2 * len(o.ckGone)
+	live := o.ckDirty[:0]
+	for _, p := range o.ckDirty {
+		if p.val.ck&keyCkDirty != 0 {
+			live = append(live, p)
+		}
+	}
+	e.uvarint(uint64(len(live)))
+	for _, p := range live {
+		if p.val.ck&keyCkSaved != 0 {
+			superseded++
+		}
+		p.val.ck = keyCkSaved
+		o.encodePart(e, p)
+	}
+	changes = len(o.ckGone) + len(live)
+	o.enc.note(len(e.b), changes)
+	clear(o.ckDirty)
+	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	return e.b, changes, superseded, nil
+}
+
+// RestoreDelta applies a delta written by SnapshotDelta.
+func (o *topNOp) RestoreDelta(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapTopNDeltaVersion {
+		return fmt.Errorf("restore top-n delta: %w", errSnapshotVersion(v, snapTopNDeltaVersion))
+	}
+	gone := d.count(1)
+	for range gone {
+		key := d.row()
+		if d.err != nil {
+			break
+		}
+		if p := o.parts.get(hashRow(key), key); p != nil {
+			o.dropPart(p)
+		}
+	}
+	n := d.count(4)
+	for range n {
+		if !o.decodePart(d) {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore top-n delta: %w", err)
+	}
+	o.publishStats()
 	return nil
 }
 

@@ -21,6 +21,7 @@ type topPart struct {
 	rows []topEntry // sorted; with an append-only input only the first N
 	out  []topEntry // the rows currently emitted, in rank order
 	end  int64      // window end of the partition (math.MaxInt64 if none)
+	ck   uint8      // checkpoint flags (keyCkDirty, keyCkSaved)
 }
 
 // topNOp keeps the first N rows per partition with updating output: each
@@ -41,6 +42,15 @@ type topNOp struct {
 	wm      int64
 	late    lateRecorder
 	sortBuf types.Row
+
+	// Incremental checkpoints (see incSnapshotter), once track is set: the
+	// partitions changed since the last capture (each listed once: a
+	// partition freed is never reused, and its flags are cleared) and the
+	// keys of the saved partitions freed since.
+	track   bool
+	ckDirty []*rowEntry[topPart]
+	ckGone  []types.Row
+	enc     encSizer
 }
 
 func newTopNOp(j *job, n *plan.TopN, retract bool) *topNOp {
@@ -142,6 +152,10 @@ func (o *topNOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 			o.bytes += int64(rowBytes(ent.row) + rowBytes(ent.sort))
 		}
 		o.touched = append(o.touched, pe)
+		if o.track && p.ck&keyCkDirty == 0 {
+			p.ck |= keyCkDirty
+			o.ckDirty = append(o.ckDirty, pe)
+		}
 	}
 	for _, pe := range o.touched {
 		o.diff(pe, out)
@@ -219,16 +233,25 @@ func (o *topNOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
 			continue
 		}
 		for _, pe := range ps {
-			for _, e := range pe.val.rows {
-				o.bytes -= int64(rowBytes(e.row) + rowBytes(e.sort))
-			}
-			o.parts.remove(pe)
+			o.removePart(pe)
 		}
 		delete(o.byEnd, end)
 	}
-	o.stats.stateBytes.Store(max(o.bytes, 0))
-	o.stats.openWindows.Store(int64(len(o.byEnd)))
+	o.publishStats()
 	return wm, nil
+}
+
+// removePart frees partition pe (its byEnd entry is the caller's),
+// recording its key when a checkpoint holds it.
+func (o *topNOp) removePart(pe *rowEntry[topPart]) {
+	for _, e := range pe.val.rows {
+		o.bytes -= int64(rowBytes(e.row) + rowBytes(e.sort))
+	}
+	o.parts.remove(pe)
+	if o.track && pe.val.ck&keyCkSaved != 0 {
+		o.ckGone = append(o.ckGone, pe.key) // the entry's own copy, never reused
+	}
+	pe.val.ck = 0 // a listed partition is skipped
 }
 
 func (o *topNOp) OnBarrier(uint64, *emitter) error { return nil }

@@ -27,6 +27,7 @@ type sjKey struct {
 	dead   bool  // removed from the map (a TTL queue entry to skip)
 	queued bool  // has an entry in the TTL queue
 	win    int64 // window join: the window bound's value
+	ck     uint8 // checkpoint flags (keyCkDirty, keyCkSaved)
 }
 
 // sjTouch is a TTL queue entry: key entry e is due for a check at time
@@ -55,6 +56,23 @@ type joinCore struct {
 
 	// touched is called with every key entry a row changes.
 	touched func(s int, e *rowEntry[sjKey], key types.Row)
+
+	// Incremental checkpoints (see incSnapshotter), once ckOn is set: per
+	// side the key entries changed since the last capture (each listed
+	// once: an entry dropped is never reused, and its flags are cleared)
+	// and the keys of the saved entries dropped since.
+	ckOn    bool
+	ckDirty [2][]*rowEntry[sjKey]
+	ckGone  [2][]types.Row
+	enc     encSizer
+}
+
+// mark records that key entry e of side s changed since the last capture.
+func (c *joinCore) mark(s int, e *rowEntry[sjKey]) {
+	if c.ckOn && e.val.ck&keyCkDirty == 0 {
+		e.val.ck |= keyCkDirty
+		c.ckDirty[s] = append(c.ckDirty[s], e)
+	}
 }
 
 func newJoinCore(j *job, kind plan.JoinKind, lk, rk []expr.Expr, residual expr.Expr, left, right plan.Node) joinCore {
@@ -116,6 +134,10 @@ func (c *joinCore) drop(s int, e *rowEntry[sjKey]) {
 	c.bytes -= int64(64 + rowBytes(e.key))
 	e.val.dead = true
 	c.side[s].remove(e)
+	if c.ckOn && e.val.ck&keyCkSaved != 0 {
+		c.ckGone[s] = append(c.ckGone[s], e.key) // the entry's own copy, never reused
+	}
+	e.val.ck = 0 // a listed entry is skipped
 }
 
 // onData applies a chunk from input in.
@@ -197,6 +219,8 @@ func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
 			}
 		} else {
 			if other != nil {
+				// The left rows' match counts change: the entry is saved again.
+				c.mark(0, other)
 				for k := range other.val.rows {
 					l := &other.val.rows[k]
 					ok, err := c.match(l.row, row)
@@ -235,8 +259,11 @@ func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
 		if own != nil {
 			if len(own.val.rows) == 0 {
 				c.drop(in, own)
-			} else if c.touched != nil {
-				c.touched(in, own, key)
+			} else {
+				if c.touched != nil {
+					c.touched(in, own, key)
+				}
+				c.mark(in, own)
 			}
 		}
 		if err := out.maybeFlush(); err != nil {
@@ -364,50 +391,47 @@ func joinRetracts(p plan.Node) bool {
 	return false
 }
 
-// snapshot encodes both sides' rows (and each key's last update time).
-func (c *joinCore) snapshot() []byte {
-	e := &snapEnc{}
+// snapshot encodes both sides' rows (and each key's last update time);
+// with saved, every entry is marked as saved and unchanged on the way.
+func (c *joinCore) snapshot(saved bool) []byte {
+	e := c.enc.encoder(c.side[0].len() + c.side[1].len())
 	for s := range 2 {
 		e.uvarint(uint64(c.side[s].len()))
 		c.side[s].each(func(x *rowEntry[sjKey]) {
-			e.row(x.key)
-			e.varint(x.val.last)
-			e.uvarint(uint64(len(x.val.rows)))
-			for _, r := range x.val.rows {
-				e.row(r.row)
-				e.varint(r.t)
-				e.varint(int64(r.matches))
+			c.encodeKey(e, x)
+			if saved {
+				x.val.ck = keyCkSaved
 			}
 		})
 	}
+	c.enc.note(len(e.b), c.side[0].len()+c.side[1].len())
 	return e.b
 }
 
-// restore replaces both sides' rows with a snapshot's, calling each(s, e)
-// for every restored key entry.
-func (c *joinCore) restore(b []byte, each func(s int, e *rowEntry[sjKey])) error {
+func (c *joinCore) encodeKey(e *snapEnc, x *rowEntry[sjKey]) {
+	e.row(x.key)
+	e.varint(x.val.last)
+	e.uvarint(uint64(len(x.val.rows)))
+	for _, r := range x.val.rows {
+		e.row(r.row)
+		e.varint(r.t)
+		e.varint(int64(r.matches))
+	}
+}
+
+// restore replaces both sides' rows with a snapshot's, calling each(s, e,
+// true) for every restored key entry.
+func (c *joinCore) restore(b []byte, each func(s int, e *rowEntry[sjKey], added bool)) error {
 	d := &snapDec{b: b}
 	c.bytes = 0
+	c.ckDirty, c.ckGone = [2][]*rowEntry[sjKey]{}, [2][]types.Row{}
 	for s := range 2 {
 		c.side[s] = newRowMap[sjKey](64)
 		n := d.count(2)
 		for range n {
-			key := d.row()
-			last := d.varint()
-			nr := d.count(3)
-			if d.err != nil {
+			if !c.decodeKey(d, s, each) {
 				break
 			}
-			rows := make([]sjRow, 0, nr)
-			for range nr {
-				r := sjRow{row: d.row(), t: d.varint(), matches: int(d.varint())}
-				rows = append(rows, r)
-				c.bytes += sjBytes(r.row)
-			}
-			e := c.side[s].insert(hashRow(key), key)
-			e.val = sjKey{rows: rows, last: last}
-			c.bytes += int64(64 + rowBytes(key))
-			each(s, e)
 		}
 	}
 	if err := d.done(); err != nil {
@@ -417,24 +441,167 @@ func (c *joinCore) restore(b []byte, each func(s int, e *rowEntry[sjKey])) error
 	return nil
 }
 
+// decodeKey reads a key entry of side s as encodeKey wrote it and keeps
+// it: a key already kept (a delta) has its rows replaced in place, and
+// each is called with added false. It reports false on an error (in d.err).
+func (c *joinCore) decodeKey(d *snapDec, s int, each func(s int, e *rowEntry[sjKey], added bool)) bool {
+	key := d.row()
+	last := d.varint()
+	nr := d.count(3)
+	if d.err != nil {
+		return false
+	}
+	rows := make([]sjRow, 0, nr)
+	for range nr {
+		r := sjRow{row: d.row(), t: d.varint(), matches: int(d.varint())}
+		if d.err != nil {
+			return false
+		}
+		rows = append(rows, r)
+		c.bytes += sjBytes(r.row)
+	}
+	h := hashRow(key)
+	e := c.side[s].get(h, key)
+	added := e == nil
+	if added {
+		e = c.side[s].insert(h, key)
+		e.val = sjKey{rows: rows, last: last}
+		c.bytes += int64(64 + rowBytes(key))
+	} else {
+		for _, x := range e.val.rows {
+			c.bytes -= sjBytes(x.row)
+		}
+		e.val.rows, e.val.last = rows, last
+	}
+	each(s, e, added)
+	return true
+}
+
+// The joins keep every key's rows (until a TTL or a closed window frees
+// them), so their checkpoints are incremental (incSnapshotter): the core
+// encodes and applies the deltas, the operators their own headers.
+const snapJoinDeltaVersion = 1
+
+// snapshotBase is snapshot(true), after which the changes start again
+// from none.
+func (c *joinCore) snapshotBase() []byte {
+	b := c.snapshot(true)
+	for s := range 2 {
+		clear(c.ckDirty[s])
+		c.ckDirty[s], c.ckGone[s] = c.ckDirty[s][:0], nil
+	}
+	return b
+}
+
+// delta appends to e, per side, the keys of the saved entries dropped
+// since the last capture and then every entry changed since.
+func (c *joinCore) delta(e *snapEnc) (changes, superseded int) {
+	for s := range 2 {
+		e.uvarint(uint64(len(c.ckGone[s])))
+		for _, k := range c.ckGone[s] {
+			e.row(k)
+		}
+		superseded += 2 * len(c.ckGone[s])
+		live := c.ckDirty[s][:0]
+		for _, x := range c.ckDirty[s] {
+			if x.val.ck&keyCkDirty != 0 {
+				live = append(live, x)
+			}
+		}
+		e.uvarint(uint64(len(live)))
+		for _, x := range live {
+			if x.val.ck&keyCkSaved != 0 {
+				superseded++
+			}
+			x.val.ck = keyCkSaved
+			c.encodeKey(e, x)
+		}
+		changes += len(c.ckGone[s]) + len(live)
+		clear(c.ckDirty[s])
+		c.ckDirty[s], c.ckGone[s] = c.ckDirty[s][:0], nil
+	}
+	return changes, superseded
+}
+
+// restoreDelta applies what delta wrote: dropped keys are dropped (their
+// entries marked dead), changed ones replaced or added (see decodeKey).
+func (c *joinCore) restoreDelta(d *snapDec, each func(s int, e *rowEntry[sjKey], added bool)) {
+	for s := range 2 {
+		gone := d.count(1)
+		for range gone {
+			key := d.row()
+			if d.err != nil {
+				return
+			}
+			if e := c.side[s].get(hashRow(key), key); e != nil {
+				on := c.ckOn
+				c.ckOn = false
+				c.drop(s, e)
+				c.ckOn = on
+			}
+		}
+		n := d.count(2)
+		for range n {
+			if !c.decodeKey(d, s, each) {
+				return
+			}
+		}
+	}
+	c.stats.stateBytes.Store(max(c.bytes, 0))
+}
+
+func (c *joinCore) startTracking() { c.ckOn = true }
+func (c *joinCore) stateLen() int  { return c.side[0].len() + c.side[1].len() }
+func (c *joinCore) needBase() bool { return false } // entries never move
+
 // Snapshot encodes the join's state.
-func (o *streamJoinOp) Snapshot() ([]byte, error) { return o.snapshot(), nil }
+func (o *streamJoinOp) Snapshot() ([]byte, error) { return o.snapshot(false), nil }
 
 // Restore replaces the join's state with a snapshot's; TTL clocks restart
 // from the keys' recorded update times.
 func (o *streamJoinOp) Restore(b []byte) error {
 	o.queue, o.head = o.queue[:0], 0
-	err := o.restore(b, func(s int, e *rowEntry[sjKey]) {
-		if o.n.TTL > 0 {
-			e.val.queued = true
-			o.queue = append(o.queue, sjTouch{e: e, at: e.val.last, s: s})
-		}
-	})
-	if err != nil {
+	if err := o.restore(b, o.restored); err != nil {
 		return fmt.Errorf("restore stream join: %w", err)
 	}
-	sort.Slice(o.queue, func(i, k int) bool { return o.queue[i].at < o.queue[k].at })
+	o.sortQueue()
 	return nil
 }
 
-var _ snapshotter = (*streamJoinOp)(nil)
+// restored queues a restored key entry for its TTL (one already queued
+// is requeued by expire at its new last update).
+func (o *streamJoinOp) restored(s int, e *rowEntry[sjKey], _ bool) {
+	if o.n.TTL > 0 && !e.val.queued {
+		e.val.queued = true
+		o.queue = append(o.queue, sjTouch{e: e, at: e.val.last, s: s})
+	}
+}
+
+func (o *streamJoinOp) sortQueue() {
+	q := o.queue[o.head:]
+	sort.Slice(q, func(i, k int) bool { return q[i].at < q[k].at })
+}
+
+var _ incSnapshotter = (*streamJoinOp)(nil)
+
+func (o *streamJoinOp) SnapshotBase() ([]byte, error) { return o.snapshotBase(), nil }
+
+func (o *streamJoinOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	e := o.enc.encoder(len(o.ckDirty[0]) + len(o.ckDirty[1]) + len(o.ckGone[0]) + len(o.ckGone[1]))
+	e.uvarint(snapJoinDeltaVersion)
+	changes, superseded = o.delta(e)
+	return e.b, changes, superseded, nil
+}
+
+func (o *streamJoinOp) RestoreDelta(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapJoinDeltaVersion {
+		return fmt.Errorf("restore stream join delta: %w", errSnapshotVersion(v, snapJoinDeltaVersion))
+	}
+	o.restoreDelta(d, o.restored)
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore stream join delta: %w", err)
+	}
+	o.sortQueue()
+	return nil
+}

@@ -21,6 +21,7 @@ type windowJoinOp struct {
 	// byWin lists each side's key entries per window bound value.
 	byWin [2]map[int64][]*rowEntry[sjKey]
 	wm    int64
+	ckWM  int64 // wm at the last capture
 }
 
 func newWindowJoinOp(j *job, n *plan.WindowJoin) (*windowJoinOp, error) {
@@ -77,6 +78,15 @@ func (o *windowJoinOp) countWindows() {
 // OnWatermark frees the windows the watermark has closed on both inputs.
 func (o *windowJoinOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
 	o.wm = wm
+	o.freeClosed()
+	o.stats.stateBytes.Store(max(o.bytes, 0))
+	o.countWindows()
+	return wm, nil
+}
+
+// freeClosed frees the windows closed at the watermark.
+func (o *windowJoinOp) freeClosed() {
+	wm := o.wm
 	for s := range 2 {
 		for w, es := range o.byWin[s] {
 			if satAdd(w, o.n.Expire) > wm {
@@ -90,9 +100,6 @@ func (o *windowJoinOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
 			delete(o.byWin[s], w)
 		}
 	}
-	o.stats.stateBytes.Store(max(o.bytes, 0))
-	o.countWindows()
-	return wm, nil
 }
 
 func (o *windowJoinOp) OnBarrier(uint64, *emitter) error { return nil }
@@ -113,7 +120,7 @@ func satAdd(a, b int64) int64 {
 func (o *windowJoinOp) Snapshot() ([]byte, error) {
 	e := &snapEnc{}
 	e.varint(o.wm)
-	e.bytes(o.snapshot())
+	e.bytes(o.snapshot(false))
 	return e.b, nil
 }
 
@@ -126,15 +133,56 @@ func (o *windowJoinOp) Restore(b []byte) error {
 		return fmt.Errorf("restore window join: %w", err)
 	}
 	o.byWin = [2]map[int64][]*rowEntry[sjKey]{{}, {}}
-	err := o.restore(body, func(s int, e *rowEntry[sjKey]) {
-		e.val.last = 0
-		o.track(s, e, e.key)
-	})
-	if err != nil {
+	if err := o.restore(body, o.restored); err != nil {
 		return fmt.Errorf("restore window join: %w", err)
 	}
 	o.countWindows()
 	return nil
 }
 
-var _ snapshotter = (*windowJoinOp)(nil)
+// restored files a restored key entry under its window (one replaced in
+// place is filed already).
+func (o *windowJoinOp) restored(s int, e *rowEntry[sjKey], added bool) {
+	if added {
+		e.val.last = 0
+		o.track(s, e, e.key)
+	}
+}
+
+var _ incSnapshotter = (*windowJoinOp)(nil)
+
+func (o *windowJoinOp) SnapshotBase() ([]byte, error) {
+	e := &snapEnc{}
+	e.varint(o.wm)
+	e.bytes(o.snapshotBase())
+	o.ckWM = o.wm
+	return e.b, nil
+}
+
+func (o *windowJoinOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	e := o.enc.encoder(len(o.ckDirty[0]) + len(o.ckDirty[1]) + len(o.ckGone[0]) + len(o.ckGone[1]))
+	e.uvarint(snapJoinDeltaVersion)
+	e.varint(o.wm)
+	changes, superseded = o.delta(e)
+	if o.wm != o.ckWM {
+		changes++ // the header counts: the watermark moved
+		o.ckWM = o.wm
+	}
+	return e.b, changes, superseded, nil
+}
+
+func (o *windowJoinOp) RestoreDelta(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapJoinDeltaVersion {
+		return fmt.Errorf("restore window join delta: %w", errSnapshotVersion(v, snapJoinDeltaVersion))
+	}
+	o.wm = d.varint()
+	o.restoreDelta(d, o.restored)
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore window join delta: %w", err)
+	}
+	// Windows the watermark closed hold only entries the delta dropped.
+	o.freeClosed()
+	o.countWindows()
+	return nil
+}

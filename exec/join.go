@@ -206,10 +206,45 @@ type intervalJoinOp struct {
 	n      *plan.IntervalJoin
 	stats  *opStats
 	keys   [2]*keyEval
-	side   [2]*rowMap[[]ijRow]
+	side   [2]*rowMap[ijKey]
 	lw, rw int
 	wm     int64
 	bytes  int64
+
+	// Incremental checkpoints (see incSnapshotter), once track is set: per
+	// side the key entries changed since the last capture (each listed
+	// once: an entry removed is never reused, and its flags are cleared)
+	// and the keys of the saved entries removed since.
+	track   bool
+	ckDirty [2][]*rowEntry[ijKey]
+	ckGone  [2][]types.Row
+	ckWM    int64 // wm at the last capture
+	enc     encSizer
+}
+
+// ijKey is the rows an interval join keeps for one key on one side, and
+// their checkpoint flags (keyCkDirty, keyCkSaved).
+type ijKey struct {
+	rows []ijRow
+	ck   uint8
+}
+
+// mark records that key entry e of side s changed since the last capture.
+func (o *intervalJoinOp) mark(s int, e *rowEntry[ijKey]) {
+	if o.track && e.val.ck&keyCkDirty == 0 {
+		e.val.ck |= keyCkDirty
+		o.ckDirty[s] = append(o.ckDirty[s], e)
+	}
+}
+
+// remove drops key entry e of side s (its rows' bytes are the caller's),
+// recording its key when a checkpoint holds it.
+func (o *intervalJoinOp) remove(s int, e *rowEntry[ijKey]) {
+	o.side[s].remove(e)
+	if o.track && e.val.ck&keyCkSaved != 0 {
+		o.ckGone[s] = append(o.ckGone[s], e.key) // the entry's own copy, never reused
+	}
+	e.val.ck = 0 // a listed entry is skipped
 }
 
 func newIntervalJoinOp(j *job, n *plan.IntervalJoin) *intervalJoinOp {
@@ -217,7 +252,7 @@ func newIntervalJoinOp(j *job, n *plan.IntervalJoin) *intervalJoinOp {
 	j.stats = append(j.stats, st)
 	return &intervalJoinOp{j: j, n: n, stats: st,
 		keys: [2]*keyEval{newKeyEval(n.LeftKey), newKeyEval(n.RightKey)},
-		side: [2]*rowMap[[]ijRow]{newRowMap[[]ijRow](64), newRowMap[[]ijRow](64)},
+		side: [2]*rowMap[ijKey]{newRowMap[ijKey](64), newRowMap[ijKey](64)},
 		lw:   len(n.Left.Schema()), rw: len(n.Right.Schema()), wm: chunk.NoTime}
 }
 
@@ -264,8 +299,8 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		matched := false
 		if !null {
 			if oe := o.side[other].get(h, key); oe != nil {
-				for k := range oe.val {
-					x := &oe.val[k]
+				for k := range oe.val.rows {
+					x := &oe.val.rows[k]
 					var d int64
 					if in == 0 {
 						d = x.t - t
@@ -288,6 +323,7 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 						matched = true
 						if in == 1 && !x.matched && o.n.Kind == plan.LeftJoin {
 							x.matched = true
+							o.mark(0, oe)
 						}
 					}
 				}
@@ -295,10 +331,11 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		}
 		if op == chunk.Delete {
 			if e := o.side[in].get(h, key); e != nil {
-				for k, x := range e.val {
+				for k, x := range e.val.rows {
 					if types.EqualRows(x.row, row) {
-						e.val = append(e.val[:k], e.val[k+1:]...)
+						e.val.rows = append(e.val.rows[:k], e.val.rows[k+1:]...)
 						o.bytes -= int64(rowBytes(x.row) + 16)
+						o.mark(in, e)
 						break
 					}
 				}
@@ -312,8 +349,9 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		if e == nil {
 			e = o.side[in].insert(h, copyRow(key))
 		}
-		e.val = append(e.val, ijRow{row: copyRow(row), t: t, matched: matched})
+		e.val.rows = append(e.val.rows, ijRow{row: copyRow(row), t: t, matched: matched})
 		o.bytes += int64(rowBytes(row) + 16)
+		o.mark(in, e)
 		if err := out.maybeFlush(); err != nil {
 			return err
 		}
@@ -335,9 +373,9 @@ func (o *intervalJoinOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 	// left rows down to its time - lower... i.e. left times >= rt - upper.
 	var err error
 	for s := range 2 {
-		o.side[s].each(func(e *rowEntry[[]ijRow]) {
+		o.side[s].each(func(e *rowEntry[ijKey]) {
 			k := 0
-			for _, x := range e.val {
+			for _, x := range e.val.rows {
 				var dead bool
 				if s == 0 {
 					dead = x.t+o.n.UpperBound < wm
@@ -345,7 +383,7 @@ func (o *intervalJoinOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 					dead = x.t-o.n.LowerBound < wm
 				}
 				if !dead {
-					e.val[k] = x
+					e.val.rows[k] = x
 					k++
 					continue
 				}
@@ -354,10 +392,14 @@ func (o *intervalJoinOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 					err = o.emit(out, chunk.Insert, x.row, nil, x.t)
 				}
 			}
-			clear(e.val[k:])
-			e.val = e.val[:k]
-			if k == 0 {
-				o.side[s].remove(e)
+			pruned := k < len(e.val.rows)
+			clear(e.val.rows[k:])
+			e.val.rows = e.val.rows[:k]
+			switch {
+			case k == 0:
+				o.remove(s, e)
+			case pruned:
+				o.mark(s, e)
 			}
 		})
 	}

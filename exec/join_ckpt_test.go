@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/expr"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -140,6 +141,78 @@ func TestJoinIncrementalSnapshots(t *testing.T) {
 			}, func(op incSnapshotter) string { return joinState(core(op)) })
 			if bases < 3 || emptied == 0 || (c.name == "left-ttl" && expired == 0) || (window && freed == 0) {
 				t.Fatalf("the run did not cover the cases: %d bases, %d keys emptied, %d TTL expiries, %d windows freed", bases, emptied, expired, freed)
+			}
+		})
+	}
+}
+
+// TestIntervalJoinIncrementalSnapshots checks the interval join's
+// incremental checkpoints as TestJoinIncrementalSnapshots does the other
+// joins': rows inserted and retracted, left rows matched for the first
+// time, and rows (and whole keys) freed by the watermark.
+func TestIntervalJoinIncrementalSnapshots(t *testing.T) {
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	for _, kind := range []plan.JoinKind{plan.InnerJoin, plan.LeftJoin} {
+		t.Run(kind.String(), func(t *testing.T) {
+			l := &plan.Scan{Name: "l", Kind: plan.RelTable, Cols: events}
+			r := &plan.Scan{Name: "r", Kind: plan.RelTable, Cols: events}
+			n := &plan.IntervalJoin{Left: l, Right: r, Kind: kind, LeftKey: []expr.Expr{col(0, "k", types.TText)},
+				RightKey: []expr.Expr{col(0, "k", types.TText)}, LeftTime: 2, RightTime: 2, LowerBound: 0, UpperBound: micros(5),
+				Cols: append(append(types.Schema{}, events...), events...)}
+			j := e.newJob("interval", "view")
+			a := newIntervalJoinOp(j, n)
+			d := newOpDriver(t, j, a, 6)
+			rng := rand.New(rand.NewPCG(17, uint64(kind)))
+			retracted, pruned, removed := 0, 0, 0
+			wm := 0.0
+			bases := checkIncremental(t, rng, 150, a, func() *intervalJoinOp { return newIntervalJoinOp(j, n) }, func(step int) {
+				for range 1 + rng.IntN(12) {
+					s := rng.IntN(2)
+					var kept []types.Row
+					a.side[s].each(func(x *rowEntry[ijKey]) {
+						for _, r := range x.val.rows {
+							kept = append(kept, r.row)
+						}
+					})
+					if rng.IntN(4) == 0 && len(kept) > 0 {
+						d.feed(s, chunk.Delete, kept[rng.IntN(len(kept))])
+						retracted++
+						continue
+					}
+					d.feed(s, chunk.Insert, ev(fmt.Sprint("k", rng.IntN(12)), int64(rng.IntN(9)), wm+rng.Float64()*8))
+				}
+				if step%5 == 4 {
+					wm += 2
+					rows := func() (n int) {
+						for s := range 2 {
+							a.side[s].each(func(x *rowEntry[ijKey]) { n += len(x.val.rows) })
+						}
+						return n
+					}
+					before, keys := rows(), a.side[0].len()+a.side[1].len()
+					d.watermark(sec(wm))
+					if rows() < before {
+						pruned++
+					}
+					if a.side[0].len()+a.side[1].len() < keys {
+						removed++
+					}
+				}
+			}, func(o *intervalJoinOp) string {
+				lines := []string{fmt.Sprintf("%d bytes, watermark %d", o.bytes, o.wm)}
+				for s := range 2 {
+					o.side[s].each(func(x *rowEntry[ijKey]) {
+						e := &snapEnc{}
+						encIJKey(e, x)
+						lines = append(lines, fmt.Sprintf("%d %x", s, e.b))
+					})
+				}
+				slices.Sort(lines[1:])
+				return strings.Join(lines, "\n")
+			})
+			if bases < 3 || retracted == 0 || pruned == 0 || removed == 0 {
+				t.Fatalf("the run did not cover the cases: %d bases, %d retractions, %d watermarks pruned rows, %d removed keys", bases, retracted, pruned, removed)
 			}
 		})
 	}

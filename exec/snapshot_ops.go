@@ -1094,50 +1094,182 @@ func (o *dedupOp) RestoreDelta(b []byte) error {
 	return nil
 }
 
-// Snapshot encodes the rows both sides keep.
-func (o *intervalJoinOp) Snapshot() ([]byte, error) {
-	e := &snapEnc{}
+// Snapshot encodes the watermark and both sides' kept rows.
+func (o *intervalJoinOp) Snapshot() ([]byte, error) { return o.snapshot(false), nil }
+
+// snapshot is Snapshot; with saved, every entry is marked as saved and
+// unchanged on the way (SnapshotBase).
+func (o *intervalJoinOp) snapshot(saved bool) []byte {
+	n := o.side[0].len() + o.side[1].len()
+	e := o.enc.encoder(n)
 	e.varint(o.wm)
 	for s := range 2 {
 		e.uvarint(uint64(o.side[s].len()))
-		o.side[s].each(func(x *rowEntry[[]ijRow]) {
-			e.row(x.key)
-			e.uvarint(uint64(len(x.val)))
-			for _, r := range x.val {
-				e.row(r.row)
-				e.varint(r.t)
-				e.bool(r.matched)
+		o.side[s].each(func(x *rowEntry[ijKey]) {
+			encIJKey(e, x)
+			if saved {
+				x.val.ck = keyCkSaved
 			}
 		})
 	}
-	return e.b, nil
+	o.enc.note(len(e.b), n)
+	return e.b
 }
 
-// Restore replaces the kept rows with a snapshot's.
+func encIJKey(e *snapEnc, x *rowEntry[ijKey]) {
+	e.row(x.key)
+	e.uvarint(uint64(len(x.val.rows)))
+	for _, r := range x.val.rows {
+		e.row(r.row)
+		e.varint(r.t)
+		e.bool(r.matched)
+	}
+}
+
 func (o *intervalJoinOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
 	o.wm = d.varint()
 	o.bytes = 0
+	o.ckDirty, o.ckGone = [2][]*rowEntry[ijKey]{}, [2][]types.Row{}
 	for s := range 2 {
-		o.side[s] = newRowMap[[]ijRow](64)
+		o.side[s] = newRowMap[ijKey](64)
 		n := d.count(2)
 		for range n {
-			key := d.row()
-			nr := d.count(3)
-			if d.err != nil {
+			if !o.decodeKey(d, s) {
 				break
 			}
-			rows := make([]ijRow, 0, nr)
-			for range nr {
-				r := ijRow{row: d.row(), t: d.varint(), matched: d.bool()}
-				rows = append(rows, r)
-				o.bytes += int64(rowBytes(r.row) + 16)
-			}
-			o.side[s].insert(hashRow(key), key).val = rows
 		}
 	}
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore interval join: %w", err)
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	return nil
+}
+
+// decodeKey reads a key entry of side s as encIJKey wrote it and keeps it,
+// replacing the rows of a key already kept (a delta). It reports false on
+// an error (in d.err).
+func (o *intervalJoinOp) decodeKey(d *snapDec, s int) bool {
+	key := d.row()
+	nr := d.count(3)
+	if d.err != nil {
+		return false
+	}
+	rows := make([]ijRow, 0, nr)
+	for range nr {
+		r := ijRow{row: d.row(), t: d.varint(), matched: d.bool()}
+		if d.err != nil {
+			return false
+		}
+		rows = append(rows, r)
+		o.bytes += int64(rowBytes(r.row) + 16)
+	}
+	h := hashRow(key)
+	e := o.side[s].get(h, key)
+	if e == nil {
+		e = o.side[s].insert(h, key)
+	} else {
+		for _, x := range e.val.rows {
+			o.bytes -= int64(rowBytes(x.row) + 16)
+		}
+	}
+	e.val.rows = rows
+	return true
+}
+
+// An interval join keeps rows for as long as the interval lets them
+// match, so its checkpoints are incremental too (incSnapshotter).
+var _ incSnapshotter = (*intervalJoinOp)(nil)
+
+// snapIntervalDeltaVersion starts an interval join delta (SnapshotDelta).
+const snapIntervalDeltaVersion = 1
+
+func (o *intervalJoinOp) startTracking() { o.track = true }
+func (o *intervalJoinOp) stateLen() int  { return o.side[0].len() + o.side[1].len() }
+func (o *intervalJoinOp) needBase() bool { return false } // entries never move
+
+// SnapshotBase is Snapshot, after which every entry counts as saved and
+// the changes start again from none.
+func (o *intervalJoinOp) SnapshotBase() ([]byte, error) {
+	b := o.snapshot(true)
+	for s := range 2 {
+		clear(o.ckDirty[s])
+		o.ckDirty[s], o.ckGone[s] = o.ckDirty[s][:0], nil
+	}
+	o.ckWM = o.wm
+	return b, nil
+}
+
+// SnapshotDelta encodes the watermark and, per side, the keys of the
+// saved entries removed since the last capture and every entry changed
+// since.
+func (o *intervalJoinOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	e := o.enc.encoder(len(o.ckDirty[0]) + len(o.ckDirty[1]) + len(o.ckGone[0]) + len(o.ckGone[1]))
+	e.uvarint(snapIntervalDeltaVersion)
+	e.varint(o.wm)
+	for s := range 2 {
+		e.uvarint(uint64(len(o.ckGone[s])))
+		for _, k := range o.ckGone[s] {
+			e.row(k)
+		}
+		superseded += 2 * len(o.ckGone[s])
+		live := o.ckDirty[s][:0]
+		for _, x := range o.ckDirty[s] {
+			if x.val.ck&keyCkDirty != 0 {
+				live = append(live, x)
+			}
+		}
+		e.uvarint(uint64(len(live)))
+		for _, x := range live {
+			if x.val.ck&keyCkSaved != 0 {
+				superseded++
+			}
+			x.val.ck = keyCkSaved
+			encIJKey(e, x)
+		}
+		changes += len(o.ckGone[s]) + len(live)
+		clear(o.ckDirty[s])
+		o.ckDirty[s], o.ckGone[s] = o.ckDirty[s][:0], nil
+	}
+	if o.wm != o.ckWM {
+		changes++ // the header counts: the watermark moved
+		o.ckWM = o.wm
+	}
+	o.enc.note(len(e.b), changes)
+	return e.b, changes, superseded, nil
+}
+
+// RestoreDelta applies a delta written by SnapshotDelta.
+func (o *intervalJoinOp) RestoreDelta(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapIntervalDeltaVersion {
+		return fmt.Errorf("restore interval join delta: %w", errSnapshotVersion(v, snapIntervalDeltaVersion))
+	}
+	o.wm = d.varint()
+	for s := range 2 {
+		gone := d.count(1)
+		for range gone {
+			key := d.row()
+			if d.err != nil {
+				break
+			}
+			if x := o.side[s].get(hashRow(key), key); x != nil {
+				for _, r := range x.val.rows {
+					o.bytes -= int64(rowBytes(r.row) + 16)
+				}
+				o.side[s].remove(x)
+			}
+		}
+		n := d.count(2)
+		for range n {
+			if !o.decodeKey(d, s) {
+				break
+			}
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore interval join delta: %w", err)
 	}
 	o.stats.stateBytes.Store(o.bytes)
 	return nil

@@ -72,7 +72,7 @@
 // exactly once). Flush injects a barrier at every root and waits until every
 // job has acknowledged it. With Config.CheckpointDir each job also runs a
 // checkpoint writer goroutine: its view captures changed rows at a barrier
-// (an aggregate, dedup, top-N or regular join encodes its changes there:
+// (every stateful operator encodes its changes there:
 // incSnapshotter) and the
 // writer encodes, writes and fsyncs them in epoch order; the
 // view's acknowledgement, source commits and sink commits wait for it. The

@@ -845,6 +845,45 @@ func (c *jobCkpt) save(epoch uint64, byName map[string]*ckPart) error {
 	return nil
 }
 
+// ckFingerprint identifies what a job's checkpoint holds state of: its
+// kind, parallelism and plan. A checkpoint of another restores nothing.
+func ckFingerprint(kind string, par int, input plan.Node) string {
+	return kind + "\nparallelism=" + strconv.Itoa(par) + "\n" + plan.Format(input)
+}
+
+// jobParallelism returns how many copies the keyed operators of job j run
+// as: Config.Parallelism, unless the job has a checkpoint of the same plan
+// taken at another parallelism. State is partitioned among the copies that
+// held it and is not repartitioned on restore, so such a job keeps the
+// parallelism of its checkpoint (and says so in the log) rather than lose
+// its state; dropping and creating it again applies the new setting.
+func (e *Engine) jobParallelism(j *job, input plan.Node) int {
+	p := max(e.cfg.Parallelism, 1)
+	if e.ck == nil {
+		return p
+	}
+	meta, err := e.ck.store.Job(j.name).LatestMeta()
+	if err != nil || meta == nil {
+		return p
+	}
+	var m ckMeta
+	if json.Unmarshal(meta, &m) != nil {
+		return p
+	}
+	rest, ok := strings.CutPrefix(m.Fingerprint, j.kind+"\nparallelism=")
+	if !ok {
+		return p
+	}
+	num, planText, ok := strings.Cut(rest, "\n")
+	cp, err := strconv.Atoi(num)
+	if !ok || err != nil || cp < 1 || cp == p || planText != plan.Format(input) {
+		return p
+	}
+	e.log.Warn("job keeps the parallelism of its checkpoint: its state is not repartitioned; drop and create it again to run it at the configured parallelism",
+		"job", j.name, "parallelism", cp, "configured", p)
+	return cp
+}
+
 // prepareCheckpoints wraps the job's operators for checkpointing and, when
 // a checkpoint of the job exists, restores it. It runs after the job was
 // built and registered, before any of its goroutines start.
@@ -852,7 +891,7 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 	if e.ck == nil {
 		return nil
 	}
-	c := &jobCkpt{e: e, j: j, store: e.ck.store.Job(j.name), fp: j.kind + "\nparallelism=" + strconv.Itoa(max(e.cfg.Parallelism, 1)) + "\n" + plan.Format(input),
+	c := &jobCkpt{e: e, j: j, store: e.ck.store.Job(j.name), fp: ckFingerprint(j.kind, j.par, input),
 		restorePos: map[*sourceNode][]byte{}, decided: map[uint64]bool{}, parts: map[uint64][]*ckPart{},
 		sticky: map[string]*ckPart{}, commits: map[*sourceNode][]byte{}, savedAt: map[string]uint64{},
 		srcIdx: map[*sourceNode]string{}, work: make(chan ckWork, 4)}

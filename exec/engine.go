@@ -269,6 +269,7 @@ func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.No
 	}
 	e.mu.Unlock()
 	j.nodes = append(j.nodes, term)
+	j.par = e.jobParallelism(j, input)
 	b := &builder{e: e, j: j}
 	if err := b.build(input, outlet{ch: term.inbox, in: 0}); err != nil {
 		j.cancel()
@@ -479,6 +480,7 @@ type job struct {
 	e      *Engine
 	name   string
 	kind   string
+	par    int // copies of each keyed operator (jobParallelism)
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

@@ -43,11 +43,12 @@ import (
 // chunks per copy. The merge and the watermark and barrier alignment
 // across copies cost under 1%.
 
-// parallelAgg builds a keyed aggregate as Config.Parallelism copies; it
-// reports false (and builds nothing) when the aggregate runs as one node.
+// parallelAgg builds a keyed aggregate as the job's parallelism copies
+// (Config.Parallelism, or its checkpoint's: jobParallelism); it reports
+// false (and builds nothing) when the aggregate runs as one node.
 func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []expr.Expr,
 	mk func() (operator, error), out outlet) (bool, error) {
-	p := b.e.cfg.Parallelism
+	p := b.j.par
 	if p <= 1 || len(keys) == 0 {
 		return false, nil
 	}

@@ -103,6 +103,46 @@ func TestParallelCheckpointRestore(t *testing.T) {
 	}
 }
 
+// TestParallelismChangeKeepsState restarts jobs checkpointed at one
+// parallelism with another configured: each job keeps the parallelism of
+// its checkpoint (the state is partitioned by the copies that held it),
+// restores it and ends with the same results as an uninterrupted run.
+func TestParallelismChangeKeepsState(t *testing.T) {
+	for _, c := range [][2]int{{2, 1}, {1, 3}} {
+		t.Run(fmt.Sprintf("%d-to-%d", c[0], c[1]), func(t *testing.T) {
+			want, _, r1 := parRunToEnd(t, c[0], 3000, false)
+			r1.crash()
+			dir := t.TempDir()
+			g := newGate(t, 3000)
+			r := startCkRunCfg(t, Config{Parallelism: c[0], CheckpointDir: dir}, g, nil)
+			getGate(g).set(1500)
+			r.waitRead(1500)
+			r.checkpoint()
+			r.crash()
+			getGate(g).set(3000)
+			r = startCkRunCfg(t, Config{Parallelism: c[1], CheckpointDir: dir}, g, nil)
+			defer r.crash()
+			if n := len(r.e.Recoveries()); n != len(ckViews) {
+				t.Fatalf("%d of %d jobs restored their checkpoints", n, len(ckViews))
+			}
+			r.e.mu.Lock()
+			for name, j := range r.e.jobs {
+				if j.par != c[0] {
+					t.Errorf("job %s runs at parallelism %d, its checkpoint's is %d", name, j.par, c[0])
+				}
+			}
+			r.e.mu.Unlock()
+			r.waitDone()
+			got := r.contents()
+			for _, v := range ckViews {
+				if got[v.name] != want[v.name] {
+					t.Errorf("%s differs:\n%s", v.name, diffLines(got[v.name], want[v.name]))
+				}
+			}
+		})
+	}
+}
+
 // TestShuffleRouting checks the shuffle on its own: every row goes to the
 // copy (key hash >> 17) mod copies — the routing checkpoints depend on, so
 // a restored copy gets the keys of its state — in arrival order, gathered

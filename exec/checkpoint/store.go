@@ -400,6 +400,29 @@ func (j *JobStore) Latest(skipped func(epoch uint64, err error)) (*Checkpoint, e
 	return nil, fmt.Errorf("%s: %w", j.name, ErrNoCheckpoint)
 }
 
+// LatestMeta returns the metadata of the newest checkpoint whose manifest
+// reads back intact, without reading its parts (Latest may still skip
+// that checkpoint for a corrupt part); nil when there is none.
+func (j *JobStore) LatestMeta() ([]byte, error) {
+	eps, err := j.Epochs()
+	if err != nil {
+		return nil, err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, ep := range eps {
+		body, err := j.readFile(manifestName(ep))
+		if err != nil {
+			continue
+		}
+		m := &manifest{}
+		if json.Unmarshal(body, m) == nil && m.Epoch == ep && m.Job == j.name {
+			return m.Meta, nil
+		}
+	}
+	return nil, nil
+}
+
 // Remove deletes every checkpoint of the job.
 func (j *JobStore) Remove() error {
 	j.mu.Lock()

@@ -290,3 +290,23 @@ func TestStreamedPartRoundTripAndFailure(t *testing.T) {
 		t.Fatalf("files of the failed checkpoint: %v", left)
 	}
 }
+
+// LatestMeta reads the newest intact manifest's metadata without the
+// parts; nothing when the job has no checkpoint.
+func TestLatestMeta(t *testing.T) {
+	s, j := open(t, 3)
+	if m, err := j.LatestMeta(); err != nil || m != nil {
+		t.Fatalf("no checkpoint: meta %q, err %v", m, err)
+	}
+	mustSave(t, j, 1, Part{Name: "op0", Data: []byte("one")})
+	mustSave(t, j, 2, Part{Name: "op0", Data: []byte("two")})
+	s2, _ := Open(s.Dir(), Options{})
+	if m, err := s2.Job("v1").LatestMeta(); err != nil || string(m) != "meta2" {
+		t.Fatalf("meta %q, err %v; want meta2", m, err)
+	}
+	flip(t, filepath.Join(j.Dir(), manifestName(2)), 3)
+	s3, _ := Open(s.Dir(), Options{})
+	if m, err := s3.Job("v1").LatestMeta(); err != nil || string(m) != "meta1" {
+		t.Fatalf("after the newest manifest was damaged: meta %q, err %v; want meta1", m, err)
+	}
+}

@@ -27,14 +27,8 @@ type dedupOp struct {
 	wm     int64
 	late   lateRecorder
 
-	// Incremental checkpoints (see incSnapshotter), once track is set: the
-	// entries changed since the last capture (each listed once: an entry
-	// removed is never reused, and its flags are cleared) and the keys of
-	// the saved entries removed since.
-	track   bool
-	ckDirty []*rowEntry[dedupVal]
-	ckGone  []types.Row
-	enc     encSizer
+	ck  entryTracker[dedupVal] // incremental checkpoints
+	enc encSizer
 }
 
 // dedupVal is the row kept for a key and its checkpoint flags (keyCkDirty,
@@ -44,22 +38,11 @@ type dedupVal struct {
 	ck  uint8
 }
 
-// mark records that entry e changed since the last capture.
-func (o *dedupOp) mark(e *rowEntry[dedupVal]) {
-	if o.track && e.val.ck&keyCkDirty == 0 {
-		e.val.ck |= keyCkDirty
-		o.ckDirty = append(o.ckDirty, e)
-	}
-}
-
-// remove drops entry e, recording its key when a checkpoint holds it.
+// remove drops entry e.
 func (o *dedupOp) remove(e *rowEntry[dedupVal]) {
 	o.bytes -= int64(64 + rowBytes(e.key) + rowBytes(e.val.row))
 	o.seen.remove(e)
-	if o.track && e.val.ck&keyCkSaved != 0 {
-		o.ckGone = append(o.ckGone, e.key) // the entry's own copy, never reused
-	}
-	e.val.ck = 0 // a listed entry is skipped
+	o.ck.removed(e)
 }
 
 func newDedupOp(j *job, n *plan.Dedup) *dedupOp {
@@ -67,6 +50,7 @@ func newDedupOp(j *job, n *plan.Dedup) *dedupOp {
 	j.stats = append(j.stats, st)
 	o := &dedupOp{n: n, stats: st, keys: newKeyEval(n.Keys), seen: newRowMap[dedupVal](64),
 		endCol: -1, minEnd: math.MinInt64, wm: math.MinInt64, late: lateRecorder{j: j, schema: n.Input.Schema()}}
+	o.ck.flags = func(e *rowEntry[dedupVal]) *uint8 { return &e.val.ck }
 	for _, k := range n.Keys {
 		if s := strings.ToLower(k.String()); strings.HasPrefix(s, "window_start") || strings.HasPrefix(s, "window_end") {
 			o.endCol = n.Input.Schema().Index("window_end")
@@ -121,7 +105,7 @@ func (o *dedupOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 				o.minEnd = min(o.minEnd, row[o.endCol].I)
 			}
 			o.bytes += int64(64 + rowBytes(e.key) + rowBytes(e.val.row))
-			o.mark(e)
+			o.ck.mark(e)
 			out.append(chunk.Insert, c.Times[i], row)
 			continue
 		}
@@ -130,7 +114,7 @@ func (o *dedupOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 			out.append(chunk.Insert, c.Times[i], row)
 			o.bytes += int64(rowBytes(row) - rowBytes(e.val.row))
 			e.val.row = copyRow(row)
-			o.mark(e)
+			o.ck.mark(e)
 		}
 	}
 	o.stats.stateBytes.Store(o.bytes)
@@ -211,15 +195,9 @@ type intervalJoinOp struct {
 	wm     int64
 	bytes  int64
 
-	// Incremental checkpoints (see incSnapshotter), once track is set: per
-	// side the key entries changed since the last capture (each listed
-	// once: an entry removed is never reused, and its flags are cleared)
-	// and the keys of the saved entries removed since.
-	track   bool
-	ckDirty [2][]*rowEntry[ijKey]
-	ckGone  [2][]types.Row
-	ckWM    int64 // wm at the last capture
-	enc     encSizer
+	ck   [2]entryTracker[ijKey] // incremental checkpoints, per side
+	ckWM int64                  // wm at the last capture
+	enc  encSizer
 }
 
 // ijKey is the rows an interval join keeps for one key on one side, and
@@ -229,22 +207,15 @@ type ijKey struct {
 	ck   uint8
 }
 
-// mark records that key entry e of side s changed since the last capture.
-func (o *intervalJoinOp) mark(s int, e *rowEntry[ijKey]) {
-	if o.track && e.val.ck&keyCkDirty == 0 {
-		e.val.ck |= keyCkDirty
-		o.ckDirty[s] = append(o.ckDirty[s], e)
-	}
-}
+func ijFlags(e *rowEntry[ijKey]) *uint8 { return &e.val.ck }
 
-// remove drops key entry e of side s (its rows' bytes are the caller's),
-// recording its key when a checkpoint holds it.
+// remove drops key entry e of side s with its rows.
 func (o *intervalJoinOp) remove(s int, e *rowEntry[ijKey]) {
-	o.side[s].remove(e)
-	if o.track && e.val.ck&keyCkSaved != 0 {
-		o.ckGone[s] = append(o.ckGone[s], e.key) // the entry's own copy, never reused
+	for _, x := range e.val.rows {
+		o.bytes -= int64(rowBytes(x.row) + 16)
 	}
-	e.val.ck = 0 // a listed entry is skipped
+	o.side[s].remove(e)
+	o.ck[s].removed(e)
 }
 
 func newIntervalJoinOp(j *job, n *plan.IntervalJoin) *intervalJoinOp {
@@ -253,6 +224,7 @@ func newIntervalJoinOp(j *job, n *plan.IntervalJoin) *intervalJoinOp {
 	return &intervalJoinOp{j: j, n: n, stats: st,
 		keys: [2]*keyEval{newKeyEval(n.LeftKey), newKeyEval(n.RightKey)},
 		side: [2]*rowMap[ijKey]{newRowMap[ijKey](64), newRowMap[ijKey](64)},
+		ck:   [2]entryTracker[ijKey]{{flags: ijFlags}, {flags: ijFlags}},
 		lw:   len(n.Left.Schema()), rw: len(n.Right.Schema()), wm: chunk.NoTime}
 }
 
@@ -323,7 +295,7 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 						matched = true
 						if in == 1 && !x.matched && o.n.Kind == plan.LeftJoin {
 							x.matched = true
-							o.mark(0, oe)
+							o.ck[0].mark(oe)
 						}
 					}
 				}
@@ -335,7 +307,7 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 					if types.EqualRows(x.row, row) {
 						e.val.rows = append(e.val.rows[:k], e.val.rows[k+1:]...)
 						o.bytes -= int64(rowBytes(x.row) + 16)
-						o.mark(in, e)
+						o.ck[in].mark(e)
 						break
 					}
 				}
@@ -351,7 +323,7 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		}
 		e.val.rows = append(e.val.rows, ijRow{row: copyRow(row), t: t, matched: matched})
 		o.bytes += int64(rowBytes(row) + 16)
-		o.mark(in, e)
+		o.ck[in].mark(e)
 		if err := out.maybeFlush(); err != nil {
 			return err
 		}
@@ -399,7 +371,7 @@ func (o *intervalJoinOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 			case k == 0:
 				o.remove(s, e)
 			case pruned:
-				o.mark(s, e)
+				o.ck[s].mark(e)
 			}
 		})
 	}

@@ -23,7 +23,7 @@ func joinState(c *joinCore, wj *windowJoinOp) string {
 	for s := range 2 {
 		c.side[s].each(func(x *rowEntry[sjKey]) {
 			e := &snapEnc{}
-			c.encodeKey(e, x)
+			encSJKey(e, x)
 			lines = append(lines, fmt.Sprintf("%d %x queued=%v", s, e.b, x.val.queued))
 		})
 	}

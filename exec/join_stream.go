@@ -57,23 +57,11 @@ type joinCore struct {
 	// touched is called with every key entry a row changes.
 	touched func(s int, e *rowEntry[sjKey], key types.Row)
 
-	// Incremental checkpoints (see incSnapshotter), once ckOn is set: per
-	// side the key entries changed since the last capture (each listed
-	// once: an entry dropped is never reused, and its flags are cleared)
-	// and the keys of the saved entries dropped since.
-	ckOn    bool
-	ckDirty [2][]*rowEntry[sjKey]
-	ckGone  [2][]types.Row
-	enc     encSizer
+	ck  [2]entryTracker[sjKey] // incremental checkpoints, per side
+	enc encSizer
 }
 
-// mark records that key entry e of side s changed since the last capture.
-func (c *joinCore) mark(s int, e *rowEntry[sjKey]) {
-	if c.ckOn && e.val.ck&keyCkDirty == 0 {
-		e.val.ck |= keyCkDirty
-		c.ckDirty[s] = append(c.ckDirty[s], e)
-	}
-}
+func sjFlags(e *rowEntry[sjKey]) *uint8 { return &e.val.ck }
 
 func newJoinCore(j *job, kind plan.JoinKind, lk, rk []expr.Expr, residual expr.Expr, left, right plan.Node) joinCore {
 	st := &opStats{}
@@ -84,6 +72,7 @@ func newJoinCore(j *job, kind plan.JoinKind, lk, rk []expr.Expr, residual expr.E
 		side:    [2]*rowMap[sjKey]{newRowMap[sjKey](64), newRowMap[sjKey](64)},
 		lw:      lw,
 		scratch: make(types.Row, lw+len(right.Schema())),
+		ck:      [2]entryTracker[sjKey]{{flags: sjFlags}, {flags: sjFlags}},
 	}
 }
 
@@ -134,10 +123,7 @@ func (c *joinCore) drop(s int, e *rowEntry[sjKey]) {
 	c.bytes -= int64(64 + rowBytes(e.key))
 	e.val.dead = true
 	c.side[s].remove(e)
-	if c.ckOn && e.val.ck&keyCkSaved != 0 {
-		c.ckGone[s] = append(c.ckGone[s], e.key) // the entry's own copy, never reused
-	}
-	e.val.ck = 0 // a listed entry is skipped
+	c.ck[s].removed(e)
 }
 
 // onData applies a chunk from input in.
@@ -220,7 +206,7 @@ func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
 		} else {
 			if other != nil {
 				// The left rows' match counts change: the entry is saved again.
-				c.mark(0, other)
+				c.ck[0].mark(other)
 				for k := range other.val.rows {
 					l := &other.val.rows[k]
 					ok, err := c.match(l.row, row)
@@ -263,7 +249,7 @@ func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
 				if c.touched != nil {
 					c.touched(in, own, key)
 				}
-				c.mark(in, own)
+				c.ck[in].mark(own)
 			}
 		}
 		if err := out.maybeFlush(); err != nil {
@@ -398,9 +384,9 @@ func (c *joinCore) snapshot(saved bool) []byte {
 	for s := range 2 {
 		e.uvarint(uint64(c.side[s].len()))
 		c.side[s].each(func(x *rowEntry[sjKey]) {
-			c.encodeKey(e, x)
+			encSJKey(e, x)
 			if saved {
-				x.val.ck = keyCkSaved
+				c.ck[s].saved(x)
 			}
 		})
 	}
@@ -408,7 +394,7 @@ func (c *joinCore) snapshot(saved bool) []byte {
 	return e.b
 }
 
-func (c *joinCore) encodeKey(e *snapEnc, x *rowEntry[sjKey]) {
+func encSJKey(e *snapEnc, x *rowEntry[sjKey]) {
 	e.row(x.key)
 	e.varint(x.val.last)
 	e.uvarint(uint64(len(x.val.rows)))
@@ -424,8 +410,8 @@ func (c *joinCore) encodeKey(e *snapEnc, x *rowEntry[sjKey]) {
 func (c *joinCore) restore(b []byte, each func(s int, e *rowEntry[sjKey], added bool)) error {
 	d := &snapDec{b: b}
 	c.bytes = 0
-	c.ckDirty, c.ckGone = [2][]*rowEntry[sjKey]{}, [2][]types.Row{}
 	for s := range 2 {
+		c.ck[s].reset()
 		c.side[s] = newRowMap[sjKey](64)
 		n := d.count(2)
 		for range n {
@@ -441,7 +427,7 @@ func (c *joinCore) restore(b []byte, each func(s int, e *rowEntry[sjKey], added 
 	return nil
 }
 
-// decodeKey reads a key entry of side s as encodeKey wrote it and keeps
+// decodeKey reads a key entry of side s as encSJKey wrote it and keeps
 // it: a key already kept (a delta) has its rows replaced in place, and
 // each is called with added false. It reports false on an error (in d.err).
 func (c *joinCore) decodeKey(d *snapDec, s int, each func(s int, e *rowEntry[sjKey], added bool)) bool {
@@ -486,39 +472,20 @@ const snapJoinDeltaVersion = 1
 // from none.
 func (c *joinCore) snapshotBase() []byte {
 	b := c.snapshot(true)
-	for s := range 2 {
-		clear(c.ckDirty[s])
-		c.ckDirty[s], c.ckGone[s] = c.ckDirty[s][:0], nil
-	}
+	c.ck[0].reset()
+	c.ck[1].reset()
 	return b
 }
+
+// pending is how many entries the next delta may hold.
+func (c *joinCore) pending() int { return c.ck[0].pending() + c.ck[1].pending() }
 
 // delta appends to e, per side, the keys of the saved entries dropped
 // since the last capture and then every entry changed since.
 func (c *joinCore) delta(e *snapEnc) (changes, superseded int) {
 	for s := range 2 {
-		e.uvarint(uint64(len(c.ckGone[s])))
-		for _, k := range c.ckGone[s] {
-			e.row(k)
-		}
-		superseded += 2 * len(c.ckGone[s])
-		live := c.ckDirty[s][:0]
-		for _, x := range c.ckDirty[s] {
-			if x.val.ck&keyCkDirty != 0 {
-				live = append(live, x)
-			}
-		}
-		e.uvarint(uint64(len(live)))
-		for _, x := range live {
-			if x.val.ck&keyCkSaved != 0 {
-				superseded++
-			}
-			x.val.ck = keyCkSaved
-			c.encodeKey(e, x)
-		}
-		changes += len(c.ckGone[s]) + len(live)
-		clear(c.ckDirty[s])
-		c.ckDirty[s], c.ckGone[s] = c.ckDirty[s][:0], nil
+		n, sup := c.ck[s].delta(e, encSJKey)
+		changes, superseded = changes+n, superseded+sup
 	}
 	return changes, superseded
 }
@@ -527,30 +494,16 @@ func (c *joinCore) delta(e *snapEnc) (changes, superseded int) {
 // entries marked dead), changed ones replaced or added (see decodeKey).
 func (c *joinCore) restoreDelta(d *snapDec, each func(s int, e *rowEntry[sjKey], added bool)) {
 	for s := range 2 {
-		gone := d.count(1)
-		for range gone {
-			key := d.row()
-			if d.err != nil {
-				return
-			}
+		restoreEntries(d, func(key types.Row) {
 			if e := c.side[s].get(hashRow(key), key); e != nil {
-				on := c.ckOn
-				c.ckOn = false
-				c.drop(s, e)
-				c.ckOn = on
+				c.ck[s].quietly(func() { c.drop(s, e) })
 			}
-		}
-		n := d.count(2)
-		for range n {
-			if !c.decodeKey(d, s, each) {
-				return
-			}
-		}
+		}, func(d *snapDec) bool { return c.decodeKey(d, s, each) })
 	}
 	c.stats.stateBytes.Store(max(c.bytes, 0))
 }
 
-func (c *joinCore) startTracking() { c.ckOn = true }
+func (c *joinCore) startTracking() { c.ck[0].on, c.ck[1].on = true, true }
 func (c *joinCore) stateLen() int  { return c.side[0].len() + c.side[1].len() }
 func (c *joinCore) needBase() bool { return false } // entries never move
 
@@ -587,7 +540,7 @@ var _ incSnapshotter = (*streamJoinOp)(nil)
 func (o *streamJoinOp) SnapshotBase() ([]byte, error) { return o.snapshotBase(), nil }
 
 func (o *streamJoinOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	e := o.enc.encoder(len(o.ckDirty[0]) + len(o.ckDirty[1]) + len(o.ckGone[0]) + len(o.ckGone[1]))
+	e := o.enc.encoder(o.pending())
 	e.uvarint(snapJoinDeltaVersion)
 	changes, superseded = o.delta(e)
 	return e.b, changes, superseded, nil

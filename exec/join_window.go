@@ -160,7 +160,7 @@ func (o *windowJoinOp) SnapshotBase() ([]byte, error) {
 }
 
 func (o *windowJoinOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	e := o.enc.encoder(len(o.ckDirty[0]) + len(o.ckDirty[1]) + len(o.ckGone[0]) + len(o.ckGone[1]))
+	e := o.enc.encoder(o.pending())
 	e.uvarint(snapJoinDeltaVersion)
 	e.varint(o.wm)
 	changes, superseded = o.delta(e)

@@ -643,7 +643,7 @@ func TestTopNIncrementalSnapshots(t *testing.T) {
 				var lines []string
 				o.parts.each(func(p *rowEntry[topPart]) {
 					e := &snapEnc{}
-					o.encodePart(e, p)
+					encTopPart(e, p)
 					lines = append(lines, fmt.Sprintf("%x", e.b))
 				})
 				slices.Sort(lines)

@@ -791,16 +791,16 @@ func (o *topNOp) snapshot(saved bool) ([]byte, error) {
 	e := o.enc.encoder(o.parts.len())
 	e.uvarint(uint64(o.parts.len()))
 	o.parts.each(func(p *rowEntry[topPart]) {
-		o.encodePart(e, p)
+		encTopPart(e, p)
 		if saved {
-			p.val.ck = keyCkSaved
+			o.ck.saved(p)
 		}
 	})
 	o.enc.note(len(e.b), o.parts.len())
 	return e.b, nil
 }
 
-func (o *topNOp) encodePart(e *snapEnc, p *rowEntry[topPart]) {
+func encTopPart(e *snapEnc, p *rowEntry[topPart]) {
 	e.row(p.key)
 	e.varint(p.val.end)
 	encTopEntries(e, p.val.rows)
@@ -814,7 +814,7 @@ func (o *topNOp) Restore(b []byte) error {
 	o.parts = newRowMap[topPart](64)
 	o.byEnd = map[int64][]*rowEntry[topPart]{}
 	o.bytes = 0
-	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	o.ck.reset()
 	n := d.count(4)
 	for range n {
 		if !o.decodePart(d) {
@@ -833,7 +833,7 @@ func (o *topNOp) publishStats() {
 	o.stats.openWindows.Store(int64(len(o.byEnd)))
 }
 
-// decodePart reads a partition as encodePart wrote it and keeps it,
+// decodePart reads a partition as encTopPart wrote it and keeps it,
 // replacing a partition of the same key (a delta). It reports false on an
 // error (in d.err).
 func (o *topNOp) decodePart(d *snapDec) bool {
@@ -869,10 +869,7 @@ func (o *topNOp) dropPart(p *rowEntry[topPart]) {
 			o.byEnd[p.val.end] = ps
 		}
 	}
-	track := o.track
-	o.track = false
-	o.removePart(p)
-	o.track = track
+	o.ck.quietly(func() { o.removePart(p) })
 }
 
 // A top-N without a window keeps every partition it has seen, so its
@@ -882,7 +879,7 @@ var _ incSnapshotter = (*topNOp)(nil)
 // snapTopNDeltaVersion starts a top-N delta (SnapshotDelta).
 const snapTopNDeltaVersion = 1
 
-func (o *topNOp) startTracking() { o.track = true }
+func (o *topNOp) startTracking() { o.ck.on = true }
 func (o *topNOp) stateLen() int  { return o.parts.len() }
 func (o *topNOp) needBase() bool { return false } // partitions never move
 
@@ -890,39 +887,17 @@ func (o *topNOp) needBase() bool { return false } // partitions never move
 // and the changes start again from none.
 func (o *topNOp) SnapshotBase() ([]byte, error) {
 	b, err := o.snapshot(true)
-	clear(o.ckDirty)
-	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	o.ck.reset()
 	return b, err
 }
 
 // SnapshotDelta encodes the keys of the saved partitions freed since the
 // last capture, then every partition changed since.
 func (o *topNOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	e := o.enc.encoder(len(o.ckDirty) + len(o.ckGone))
+	e := o.enc.encoder(o.ck.pending())
 	e.uvarint(snapTopNDeltaVersion)
-	e.uvarint(uint64(len(o.ckGone)))
-	for _, k := range o.ckGone {
-		e.row(k)
-	}
-	superseded = 2 * len(o.ckGone)
-	live := o.ckDirty[:0]
-	for _, p := range o.ckDirty {
-		if p.val.ck&keyCkDirty != 0 {
-			live = append(live, p)
-		}
-	}
-	e.uvarint(uint64(len(live)))
-	for _, p := range live {
-		if p.val.ck&keyCkSaved != 0 {
-			superseded++
-		}
-		p.val.ck = keyCkSaved
-		o.encodePart(e, p)
-	}
-	changes = len(o.ckGone) + len(live)
+	changes, superseded = o.ck.delta(e, encTopPart)
 	o.enc.note(len(e.b), changes)
-	clear(o.ckDirty)
-	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
 	return e.b, changes, superseded, nil
 }
 
@@ -932,22 +907,11 @@ func (o *topNOp) RestoreDelta(b []byte) error {
 	if v := d.uvarint(); d.err == nil && v != snapTopNDeltaVersion {
 		return fmt.Errorf("restore top-n delta: %w", errSnapshotVersion(v, snapTopNDeltaVersion))
 	}
-	gone := d.count(1)
-	for range gone {
-		key := d.row()
-		if d.err != nil {
-			break
-		}
+	restoreEntries(d, func(key types.Row) {
 		if p := o.parts.get(hashRow(key), key); p != nil {
 			o.dropPart(p)
 		}
-	}
-	n := d.count(4)
-	for range n {
-		if !o.decodePart(d) {
-			break
-		}
-	}
+	}, o.decodePart)
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore top-n delta: %w", err)
 	}
@@ -964,21 +928,25 @@ func (o *dedupOp) snapshot(saved bool) ([]byte, error) {
 	e := o.enc.encoder(o.seen.len())
 	e.uvarint(uint64(o.seen.len()))
 	o.seen.each(func(x *rowEntry[dedupVal]) {
-		e.row(x.key)
-		e.row(x.val.row)
+		encDedupEntry(e, x)
 		if saved {
-			x.val.ck = keyCkSaved
+			o.ck.saved(x)
 		}
 	})
 	o.enc.note(len(e.b), o.seen.len())
 	return e.b, nil
 }
 
+func encDedupEntry(e *snapEnc, x *rowEntry[dedupVal]) {
+	e.row(x.key)
+	e.row(x.val.row)
+}
+
 func (o *dedupOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
 	o.seen = newRowMap[dedupVal](64)
 	o.bytes = 0
-	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	o.ck.reset()
 	n := d.count(2)
 	for range n {
 		if !o.decodeEntry(d) {
@@ -1019,7 +987,7 @@ var _ incSnapshotter = (*dedupOp)(nil)
 // snapDedupDeltaVersion starts a dedup delta (SnapshotDelta).
 const snapDedupDeltaVersion = 1
 
-func (o *dedupOp) startTracking() { o.track = true }
+func (o *dedupOp) startTracking() { o.ck.on = true }
 func (o *dedupOp) stateLen() int  { return o.seen.len() }
 func (o *dedupOp) needBase() bool { return false } // entries never move
 
@@ -1027,40 +995,17 @@ func (o *dedupOp) needBase() bool { return false } // entries never move
 // the changes start again from none.
 func (o *dedupOp) SnapshotBase() ([]byte, error) {
 	b, err := o.snapshot(true)
-	clear(o.ckDirty)
-	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	o.ck.reset()
 	return b, err
 }
 
 // SnapshotDelta encodes the keys of the saved entries removed since the
 // last capture, then every entry added or replaced since.
 func (o *dedupOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	e := o.enc.encoder(len(o.ckDirty) + len(o.ckGone))
+	e := o.enc.encoder(o.ck.pending())
 	e.uvarint(snapDedupDeltaVersion)
-	e.uvarint(uint64(len(o.ckGone)))
-	for _, k := range o.ckGone {
-		e.row(k)
-	}
-	superseded = 2 * len(o.ckGone)
-	live := o.ckDirty[:0]
-	for _, x := range o.ckDirty {
-		if x.val.ck&keyCkDirty != 0 {
-			live = append(live, x)
-		}
-	}
-	e.uvarint(uint64(len(live)))
-	for _, x := range live {
-		if x.val.ck&keyCkSaved != 0 {
-			superseded++
-		}
-		x.val.ck = keyCkSaved
-		e.row(x.key)
-		e.row(x.val.row)
-	}
-	changes = len(o.ckGone) + len(live)
+	changes, superseded = o.ck.delta(e, encDedupEntry)
 	o.enc.note(len(e.b), changes)
-	clear(o.ckDirty)
-	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
 	return e.b, changes, superseded, nil
 }
 
@@ -1070,23 +1015,11 @@ func (o *dedupOp) RestoreDelta(b []byte) error {
 	if v := d.uvarint(); d.err == nil && v != snapDedupDeltaVersion {
 		return fmt.Errorf("restore dedup delta: %w", errSnapshotVersion(v, snapDedupDeltaVersion))
 	}
-	gone := d.count(1)
-	for range gone {
-		key := d.row()
-		if d.err != nil {
-			break
-		}
+	restoreEntries(d, func(key types.Row) {
 		if x := o.seen.get(hashRow(key), key); x != nil {
-			o.bytes -= int64(64 + rowBytes(x.key) + rowBytes(x.val.row))
-			o.seen.remove(x)
+			o.ck.quietly(func() { o.remove(x) })
 		}
-	}
-	n := d.count(2)
-	for range n {
-		if !o.decodeEntry(d) {
-			break
-		}
-	}
+	}, o.decodeEntry)
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore dedup delta: %w", err)
 	}
@@ -1108,7 +1041,7 @@ func (o *intervalJoinOp) snapshot(saved bool) []byte {
 		o.side[s].each(func(x *rowEntry[ijKey]) {
 			encIJKey(e, x)
 			if saved {
-				x.val.ck = keyCkSaved
+				o.ck[s].saved(x)
 			}
 		})
 	}
@@ -1130,8 +1063,8 @@ func (o *intervalJoinOp) Restore(b []byte) error {
 	d := &snapDec{b: b}
 	o.wm = d.varint()
 	o.bytes = 0
-	o.ckDirty, o.ckGone = [2][]*rowEntry[ijKey]{}, [2][]types.Row{}
 	for s := range 2 {
+		o.ck[s].reset()
 		o.side[s] = newRowMap[ijKey](64)
 		n := d.count(2)
 		for range n {
@@ -1185,7 +1118,7 @@ var _ incSnapshotter = (*intervalJoinOp)(nil)
 // snapIntervalDeltaVersion starts an interval join delta (SnapshotDelta).
 const snapIntervalDeltaVersion = 1
 
-func (o *intervalJoinOp) startTracking() { o.track = true }
+func (o *intervalJoinOp) startTracking() { o.ck[0].on, o.ck[1].on = true, true }
 func (o *intervalJoinOp) stateLen() int  { return o.side[0].len() + o.side[1].len() }
 func (o *intervalJoinOp) needBase() bool { return false } // entries never move
 
@@ -1193,10 +1126,8 @@ func (o *intervalJoinOp) needBase() bool { return false } // entries never move
 // the changes start again from none.
 func (o *intervalJoinOp) SnapshotBase() ([]byte, error) {
 	b := o.snapshot(true)
-	for s := range 2 {
-		clear(o.ckDirty[s])
-		o.ckDirty[s], o.ckGone[s] = o.ckDirty[s][:0], nil
-	}
+	o.ck[0].reset()
+	o.ck[1].reset()
 	o.ckWM = o.wm
 	return b, nil
 }
@@ -1205,32 +1136,12 @@ func (o *intervalJoinOp) SnapshotBase() ([]byte, error) {
 // saved entries removed since the last capture and every entry changed
 // since.
 func (o *intervalJoinOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	e := o.enc.encoder(len(o.ckDirty[0]) + len(o.ckDirty[1]) + len(o.ckGone[0]) + len(o.ckGone[1]))
+	e := o.enc.encoder(o.ck[0].pending() + o.ck[1].pending())
 	e.uvarint(snapIntervalDeltaVersion)
 	e.varint(o.wm)
 	for s := range 2 {
-		e.uvarint(uint64(len(o.ckGone[s])))
-		for _, k := range o.ckGone[s] {
-			e.row(k)
-		}
-		superseded += 2 * len(o.ckGone[s])
-		live := o.ckDirty[s][:0]
-		for _, x := range o.ckDirty[s] {
-			if x.val.ck&keyCkDirty != 0 {
-				live = append(live, x)
-			}
-		}
-		e.uvarint(uint64(len(live)))
-		for _, x := range live {
-			if x.val.ck&keyCkSaved != 0 {
-				superseded++
-			}
-			x.val.ck = keyCkSaved
-			encIJKey(e, x)
-		}
-		changes += len(o.ckGone[s]) + len(live)
-		clear(o.ckDirty[s])
-		o.ckDirty[s], o.ckGone[s] = o.ckDirty[s][:0], nil
+		n, sup := o.ck[s].delta(e, encIJKey)
+		changes, superseded = changes+n, superseded+sup
 	}
 	if o.wm != o.ckWM {
 		changes++ // the header counts: the watermark moved
@@ -1248,25 +1159,11 @@ func (o *intervalJoinOp) RestoreDelta(b []byte) error {
 	}
 	o.wm = d.varint()
 	for s := range 2 {
-		gone := d.count(1)
-		for range gone {
-			key := d.row()
-			if d.err != nil {
-				break
-			}
+		restoreEntries(d, func(key types.Row) {
 			if x := o.side[s].get(hashRow(key), key); x != nil {
-				for _, r := range x.val.rows {
-					o.bytes -= int64(rowBytes(r.row) + 16)
-				}
-				o.side[s].remove(x)
+				o.ck[s].quietly(func() { o.remove(s, x) })
 			}
-		}
-		n := d.count(2)
-		for range n {
-			if !o.decodeKey(d, s) {
-				break
-			}
-		}
+		}, func(d *snapDec) bool { return o.decodeKey(d, s) })
 	}
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore interval join delta: %w", err)

@@ -43,14 +43,8 @@ type topNOp struct {
 	late    lateRecorder
 	sortBuf types.Row
 
-	// Incremental checkpoints (see incSnapshotter), once track is set: the
-	// partitions changed since the last capture (each listed once: a
-	// partition freed is never reused, and its flags are cleared) and the
-	// keys of the saved partitions freed since.
-	track   bool
-	ckDirty []*rowEntry[topPart]
-	ckGone  []types.Row
-	enc     encSizer
+	ck  entryTracker[topPart] // incremental checkpoints
+	enc encSizer
 }
 
 func newTopNOp(j *job, n *plan.TopN, retract bool) *topNOp {
@@ -59,6 +53,7 @@ func newTopNOp(j *job, n *plan.TopN, retract bool) *topNOp {
 	o := &topNOp{j: j, n: n, stats: st, keys: newKeyEval(n.PartitionBy), parts: newRowMap[topPart](64),
 		endCol: -1, retract: retract, byEnd: map[int64][]*rowEntry[topPart]{},
 		wm: math.MinInt64, late: lateRecorder{j: j, schema: n.Input.Schema()}}
+	o.ck.flags = func(e *rowEntry[topPart]) *uint8 { return &e.val.ck }
 	in := n.Input.Schema()
 	windowed := false
 	for _, e := range n.PartitionBy {
@@ -152,10 +147,7 @@ func (o *topNOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 			o.bytes += int64(rowBytes(ent.row) + rowBytes(ent.sort))
 		}
 		o.touched = append(o.touched, pe)
-		if o.track && p.ck&keyCkDirty == 0 {
-			p.ck |= keyCkDirty
-			o.ckDirty = append(o.ckDirty, pe)
-		}
+		o.ck.mark(pe)
 	}
 	for _, pe := range o.touched {
 		o.diff(pe, out)
@@ -241,17 +233,13 @@ func (o *topNOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
 	return wm, nil
 }
 
-// removePart frees partition pe (its byEnd entry is the caller's),
-// recording its key when a checkpoint holds it.
+// removePart frees partition pe (its byEnd entry is the caller's).
 func (o *topNOp) removePart(pe *rowEntry[topPart]) {
 	for _, e := range pe.val.rows {
 		o.bytes -= int64(rowBytes(e.row) + rowBytes(e.sort))
 	}
 	o.parts.remove(pe)
-	if o.track && pe.val.ck&keyCkSaved != 0 {
-		o.ckGone = append(o.ckGone, pe.key) // the entry's own copy, never reused
-	}
-	pe.val.ck = 0 // a listed partition is skipped
+	o.ck.removed(pe)
 }
 
 func (o *topNOp) OnBarrier(uint64, *emitter) error { return nil }

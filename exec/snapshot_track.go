@@ -1,0 +1,102 @@
+package exec
+
+import "github.com/sluice-db/sluice/sql/types"
+
+// entryTracker keeps, for the incremental checkpoints (incSnapshotter) of
+// state held in a rowMap (dedup, top-N, the joins), the entries changed
+// since the last capture and the keys of the saved entries removed since.
+// Each entry carries its own flags (keyCkDirty, keyCkSaved), which flags
+// returns. An entry removed from its map is never reused, so it is listed
+// at most once; removed clears its flags, so a listed entry that went is
+// skipped.
+type entryTracker[V any] struct {
+	on    bool // tracking: set by startTracking, off while a restore drops entries
+	flags func(*rowEntry[V]) *uint8
+	dirty []*rowEntry[V]
+	gone  []types.Row
+}
+
+// mark records that e changed since the last capture.
+func (t *entryTracker[V]) mark(e *rowEntry[V]) {
+	if f := t.flags(e); t.on && *f&keyCkDirty == 0 {
+		*f |= keyCkDirty
+		t.dirty = append(t.dirty, e)
+	}
+}
+
+// removed records that e left its map: its key, when a checkpoint holds it.
+func (t *entryTracker[V]) removed(e *rowEntry[V]) {
+	f := t.flags(e)
+	if t.on && *f&keyCkSaved != 0 {
+		t.gone = append(t.gone, e.key) // the entry's own copy, never reused
+	}
+	*f = 0
+}
+
+// saved marks e as held by the base being written.
+func (t *entryTracker[V]) saved(e *rowEntry[V]) { *t.flags(e) = keyCkSaved }
+
+// reset forgets the changes: after a base, or a restore.
+func (t *entryTracker[V]) reset() {
+	clear(t.dirty)
+	t.dirty, t.gone = t.dirty[:0], nil
+}
+
+// pending is how many entries the next delta may hold.
+func (t *entryTracker[V]) pending() int { return len(t.dirty) + len(t.gone) }
+
+// quietly runs f (a restore dropping entries) without tracking.
+func (t *entryTracker[V]) quietly(f func()) {
+	on := t.on
+	t.on = false
+	f()
+	t.on = on
+}
+
+// delta appends to e the keys removed, then the entries changed, each as
+// enc encodes it, marks those saved and resets; superseded counts the
+// entries of earlier parts they replace or remove.
+func (t *entryTracker[V]) delta(e *snapEnc, enc func(*snapEnc, *rowEntry[V])) (changes, superseded int) {
+	e.uvarint(uint64(len(t.gone)))
+	for _, k := range t.gone {
+		e.row(k)
+	}
+	superseded = 2 * len(t.gone)
+	live := t.dirty[:0]
+	for _, x := range t.dirty {
+		if *t.flags(x)&keyCkDirty != 0 {
+			live = append(live, x)
+		}
+	}
+	e.uvarint(uint64(len(live)))
+	for _, x := range live {
+		f := t.flags(x)
+		if *f&keyCkSaved != 0 {
+			superseded++
+		}
+		*f = keyCkSaved
+		enc(e, x)
+	}
+	changes = len(t.gone) + len(live)
+	t.reset()
+	return changes, superseded
+}
+
+// restoreEntries reads what entryTracker.delta wrote: drop gets each
+// removed key, decode reads each changed entry (false: an error, in d.err).
+func restoreEntries(d *snapDec, drop func(key types.Row), decode func(*snapDec) bool) {
+	gone := d.count(1)
+	for range gone {
+		key := d.row()
+		if d.err != nil {
+			return
+		}
+		drop(key)
+	}
+	n := d.count(2)
+	for range n {
+		if !decode(d) {
+			return
+		}
+	}
+}

@@ -624,6 +624,9 @@ type ViewStats struct {
 	StateBytes  int64
 	OpenWindows int64
 	Late        int64
+	// Parallelism is how many copies each keyed operator runs as: the
+	// configured one, or the one the job's checkpoint was taken at.
+	Parallelism int
 	Failed      bool
 	Error       string
 }
@@ -639,7 +642,7 @@ func (e *Engine) ViewStats() []ViewStats {
 	out := make([]ViewStats, 0, len(jobs))
 	for _, j := range jobs {
 		v := ViewStats{Name: j.name, Kind: j.kind, Watermark: j.watermark.Load(), RowsIn: j.rowsIn.Load(),
-			RowsOut: j.rowsOut.Load(), Late: j.late.Load()}
+			RowsOut: j.rowsOut.Load(), Late: j.late.Load(), Parallelism: j.par}
 		for _, s := range j.stats {
 			v.StateBytes += s.stateBytes.Load()
 			v.OpenWindows += s.openWindows.Load()

@@ -99,6 +99,9 @@ INSERT INTO clicks VALUES (1, 'a', '2026-01-01 00:00:10'), (2, 'a', '2026-01-01 
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
+	if got := query(t, d, "SELECT name, parallelism, status FROM sluice_views"); fmt.Sprint(got) != "[per_minute | 1 | running]" {
+		t.Fatalf("sluice_views: %q", got)
+	}
 	// The catalog survives a restart.
 	d.Close(ctx)
 	d2 := openTest(t, dir)

@@ -45,6 +45,7 @@ var sluiceTables = map[string]types.Schema{
 		col("status", types.TText),
 		col("error", types.TText),
 		col("definition", types.TText),
+		col("parallelism", types.TInt32),
 	},
 	"sluice_sinks": {
 		col("name", types.TText),
@@ -251,9 +252,18 @@ func (d *DB) viewRows() []types.Row {
 		rows = append(rows, types.Row{
 			types.NewText(o.name), tsOrNull(st.Watermark), types.NewInt(st.RowsIn), types.NewInt(st.RowsOut), n,
 			types.NewInt(st.StateBytes), types.NewInt(st.OpenWindows), types.NewInt(st.Late), stat, errv, types.NewText(o.sql),
+			parallelismOrNull(st, ok),
 		})
 	}
 	return rows
+}
+
+// parallelismOrNull is a running job's parallelism (ViewStats.Parallelism).
+func parallelismOrNull(st exec.ViewStats, ok bool) types.Value {
+	if !ok || st.Parallelism == 0 {
+		return types.NullValue
+	}
+	return types.NewIntKind(types.Int32, int64(st.Parallelism))
 }
 
 func (d *DB) sinkRows() []types.Row {

@@ -89,12 +89,6 @@ type sessionOp struct {
 	enc     encSizer
 }
 
-// The checkpoint flags of a key (sessionOp.ckKey).
-const (
-	keyCkDirty = 1 << iota // changed since the last capture, listed in ckDirty
-	keyCkSaved             // in the last base or a delta since
-)
-
 func newSessionOp(j *job, n *plan.WindowAgg, lay *aggLayout, kind types.Kind, st *opStats) *sessionOp {
 	o := &sessionOp{j: j, n: n, stats: st, lay: lay, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), kind: kind,
 		upd: n.Emit == plan.EmitOnUpdate, width: len(n.GroupBy) + 3 + len(n.Aggs),

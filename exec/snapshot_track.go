@@ -2,6 +2,13 @@ package exec
 
 import "github.com/sluice-db/sluice/sql/types"
 
+// The checkpoint flags of a key or entry of incrementally checkpointed
+// state (sessionOp.ckKey, entryTracker).
+const (
+	keyCkDirty = 1 << iota // changed since the last capture, listed as such
+	keyCkSaved             // in the last base or a delta since
+)
+
 // entryTracker keeps, for the incremental checkpoints (incSnapshotter) of
 // state held in a rowMap (dedup, top-N, the joins), the entries changed
 // since the last capture and the keys of the saved entries removed since.

@@ -535,8 +535,6 @@ func (o *streamJoinOp) sortQueue() {
 	sort.Slice(q, func(i, k int) bool { return q[i].at < q[k].at })
 }
 
-var _ incSnapshotter = (*streamJoinOp)(nil)
-
 func (o *streamJoinOp) SnapshotBase() ([]byte, error) { return o.snapshotBase(), nil }
 
 func (o *streamJoinOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {

@@ -149,8 +149,6 @@ func (o *windowJoinOp) restored(s int, e *rowEntry[sjKey], added bool) {
 	}
 }
 
-var _ incSnapshotter = (*windowJoinOp)(nil)
-
 func (o *windowJoinOp) SnapshotBase() ([]byte, error) {
 	e := &snapEnc{}
 	e.varint(o.wm)

@@ -42,13 +42,18 @@ type incSnapshotter interface {
 	needBase() bool
 }
 
+// Every stateful operator is checkpointed incrementally; a new one should
+// be too (a state snapshotted whole costs in proportion to its size at
+// every checkpoint, which stops a query once the state is large).
 var (
-	_ snapshotter = (*windowAggOp)(nil)
-	_ snapshotter = (*sessionOp)(nil)
-	_ snapshotter = (*groupAggOp)(nil)
-	_ snapshotter = (*topNOp)(nil)
-	_ snapshotter = (*dedupOp)(nil)
-	_ snapshotter = (*intervalJoinOp)(nil)
+	_ incSnapshotter = (*windowAggOp)(nil)
+	_ incSnapshotter = (*sessionOp)(nil)
+	_ incSnapshotter = (*groupAggOp)(nil)
+	_ incSnapshotter = (*topNOp)(nil)
+	_ incSnapshotter = (*dedupOp)(nil)
+	_ incSnapshotter = (*intervalJoinOp)(nil)
+	_ incSnapshotter = (*streamJoinOp)(nil)
+	_ incSnapshotter = (*windowJoinOp)(nil)
 )
 
 // The version bytes that start the window and session snapshots: a
@@ -112,7 +117,6 @@ const snapWindowDeltaVersion = 1
 
 // Window state is checkpointed incrementally too: a window of an hour over
 // a million keys is not re-encoded every second.
-var _ incSnapshotter = (*windowAggOp)(nil)
 
 func (o *windowAggOp) startTracking() { o.track = true }
 func (o *windowAggOp) needBase() bool { return false } // group ids never move
@@ -462,7 +466,6 @@ func (o *sessionOp) dropKey(k int) {
 // Sessions are checkpointed incrementally too (incSnapshotter): per key
 // with all its sessions, so that a sessionization over a million users
 // does not encode all of them every second.
-var _ incSnapshotter = (*sessionOp)(nil)
 
 func (o *sessionOp) startTracking() { o.track = true }
 func (o *sessionOp) stateLen() int  { return o.byKey.len() }
@@ -673,7 +676,6 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 
 // The group aggregate's state grows with its keys, not with open windows,
 // so its checkpoints are incremental (incSnapshotter).
-var _ incSnapshotter = (*groupAggOp)(nil)
 
 func (o *groupAggOp) startTracking() { o.track = true }
 func (o *groupAggOp) stateLen() int  { return o.m.len() }
@@ -874,7 +876,6 @@ func (o *topNOp) dropPart(p *rowEntry[topPart]) {
 
 // A top-N without a window keeps every partition it has seen, so its
 // checkpoints are incremental (incSnapshotter).
-var _ incSnapshotter = (*topNOp)(nil)
 
 // snapTopNDeltaVersion starts a top-N delta (SnapshotDelta).
 const snapTopNDeltaVersion = 1
@@ -982,7 +983,6 @@ func (o *dedupOp) decodeEntry(d *snapDec) bool {
 
 // A dedup keeps every key it has seen (until its window closes), so its
 // checkpoints are incremental (incSnapshotter).
-var _ incSnapshotter = (*dedupOp)(nil)
 
 // snapDedupDeltaVersion starts a dedup delta (SnapshotDelta).
 const snapDedupDeltaVersion = 1
@@ -1113,7 +1113,6 @@ func (o *intervalJoinOp) decodeKey(d *snapDec, s int) bool {
 
 // An interval join keeps rows for as long as the interval lets them
 // match, so its checkpoints are incremental too (incSnapshotter).
-var _ incSnapshotter = (*intervalJoinOp)(nil)
 
 // snapIntervalDeltaVersion starts an interval join delta (SnapshotDelta).
 const snapIntervalDeltaVersion = 1

@@ -349,17 +349,26 @@ func (j *JobStore) Load(epoch uint64) (*Checkpoint, error) {
 	return cp, nil
 }
 
-func (j *JobStore) loadLocked(epoch uint64) (*Checkpoint, *manifest, error) {
+// manifestLocked reads and checks the manifest of checkpoint epoch.
+func (j *JobStore) manifestLocked(epoch uint64) (*manifest, error) {
 	body, err := j.readFile(manifestName(epoch))
 	if err != nil {
-		return nil, nil, fmt.Errorf("load checkpoint %d of %s: %w", epoch, j.name, err)
+		return nil, fmt.Errorf("load checkpoint %d of %s: %w", epoch, j.name, err)
 	}
 	m := &manifest{}
 	if err := json.Unmarshal(body, m); err != nil {
-		return nil, nil, fmt.Errorf("load checkpoint %d of %s: %w: manifest: %v", epoch, j.name, ErrCorrupt, err)
+		return nil, fmt.Errorf("load checkpoint %d of %s: %w: manifest: %v", epoch, j.name, ErrCorrupt, err)
 	}
 	if m.Epoch != epoch || m.Job != j.name {
-		return nil, nil, fmt.Errorf("load checkpoint %d of %s: %w: manifest is of %s epoch %d", epoch, j.name, ErrCorrupt, m.Job, m.Epoch)
+		return nil, fmt.Errorf("load checkpoint %d of %s: %w: manifest is of %s epoch %d", epoch, j.name, ErrCorrupt, m.Job, m.Epoch)
+	}
+	return m, nil
+}
+
+func (j *JobStore) loadLocked(epoch uint64) (*Checkpoint, *manifest, error) {
+	m, err := j.manifestLocked(epoch)
+	if err != nil {
+		return nil, nil, err
 	}
 	cp := &Checkpoint{Epoch: epoch, Meta: m.Meta, Parts: make(map[string][]byte, len(m.Parts))}
 	for _, p := range m.Parts {
@@ -411,12 +420,7 @@ func (j *JobStore) LatestMeta() ([]byte, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, ep := range eps {
-		body, err := j.readFile(manifestName(ep))
-		if err != nil {
-			continue
-		}
-		m := &manifest{}
-		if json.Unmarshal(body, m) == nil && m.Epoch == ep && m.Job == j.name {
+		if m, err := j.manifestLocked(ep); err == nil {
 			return m.Meta, nil
 		}
 	}

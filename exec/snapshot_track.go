@@ -25,7 +25,10 @@ type entryTracker[V any] struct {
 
 // mark records that e changed since the last capture.
 func (t *entryTracker[V]) mark(e *rowEntry[V]) {
-	if f := t.flags(e); t.on && *f&keyCkDirty == 0 {
+	if !t.on {
+		return // no checkpoints: the row path pays one branch
+	}
+	if f := t.flags(e); *f&keyCkDirty == 0 {
 		*f |= keyCkDirty
 		t.dirty = append(t.dirty, e)
 	}

@@ -80,6 +80,30 @@ func (l *aggLayout) init(ss []accState) {
 	}
 }
 
+// cloneStates returns a copy of r (the accStates of groups laid out by l)
+// that later changes to r do not reach: each state is merged into a new
+// one, which shares no mutable memory with it (agg.State.Merge).
+func (l *aggLayout) cloneStates(r *recs[accState]) (recs[accState], error) {
+	c := r.clone()
+	w := len(l.states)
+	if w == 0 {
+		return c, nil
+	}
+	for _, pg := range c.pages {
+		for i, s := range pg {
+			if s == nil {
+				continue
+			}
+			n := l.states[i%w].NewState()
+			if err := n.Merge(s); err != nil {
+				return recs[accState]{}, err
+			}
+			pg[i] = n
+		}
+	}
+	return c, nil
+}
+
 // update adds (op Insert) or retracts row, of event time t, to a group.
 func (l *aggLayout) update(w []int64, ss []accState, row types.Row, op chunk.Op, t int64) error {
 	for i := range l.place {

@@ -1111,15 +1111,23 @@ func (w *ckptOp) viewParts(epoch uint64) {
 // opParts adds an incremental operator's state to checkpoint epoch, as
 // viewParts does a view's; the operator may also ask for a base. Unlike a
 // view's rows, operator state changes in place, so the parts are encoded
-// here, on the operator's goroutine.
+// here, on the operator's goroutine, except a base that the operator can
+// copy (baseLater): the writer encodes that.
 func (w *ckptOp) opParts(epoch uint64) error {
 	inc := w.inc
 	if inc.needBase() || w.state.needBase(inc.stateLen()) {
-		b, err := inc.SnapshotBase()
-		if err != nil {
-			return err
+		p := &ckPart{name: w.name + "b", since: epoch}
+		if bl, ok := inc.(baseLater); ok {
+			p.write, _ = bl.snapshotBaseLater()
 		}
-		w.state.setBase(&ckPart{name: w.name + "b", data: b, since: epoch})
+		if p.write == nil {
+			b, err := inc.SnapshotBase()
+			if err != nil {
+				return err
+			}
+			p.data = b
+		}
+		w.state.setBase(p)
 	} else {
 		b, changes, sup, err := inc.SnapshotDelta()
 		if err != nil {

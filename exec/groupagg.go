@@ -66,7 +66,7 @@ type groupAggOp struct {
 	// makes the next capture a base.
 	track   bool
 	ckDirty []int
-	ckGone  []types.Row
+	ckGone  goneKeys
 	ckMoved bool
 	enc     encSizer
 
@@ -157,7 +157,7 @@ func (o *groupAggOp) removeGroup(id int, withStates bool) {
 	clear(o.prev.at(id))
 	g := o.grp(id)
 	if o.track && g.flags&groupCkSaved != 0 {
-		o.ckGone = append(o.ckGone, slices.Clone(o.m.key(id)))
+		o.ckGone.add(o.m.key(id))
 	}
 	*g = aggGroup{gen: g.gen + 1} // clears groupCkDirty: a stale ckDirty entry is skipped
 	o.m.remove(id)
@@ -351,7 +351,8 @@ func (o *groupAggOp) maybeCompact() error {
 			// Ids move: the changes listed by id mean nothing after, and
 			// the next capture is a base.
 			o.ckMoved = true
-			o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+			o.ckDirty = o.ckDirty[:0]
+			o.ckGone.reset()
 		}
 		return compact(o)
 	}

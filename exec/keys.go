@@ -251,6 +251,16 @@ func (r *recs[T]) add() int {
 	return id
 }
 
+// clone returns a copy of the records that later changes to r do not
+// reach (a checkpoint's frozen state, see baseLater): a copy of every page.
+func (r *recs[T]) clone() recs[T] {
+	c := recs[T]{w: r.w, n: r.n, pages: make([][]T, len(r.pages))}
+	for i, pg := range r.pages {
+		c.pages[i] = append(make([]T, 0, len(pg)), pg...)
+	}
+	return c
+}
+
 // at returns the record id.
 func (r *recs[T]) at(id int) []T {
 	if r.w == 0 {
@@ -401,6 +411,14 @@ func (m *keyIndex) remove(id int) {
 			return
 		}
 	}
+}
+
+// clone returns a copy of the index for reading (find, key, each, len)
+// that later changes to m do not reach: its table and keys, not the ids
+// free for reuse.
+func (m *keyIndex) clone() *keyIndex {
+	return &keyIndex{nk: m.nk, slots: append([]uint64(nil), m.slots...), bits: m.bits, used: m.used, live: m.live,
+		keys: m.keys.clone()}
 }
 
 // key returns the key of id (the index's own copy: do not modify it).

@@ -3,7 +3,6 @@ package exec
 import (
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
@@ -84,7 +83,7 @@ type sessionOp struct {
 	track   bool
 	ckKey   []uint8
 	ckDirty []int32
-	ckGone  []types.Row
+	ckGone  goneKeys
 	ckMoved bool
 	enc     encSizer
 }
@@ -108,7 +107,8 @@ func (o *sessionOp) reset() {
 		o.prev = newRecs[types.Value](o.width-o.nk-1, 256)
 	}
 	o.free = nil
-	o.ckKey, o.ckDirty, o.ckGone = o.ckKey[:0], o.ckDirty[:0], nil
+	o.ckKey, o.ckDirty = o.ckKey[:0], o.ckDirty[:0]
+	o.ckGone.reset()
 	o.ends = o.ends[:0]
 	o.open, o.bytes = 0, 0
 	o.dirty = o.dirty[:0]
@@ -216,7 +216,7 @@ func (o *sessionOp) unlink(i int) {
 	}
 	if *h < 0 {
 		if o.track && o.ckKey[k]&keyCkSaved != 0 {
-			o.ckGone = append(o.ckGone, slices.Clone(o.byKey.key(k)))
+			o.ckGone.add(o.byKey.key(k))
 		}
 		o.ckKey[k] = 0 // a stale ckDirty entry is skipped
 		o.bytes -= 16 + 4 + keyBytes(o.byKey.key(k))

@@ -86,6 +86,17 @@ func (e *snapEnc) accs(ss []accState) error {
 	return nil
 }
 
+// spill writes the bytes e holds to w once there are viewChunk of them,
+// and empties e (w nil: e keeps them).
+func (e *snapEnc) spill(w io.Writer) error {
+	if w == nil || len(e.b) < viewChunk {
+		return nil
+	}
+	_, err := w.Write(e.b)
+	e.b = e.b[:0]
+	return err
+}
+
 // snapDec reads what snapEnc wrote; the first error sticks.
 type snapDec struct {
 	b   []byte

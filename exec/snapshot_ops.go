@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"slices"
 
@@ -41,6 +42,20 @@ type incSnapshotter interface {
 	stateLen() int
 	needBase() bool
 }
+
+// baseLater is implemented by incremental operators that can take a base
+// at the barrier as a copy of their state and leave its encoding to the
+// job's checkpoint writer: write encodes the copy to w (on the writer's
+// goroutine, possibly again after a failed save). For a large state the
+// encoding is most of what a base costs, and the operator's goroutine is
+// the pipeline's. ok false: the state cannot be copied (an accumulator
+// that cannot be merged into a new one) and nothing changed; take
+// SnapshotBase. Like SnapshotBase it starts the changes again from none.
+type baseLater interface {
+	snapshotBaseLater() (write func(w io.Writer) error, ok bool)
+}
+
+var _ baseLater = (*sessionOp)(nil)
 
 // Every stateful operator is checkpointed incrementally; a new one should
 // be too (a state snapshotted whole costs in proportion to its size at
@@ -335,6 +350,17 @@ func (o *sessionOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
 // unchanged on the way (SnapshotBase).
 func (o *sessionOp) snapshot(saved bool) ([]byte, error) {
 	e := o.enc.encoder(o.byKey.len())
+	if err := o.encodeState(e, nil, saved); err != nil {
+		return nil, err
+	}
+	o.enc.note(len(e.b), o.byKey.len())
+	return e.b, nil
+}
+
+// encodeState encodes every open session into e (see Snapshot); with w,
+// it writes what e holds to w in pieces on the way (e.spill) and the
+// caller writes the rest.
+func (o *sessionOp) encodeState(e *snapEnc, w io.Writer, saved bool) error {
 	e.uvarint(snapSessionVersion)
 	e.varint(o.wm)
 	e.uvarint(uint64(o.byKey.len()))
@@ -343,15 +369,17 @@ func (o *sessionOp) snapshot(saved bool) ([]byte, error) {
 		if err == nil {
 			err = o.encodeKey(e, k)
 		}
+		if err == nil {
+			err = e.spill(w)
+		}
 		if saved {
 			o.ckKey[k] = keyCkSaved
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("snapshot session aggregate: %w", err)
+		return fmt.Errorf("snapshot session aggregate: %w", err)
 	}
-	o.enc.note(len(e.b), o.byKey.len())
-	return e.b, nil
+	return nil
 }
 
 // encodeKey encodes key k and its open sessions in opening order.
@@ -478,8 +506,33 @@ func (o *sessionOp) SnapshotBase() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	o.ckDirty, o.ckGone, o.ckMoved = o.ckDirty[:0], nil, false
+	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
+	o.ckGone.reset()
 	return b, nil
+}
+
+// snapshotBaseLater is SnapshotBase with the encoding left to the
+// checkpoint writer (baseLater): it copies the sessions, their keys and
+// accumulators, which costs a memory copy of the state (and a new object
+// per accState) instead of an encoding of it on the operator's goroutine.
+func (o *sessionOp) snapshotBaseLater() (func(io.Writer) error, bool) {
+	states, err := o.lay.cloneStates(&o.states)
+	if err != nil {
+		return nil, false
+	}
+	f := &sessionOp{lay: o.lay, upd: o.upd, nk: o.nk, wm: o.wm, enc: o.enc, byKey: o.byKey.clone(),
+		head: o.head.clone(), ss: o.ss.clone(), words: o.words.clone(), states: states, prev: o.prev.clone()}
+	o.byKey.each(func(k int) { o.ckKey[k] = keyCkSaved })
+	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
+	o.ckGone.reset()
+	return func(w io.Writer) error {
+		e := f.enc.encoder(0)
+		if err := f.encodeState(e, w, false); err != nil {
+			return err
+		}
+		_, err := w.Write(e.b)
+		return err
+	}, true
 }
 
 // SnapshotDelta encodes the watermark, the saved keys whose sessions all
@@ -487,14 +540,14 @@ func (o *sessionOp) SnapshotBase() ([]byte, error) {
 // its open sessions (as Snapshot does); superseded counts the entries of
 // earlier parts these replace.
 func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	e := o.enc.encoder(len(o.ckDirty) + len(o.ckGone))
+	e := o.enc.encoder(len(o.ckDirty) + o.ckGone.len())
 	e.uvarint(snapSessionDeltaVersion)
 	e.varint(o.wm)
-	e.uvarint(uint64(len(o.ckGone)))
-	for _, k := range o.ckGone {
-		e.row(k)
+	e.uvarint(uint64(o.ckGone.len()))
+	for i := range o.ckGone.len() {
+		e.row(o.ckGone.key(i))
 	}
-	superseded = 2 * len(o.ckGone)
+	superseded = 2 * o.ckGone.len()
 	ids := o.ckDirty[:0]
 	for _, k := range o.ckDirty {
 		if o.ckKey[k]&keyCkDirty != 0 {
@@ -512,9 +565,10 @@ func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err erro
 			return nil, 0, 0, fmt.Errorf("snapshot session aggregate: %w", err)
 		}
 	}
-	changes = len(o.ckGone) + len(ids)
+	changes = o.ckGone.len() + len(ids)
 	o.enc.note(len(e.b), changes)
-	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	o.ckDirty = o.ckDirty[:0]
+	o.ckGone.reset()
 	return e.b, changes, superseded, nil
 }
 
@@ -690,7 +744,8 @@ func (o *groupAggOp) SnapshotBase() ([]byte, error) {
 	}
 	// Listed ids not visited were freed: their flags are clear already.
 	clear(o.ckDirty)
-	o.ckDirty, o.ckGone, o.ckMoved = o.ckDirty[:0], nil, false
+	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
+	o.ckGone.reset()
 	return b, nil
 }
 
@@ -698,13 +753,13 @@ func (o *groupAggOp) SnapshotBase() ([]byte, error) {
 // last capture, then every group changed since (as Snapshot does);
 // superseded counts the entries of earlier parts these replace.
 func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
-	e := o.enc.encoder(len(o.ckDirty) + len(o.ckGone))
+	e := o.enc.encoder(len(o.ckDirty) + o.ckGone.len())
 	e.uvarint(snapGroupDeltaVersion)
-	e.uvarint(uint64(len(o.ckGone)))
-	for _, k := range o.ckGone {
-		e.row(k)
+	e.uvarint(uint64(o.ckGone.len()))
+	for i := range o.ckGone.len() {
+		e.row(o.ckGone.key(i))
 	}
-	superseded = 2 * len(o.ckGone)
+	superseded = 2 * o.ckGone.len()
 	// The changed groups, each once: an id listed twice was freed and
 	// reused, one no longer flagged was removed since.
 	ids := o.ckDirty[:0]
@@ -726,10 +781,11 @@ func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err err
 			return nil, 0, 0, fmt.Errorf("snapshot group aggregate: %w", err)
 		}
 	}
-	o.enc.note(len(e.b), len(o.ckGone)+live)
-	changes = len(o.ckGone) + live
+	o.enc.note(len(e.b), o.ckGone.len()+live)
+	changes = o.ckGone.len() + live
 	clear(o.ckDirty)
-	o.ckDirty, o.ckGone = o.ckDirty[:0], nil
+	o.ckDirty = o.ckDirty[:0]
+	o.ckGone.reset()
 	return e.b, changes, superseded, nil
 }
 

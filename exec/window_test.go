@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -630,5 +631,129 @@ func TestWindowIncrementalSnapshots(t *testing.T) {
 				t.Fatalf("the run did not cover the cases: %d bases, %d steps restored through deltas", bases, withDeltas)
 			}
 		})
+	}
+}
+
+// writeCounter keeps what is written to it and counts the writes.
+type writeCounter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// TestSessionBaseLater checks the sessions' bases taken as a copy and
+// encoded later by the checkpoint writer (baseLater): a base copied at one
+// step and written only after the next step changed the sessions restores
+// the sessions as they were when it was copied, and the deltas taken
+// after it bring a restored operator to the original's state. With
+// retractions and max(k), which keeps an accumulator object per session,
+// the copy must not share them with the operator.
+func TestSessionBaseLater(t *testing.T) {
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	for _, c := range windowCases {
+		if c.spec.Kind != plan.Session {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, uint64(len(c.name))))
+			width := len(c.plan().Cols)
+			a := c.newOp(t, e)
+			inc := a.(incSnapshotter)
+			inc.startTracking()
+			out := &emitter{ctx: context.Background(), width: width}
+			var base []byte
+			var deltas [][]byte
+			var later func(io.Writer) error
+			var frozen string
+			copies := 0
+			for i, s := range randomSteps(rng, 150, c.retract) {
+				runStep(t, a, out, s)
+				if later != nil {
+					var w writeCounter
+					if err := later(&w); err != nil {
+						t.Fatal(err)
+					}
+					later, base = nil, w.Bytes()
+					b := c.newOp(t, e)
+					if err := b.Restore(base); err != nil {
+						t.Fatal(err)
+					}
+					if got := windowState(t, b); got != frozen {
+						t.Fatalf("step %d: the base copied at the step before, written now, restores\n%s\nwant the state when it was copied\n%s", i, got, frozen)
+					}
+				}
+				if base == nil || rng.IntN(8) == 0 {
+					w, ok := a.(baseLater).snapshotBaseLater()
+					if !ok {
+						t.Fatal("the sessions could not be copied")
+					}
+					later, frozen, deltas = w, windowState(t, a), nil
+					copies++
+					continue
+				}
+				d, n, _, err := inc.SnapshotDelta()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n > 0 {
+					deltas = append(deltas, d)
+				}
+				b := c.newOp(t, e)
+				if err := b.Restore(base); err != nil {
+					t.Fatal(err)
+				}
+				for k, d := range deltas {
+					if err := b.(incSnapshotter).RestoreDelta(d); err != nil {
+						t.Fatalf("step %d delta %d: %v", i, k, err)
+					}
+				}
+				if got, want := windowState(t, b), windowState(t, a); got != want {
+					t.Fatalf("step %d: the base and %d deltas restore\n%s\nwant\n%s", i, len(deltas), got, want)
+				}
+			}
+			if copies < 5 {
+				t.Fatalf("only %d bases copied", copies)
+			}
+		})
+	}
+
+	// A large state is written in pieces, not as one buffer.
+	c := windowCases[slices.IndexFunc(windowCases, func(c windowCase) bool { return c.name == "session-close" })]
+	a := c.newOp(t, e)
+	a.(incSnapshotter).startTracking()
+	out := &emitter{ctx: context.Background(), width: len(c.plan().Cols)}
+	step := func(v int64) {
+		var s windowStep
+		for k := range 5000 {
+			s.rows = append(s.rows, ev(fmt.Sprint("user-", k), v, 1))
+			s.ops = append(s.ops, chunk.Insert)
+		}
+		runStep(t, a, out, s)
+	}
+	step(1)
+	write, ok := a.(baseLater).snapshotBaseLater()
+	if !ok {
+		t.Fatal("the sessions could not be copied")
+	}
+	frozen := windowState(t, a)
+	step(2)
+	var w writeCounter
+	if err := write(&w); err != nil {
+		t.Fatal(err)
+	}
+	b := c.newOp(t, e)
+	if err := b.Restore(w.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if got := windowState(t, b); got != frozen {
+		t.Fatal("a large base copied before a step and written after it restores another state than the copied one")
+	}
+	if w.writes < 2 || w.Len() < 2*viewChunk {
+		t.Fatalf("a base of %d bytes went out in %d writes", w.Len(), w.writes)
 	}
 }

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -471,7 +472,9 @@ func TestGroupAggIncrementalSnapshots(t *testing.T) {
 			var live [][2]float64 // (ws, n) of the rows inserted and not retracted
 			var base []byte
 			var deltas [][]byte
-			bases, removed, compactions := 0, 0, 0
+			bases, removed, compactions, copied := 0, 0, 0, 0
+			var later func(io.Writer) error
+			var frozen string
 			wm := 0.0
 			// feed feeds rows in pieces small enough that what the operator
 			// emits fits the hand-driven emitter's one chunk.
@@ -540,7 +543,35 @@ func TestGroupAggIncrementalSnapshots(t *testing.T) {
 						compactions++
 					}
 				}
+				if later != nil {
+					// The base copied at the round before is written only
+					// now, after this round changed the groups.
+					var w writeCounter
+					if err := later(&w); err != nil {
+						t.Fatal(err)
+					}
+					later, base = nil, w.Bytes()
+					b := newDirectOp(t, h, n)
+					if err := b.o.Restore(base); err != nil {
+						t.Fatal(err)
+					}
+					if groupStates(t, b.o) != frozen {
+						t.Fatalf("round %d: the base copied at the round before restores another state than the copied one", round)
+					}
+				}
 				if base == nil || a.o.needBase() || rng.IntN(8) == 0 {
+					if bases%2 == 1 {
+						// Every other base is copied now and encoded later,
+						// as the checkpoint writer does (baseLater).
+						w, ok := a.o.snapshotBaseLater()
+						if !ok {
+							t.Fatal("the groups could not be copied")
+						}
+						later, frozen, deltas = w, groupStates(t, a.o), nil
+						bases++
+						copied++
+						continue
+					}
 					b, err := a.o.SnapshotBase()
 					if err != nil {
 						t.Fatal(err)
@@ -571,8 +602,8 @@ func TestGroupAggIncrementalSnapshots(t *testing.T) {
 					t.Fatalf("round %d: restored state bytes %d, recomputed %d", round, got, want)
 				}
 			}
-			if bases < 3 || removed == 0 || compactions == 0 {
-				t.Fatalf("the run did not cover the cases: %d bases, %d rounds removed groups, %d compactions", bases, removed, compactions)
+			if bases < 3 || copied < 2 || removed == 0 || compactions == 0 {
+				t.Fatalf("the run did not cover the cases: %d bases (%d copied), %d rounds removed groups, %d compactions", bases, copied, removed, compactions)
 			}
 		})
 	}

@@ -55,7 +55,10 @@ type baseLater interface {
 	snapshotBaseLater() (write func(w io.Writer) error, ok bool)
 }
 
-var _ baseLater = (*sessionOp)(nil)
+var (
+	_ baseLater = (*sessionOp)(nil)
+	_ baseLater = (*groupAggOp)(nil)
+)
 
 // Every stateful operator is checkpointed incrementally; a new one should
 // be too (a state snapshotted whole costs in proportion to its size at
@@ -619,6 +622,17 @@ func (o *groupAggOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
 // unchanged on the way (SnapshotBase).
 func (o *groupAggOp) snapshot(saved bool) ([]byte, error) {
 	e := o.enc.encoder(o.m.len())
+	if err := o.encodeState(e, nil, saved); err != nil {
+		return nil, err
+	}
+	o.enc.note(len(e.b), o.m.len())
+	return e.b, nil
+}
+
+// encodeState encodes every group into e (see Snapshot); with w, it
+// writes what e holds to w in pieces on the way (e.spill) and the caller
+// writes the rest.
+func (o *groupAggOp) encodeState(e *snapEnc, w io.Writer, saved bool) error {
 	e.uvarint(snapGroupVersion)
 	e.uvarint(uint64(o.m.len()))
 	var err error
@@ -626,16 +640,18 @@ func (o *groupAggOp) snapshot(saved bool) ([]byte, error) {
 		if err == nil {
 			err = o.encodeGroup(e, id)
 		}
+		if err == nil {
+			err = e.spill(w)
+		}
 		if saved {
 			g := o.grp(id)
 			g.flags = g.flags&^groupCkDirty | groupCkSaved
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("snapshot group aggregate: %w", err)
+		return fmt.Errorf("snapshot group aggregate: %w", err)
 	}
-	o.enc.note(len(e.b), o.m.len())
-	return e.b, nil
+	return nil
 }
 
 func (o *groupAggOp) encodeGroup(e *snapEnc, id int) error {
@@ -747,6 +763,35 @@ func (o *groupAggOp) SnapshotBase() ([]byte, error) {
 	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
 	o.ckGone.reset()
 	return b, nil
+}
+
+// snapshotBaseLater is SnapshotBase with the encoding left to the
+// checkpoint writer (baseLater), as the sessions' is.
+func (o *groupAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
+	states, err := o.lay.cloneStates(&o.states)
+	if err != nil {
+		return nil, false
+	}
+	f := &groupAggOp{lay: o.lay, nk: o.nk, enc: o.enc, m: o.m.clone(), g: o.g.clone(), words: o.words.clone(),
+		states: states, prev: o.prev.clone()}
+	if o.last != nil {
+		f.last = slices.Clone(o.last)
+	}
+	o.m.each(func(id int) {
+		g := o.grp(id)
+		g.flags = g.flags&^groupCkDirty | groupCkSaved
+	})
+	clear(o.ckDirty)
+	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
+	o.ckGone.reset()
+	return func(w io.Writer) error {
+		e := f.enc.encoder(0)
+		if err := f.encodeState(e, w, false); err != nil {
+			return err
+		}
+		_, err := w.Write(e.b)
+		return err
+	}, true
 }
 
 // SnapshotDelta encodes the keys of the saved groups removed since the

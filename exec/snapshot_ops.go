@@ -56,6 +56,7 @@ type baseLater interface {
 }
 
 var (
+	_ baseLater = (*windowAggOp)(nil)
 	_ baseLater = (*sessionOp)(nil)
 	_ baseLater = (*groupAggOp)(nil)
 )
@@ -90,11 +91,19 @@ func errSnapshotVersion(got, want uint64) error {
 // Snapshot encodes the open windows (or hop panes) and their groups: per
 // group its key, accumulators and, on update, the row last emitted.
 func (o *windowAggOp) Snapshot() ([]byte, error) {
-	n := 0
-	for _, t := range o.tables {
-		n += t.groups()
-	}
+	n := o.stateLen()
 	e := o.enc.encoder(n)
+	if err := o.encodeState(e, nil); err != nil {
+		return nil, err
+	}
+	o.enc.note(len(e.b), n)
+	return e.b, nil
+}
+
+// encodeState encodes the tables into e (see Snapshot); with w, it writes
+// what e holds to w in pieces on the way (e.spill) and the caller writes
+// the rest.
+func (o *windowAggOp) encodeState(e *snapEnc, w io.Writer) error {
 	e.uvarint(snapWindowVersion)
 	e.varint(o.wm)
 	e.varint(o.nextEnd)
@@ -106,13 +115,16 @@ func (o *windowAggOp) Snapshot() ([]byte, error) {
 		e.varint(t.end)
 		e.uvarint(uint64(t.groups()))
 		for id := range t.groups() {
-			if err := o.encodeGroup(e, t, id); err != nil {
-				return nil, fmt.Errorf("snapshot window aggregate: %w", err)
+			err := o.encodeGroup(e, t, id)
+			if err == nil {
+				err = e.spill(w)
+			}
+			if err != nil {
+				return fmt.Errorf("snapshot window aggregate: %w", err)
 			}
 		}
 	}
-	o.enc.note(len(e.b), n)
-	return e.b, nil
+	return nil
 }
 
 func (o *windowAggOp) encodeGroup(e *snapEnc, t *winTable, id int) error {
@@ -170,6 +182,35 @@ func (o *windowAggOp) SnapshotBase() ([]byte, error) {
 		t.ckIn, t.ckSaved = true, t.groups()
 	}
 	return b, nil
+}
+
+// snapshotBaseLater is SnapshotBase with the encoding left to the
+// checkpoint writer (baseLater), as the sessions' is: it copies every
+// table.
+func (o *windowAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
+	f := &windowAggOp{lay: o.lay, upd: o.upd, wm: o.wm, nextEnd: o.nextEnd, enc: o.enc, order: slices.Clone(o.order),
+		tables: make(map[int64]*winTable, len(o.tables))}
+	for _, k := range o.order {
+		t := o.tables[k]
+		states, err := o.lay.cloneStates(&t.states)
+		if err != nil {
+			return nil, false
+		}
+		f.tables[k] = &winTable{start: t.start, end: t.end, key: t.key, idx: t.idx.clone(), words: t.words.clone(),
+			states: states, prev: t.prev.clone(), flags: slices.Clone(t.flags)}
+	}
+	o.resetTracking()
+	for _, t := range o.tables {
+		t.ckIn, t.ckSaved = true, t.groups()
+	}
+	return func(w io.Writer) error {
+		e := f.enc.encoder(0)
+		if err := f.encodeState(e, w); err != nil {
+			return err
+		}
+		_, err := w.Write(e.b)
+		return err
+	}, true
 }
 
 // SnapshotDelta encodes the watermark and the next window end, the keys of

@@ -645,20 +645,18 @@ func (w *writeCounter) Write(p []byte) (int, error) {
 	return w.Buffer.Write(p)
 }
 
-// TestSessionBaseLater checks the sessions' bases taken as a copy and
-// encoded later by the checkpoint writer (baseLater): a base copied at one
-// step and written only after the next step changed the sessions restores
-// the sessions as they were when it was copied, and the deltas taken
-// after it bring a restored operator to the original's state. With
-// retractions and max(k), which keeps an accumulator object per session,
-// the copy must not share them with the operator.
-func TestSessionBaseLater(t *testing.T) {
+// TestWindowBaseLater checks the window and session aggregates' bases
+// taken as a copy and encoded later by the checkpoint writer (baseLater):
+// a base copied at one step and written only after the next step changed
+// the windows or sessions restores them as they were when it was copied,
+// and the deltas taken after it bring a restored operator to the
+// original's state. With retractions and max(k), which keeps an
+// accumulator object per group, the copy must not share them with the
+// operator.
+func TestWindowBaseLater(t *testing.T) {
 	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
 	defer e.Close(context.Background())
 	for _, c := range windowCases {
-		if c.spec.Kind != plan.Session {
-			continue
-		}
 		t.Run(c.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, uint64(len(c.name))))
 			width := len(c.plan().Cols)
@@ -690,7 +688,7 @@ func TestSessionBaseLater(t *testing.T) {
 				if base == nil || rng.IntN(8) == 0 {
 					w, ok := a.(baseLater).snapshotBaseLater()
 					if !ok {
-						t.Fatal("the sessions could not be copied")
+						t.Fatal("the state could not be copied")
 					}
 					later, frozen, deltas = w, windowState(t, a), nil
 					copies++

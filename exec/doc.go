@@ -72,9 +72,9 @@
 // exactly once). Flush injects a barrier at every root and waits until every
 // job has acknowledged it. With Config.CheckpointDir each job also runs a
 // checkpoint writer goroutine: its view captures changed rows at a barrier
-// (every stateful operator encodes its changes there:
-// incSnapshotter) and the
-// writer encodes, writes and fsyncs them in epoch order; the
+// (every stateful operator encodes its changes there: incSnapshotter;
+// an aggregate copies its state for a new base instead: baseLater) and
+// the writer encodes, writes and fsyncs them in epoch order; the
 // view's acknowledgement, source commits and sink commits wait for it. The
 // writer ends with its job. Drop stops one job; Close stops all of them and
 // waits for every goroutine. A panic or error inside an operator fails only

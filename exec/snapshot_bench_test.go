@@ -1,0 +1,72 @@
+package exec
+
+import (
+	"context"
+	"io"
+	"strconv"
+	"testing"
+
+	"github.com/sluice-db/sluice/exec/chunk"
+	"github.com/sluice-db/sluice/planner/plan"
+	"github.com/sluice-db/sluice/sql/types"
+)
+
+// BenchmarkBaseCopy is what a base of 1 M open sessions (count and sum per
+// session, one text key each) costs the operator's goroutine: copied for
+// the checkpoint writer (copy: baseLater, what a checkpoint does) or
+// encoded in place (encode: SnapshotBase); write is the writer's
+// encoding of a copy. ns/key is per session key.
+//
+//	go test -run xxx -bench BaseCopy -benchtime 5x ./exec/
+func BenchmarkBaseCopy(b *testing.B) {
+	const keys = 1_000_000
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	n := windowAgg(&plan.Scan{Name: "ev", Cols: events, NumPhysical: 3},
+		plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(3600)}, plan.EmitOnWindowClose, 0)
+	op, err := newWindowAggOp(e.newJob("bench-base", "view"), n, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := op.(*sessionOp)
+	o.startTracking()
+	out := &emitter{ctx: context.Background(), width: len(n.Cols)}
+	for lo := 0; lo < keys; lo += chunkRows {
+		c := getChunk(3)
+		for k := lo; k < min(lo+chunkRows, keys); k++ {
+			c.Append(chunk.Insert, chunk.NoTime, types.Row{types.NewText("user-" + strconv.Itoa(k)), types.NewInt(int64(k)), types.NewTimestamp(sec(1))})
+		}
+		if err := o.OnData(0, c, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+	report := func(b *testing.B) {
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/keys, "ns/key")
+		b.ReportMetric(0, "ns/op")
+	}
+	b.Run("copy", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := o.snapshotBaseLater(); !ok {
+				b.Fatal("not copied")
+			}
+		}
+		report(b)
+	})
+	b.Run("encode", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := o.SnapshotBase(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b)
+	})
+	b.Run("write", func(b *testing.B) {
+		write, _ := o.snapshotBaseLater()
+		for b.Loop() {
+			if err := write(io.Discard); err != nil {
+				b.Fatal(err)
+			}
+		}
+		report(b)
+	})
+}

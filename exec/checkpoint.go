@@ -137,6 +137,11 @@ func (e *Engine) CheckpointStats() []CheckpointStats {
 	return out
 }
 
+// DiscardState removes the checkpoints kept under name. The catalog calls
+// it before it starts a new view or sink of that name: checkpoints found
+// there are left over (a DROP cut short by a crash) and are not its state.
+func (e *Engine) DiscardState(name string) { e.dropCheckpoints(name) }
+
 // dropCheckpoints removes a dropped job's checkpoints.
 func (e *Engine) dropCheckpoints(name string) {
 	if e.ck == nil {
@@ -943,6 +948,13 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 	return nil
 }
 
+// errPlanChanged: the newest checkpoint of a job was taken for another
+// plan than the one starting (the same SQL planned otherwise by another
+// version of Sluice). Starting from scratch would lose the state while the
+// sources resume where the checkpoint left them (a Pulsar subscription
+// keeps its acknowledged position), so the job does not run (startJob).
+var errPlanChanged = errors.New("its checkpoint was taken for another plan")
+
 // restoreJob loads the newest usable checkpoint of the job and restores
 // every node and source from it.
 func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
@@ -984,8 +996,8 @@ func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
 	}
 	var meta ckMeta
 	if err := json.Unmarshal(cp.Meta, &meta); err != nil || meta.Fingerprint != c.fp {
-		e.log.Warn("checkpoint is of a different plan: starting from scratch", "job", j.name, "epoch", cp.Epoch)
-		return c.store.Remove()
+		return fmt.Errorf("%w (epoch %d): the state cannot be restored into this plan, and the checkpoint is kept; "+
+			"run the Sluice that wrote it, or DROP and CREATE %s again to rebuild it from its sources", errPlanChanged, cp.Epoch, j.name)
 	}
 	for _, w := range append(append([]*ckptOp(nil), c.ops...), c.term) {
 		b, ok := cp.Parts[w.name]

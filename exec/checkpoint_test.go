@@ -783,3 +783,89 @@ func TestViewStoreChangeListsStayBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestChangedPlanKeepsCheckpoint checks a restart whose plan for a job is
+// not the one its checkpoint was taken for (the same SQL planned otherwise,
+// as after an upgrade). Starting from scratch would lose the state while
+// the source resumes from the checkpoint's committed position, so the job
+// does not run: it stays, failed with the reason, reading nothing, and its
+// checkpoint is kept, so the plan that wrote it still restores from it.
+// DROP removes the job and its checkpoints, and the view then starts anew.
+func TestChangedPlanKeepsCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	g := newGate(t, 3000)
+	planA := func() *plan.Materialize {
+		return &plan.Materialize{Input: groupAggPlan(genScan(g)), Name: "v", Key: []int{0}}
+	}
+	planB := func() *plan.Materialize {
+		return &plan.Materialize{Name: "v", Input: windowAgg(genScan(g),
+			plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, 0)}
+	}
+	start := func(m *plan.Materialize) *ckRun {
+		t.Helper()
+		clock := NewFakeClock(t0)
+		e := NewEngine(Config{CheckpointDir: dir, Clock: clock, BarrierInterval: -1, CheckpointInterval: time.Hour, CheckpointNoSync: true})
+		if err := e.StartView(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+		return &ckRun{t: t, e: e, clock: clock}
+	}
+	stats := func(r *ckRun) ViewStats {
+		t.Helper()
+		st := r.e.ViewStats()
+		if len(st) != 1 {
+			t.Fatalf("view stats %+v", st)
+		}
+		return st[0]
+	}
+	kept := func(r *ckRun) bool {
+		t.Helper()
+		meta, err := r.e.ck.store.Job("v").LatestMeta()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return meta != nil
+	}
+
+	r := start(planA())
+	getGate(g).set(1500)
+	r.waitRead(1500)
+	r.checkpoint()
+	r.crash()
+
+	r = start(planB())
+	st := stats(r)
+	if !st.Failed || !strings.Contains(st.Error, "another plan") || !strings.Contains(st.Error, "DROP") {
+		t.Fatalf("a job restored into another plan: %+v, want it failed, saying why and what to do", st)
+	}
+	if st.RowsIn != 0 || len(r.e.Recoveries()) != 0 {
+		t.Fatalf("the failed job read %d rows and restored %d checkpoints", st.RowsIn, len(r.e.Recoveries()))
+	}
+	if !kept(r) {
+		t.Fatal("the checkpoint of the other plan was removed")
+	}
+	r.crash()
+
+	r = start(planA())
+	if st := stats(r); st.Failed || len(r.e.Recoveries()) != 1 {
+		t.Fatalf("the plan that wrote the checkpoint did not restore from it: %+v, %d recoveries", st, len(r.e.Recoveries()))
+	}
+	r.crash()
+
+	r = start(planB())
+	if err := r.e.Drop("v"); err != nil {
+		t.Fatal(err)
+	}
+	if kept(r) {
+		t.Fatal("DROP of the failed view kept its checkpoint")
+	}
+	if err := r.e.StartView(context.Background(), planB()); err != nil {
+		t.Fatal(err)
+	}
+	getGate(g).set(3000)
+	r.waitRead(3000)
+	if st := stats(r); st.Failed || st.RowsIn != 3000 {
+		t.Fatalf("the view created again after DROP: %+v", st)
+	}
+	r.crash()
+}

@@ -289,6 +289,13 @@ func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.No
 	}
 	e.mu.Unlock()
 	if err := e.prepareCheckpoints(ctx, j, input); err != nil { // checkpoint:
+		if errors.Is(err, errPlanChanged) {
+			// The job stays, failed and not reading, so that neither its
+			// state nor its sources' positions are lost: sluice_views and
+			// the log say why, and DROP removes it with its checkpoints.
+			j.fail(fmt.Errorf("restore %s %s: %w", j.kind, j.name, err))
+			return nil
+		}
 		e.abortJob(j)
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -278,5 +279,78 @@ func TestCopyToStdout(t *testing.T) {
 	}
 	if _, err := s.Prepare(ctx, "COPY (SELECT 1) TO '/tmp/x'", nil); err == nil {
 		t.Fatal("COPY to a file: want an error")
+	}
+}
+
+// TestNewViewIgnoresLeftoverCheckpoint checks that a new view does not
+// inherit a checkpoint left under its name (a DROP cut short by a crash
+// after the catalog changed): CREATE discards it, so the view neither
+// fails for holding another plan's state nor restores that state.
+func TestNewViewIgnoresLeftoverCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func() *DB {
+		t.Helper()
+		d, err := Open(ctx, Config{DataDir: dir, CheckpointInterval: 20 * time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	ckDir := filepath.Join(dir, "checkpoints")
+	d := open()
+	if err := d.Exec(ctx, `
+CREATE TABLE t (k TEXT, v BIGINT);
+CREATE MATERIALIZED VIEW v AS SELECT k, count(*) AS n FROM t GROUP BY k;
+INSERT INTO t VALUES ('a', 1), ('a', 2), ('b', 5);
+`); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for a checkpoint of the view, and keep a copy of it.
+	saved := t.TempDir()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		_ = filepath.WalkDir(ckDir, func(_ string, e os.DirEntry, _ error) error {
+			if e != nil && !e.IsDir() {
+				n++
+			}
+			return nil
+		})
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint was written")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.Close(ctx)
+	if err := os.CopyFS(saved, os.DirFS(ckDir)); err != nil {
+		t.Fatal(err)
+	}
+	d = open()
+	if err := d.Exec(ctx, "DROP MATERIALIZED VIEW v"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close(ctx)
+	// The crash: the catalog no longer has v, its checkpoint is still there.
+	if err := os.RemoveAll(ckDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(ckDir, os.DirFS(saved)); err != nil {
+		t.Fatal(err)
+	}
+	d = open()
+	defer d.Close(ctx)
+	if err := d.Exec(ctx, "CREATE MATERIALIZED VIEW v AS SELECT k, sum(v) AS s FROM t GROUP BY k"); err != nil {
+		t.Fatal(err)
+	}
+	if got := query(t, d, "SELECT name, status FROM sluice_views"); fmt.Sprint(got) != "[v | running]" {
+		t.Fatalf("sluice_views: %q", got)
+	}
+	if got := query(t, d, "SELECT k, s FROM v"); fmt.Sprint(got) != "[a | 3 b | 5]" {
+		t.Fatalf("the new view holds %q", got)
 	}
 }

@@ -157,6 +157,11 @@ func (d *DB) createView(ctx context.Context, v *sql.CreateView, oid uint32) (ddl
 	if err != nil {
 		return ddlResult{}, err
 	}
+	if oid == 0 {
+		// A new view (not one the catalog restores): any state kept under
+		// its name is another's.
+		d.engine.DiscardState(m.Name)
+	}
 	if err := d.engine.StartView(ctx, m); err != nil {
 		return ddlResult{}, err
 	}
@@ -202,6 +207,9 @@ func (d *DB) createSink(ctx context.Context, s *sql.CreateSink, oid uint32) (ddl
 	})
 	if err != nil {
 		return ddlResult{}, sqlerr.Wrap(sqlerr.ConnectionException, fmt.Errorf("open %s sink %s: %w", p.Connector, s.Name, err))
+	}
+	if oid == 0 {
+		d.engine.DiscardState(p.Name) // a new sink, as for views
 	}
 	if err := d.engine.StartSink(ctx, p, sink); err != nil {
 		sink.Close()

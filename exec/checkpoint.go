@@ -997,7 +997,7 @@ func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
 	var meta ckMeta
 	if err := json.Unmarshal(cp.Meta, &meta); err != nil || meta.Fingerprint != c.fp {
 		return fmt.Errorf("%w (epoch %d): the state cannot be restored into this plan, and the checkpoint is kept; "+
-			"run the Sluice that wrote it, or DROP and CREATE %s again to rebuild it from its sources", errPlanChanged, cp.Epoch, j.name)
+			"run the Sluice that wrote it, or DROP and CREATE %s again to start it anew", errPlanChanged, cp.Epoch, j.name)
 	}
 	for _, w := range append(append([]*ckptOp(nil), c.ops...), c.term) {
 		b, ok := cp.Parts[w.name]

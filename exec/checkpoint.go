@@ -756,6 +756,7 @@ func (c *jobCkpt) enqueue(ctx context.Context, w ckWork) error {
 // crash.
 func (c *jobCkpt) run() {
 	defer c.j.wg.Done()
+	labelGoroutine(c.j.ctx, c.j, "checkpoint writer")
 	for {
 		select {
 		case w := <-c.work:

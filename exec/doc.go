@@ -83,7 +83,8 @@
 // # Profiling
 //
 // Every node's goroutine (sources included) carries the pprof labels job
-// and node, so a CPU profile splits by operator: `go tool pprof -tags`
+// and node (the checkpoint writer's node is "checkpoint writer"), so a CPU
+// profile splits by operator: `go tool pprof -tags`
 // lists each node's share, `-tagfocus node=materialize` keeps one. The
 // samples without labels are the runtime's (mostly garbage collection). A
 // node that runs inline on its upstream's goroutine (the shuffle in front

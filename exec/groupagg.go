@@ -157,7 +157,7 @@ func (o *groupAggOp) removeGroup(id int, withStates bool) {
 	clear(o.prev.at(id))
 	g := o.grp(id)
 	if o.track && g.flags&groupCkSaved != 0 {
-		o.ckGone.add(o.m.key(id))
+		o.ckGone.add(o.m.key(id), o.m.len()-1)
 	}
 	*g = aggGroup{gen: g.gen + 1} // clears groupCkDirty: a stale ckDirty entry is skipped
 	o.m.remove(id)

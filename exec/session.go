@@ -216,7 +216,7 @@ func (o *sessionOp) unlink(i int) {
 	}
 	if *h < 0 {
 		if o.track && o.ckKey[k]&keyCkSaved != 0 {
-			o.ckGone.add(o.byKey.key(k))
+			o.ckGone.add(o.byKey.key(k), o.byKey.len()-1)
 		}
 		o.ckKey[k] = 0 // a stale ckDirty entry is skipped
 		o.bytes -= 16 + 4 + keyBytes(o.byKey.key(k))
@@ -434,8 +434,10 @@ func (o *sessionOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 		o.unlink(i)
 	}
 	if o.ss.n >= compactMin && int(o.open)*4 < o.ss.n {
-		// Key ids move: the next capture is a base.
+		// Key ids move: the next capture is a base, and the keys removed
+		// since the last one need not be listed.
 		o.ckMoved = o.ckMoved || o.track
+		o.ckGone.reset()
 		if err := compact(o); err != nil {
 			return 0, err
 		}

@@ -541,7 +541,7 @@ func (o *sessionOp) dropKey(k int) {
 
 func (o *sessionOp) startTracking() { o.track = true }
 func (o *sessionOp) stateLen() int  { return o.byKey.len() }
-func (o *sessionOp) needBase() bool { return o.ckMoved }
+func (o *sessionOp) needBase() bool { return o.ckMoved || o.ckGone.over }
 
 // SnapshotBase is Snapshot, after which every key counts as saved and the
 // changes start again from none.
@@ -584,6 +584,9 @@ func (o *sessionOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 // its open sessions (as Snapshot does); superseded counts the entries of
 // earlier parts these replace.
 func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	if o.needBase() {
+		return nil, 0, 0, fmt.Errorf("snapshot session aggregate: %w", errBaseDue)
+	}
 	e := o.enc.encoder(len(o.ckDirty) + o.ckGone.len())
 	e.uvarint(snapSessionDeltaVersion)
 	e.varint(o.wm)
@@ -790,7 +793,7 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 
 func (o *groupAggOp) startTracking() { o.track = true }
 func (o *groupAggOp) stateLen() int  { return o.m.len() }
-func (o *groupAggOp) needBase() bool { return o.ckMoved }
+func (o *groupAggOp) needBase() bool { return o.ckMoved || o.ckGone.over }
 
 // SnapshotBase is Snapshot, after which every group counts as saved and
 // the changes start again from none.
@@ -839,6 +842,9 @@ func (o *groupAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 // last capture, then every group changed since (as Snapshot does);
 // superseded counts the entries of earlier parts these replace.
 func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err error) {
+	if o.needBase() {
+		return nil, 0, 0, fmt.Errorf("snapshot group aggregate: %w", errBaseDue)
+	}
 	e := o.enc.encoder(len(o.ckDirty) + o.ckGone.len())
 	e.uvarint(snapGroupDeltaVersion)
 	e.uvarint(uint64(o.ckGone.len()))

@@ -1,6 +1,10 @@
 package exec
 
-import "github.com/sluice-db/sluice/sql/types"
+import (
+	"errors"
+
+	"github.com/sluice-db/sluice/sql/types"
+)
 
 // The checkpoint flags of a key or entry of incrementally checkpointed
 // state (sessionOp.ckKey, entryTracker).
@@ -13,13 +17,31 @@ const (
 // capture (the group aggregate's and the sessions'), one after the other
 // in one slice: a million sessions closing at once cost no allocation
 // each. Every key has the same number of values (nk).
+//
+// Once the list holds goneMin keys and as many as the state still holds
+// (a mass expiry: sessions closing at the end of a stream, a TTL), a base
+// of what is left is smaller to write and quicker to restore than a delta
+// listing every removed key: the list is dropped and stops (over), and the
+// operator's next capture must be a base (needBase).
 type goneKeys struct {
 	nk   int
 	vals []types.Value
 	n    int
+	over bool
 }
 
-func (g *goneKeys) add(key types.Row) {
+const goneMin = 4096
+
+// add records a removed saved key; live is how many keys the state holds
+// after its removal.
+func (g *goneKeys) add(key types.Row, live int) {
+	if g.over {
+		return
+	}
+	if g.n >= goneMin && g.n >= live {
+		g.vals, g.n, g.over = nil, 0, true
+		return
+	}
 	g.nk = len(key)
 	g.vals = append(g.vals, key...)
 	g.n++
@@ -30,8 +52,12 @@ func (g *goneKeys) len() int { return g.n }
 // key returns the i-th key listed (valid until reset).
 func (g *goneKeys) key(i int) types.Row { return g.vals[i*g.nk : (i+1)*g.nk : (i+1)*g.nk] }
 
-// reset empties the list, giving its memory back.
-func (g *goneKeys) reset() { g.vals, g.n = nil, 0 }
+// reset empties the list, giving its memory back, after a capture.
+func (g *goneKeys) reset() { g.vals, g.n, g.over = nil, 0, false }
+
+// errBaseDue is a delta asked for while a base is due (needBase): the
+// changes since the last capture were not all kept, or ids moved.
+var errBaseDue = errors.New("a base is due, not a delta")
 
 // entryTracker keeps, for the incremental checkpoints (incSnapshotter) of
 // state held in a rowMap (dedup, top-N, the joins), the entries changed

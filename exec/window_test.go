@@ -755,3 +755,108 @@ func TestWindowBaseLater(t *testing.T) {
 		t.Fatalf("a base of %d bytes went out in %d writes", w.Len(), w.writes)
 	}
 }
+
+// TestMassRemovalTakesBase checks what a mass expiry does to the
+// incremental checkpoints of sessions and GROUP BY groups: once as many
+// saved keys went since the last capture as the state still holds (and at
+// least goneMin), the operator stops listing them and asks for a base
+// (needBase), refuses a delta that would lack them, and a base taken then
+// restores exactly what is left.
+func TestMassRemovalTakesBase(t *testing.T) {
+	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
+	defer e.Close(context.Background())
+	const keys = 3 * goneMin
+	// drop takes the operators' output (more rows than one chunk).
+	drop := func(width int) *emitter {
+		j := e.newJob("drop", "view")
+		return &emitter{ctx: context.Background(), width: width, n: newNode(j, "drop", unionOp{}, 1, width)}
+	}
+	check := func(t *testing.T, inc incSnapshotter, state func() string, restored func([]byte) string) {
+		t.Helper()
+		if !inc.needBase() {
+			t.Fatal("no base due after most keys went")
+		}
+		if _, _, _, err := inc.SnapshotDelta(); !errors.Is(err, errBaseDue) {
+			t.Fatalf("a delta while a base is due: %v", err)
+		}
+		b, err := inc.SnapshotBase()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.needBase() {
+			t.Fatal("a base is still due after one was taken")
+		}
+		if got, want := restored(b), state(); got != want {
+			t.Fatalf("the base restores\n%.300s\nwant\n%.300s", got, want)
+		}
+	}
+
+	t.Run("sessions", func(t *testing.T) {
+		c := windowCases[slices.IndexFunc(windowCases, func(c windowCase) bool { return c.name == "session-close" })]
+		a := c.newOp(t, e)
+		inc := a.(incSnapshotter)
+		inc.startTracking()
+		out := drop(len(c.plan().Cols))
+		var s windowStep
+		for k := range keys {
+			ts := 1.0
+			if k%8 < 3 {
+				ts = 100 // three keys in eight stay open (too many for a compaction)
+			}
+			s.rows = append(s.rows, ev(fmt.Sprint("user-", k), 1, ts))
+			s.ops = append(s.ops, chunk.Insert)
+		}
+		runStep(t, a, out, s)
+		if _, err := inc.SnapshotBase(); err != nil {
+			t.Fatal(err)
+		}
+		runStep(t, a, out, windowStep{wm: sec(50)}) // closes five sessions in eight
+		if !a.(*sessionOp).ckGone.over {
+			t.Fatal("the closed sessions' keys are still listed")
+		}
+		check(t, inc, func() string { return windowState(t, a) }, func(b []byte) string {
+			r := c.newOp(t, e)
+			if err := r.Restore(b); err != nil {
+				t.Fatal(err)
+			}
+			return windowState(t, r)
+		})
+	})
+
+	t.Run("groupby", func(t *testing.T) {
+		h := newHarness(t, Config{})
+		n := maxPerWindow(wsNInput, nil)
+		a := newDirectOp(t, h, n)
+		a.out = drop(len(n.Cols))
+		a.o.startTracking()
+		var rows [][3]float64
+		for k := range keys {
+			rows = append(rows, [3]float64{1, float64(k), 7})
+		}
+		if err := feedChanges(a.o, a.out, rows); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.o.SnapshotBase(); err != nil {
+			t.Fatal(err)
+		}
+		var gone [][3]float64
+		for k := range keys {
+			if k%8 != 0 {
+				gone = append(gone, [3]float64{-1, float64(k), 7}) // the group's only row: it goes
+			}
+		}
+		if err := feedChanges(a.o, a.out, gone); err != nil {
+			t.Fatal(err)
+		}
+		if !a.o.ckGone.over {
+			t.Fatal("the removed groups' keys are still listed")
+		}
+		check(t, a.o, func() string { return groupStates(t, a.o) }, func(b []byte) string {
+			r := newDirectOp(t, h, n)
+			if err := r.o.Restore(b); err != nil {
+				t.Fatal(err)
+			}
+			return groupStates(t, r.o)
+		})
+	})
+}

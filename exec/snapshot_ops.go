@@ -55,6 +55,20 @@ type baseLater interface {
 	snapshotBaseLater() (write func(w io.Writer) error, ok bool)
 }
 
+// encodeLater returns the write function of a base copied for the writer
+// (baseLater): encode encodes the copy into e, writing e's bytes to w in
+// pieces on the way (snapEnc.spill); the rest goes out at the end.
+func encodeLater(encode func(e *snapEnc, w io.Writer) error) func(io.Writer) error {
+	return func(w io.Writer) error {
+		e := &snapEnc{b: make([]byte, 0, viewChunk+viewChunk/4)}
+		if err := encode(e, w); err != nil {
+			return err
+		}
+		_, err := w.Write(e.b)
+		return err
+	}
+}
+
 var (
 	_ baseLater = (*windowAggOp)(nil)
 	_ baseLater = (*sessionOp)(nil)
@@ -203,14 +217,7 @@ func (o *windowAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 	for _, t := range o.tables {
 		t.ckIn, t.ckSaved = true, t.groups()
 	}
-	return func(w io.Writer) error {
-		e := f.enc.encoder(0)
-		if err := f.encodeState(e, w); err != nil {
-			return err
-		}
-		_, err := w.Write(e.b)
-		return err
-	}, true
+	return encodeLater(f.encodeState), true
 }
 
 // SnapshotDelta encodes the watermark and the next window end, the keys of
@@ -569,14 +576,7 @@ func (o *sessionOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 	o.byKey.each(func(k int) { o.ckKey[k] = keyCkSaved })
 	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
 	o.ckGone.reset()
-	return func(w io.Writer) error {
-		e := f.enc.encoder(0)
-		if err := f.encodeState(e, w, false); err != nil {
-			return err
-		}
-		_, err := w.Write(e.b)
-		return err
-	}, true
+	return encodeLater(func(e *snapEnc, w io.Writer) error { return f.encodeState(e, w, false) }), true
 }
 
 // SnapshotDelta encodes the watermark, the saved keys whose sessions all
@@ -828,14 +828,7 @@ func (o *groupAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 	clear(o.ckDirty)
 	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
 	o.ckGone.reset()
-	return func(w io.Writer) error {
-		e := f.enc.encoder(0)
-		if err := f.encodeState(e, w, false); err != nil {
-			return err
-		}
-		_, err := w.Write(e.b)
-		return err
-	}, true
+	return encodeLater(func(e *snapEnc, w io.Writer) error { return f.encodeState(e, w, false) }), true
 }
 
 // SnapshotDelta encodes the keys of the saved groups removed since the

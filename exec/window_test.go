@@ -556,6 +556,22 @@ func windowState(t *testing.T, op windowOp) string {
 	return strings.Join(lines, "\n")
 }
 
+// restoreWindowOp restores a new operator of case c from a base and the
+// deltas taken after it (at step i of a test).
+func restoreWindowOp(t *testing.T, e *Engine, c windowCase, i int, base []byte, deltas [][]byte) windowOp {
+	t.Helper()
+	b := c.newOp(t, e)
+	if err := b.Restore(base); err != nil {
+		t.Fatal(err)
+	}
+	for k, d := range deltas {
+		if err := b.(incSnapshotter).RestoreDelta(d); err != nil {
+			t.Fatalf("step %d delta %d: %v", i, k, err)
+		}
+	}
+	return b
+}
+
 // TestWindowIncrementalSnapshots checks the window and session
 // aggregates' incremental checkpoints: after every step, a base and the
 // deltas taken since restore an operator with the same state as the
@@ -579,7 +595,7 @@ func TestWindowIncrementalSnapshots(t *testing.T) {
 			bases, withDeltas := 0, 0
 			for i, s := range steps {
 				runStep(t, a, out, s)
-				if base == nil || rng.IntN(10) == 0 {
+				if base == nil || inc.needBase() || rng.IntN(10) == 0 {
 					b, err := inc.SnapshotBase()
 					if err != nil {
 						t.Fatal(err)
@@ -598,15 +614,7 @@ func TestWindowIncrementalSnapshots(t *testing.T) {
 				if len(deltas) > 0 {
 					withDeltas++
 				}
-				b := c.newOp(t, e)
-				if err := b.Restore(base); err != nil {
-					t.Fatal(err)
-				}
-				for k, d := range deltas {
-					if err := b.(incSnapshotter).RestoreDelta(d); err != nil {
-						t.Fatalf("step %d delta %d: %v", i, k, err)
-					}
-				}
+				b := restoreWindowOp(t, e, c, i, base, deltas)
 				if got, want := windowState(t, b), windowState(t, a); got != want {
 					t.Fatalf("step %d: base and %d deltas restore another state than the operator's:\n%s\nwant\n%s", i, len(deltas), got, want)
 				}
@@ -685,7 +693,7 @@ func TestWindowBaseLater(t *testing.T) {
 						t.Fatalf("step %d: the base copied at the step before, written now, restores\n%s\nwant the state when it was copied\n%s", i, got, frozen)
 					}
 				}
-				if base == nil || rng.IntN(8) == 0 {
+				if base == nil || inc.needBase() || rng.IntN(8) == 0 {
 					w, ok := a.(baseLater).snapshotBaseLater()
 					if !ok {
 						t.Fatal("the state could not be copied")
@@ -701,16 +709,7 @@ func TestWindowBaseLater(t *testing.T) {
 				if n > 0 {
 					deltas = append(deltas, d)
 				}
-				b := c.newOp(t, e)
-				if err := b.Restore(base); err != nil {
-					t.Fatal(err)
-				}
-				for k, d := range deltas {
-					if err := b.(incSnapshotter).RestoreDelta(d); err != nil {
-						t.Fatalf("step %d delta %d: %v", i, k, err)
-					}
-				}
-				if got, want := windowState(t, b), windowState(t, a); got != want {
+				if got, want := windowState(t, restoreWindowOp(t, e, c, i, base, deltas)), windowState(t, a); got != want {
 					t.Fatalf("step %d: the base and %d deltas restore\n%s\nwant\n%s", i, len(deltas), got, want)
 				}
 			}

@@ -27,8 +27,13 @@
 // reader seeks each partition's consumer to the stored message and drops
 // every message at or before it, so a restart resumes exactly after it
 // (Seek moves the subscription cursor: consumers sharing the subscription
-// are moved too). Partitions without a stored message start from the
-// subscription's cursor. Commit acknowledges up to the committed position:
+// are moved too). Partitions without a stored message start at the
+// configured start; so does every partition of a job without a Position
+// (its state is empty) on an exclusive subscription, whatever cursor it
+// kept from an earlier job of the same name (a view dropped and created
+// again). Shared, key_shared and failover subscriptions, whose other
+// consumers a Seek would move too, start such a job from their cursor.
+// Commit acknowledges up to the committed position:
 // cumulatively for exclusive and failover subscriptions, message by message
 // (IDs kept in memory until committed) for shared and key_shared ones. The
 // subscription cursor therefore never passes a checkpoint.

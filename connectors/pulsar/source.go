@@ -167,6 +167,7 @@ type Reader struct {
 	parts      []*partition
 	dec        format.Decoder
 	cumulative bool
+	exclusive  bool // an exclusive subscription: this reader is its only consumer
 	ch         chan batch
 	stop       chan struct{}
 	wg         sync.WaitGroup
@@ -306,6 +307,7 @@ func (r *Reader) open(ctx context.Context) error {
 	}
 	subType := map[string]pulsar.SubscriptionType{"exclusive": pulsar.Exclusive, "failover": pulsar.Failover, "shared": pulsar.Shared, "key_shared": pulsar.KeyShared}[opts["subscription_type"]]
 	r.cumulative = subType == pulsar.Exclusive || subType == pulsar.Failover
+	r.exclusive = subType == pulsar.Exclusive
 	initial := pulsar.SubscriptionPositionEarliest
 	if opts["start"] == "latest" {
 		initial = pulsar.SubscriptionPositionLatest
@@ -348,15 +350,22 @@ func (r *Reader) open(ctx context.Context) error {
 // startPartition places a partition without a stored message at the
 // configured start. A partition that a stored Position does not mention
 // had nothing read before that checkpoint, so it must start where the first
-// run started (a Seek by an earlier run may have moved the shared cursor):
+// run started (a Seek by an earlier run may have moved the shared cursor);
 // earliest seeks to the earliest message, a timestamp seeks by time again,
 // and latest remembers the topic's last message at the first open in the
 // Position (p.initial) so that later runs skip exactly up to it.
+//
+// Without a Position the job's state is empty. An exclusive subscription
+// (the default) is then the job's alone, but it may still hold the cursor
+// an earlier job of the same name committed (a view dropped and created
+// again): earliest seeks it back too. A shared, key_shared or failover
+// subscription may have other consumers, whom a Seek would move as well:
+// it keeps its cursor.
 func (r *Reader) startPartition(p *partition, start string) error {
 	switch {
 	case start == "earliest":
-		if r.spec.Position == nil {
-			return nil // a new or acknowledged subscription starts right
+		if r.spec.Position == nil && !r.exclusive {
+			return nil
 		}
 		if err := p.consumer.SeekByTime(time.UnixMilli(0)); err != nil {
 			return fmt.Errorf("seek %s to the earliest message: %w", p.topic, err)

@@ -283,3 +283,41 @@ func head(s []int64) []int64 {
 	}
 	return s
 }
+
+// TestSourceWithoutPositionReadsFromStart checks that a job starting
+// without a position (its state is empty: a view created again after
+// DROP, under the same name and so the same subscription) reads from the
+// configured start, not from where the subscription's cursor was left by
+// the commits of an earlier job: it would otherwise silently miss every
+// event that job had consumed.
+func TestSourceWithoutPositionReadsFromStart(t *testing.T) {
+	url, admin := serviceEnv(t)
+	topic := createPartitioned(t, admin, uniq(t, "events"), 2)
+	client, err := newClient(map[string]string{"service_url": url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	want := produceEvents(t, client, topic, 1000, nil)
+
+	r1 := openSource(t, url, admin, topic, "again", nil, nil)
+	first := readN(t, r1, len(want))
+	pos, err := r1.Position()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r1.Commit(context.Background(), pos); err != nil { // the cursor moves past every event
+		t.Fatal(err)
+	}
+	r1.Close()
+	if len(first) != len(want) {
+		t.Fatalf("the first job read %d of %d events", len(first), len(want))
+	}
+
+	r2 := openSource(t, url, admin, topic, "again", nil, nil)
+	again := readN(t, r2, -1)
+	r2.Close()
+	if len(again) != len(want) {
+		t.Fatalf("a job without a position read %d of the %d events on the topic", len(again), len(want))
+	}
+}

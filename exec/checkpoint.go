@@ -1018,6 +1018,9 @@ func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
 				return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
 			}
 		}
+		if r, ok := w.operator.(wmRestorer); ok {
+			r.restoreWatermark(w.n.inWM)
+		}
 		w.last, w.since = nil, 0
 	}
 	for _, s := range c.srcs {

@@ -75,6 +75,27 @@ var (
 	_ baseLater = (*groupAggOp)(nil)
 )
 
+// wmRestorer is implemented by operators that judge rows by the last
+// watermark they were given (dedup, top-N and a GROUP BY with a window
+// key free a window's keys once it passed, and a later row of it is late)
+// but do not keep it in their snapshot: a restore gives it back, from the
+// node's restored input watermark, which is the one they were last given
+// (node.advance). Without it a restored operator took such a row as the
+// first of a new key until a higher watermark came.
+type wmRestorer interface {
+	restoreWatermark(wm int64)
+}
+
+var (
+	_ wmRestorer = (*dedupOp)(nil)
+	_ wmRestorer = (*topNOp)(nil)
+	_ wmRestorer = (*groupAggOp)(nil)
+)
+
+func (o *dedupOp) restoreWatermark(wm int64)    { o.wm = wm }
+func (o *topNOp) restoreWatermark(wm int64)     { o.wm = wm }
+func (o *groupAggOp) restoreWatermark(wm int64) { o.wm = wm }
+
 // Every stateful operator is checkpointed incrementally; a new one should
 // be too (a state snapshotted whole costs in proportion to its size at
 // every checkpoint, which stops a query once the state is large).

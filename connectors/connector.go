@@ -105,6 +105,16 @@ type Reader interface {
 	Close() error
 }
 
+// Discarder is implemented by readers that keep state for their job
+// outside Sluice (a Pulsar subscription holds a cursor, and a backlog the
+// broker retains for it). When the job is dropped the engine calls Discard
+// instead of Close: the reader removes that state and closes. It is not
+// called when a job merely stops (shutdown, failure), whose state a restart
+// uses again.
+type Discarder interface {
+	Discard(ctx context.Context) error
+}
+
 // SchemaChecker is implemented by connectors that constrain the columns of
 // a source they fill by name (datagen): CREATE SOURCE calls CheckSchema with
 // the physical columns and the validated options, so that an unknown column

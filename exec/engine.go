@@ -364,6 +364,7 @@ func (e *Engine) Drop(name string) error {
 		r.pubMu.Unlock()
 	}
 	if j != nil {
+		j.dropped.Store(true)
 		j.stop()
 		e.dropCheckpoints(name) // checkpoint:
 	}
@@ -514,6 +515,7 @@ type job struct {
 	finished     bool
 	changed      chan struct{}
 	stopOnce     sync.Once
+	dropped      atomic.Bool // Drop stops the job: its readers discard their outside state
 }
 
 func (e *Engine) newJob(name, kind string) *job {

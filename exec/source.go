@@ -149,7 +149,12 @@ func (s *sourceNode) attach(ctx context.Context) error {
 		e.mu.Lock()
 		s.reader = rd
 		e.mu.Unlock()
-		s.j.closers = append(s.j.closers, rd.Close)
+		s.j.closers = append(s.j.closers, func() error {
+			if d, ok := rd.(connectors.Discarder); ok && s.j.dropped.Load() {
+				return d.Discard(context.Background()) // DROP: the reader's outside state goes too
+			}
+			return rd.Close()
+		})
 		return nil
 	}
 	r := s.rel

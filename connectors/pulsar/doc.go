@@ -33,6 +33,10 @@
 // kept from an earlier job of the same name (a view dropped and created
 // again). Shared, key_shared and failover subscriptions, whose other
 // consumers a Seek would move too, start such a job from their cursor.
+// Dropping the consuming view or sink unsubscribes (Reader.Discard,
+// connectors.Discarder), so it leaves neither a cursor nor a backlog the
+// broker would retain for it; a subscription other consumers still use
+// stays, and the engine logs why.
 // Commit acknowledges up to the committed position:
 // cumulatively for exclusive and failover subscriptions, message by message
 // (IDs kept in memory until committed) for shared and key_shared ones. The

@@ -723,10 +723,31 @@ func (r *Reader) Lag(ctx context.Context) ([]connectors.PartitionLag, error) {
 
 // Close implements connectors.Reader.
 func (r *Reader) Close() error {
+	r.shut(false)
+	return nil
+}
+
+// Discard (connectors.Discarder) removes the job's subscription from every
+// partition, so that a dropped view leaves no cursor behind and the broker
+// no backlog kept for it, and closes the reader. A subscription that other
+// consumers still use (shared, failover) stays; the error says so.
+func (r *Reader) Discard(context.Context) error {
+	return r.shut(true)
+}
+
+// shut stops the reader once; with unsubscribe, each partition's consumer
+// unsubscribes (which closes it) instead of only closing.
+func (r *Reader) shut(unsubscribe bool) error {
+	var errs []error
 	r.closeOnce.Do(func() {
 		close(r.stop)
 		r.wg.Wait()
 		for _, p := range r.parts {
+			if unsubscribe {
+				if err := p.consumer.Unsubscribe(); err != nil {
+					errs = append(errs, fmt.Errorf("unsubscribe %s from %s: %w", r.sub, p.topic, err))
+				}
+			}
 			p.consumer.Close()
 		}
 		for _, d := range r.dlq {
@@ -737,5 +758,5 @@ func (r *Reader) Close() error {
 			r.client.Close()
 		}
 	})
-	return nil
+	return errors.Join(errs...)
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -319,5 +322,52 @@ func TestSourceWithoutPositionReadsFromStart(t *testing.T) {
 	r2.Close()
 	if len(again) != len(want) {
 		t.Fatalf("a job without a position read %d of the %d events on the topic", len(again), len(want))
+	}
+}
+
+// TestSourceDiscardRemovesSubscription checks Discard (what DROP of the
+// consuming view calls): the job's subscription is gone from the topic, so
+// it keeps no cursor and the broker no backlog for it, while Close (a
+// shutdown) keeps it for the restart.
+func TestSourceDiscardRemovesSubscription(t *testing.T) {
+	url, admin := serviceEnv(t)
+	name := uniq(t, "events")
+	topic := createPartitioned(t, admin, name, 2)
+	client, err := newClient(map[string]string{"service_url": url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	produceEvents(t, client, topic, 100, nil)
+	subs := func() string {
+		t.Helper()
+		resp, err := http.Get(admin + "/admin/v2/persistent/public/default/" + name + "-partition-0/subscriptions")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("subscriptions: %s %s", resp.Status, b)
+		}
+		return string(b)
+	}
+
+	r := openSource(t, url, admin, topic, "keep", nil, nil)
+	readN(t, r, 10)
+	r.Close()
+	if s := subs(); !strings.Contains(s, `"keep-v"`) {
+		t.Fatalf("after Close the subscriptions are %s, want keep-v kept", s)
+	}
+	r = openSource(t, url, admin, topic, "keep", nil, nil)
+	readN(t, r, 10)
+	if err := r.(connectors.Discarder).Discard(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := subs(); strings.Contains(s, `"keep-v"`) {
+		t.Fatalf("after Discard the subscriptions are %s, want keep-v gone", s)
+	}
+	if err := r.Close(); err != nil { // after Discard, Close does nothing more
+		t.Fatal(err)
 	}
 }

@@ -63,6 +63,8 @@ var _ connectors.Discarder = (*discardReader)(nil)
 // Pulsar subscription), and that a job that only stops (the engine closes)
 // keeps it for the restart.
 func TestDropDiscardsReaderState(t *testing.T) {
+	discards.Store(0)
+	closes.Store(0)
 	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
 	scan := &plan.Scan{Name: "src", Kind: plan.RelSource, Cols: events, NumPhysical: 3, Connector: "discardtest"}
 	for _, name := range []string{"dropped", "kept"} {

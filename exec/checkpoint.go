@@ -880,9 +880,9 @@ func (e *Engine) jobParallelism(j *job, input plan.Node) int {
 	if !ok {
 		return p
 	}
-	num, planText, ok := strings.Cut(rest, "\n")
+	num, _, _ := strings.Cut(rest, "\n")
 	cp, err := strconv.Atoi(num)
-	if !ok || err != nil || cp < 1 || cp == p || planText != plan.Format(input) {
+	if err != nil || cp < 1 || cp == p || m.Fingerprint != ckFingerprint(j.kind, cp, input) {
 		return p
 	}
 	e.log.Warn("job keeps the parallelism of its checkpoint: its state is not repartitioned; drop and create it again to run it at the configured parallelism",

@@ -578,9 +578,15 @@ func (o *sessionOp) SnapshotBase() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	o.captured()
+	return b, nil
+}
+
+// captured starts the changes again from none after a capture (a base or
+// a delta).
+func (o *sessionOp) captured() {
 	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
 	o.ckGone.reset()
-	return b, nil
 }
 
 // snapshotBaseLater is SnapshotBase with the encoding left to the
@@ -595,8 +601,7 @@ func (o *sessionOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 	f := &sessionOp{lay: o.lay, upd: o.upd, nk: o.nk, wm: o.wm, enc: o.enc, byKey: o.byKey.clone(),
 		head: o.head.clone(), ss: o.ss.clone(), words: o.words.clone(), states: states, prev: o.prev.clone()}
 	o.byKey.each(func(k int) { o.ckKey[k] = keyCkSaved })
-	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
-	o.ckGone.reset()
+	o.captured()
 	return encodeLater(func(e *snapEnc, w io.Writer) error { return f.encodeState(e, w, false) }), true
 }
 
@@ -635,8 +640,7 @@ func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err erro
 	}
 	changes = o.ckGone.len() + len(ids)
 	o.enc.note(len(e.b), changes)
-	o.ckDirty = o.ckDirty[:0]
-	o.ckGone.reset()
+	o.captured()
 	return e.b, changes, superseded, nil
 }
 
@@ -824,10 +828,16 @@ func (o *groupAggOp) SnapshotBase() ([]byte, error) {
 		return nil, err
 	}
 	// Listed ids not visited were freed: their flags are clear already.
+	o.captured()
+	return b, nil
+}
+
+// captured starts the changes again from none after a capture (a base or
+// a delta).
+func (o *groupAggOp) captured() {
 	clear(o.ckDirty)
 	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
 	o.ckGone.reset()
-	return b, nil
 }
 
 // snapshotBaseLater is SnapshotBase with the encoding left to the
@@ -846,9 +856,7 @@ func (o *groupAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 		g := o.grp(id)
 		g.flags = g.flags&^groupCkDirty | groupCkSaved
 	})
-	clear(o.ckDirty)
-	o.ckDirty, o.ckMoved = o.ckDirty[:0], false
-	o.ckGone.reset()
+	o.captured()
 	return encodeLater(func(e *snapEnc, w io.Writer) error { return f.encodeState(e, w, false) }), true
 }
 
@@ -889,9 +897,7 @@ func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err err
 	}
 	o.enc.note(len(e.b), o.ckGone.len()+live)
 	changes = o.ckGone.len() + live
-	clear(o.ckDirty)
-	o.ckDirty = o.ckDirty[:0]
-	o.ckGone.reset()
+	o.captured()
 	return e.b, changes, superseded, nil
 }
 

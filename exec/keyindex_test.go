@@ -2,6 +2,7 @@ package exec
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -66,17 +67,37 @@ func TestKeyIndexAgainstMap(t *testing.T) {
 			}
 		}
 		seen := map[int]bool{}
+		var order []int
 		m.each(func(id int) {
 			if seen[id] {
 				t.Fatalf("id %d visited twice", id)
 			}
 			seen[id] = true
+			if len(order) > 0 && id < order[len(order)-1] {
+				t.Fatalf("each visited id %d after %d: not in ascending order", id, order[len(order)-1])
+			}
+			order = append(order, id)
 			if ref[name(m.key(id))] != id {
 				t.Fatalf("each visited id %d of key %v, not live", id, m.key(id))
 			}
 		})
 		if len(seen) != len(ref) {
 			t.Fatalf("each visited %d keys, want %d", len(seen), len(ref))
+		}
+		// A clone (a checkpoint's copy) visits the same ids, removed ones
+		// left out, however the original changes after it.
+		c := m.clone()
+		for i := range 100 {
+			if k := key(3000 + i); i%2 == 0 {
+				m.lookup(hashRow(k), k)
+			} else if len(order) > i {
+				m.remove(order[i])
+			}
+		}
+		var again []int
+		c.each(func(id int) { again = append(again, id) })
+		if !slices.Equal(again, order) {
+			t.Fatalf("the clone's each visited %d ids, not the %d of the original at the copy", len(again), len(order))
 		}
 		if nk > 0 && m.ids() > 3000 {
 			t.Fatalf("%d ids for at most 3000 keys: removed ids were not reused", m.ids())
@@ -114,5 +135,21 @@ func TestRecsPages(t *testing.T) {
 	z.add()
 	if z.at(0) != nil {
 		t.Fatal("a zero-width record is not empty")
+	}
+}
+
+// TestAscending puts lists of ids in order without repeats, by sorting (a
+// short list) and through a bitmap (a long one).
+func TestAscending(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 2))
+	for _, c := range []struct{ n, ids int }{{10, 0}, {10, 5}, {1000, 63}, {1000, 500}, {100000, 200}, {100000, 90000}, {64, 64}} {
+		ids := make([]int32, c.ids)
+		for i := range ids {
+			ids[i] = int32(rng.IntN(c.n))
+		}
+		want := slices.Compact(slices.Sorted(slices.Values(ids)))
+		if got := ascending(slices.Clone(ids), c.n); !slices.Equal(got, want) {
+			t.Fatalf("n %d, %d ids: %v, want %v", c.n, c.ids, got, want)
+		}
 	}
 }

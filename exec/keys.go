@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"slices"
+
 	"github.com/cespare/xxhash/v2"
 	"github.com/sluice-db/sluice/sql/types"
 )
@@ -414,11 +416,10 @@ func (m *keyIndex) remove(id int) {
 }
 
 // clone returns a copy of the index for reading (find, key, each, len)
-// that later changes to m do not reach: its table and keys, not the ids
-// free for reuse.
+// that later changes to m do not reach: its table, keys and removed ids.
 func (m *keyIndex) clone() *keyIndex {
 	return &keyIndex{nk: m.nk, slots: append([]uint64(nil), m.slots...), bits: m.bits, used: m.used, live: m.live,
-		keys: m.keys.clone()}
+		keys: m.keys.clone(), free: slices.Clone(m.free)}
 }
 
 // key returns the key of id (the index's own copy: do not modify it).
@@ -435,11 +436,27 @@ func (m *keyIndex) len() int { return m.live }
 // ids is one more than the largest id handed out.
 func (m *keyIndex) ids() int { return m.keys.n }
 
-// each calls f with the id of every key, in table order.
+// each calls f with the id of every key, in ascending id order: the
+// order the keys' records (and the per-id slices of their owner) lie in
+// memory, so a pass over a large state reads it sequentially. Table order
+// would visit the ids at random and miss the cache once per record read
+// (a checkpoint of 1 M keys took 1.6 µs per key that way; see
+// BenchmarkBaseCopy). f must not add or remove keys.
 func (m *keyIndex) each(f func(id int)) {
-	for _, s := range m.slots {
-		if s != 0 && uint32(s) != tombSlot {
-			f(int(uint32(s)) - 1)
+	n := m.keys.n
+	if len(m.free) == 0 { // every id handed out is live
+		for id := range n {
+			f(id)
+		}
+		return
+	}
+	gone := make([]uint64, (n+63)/64)
+	for _, id := range m.free {
+		gone[id/64] |= 1 << (id % 64)
+	}
+	for id := range n {
+		if gone[id/64]&(1<<(id%64)) == 0 {
+			f(id)
 		}
 	}
 }

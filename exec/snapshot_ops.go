@@ -276,6 +276,7 @@ func (o *windowAggOp) SnapshotDelta() (b []byte, changes, superseded int, err er
 		e.varint(t.key)
 		e.varint(t.start)
 		e.varint(t.end)
+		t.ck = ascending(t.ck, t.groups())
 		e.uvarint(uint64(len(t.ck)))
 		for _, id := range t.ck {
 			if int(id) < t.ckSaved {
@@ -622,7 +623,7 @@ func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err erro
 	}
 	superseded = 2 * o.ckGone.len()
 	ids := o.ckDirty[:0]
-	for _, k := range o.ckDirty {
+	for _, k := range ascending(o.ckDirty, o.byKey.ids()) {
 		if o.ckKey[k]&keyCkDirty != 0 {
 			o.ckKey[k] &^= keyCkDirty
 			ids = append(ids, k)
@@ -877,7 +878,7 @@ func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err err
 	// The changed groups, each once: an id listed twice was freed and
 	// reused, one no longer flagged was removed since.
 	ids := o.ckDirty[:0]
-	for _, id := range o.ckDirty {
+	for _, id := range ascending(o.ckDirty, o.m.ids()) {
 		if g := o.grp(id); g.flags&groupCkDirty != 0 {
 			g.flags &^= groupCkDirty
 			ids = append(ids, id)

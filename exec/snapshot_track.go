@@ -2,6 +2,8 @@ package exec
 
 import (
 	"errors"
+	"math/bits"
+	"slices"
 
 	"github.com/sluice-db/sluice/sql/types"
 )
@@ -159,4 +161,30 @@ func restoreEntries(d *snapDec, drop func(key types.Row), decode func(*snapDec) 
 			return
 		}
 	}
+}
+
+// ascending sorts a list of record ids below n into ascending order and
+// drops repeats, in place, so that a delta reads the records it encodes in
+// the order they lie in memory (see keyIndex.each): an operator changes its
+// keys in the order their rows arrive, which for many keys is random, and
+// reading 1 M records at random costs a cache miss each. A long list (one
+// id in 16 or more) is put in order through a bitmap of n bits, a short
+// one by sorting.
+func ascending[T int | int32](ids []T, n int) []T {
+	if len(ids) < 64 || len(ids)*16 < n {
+		slices.Sort(ids)
+		return slices.Compact(ids)
+	}
+	set := make([]uint64, (n+63)/64)
+	for _, id := range ids {
+		set[id/64] |= 1 << (id % 64)
+	}
+	out := ids[:0]
+	for w, word := range set {
+		for word != 0 {
+			out = append(out, T(w*64+bits.TrailingZeros64(word)))
+			word &= word - 1
+		}
+	}
+	return out
 }

@@ -548,13 +548,43 @@ func (j *job) finish() {
 
 func (j *job) fail(err error) {
 	j.mu.Lock()
-	if j.err == nil {
+	first := j.err == nil
+	if first {
 		j.err = err
 		j.e.log.Error("job failed", "job", j.name, "kind", j.kind, "err", err)
 	}
 	j.signalLocked()
 	j.mu.Unlock()
 	j.cancel()
+	if first && j.rel != nil {
+		// The view stops changing: its subscribers get what it published
+		// before the failure, then the failure (not a silent stall).
+		j.rel.endSubs(viewFailed(j.name, err))
+	}
+}
+
+// viewFailed is the error a query of a failed view answers: SQLSTATE 55000,
+// as PostgreSQL answers a materialized view that cannot be read in its
+// state (one not populated).
+func viewFailed(name string, err error) error {
+	return sqlerr.New(sqlerr.ObjectNotInState, "materialized view %q failed: %v", name, err).
+		WithHint("its contents stopped changing when it failed. a restart of Sluice runs it again (from its last checkpoint), DROP and CREATE start it anew; sluice_views.error keeps the reason")
+}
+
+// ViewFailure returns, for a view whose job failed, the error a query of
+// it answers (see viewFailed); nil for a running view and for any other
+// relation.
+func (e *Engine) ViewFailure(name string) error {
+	e.mu.Lock()
+	j := e.jobs[name]
+	e.mu.Unlock()
+	if j == nil || j.rel == nil {
+		return nil
+	}
+	if err := j.failure(); err != nil {
+		return viewFailed(name, err)
+	}
+	return nil
 }
 
 func (j *job) failure() error {

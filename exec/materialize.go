@@ -169,6 +169,9 @@ func (e *Engine) Subscribe(ctx context.Context, name string) (*Subscription, err
 	if err != nil {
 		return nil, err
 	}
+	if err := e.ViewFailure(name); err != nil {
+		return nil, err
+	}
 	s := &Subscription{wake: make(chan struct{}, 1), rel: r}
 	r.pubMu.Lock()
 	r.mu.RLock()
@@ -187,6 +190,14 @@ func (e *Engine) Subscribe(ctx context.Context, name string) (*Subscription, err
 	s.limit = len(s.q) + limit
 	r.subs[s] = struct{}{}
 	r.pubMu.Unlock()
+	if r.job != nil {
+		// A view that failed between the check above and the
+		// registration ended the subscriptions it had then (job.fail):
+		// this one ends here, after its rows.
+		if err := r.job.failure(); err != nil {
+			s.closeWith(viewFailed(name, err))
+		}
+	}
 	s.mu.Lock()
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	s.cancel = func() { stop() }

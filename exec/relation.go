@@ -54,6 +54,17 @@ func newRelation(name string, schema types.Schema, isTable bool) *relation {
 	return r
 }
 
+// endSubs ends every subscription with err, after the updates they have
+// queued.
+func (r *relation) endSubs(err error) {
+	r.pubMu.Lock()
+	defer r.pubMu.Unlock()
+	for s := range r.subs {
+		delete(r.subs, s)
+		s.closeWith(err)
+	}
+}
+
 // publish sends m to every feed (a copy of the chunk each) and subscriber.
 // The caller holds pubMu. A feed whose job ended is dropped.
 func (r *relation) publish(ctx context.Context, m chunk.Message) error {

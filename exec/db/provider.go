@@ -33,6 +33,9 @@ func (p provider) Rows(ctx context.Context, scan *plan.Scan) ([]types.Row, error
 		full, _ := systemRelation(scan.Name)
 		return projectByName(full.Cols, scan.Cols, rows), nil
 	case plan.RelView, plan.RelTable:
+		if err := d.engine.ViewFailure(scan.Name); err != nil {
+			return nil, err
+		}
 		if cols, key, ok := p.pointKey(scan); ok {
 			schema, rows, err := d.engine.Lookup(scan.Name, cols, key)
 			if err != nil {

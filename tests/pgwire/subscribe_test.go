@@ -184,3 +184,86 @@ func TestStatementTimeoutEndsSubscribe(t *testing.T) {
 		t.Fatalf("after timeout: %v %v", res, err)
 	}
 }
+
+// TestFailedViewAnswersItsFailure: a view that fails (here, a division by
+// zero in its SELECT list) ends the SUBSCRIBE of it with SQLSTATE 55000
+// after the rows it sent before, answers SELECT and SUBSCRIBE with that
+// error instead of its stale rows, keeps the connection usable, and starts
+// anew when dropped and created again.
+func TestFailedViewAnswersItsFailure(t *testing.T) {
+	addr, _ := startDB(t, `
+CREATE TABLE t (k TEXT, v BIGINT);
+CREATE MATERIALIZED VIEW q AS SELECT k, 10 / v AS r FROM t;
+INSERT INTO t VALUES ('a', 2);`)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	connect := func() *pgconn.PgConn {
+		c, err := pgconn.Connect(ctx, "postgres://sluice@"+addr+"/sluice?sslmode=disable")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(context.Background()) })
+		return c
+	}
+	sub, c := connect(), connect()
+	rows := make(chan string, 16)
+	done := make(chan error, 1)
+	go func() {
+		rr := sub.ExecParams(ctx, "SUBSCRIBE q", nil, nil, nil, nil)
+		for rr.NextRow() {
+			rows <- strings.Join([]string{string(rr.Values()[1]), string(rr.Values()[2]), string(rr.Values()[3])}, " ")
+		}
+		_, err := rr.Close()
+		done <- err
+	}()
+	select {
+	case row := <-rows:
+		if row != "insert a 5" {
+			t.Fatalf("SUBSCRIBE sent %q, want the row of a", row)
+		}
+	case err := <-done:
+		t.Fatalf("SUBSCRIBE ended before its first row: %v", err)
+	case <-ctx.Done():
+		t.Fatal("no row from SUBSCRIBE")
+	}
+	// The row of b fails the view; the INSERT reports the failure too.
+	if _, err := c.Exec(ctx, "INSERT INTO t VALUES ('b', 0)").ReadAll(); err == nil || !strings.Contains(err.Error(), "division by zero") {
+		t.Fatalf("INSERT of the row the view fails on: %v", err)
+	}
+	var subErr error
+	select {
+	case subErr = <-done:
+	case <-ctx.Done():
+		t.Fatal("the SUBSCRIBE of a failed view did not end")
+	}
+	if len(rows) != 0 {
+		t.Fatalf("SUBSCRIBE sent %q after the failure", <-rows)
+	}
+	wantFailure := func(what string, err error) {
+		t.Helper()
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) || pe.Code != "55000" || !strings.Contains(pe.Message, `materialized view "q" failed`) ||
+			!strings.Contains(pe.Message, "division by zero") || pe.Hint == "" {
+			t.Fatalf("%s: %v, want SQLSTATE 55000 naming the view and its failure, with a hint", what, err)
+		}
+	}
+	wantFailure("SUBSCRIBE while the view failed", subErr)
+	_, err := c.Exec(ctx, "SELECT k, r FROM q").ReadAll()
+	wantFailure("SELECT of the failed view", err)
+	_, err = c.Exec(ctx, "SELECT k FROM q WHERE k = 'a'").ReadAll() // a point lookup
+	wantFailure("point SELECT of the failed view", err)
+	_, err = c.ExecParams(ctx, "SUBSCRIBE q", nil, nil, nil, nil).Close()
+	wantFailure("SUBSCRIBE of the failed view", err)
+	// The connection and the catalog still answer.
+	got, err := c.Exec(ctx, "SELECT status FROM sluice_views WHERE name = 'q'").ReadAll()
+	if err != nil || len(got) != 1 || len(got[0].Rows) != 1 || string(got[0].Rows[0][0]) != "failed" {
+		t.Fatalf("sluice_views after the failure: %v, %v", got, err)
+	}
+	if _, err := c.Exec(ctx, "DROP MATERIALIZED VIEW q; CREATE MATERIALIZED VIEW q AS SELECT k, 10 / (v + 1) AS r FROM t").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	got, err = c.Exec(ctx, "SELECT k, r FROM q ORDER BY k").ReadAll()
+	if err != nil || len(got) != 1 || len(got[0].Rows) != 2 || string(got[0].Rows[0][1]) != "3" || string(got[0].Rows[1][1]) != "10" {
+		t.Fatalf("the view created again: %v, %v", got, err)
+	}
+}

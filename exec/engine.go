@@ -568,7 +568,7 @@ func (j *job) fail(err error) {
 // state (one not populated).
 func viewFailed(name string, err error) error {
 	return sqlerr.New(sqlerr.ObjectNotInState, "materialized view %q failed: %v", name, err).
-		WithHint("its contents stopped changing when it failed. a restart of Sluice runs it again (from its last checkpoint), DROP and CREATE start it anew; sluice_views.error keeps the reason")
+		WithHint("Its rows stopped changing when it failed. A restart of Sluice runs it again (from its last checkpoint); DROP and CREATE start it anew. sluice_views.error keeps the reason.")
 }
 
 // ViewFailure returns, for a view whose job failed, the error a query of

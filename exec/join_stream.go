@@ -383,7 +383,7 @@ func (c *joinCore) snapshot(saved bool) []byte {
 	e := c.enc.encoder(c.side[0].len() + c.side[1].len())
 	for s := range 2 {
 		e.uvarint(uint64(c.side[s].len()))
-		c.side[s].each(func(x *rowEntry[sjKey]) {
+		c.side[s].eachByAddress(func(x *rowEntry[sjKey]) {
 			encSJKey(e, x)
 			if saved {
 				c.ck[s].saved(x)

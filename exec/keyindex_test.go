@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"unsafe"
 
 	"github.com/sluice-db/sluice/sql/types"
 )
@@ -150,6 +151,30 @@ func TestAscending(t *testing.T) {
 		want := slices.Compact(slices.Sorted(slices.Values(ids)))
 		if got := ascending(slices.Clone(ids), c.n); !slices.Equal(got, want) {
 			t.Fatalf("n %d, %d ids: %v, want %v", c.n, c.ids, got, want)
+		}
+	}
+}
+
+// TestByAddress puts entries in address order, by comparison (a short
+// list) and by the radix sort (a long one), keeping every entry once.
+func TestByAddress(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, n := range []int{0, 1, 100, 2047, 2048, 50000} {
+		es := make([]*rowEntry[int], n)
+		for i := range es {
+			es[i] = &rowEntry[int]{val: i}
+		}
+		rng.Shuffle(n, func(i, j int) { es[i], es[j] = es[j], es[i] })
+		byAddress(es)
+		seen := make([]bool, n)
+		for i, e := range es {
+			if i > 0 && uintptr(unsafe.Pointer(es[i-1])) >= uintptr(unsafe.Pointer(e)) {
+				t.Fatalf("n %d: entry %d is not above entry %d in memory", n, i, i-1)
+			}
+			if seen[e.val] {
+				t.Fatalf("n %d: entry %d twice", n, e.val)
+			}
+			seen[e.val] = true
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package exec
 
 import (
+	"cmp"
 	"slices"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/sluice-db/sluice/sql/types"
@@ -193,6 +195,69 @@ func (m *rowMap[V]) each(f func(e *rowEntry[V])) {
 }
 
 func (m *rowMap[V]) len() int { return m.n }
+
+// eachByAddress calls f with every entry in the order the entries lie in
+// memory, which for a map filled over time is about the order they were
+// inserted in, and so is that of the rows they hold (allocated with them).
+// A pass over a large map in table order reads every entry at a random
+// place and misses the cache each time: encoding a base of 1 M entries
+// takes 1.2 µs an entry that way and 0.15 µs in memory order, the sort
+// included (BenchmarkEntryOrder). f must not insert or remove entries.
+func (m *rowMap[V]) eachByAddress(f func(e *rowEntry[V])) {
+	heads := make([]*rowEntry[V], 0, m.n)
+	for i := range m.tab {
+		if e := m.tab[i].e; e != nil {
+			heads = append(heads, e) // the chain's head only: reading e.next would miss the cache
+		}
+	}
+	byAddress(heads)
+	for _, e := range heads {
+		for ; e != nil; e = e.next {
+			f(e)
+		}
+	}
+}
+
+// byAddress sorts entries by address (see eachByAddress). The order only
+// makes reading them faster: nothing depends on it, and the Go heap does
+// not move objects, so it holds while they live. A long list is put in
+// order by a radix sort (11 bits a pass over the range of its addresses,
+// three passes for 8 GiB): sorting 1 M entries by comparison cost 0.22 µs
+// an entry more, a quarter of what reading them in order saves.
+func byAddress[V any](es []*rowEntry[V]) {
+	addr := func(e *rowEntry[V]) uintptr { return uintptr(unsafe.Pointer(e)) }
+	if len(es) < 2048 {
+		slices.SortFunc(es, func(a, b *rowEntry[V]) int { return cmp.Compare(addr(a), addr(b)) })
+		return
+	}
+	lo, hi := addr(es[0]), addr(es[0])
+	for _, e := range es {
+		lo, hi = min(lo, addr(e)), max(hi, addr(e))
+	}
+	const bits = 11
+	var count [1 << bits]int
+	src, dst := es, make([]*rowEntry[V], len(es))
+	for shift := uint(0); (hi-lo)>>shift > 0; shift += bits {
+		clear(count[:])
+		for _, e := range src {
+			count[(addr(e)-lo)>>shift&(1<<bits-1)]++
+		}
+		at := 0
+		for i, n := range count {
+			count[i] = at
+			at += n
+		}
+		for _, e := range src {
+			d := (addr(e) - lo) >> shift & (1<<bits - 1)
+			dst[count[d]] = e
+			count[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &es[0] {
+		copy(es, src)
+	}
+}
 
 // rowBytes approximates the heap size of a row.
 func rowBytes(r types.Row) int {

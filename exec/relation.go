@@ -558,13 +558,13 @@ func (s *viewStore) captureBase() []viewChange {
 	}
 	if s.keyed != nil {
 		out = make([]viewChange, 0, s.keyed.len())
-		s.keyed.each(func(e *rowEntry[keyedRow]) {
+		s.keyed.eachByAddress(func(e *rowEntry[keyedRow]) {
 			out = append(out, viewChange{n: 1, row: e.val.row})
 			e.val.dirty, e.val.fresh = false, false
 		})
 	} else {
 		out = make([]viewChange, 0, s.multi.len())
-		s.multi.each(func(e *rowEntry[multiRow]) {
+		s.multi.eachByAddress(func(e *rowEntry[multiRow]) {
 			out = append(out, viewChange{n: e.val.n, row: e.val.row})
 			e.val.n0, e.val.dirty = e.val.n, false
 		})

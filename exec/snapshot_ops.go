@@ -961,7 +961,7 @@ func (o *topNOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
 func (o *topNOp) snapshot(saved bool) ([]byte, error) {
 	e := o.enc.encoder(o.parts.len())
 	e.uvarint(uint64(o.parts.len()))
-	o.parts.each(func(p *rowEntry[topPart]) {
+	o.parts.eachByAddress(func(p *rowEntry[topPart]) {
 		encTopPart(e, p)
 		if saved {
 			o.ck.saved(p)
@@ -1097,7 +1097,7 @@ func (o *dedupOp) Snapshot() ([]byte, error) { return o.snapshot(false) }
 func (o *dedupOp) snapshot(saved bool) ([]byte, error) {
 	e := o.enc.encoder(o.seen.len())
 	e.uvarint(uint64(o.seen.len()))
-	o.seen.each(func(x *rowEntry[dedupVal]) {
+	o.seen.eachByAddress(func(x *rowEntry[dedupVal]) {
 		encDedupEntry(e, x)
 		if saved {
 			o.ck.saved(x)
@@ -1207,7 +1207,7 @@ func (o *intervalJoinOp) snapshot(saved bool) []byte {
 	e.varint(o.wm)
 	for s := range 2 {
 		e.uvarint(uint64(o.side[s].len()))
-		o.side[s].each(func(x *rowEntry[ijKey]) {
+		o.side[s].eachByAddress(func(x *rowEntry[ijKey]) {
 			encIJKey(e, x)
 			if saved {
 				o.ck[s].saved(x)

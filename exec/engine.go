@@ -331,7 +331,28 @@ func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.No
 		j.wg.Add(1)
 		go s.run(j.ctx)
 	}
+	// A view this job reads that failed before the job was registered
+	// did not fail it (job.fail fails the readers it finds): it will
+	// not change again, so neither will this job's output.
+	e.mu.Lock()
+	var failedUp *job
+	for name := range j.reads {
+		if up := e.jobs[name]; up != nil && up != j && up.rel != nil && up.isFailed() {
+			failedUp = up
+			break
+		}
+	}
+	e.mu.Unlock()
+	if failedUp != nil {
+		j.fail(upstreamFailed(failedUp, failedUp.failure()))
+	}
 	return nil
+}
+
+// upstreamFailed is the failure of a job that reads view up, which failed
+// with err.
+func upstreamFailed(up *job, err error) error {
+	return fmt.Errorf("it reads view %s, which failed: %w", up.name, err)
 }
 
 // Drop stops and removes a view, sink or table. A relation that running
@@ -558,8 +579,20 @@ func (j *job) fail(err error) {
 	j.cancel()
 	if first && j.rel != nil {
 		// The view stops changing: its subscribers get what it published
-		// before the failure, then the failure (not a silent stall).
+		// before the failure, then the failure (not a silent stall), and
+		// so do the views and sinks that read it.
 		j.rel.endSubs(viewFailed(j.name, err))
+		j.e.mu.Lock()
+		var readers []*job
+		for _, o := range j.e.jobs {
+			if o != j && o.reads[j.name] {
+				readers = append(readers, o)
+			}
+		}
+		j.e.mu.Unlock()
+		for _, o := range readers {
+			o.fail(upstreamFailed(j, err))
+		}
 	}
 }
 

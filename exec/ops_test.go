@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/sqlerr"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -378,6 +379,43 @@ func TestOperatorPanicFailsOnlyItsJob(t *testing.T) {
 			t.Fatalf("stats %+v", st)
 		}
 	}
+}
+
+// TestFailureReachesReaders: the views that read a view that fails stop
+// changing too, so they fail with it, saying why (and so does a view
+// created over the failed one); a view that does not read it runs on.
+func TestFailureReachesReaders(t *testing.T) {
+	h := newHarness(t, Config{})
+	src := h.table("ev", events, nil)
+	h.view(&plan.Filter{Input: src, Pred: panicExpr{}}, "bad", nil)
+	overBad := func() plan.Node {
+		return &plan.Filter{Input: &plan.Scan{Name: "bad", Kind: plan.RelView, Cols: events, NumPhysical: 3},
+			Pred: &expr.Const{V: types.NewBool(true), T: types.TBool}}
+	}
+	h.view(overBad(), "down", nil)
+	h.view(&plan.Scan{Name: "down", Kind: plan.RelView, Cols: events, NumPhysical: 3}, "further", nil)
+	h.view(&plan.Filter{Input: src, Pred: &expr.Const{V: types.NewBool(true), T: types.TBool}}, "good", nil)
+	h.insert("ev", ev("a", 1, 1))
+	if err := h.e.Flush(h.ctx); err == nil {
+		t.Fatal("flush reported no failure")
+	}
+	h.view(overBad(), "late", nil)
+	want := map[string]string{
+		"bad":     "boom",
+		"down":    "it reads view bad, which failed: operator filter panicked: boom",
+		"further": "it reads view down, which failed: it reads view bad, which failed",
+		"late":    "it reads view bad, which failed",
+	}
+	for _, st := range h.e.ViewStats() {
+		w, ok := want[st.Name]
+		if st.Failed != ok || ok && !strings.Contains(st.Error, w) {
+			t.Errorf("%s: failed %v, error %q; want failed %v, error with %q", st.Name, st.Failed, st.Error, ok, w)
+		}
+		if err := h.e.ViewFailure(st.Name); (err != nil) != ok || ok && sqlerr.Code(err) != sqlerr.ObjectNotInState {
+			t.Errorf("%s: ViewFailure %v", st.Name, err)
+		}
+	}
+	h.expect("good", "a 1 @1")
 }
 
 func TestNewViewBackfillsAndDrop(t *testing.T) {

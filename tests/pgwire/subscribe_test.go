@@ -188,12 +188,14 @@ func TestStatementTimeoutEndsSubscribe(t *testing.T) {
 // TestFailedViewAnswersItsFailure: a view that fails (here, a division by
 // zero in its SELECT list) ends the SUBSCRIBE of it with SQLSTATE 55000
 // after the rows it sent before, answers SELECT and SUBSCRIBE with that
-// error instead of its stale rows, keeps the connection usable, and starts
-// anew when dropped and created again.
+// error instead of its stale rows, fails the view over it, keeps the
+// connection and INSERT usable, and starts anew when dropped and created
+// again.
 func TestFailedViewAnswersItsFailure(t *testing.T) {
 	addr, _ := startDB(t, `
 CREATE TABLE t (k TEXT, v BIGINT);
 CREATE MATERIALIZED VIEW q AS SELECT k, 10 / v AS r FROM t;
+CREATE MATERIALIZED VIEW over_q AS SELECT k FROM q;
 INSERT INTO t VALUES ('a', 2);`)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -254,16 +256,27 @@ INSERT INTO t VALUES ('a', 2);`)
 	wantFailure("point SELECT of the failed view", err)
 	_, err = c.ExecParams(ctx, "SUBSCRIBE q", nil, nil, nil, nil).Close()
 	wantFailure("SUBSCRIBE of the failed view", err)
+	// A view over the failed one stopped changing too: it failed with it.
+	_, err = c.Exec(ctx, "SELECT k FROM over_q").ReadAll()
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "55000" || !strings.Contains(pe.Message, `materialized view "over_q" failed: it reads view q, which failed`) {
+		t.Fatalf("SELECT of a view over the failed view: %v", err)
+	}
+	// Inserting goes on (it used to wait for the views over a failed one).
+	if _, err := c.Exec(ctx, "INSERT INTO t VALUES ('c', 5)").ReadAll(); err != nil {
+		t.Fatalf("INSERT after the failure: %v", err)
+	}
 	// The connection and the catalog still answer.
 	got, err := c.Exec(ctx, "SELECT status FROM sluice_views WHERE name = 'q'").ReadAll()
 	if err != nil || len(got) != 1 || len(got[0].Rows) != 1 || string(got[0].Rows[0][0]) != "failed" {
 		t.Fatalf("sluice_views after the failure: %v, %v", got, err)
 	}
-	if _, err := c.Exec(ctx, "DROP MATERIALIZED VIEW q; CREATE MATERIALIZED VIEW q AS SELECT k, 10 / (v + 1) AS r FROM t").ReadAll(); err != nil {
+	if _, err := c.Exec(ctx, "DROP MATERIALIZED VIEW over_q; DROP MATERIALIZED VIEW q; CREATE MATERIALIZED VIEW q AS SELECT k, 10 / (v + 1) AS r FROM t").ReadAll(); err != nil {
 		t.Fatal(err)
 	}
 	got, err = c.Exec(ctx, "SELECT k, r FROM q ORDER BY k").ReadAll()
-	if err != nil || len(got) != 1 || len(got[0].Rows) != 2 || string(got[0].Rows[0][1]) != "3" || string(got[0].Rows[1][1]) != "10" {
+	if err != nil || len(got) != 1 || len(got[0].Rows) != 3 || string(got[0].Rows[0][1]) != "3" || string(got[0].Rows[1][1]) != "10" ||
+		string(got[0].Rows[2][1]) != "1" {
 		t.Fatalf("the view created again: %v, %v", got, err)
 	}
 }

@@ -1127,8 +1127,8 @@ func (w *ckptOp) viewParts(epoch uint64) {
 // opParts adds an incremental operator's state to checkpoint epoch, as
 // viewParts does a view's; the operator may also ask for a base. Unlike a
 // view's rows, operator state changes in place, so the parts are encoded
-// here, on the operator's goroutine, except a base that the operator can
-// copy (baseLater): the writer encodes that.
+// here, on the operator's goroutine, except a base or delta that the
+// operator can copy (baseLater, deltaLater): the writer encodes that.
 func (w *ckptOp) opParts(epoch uint64) error {
 	inc := w.inc
 	if inc.needBase() || w.state.needBase(inc.stateLen()) {
@@ -1145,12 +1145,23 @@ func (w *ckptOp) opParts(epoch uint64) error {
 		}
 		w.state.setBase(p)
 	} else {
-		b, changes, sup, err := inc.SnapshotDelta()
-		if err != nil {
-			return err
+		p := &ckPart{name: fmt.Sprintf("%sd%020d", w.name, epoch), since: epoch}
+		var changes, sup int
+		ok := false
+		if dl, is := inc.(deltaLater); is {
+			var err error
+			if p.write, changes, sup, ok, err = dl.snapshotDeltaLater(); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			var err error
+			if p.data, changes, sup, err = inc.SnapshotDelta(); err != nil {
+				return err
+			}
 		}
 		if changes > 0 {
-			w.state.addDelta(&ckPart{name: fmt.Sprintf("%sd%020d", w.name, epoch), data: b, since: epoch}, sup)
+			w.state.addDelta(p, sup)
 		}
 	}
 	w.state.addTo(w.c, epoch)

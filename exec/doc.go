@@ -73,12 +73,14 @@
 // job has acknowledged it. With Config.CheckpointDir each job also runs a
 // checkpoint writer goroutine: its view captures changed rows at a barrier
 // (every stateful operator encodes its changes there: incSnapshotter;
-// an aggregate copies its state for a new base instead: baseLater) and
+// an aggregate copies its state for a new base instead, baseLater, and a
+// GROUP BY its changes, deltaLater) and
 // the writer encodes, writes and fsyncs them in epoch order; the
 // view's acknowledgement, source commits and sink commits wait for it. The
 // writer ends with its job. Drop stops one job; Close stops all of them and
 // waits for every goroutine. A panic or error inside an operator fails only
-// its job (ViewStats.Error) and is logged.
+// its job (ViewStats.Error) and is logged; so do the jobs that read its
+// view, and a query of a failed view answers SQLSTATE 55000 (ViewFailure).
 //
 // # Profiling
 //

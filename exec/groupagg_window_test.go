@@ -479,6 +479,20 @@ func TestGroupAggIncrementalSnapshots(t *testing.T) {
 			var later func(io.Writer) error
 			var frozen string
 			wm := 0.0
+			// restore restores a new operator from base and deltas.
+			restore := func(round int, base []byte, deltas [][]byte) *directOp {
+				t.Helper()
+				b := newDirectOp(t, h, n)
+				if err := b.o.Restore(base); err != nil {
+					t.Fatal(err)
+				}
+				for i, d := range deltas {
+					if err := b.o.RestoreDelta(d); err != nil {
+						t.Fatalf("round %d delta %d: %v", round, i, err)
+					}
+				}
+				return b
+			}
 			// feed feeds rows in pieces small enough that what the operator
 			// emits fits the hand-driven emitter's one chunk.
 			feed := func(rows [][3]float64) {
@@ -604,16 +618,7 @@ func TestGroupAggIncrementalSnapshots(t *testing.T) {
 						t.Fatal(err)
 					}
 					deltas = append(deltas, buf.Bytes())
-					b := newDirectOp(t, h, n)
-					if err := b.o.Restore(base); err != nil {
-						t.Fatal(err)
-					}
-					for i, d := range deltas {
-						if err := b.o.RestoreDelta(d); err != nil {
-							t.Fatalf("round %d delta %d: %v", round, i, err)
-						}
-					}
-					if groupStates(t, b.o) != at {
+					if groupStates(t, restore(round, base, deltas).o) != at {
 						t.Fatalf("round %d: the delta copied before the last changes restores another state than the copied one", round)
 					}
 					delayed++
@@ -625,15 +630,7 @@ func TestGroupAggIncrementalSnapshots(t *testing.T) {
 					}
 					deltas = append(deltas, d)
 				}
-				b := newDirectOp(t, h, n)
-				if err := b.o.Restore(base); err != nil {
-					t.Fatal(err)
-				}
-				for i, d := range deltas {
-					if err := b.o.RestoreDelta(d); err != nil {
-						t.Fatalf("round %d delta %d: %v", round, i, err)
-					}
-				}
+				b := restore(round, base, deltas)
 				if got, want := groupStates(t, b.o), groupStates(t, a.o); got != want {
 					t.Fatalf("round %d: base and %d deltas restore %d groups, the operator has %d",
 						round, len(deltas), b.o.m.len(), a.o.m.len())

@@ -51,9 +51,11 @@ func (m *materializeOp) OnControl(msg chunk.Message) error {
 		r.lastWM = msg.Watermark
 		r.mu.Unlock()
 	}
-	r.pubMu.Lock()
-	err := r.publish(m.job.ctx, msg)
-	r.pubMu.Unlock()
+	err := func() error {
+		r.pubMu.Lock()
+		defer r.pubMu.Unlock() // also on a panic: the job's failure takes pubMu (job.fail)
+		return r.publish(m.job.ctx, msg)
+	}()
 	switch msg.Kind {
 	case chunk.Barrier:
 		if m.ackFn != nil {

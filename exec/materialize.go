@@ -54,6 +54,9 @@ func (m *materializeOp) OnControl(msg chunk.Message) error {
 	err := func() error {
 		r.pubMu.Lock()
 		defer r.pubMu.Unlock() // also on a panic: the job's failure takes pubMu (job.fail)
+		if msg.Kind == chunk.EndOfStream {
+			r.ended = true // a job reading the view from now on ends after its contents
+		}
 		return r.publish(m.job.ctx, msg)
 	}()
 	switch msg.Kind {

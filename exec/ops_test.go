@@ -418,6 +418,42 @@ func TestFailureReachesReaders(t *testing.T) {
 	h.expect("good", "a 1 @1")
 }
 
+// TestViewOverEndedViewEnds: a view created over a view whose bounded
+// stream already ended gets its contents and ends too, so a Flush (an
+// INSERT) does not wait for barriers that can no longer reach it.
+func TestViewOverEndedViewEnds(t *testing.T) {
+	e := NewEngine(Config{})
+	defer e.Close(context.Background())
+	ctx := context.Background()
+	if err := e.StartView(ctx, &plan.Materialize{Input: benchScan(1000, 10, 1000), Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	ended := func(name string) bool {
+		e.mu.Lock()
+		j := e.jobs[name]
+		e.mu.Unlock()
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return j.finished
+	}
+	for deadline := time.Now().Add(10 * time.Second); !ended("a"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the bounded view did not end")
+		}
+	}
+	if err := e.StartView(ctx, &plan.Materialize{Input: &plan.Scan{Name: "a", Kind: plan.RelView, Cols: events, NumPhysical: 3}, Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := e.Flush(fctx); err != nil {
+		t.Fatalf("flush with a view over an ended view: %v", err)
+	}
+	if _, rows, _ := e.Snapshot("b"); len(rows) != 1000 || !ended("b") {
+		t.Fatalf("the view over the ended view holds %d rows (want 1000), ended %v", len(rows), ended("b"))
+	}
+}
+
 func TestNewViewBackfillsAndDrop(t *testing.T) {
 	h := newHarness(t, Config{})
 	src := h.table("ev", events, nil)

@@ -29,6 +29,7 @@ type relation struct {
 	pubMu sync.Mutex
 	feeds map[*feed]struct{}
 	subs  map[*Subscription]struct{}
+	ended bool // a view whose stream ended (its sources are bounded and done): nothing follows
 
 	mu      sync.RWMutex
 	rows    []types.Row // tables: every row, in insertion order

@@ -37,6 +37,7 @@ type sourceNode struct {
 
 	backfill   []types.Row
 	backfillWM int64
+	upEnded    bool // the relation's stream had ended: the backfill is all there is
 	// restoredRows is how many rows of a table the job had read at the
 	// checkpoint it was restored from (read only when restored). Tables are
 	// append-only, so backfill resumes after them.
@@ -163,6 +164,7 @@ func (s *sourceNode) attach(ctx context.Context) error {
 	r.mu.RLock()
 	s.backfill = r.contentsLocked()
 	s.backfillWM = r.lastWM
+	s.upEnded = r.ended
 	r.mu.RUnlock()
 	r.feeds[s.feed] = struct{}{}
 	r.pubMu.Unlock()
@@ -224,6 +226,12 @@ func (s *sourceNode) runFeed(ctx context.Context) error {
 		if err := s.upstreamWatermark(ctx, s.backfillWM); err != nil {
 			return err
 		}
+	}
+	if s.upEnded {
+		// The view ended before this job attached: its end of stream
+		// went to the jobs reading it then. Without it this job would
+		// wait for barriers that never come, and so would every Flush.
+		return s.send(ctx, chunk.Message{Kind: chunk.EndOfStream})
 	}
 	t := s.j.e.cfg.Clock.NewTicker(s.tickEvery())
 	defer t.Stop()

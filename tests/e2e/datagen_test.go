@@ -13,7 +13,9 @@ import (
 
 // TestDatagenSources creates Nexmark and clickstream datagen sources over
 // SQL: an unknown column is an error at CREATE SOURCE, and a bounded bid
-// stream feeds a view with exactly max_events rows.
+// stream feeds a view with exactly max_events rows, and a view created over
+// that one after the stream ended gets its rows without holding up an
+// INSERT.
 func TestDatagenSources(t *testing.T) {
 	s := start(t, t.TempDir(), nil)
 	conn := s.connect(t)
@@ -54,6 +56,24 @@ func TestDatagenSources(t *testing.T) {
 		}
 		return nil
 	})
+	// The bid stream has ended. A view created over the view it fed, and
+	// an INSERT after it, complete: the new view ends after the contents
+	// (an INSERT used to wait for it forever).
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, q := range []string{
+		`CREATE TABLE marks (x BIGINT)`,
+		`CREATE MATERIALIZED VIEW busy AS SELECT auction, window_start, bids FROM bids_per_auction_minute WHERE bids > 1`,
+		`INSERT INTO marks VALUES (1)`,
+	} {
+		if _, err := conn.Exec(tctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var same bool
+	if err := conn.QueryRow(tctx, `SELECT (SELECT count(*) FROM busy) = (SELECT count(*) FROM bids_per_auction_minute WHERE bids > 1)`).Scan(&same); err != nil || !same {
+		t.Fatalf("the view over the ended view does not hold its rows: %v, %v", same, err)
+	}
 	s.stop()
 }
 

@@ -701,6 +701,9 @@ type ViewStats struct {
 	Parallelism int
 	Failed      bool
 	Error       string
+	// Ended: every input of the job ended (bounded sources read to their
+	// end) and it processed all of it; its output will not change again.
+	Ended bool
 }
 
 // ViewStats lists every view and sink job, sorted by name.
@@ -722,6 +725,9 @@ func (e *Engine) ViewStats() []ViewStats {
 		if err := j.failure(); err != nil {
 			v.Failed, v.Error = true, err.Error()
 		}
+		j.mu.Lock()
+		v.Ended = j.finished
+		j.mu.Unlock()
 		out = append(out, v)
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })

@@ -452,6 +452,11 @@ func TestViewOverEndedViewEnds(t *testing.T) {
 	if _, rows, _ := e.Snapshot("b"); len(rows) != 1000 || !ended("b") {
 		t.Fatalf("the view over the ended view holds %d rows (want 1000), ended %v", len(rows), ended("b"))
 	}
+	for _, st := range e.ViewStats() {
+		if !st.Ended || st.Failed {
+			t.Errorf("%s: ended %v, failed %v; want ended", st.Name, st.Ended, st.Failed)
+		}
+	}
 }
 
 func TestNewViewBackfillsAndDrop(t *testing.T) {

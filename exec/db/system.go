@@ -232,6 +232,8 @@ func status(st exec.ViewStats, ok bool) (types.Value, types.Value) {
 		return types.NewText("stopped"), types.NullValue
 	case st.Failed:
 		return types.NewText("failed"), textOrNull(st.Error)
+	case st.Ended:
+		return types.NewText("ended"), types.NullValue
 	}
 	return types.NewText("running"), types.NullValue
 }

@@ -74,6 +74,27 @@ func TestDatagenSources(t *testing.T) {
 	if err := conn.QueryRow(tctx, `SELECT (SELECT count(*) FROM busy) = (SELECT count(*) FROM bids_per_auction_minute WHERE bids > 1)`).Scan(&same); err != nil || !same {
 		t.Fatalf("the view over the ended view does not hold its rows: %v, %v", same, err)
 	}
+	eventually(t, 30*time.Second, "both views ended", func() error {
+		rows, err := conn.Query(ctx, `SELECT name, status FROM sluice_views ORDER BY name`)
+		if err != nil {
+			return err
+		}
+		var got []string
+		for rows.Next() {
+			var name, status string
+			if err := rows.Scan(&name, &status); err != nil {
+				return err
+			}
+			got = append(got, name+" "+status)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if s := strings.Join(got, ", "); s != "bids_per_auction_minute ended, busy ended" {
+			return errors.New("sluice_views: " + s)
+		}
+		return nil
+	})
 	s.stop()
 }
 

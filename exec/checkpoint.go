@@ -1147,18 +1147,16 @@ func (w *ckptOp) opParts(epoch uint64) error {
 	} else {
 		p := &ckPart{name: fmt.Sprintf("%sd%020d", w.name, epoch), since: epoch}
 		var changes, sup int
-		ok := false
-		if dl, is := inc.(deltaLater); is {
-			var err error
-			if p.write, changes, sup, ok, err = dl.snapshotDeltaLater(); err != nil {
-				return err
-			}
+		var copied bool
+		var err error
+		if dl, ok := inc.(deltaLater); ok {
+			p.write, changes, sup, copied, err = dl.snapshotDeltaLater()
 		}
-		if !ok {
-			var err error
-			if p.data, changes, sup, err = inc.SnapshotDelta(); err != nil {
-				return err
-			}
+		if err == nil && !copied {
+			p.data, changes, sup, err = inc.SnapshotDelta()
+		}
+		if err != nil {
+			return err
 		}
 		if changes > 0 {
 			w.state.addDelta(p, sup)

@@ -349,6 +349,18 @@ func (e *Engine) startJob(ctx context.Context, j *job, term *node, input plan.No
 	return nil
 }
 
+// readersLocked returns the jobs that read relation name, other than the
+// one maintaining it. The caller holds e.mu.
+func (e *Engine) readersLocked(name string) []*job {
+	var out []*job
+	for _, o := range e.jobs {
+		if o.name != name && o.reads[name] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // upstreamFailed is the failure of a job that reads view up, which failed
 // with err.
 func upstreamFailed(up *job, err error) error {
@@ -366,8 +378,8 @@ func (e *Engine) Drop(name string) error {
 		return sqlerr.New(sqlerr.UndefinedTable, "%q does not exist", name)
 	}
 	if r != nil {
-		for _, other := range e.jobs {
-			if other != j && other.reads[name] && !other.isFailed() {
+		for _, other := range e.readersLocked(name) {
+			if !other.isFailed() {
 				e.mu.Unlock()
 				return sqlerr.New(sqlerr.DependentObjects, "cannot drop %q because %q depends on it", name, other.name)
 			}
@@ -583,12 +595,7 @@ func (j *job) fail(err error) {
 		// so do the views and sinks that read it.
 		j.rel.endSubs(viewFailed(j.name, err))
 		j.e.mu.Lock()
-		var readers []*job
-		for _, o := range j.e.jobs {
-			if o != j && o.reads[j.name] {
-				readers = append(readers, o)
-			}
-		}
+		readers := j.e.readersLocked(j.name)
 		j.e.mu.Unlock()
 		for _, o := range readers {
 			o.fail(upstreamFailed(j, err))

@@ -357,7 +357,8 @@ type keyIndex struct {
 	used  int      // slots live or tombstoned
 	live  int
 	keys  recs[types.Value]
-	free  []int32 // removed ids, reused first
+	free  []int32  // removed ids, reused first
+	gone  []uint64 // each's bitmap of the removed ids, kept for reuse
 }
 
 const tombSlot = 1<<32 - 1
@@ -506,7 +507,7 @@ func (m *keyIndex) ids() int { return m.keys.n }
 // memory, so a pass over a large state reads it sequentially. Table order
 // would visit the ids at random and miss the cache once per record read
 // (a checkpoint of 1 M keys took 1.6 µs per key that way; see
-// BenchmarkBaseCopy). f must not add or remove keys.
+// BenchmarkBaseCopy). f must not add or remove keys, nor call each.
 func (m *keyIndex) each(f func(id int)) {
 	n := m.keys.n
 	if len(m.free) == 0 { // every id handed out is live
@@ -515,10 +516,12 @@ func (m *keyIndex) each(f func(id int)) {
 		}
 		return
 	}
-	gone := make([]uint64, (n+63)/64)
+	gone := slices.Grow(m.gone[:0], (n+63)/64)[:(n+63)/64]
+	clear(gone)
 	for _, id := range m.free {
 		gone[id/64] |= 1 << (id % 64)
 	}
+	m.gone = gone // a TTL's expiry calls each at every watermark: no allocation each time
 	for id := range n {
 		if gone[id/64]&(1<<(id%64)) == 0 {
 			f(id)

@@ -882,17 +882,26 @@ func (o *groupAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 }
 
 // changedGroups returns the groups changed since the last capture, each
-// once and in id order, and clears their change marks: an id listed twice
-// was freed and reused, one no longer marked was removed since.
+// once and in id order, and leaves o.ckDirty listing just those: an id
+// listed twice was freed and reused, one no longer marked was removed
+// since. The caller clears their marks as it saves them (markSaved).
 func (o *groupAggOp) changedGroups() []int {
 	ids := o.ckDirty[:0]
 	for _, id := range ascending(o.ckDirty, o.m.ids()) {
-		if g := o.grp(id); g.flags&groupCkDirty != 0 {
-			g.flags &^= groupCkDirty
+		if o.grp(id).flags&groupCkDirty != 0 {
 			ids = append(ids, id)
 		}
 	}
+	o.ckDirty = ids
 	return ids
+}
+
+// markSaved marks a changed group as saved by the delta being taken, and
+// reports whether an earlier part held it (the delta supersedes it).
+func (g *aggGroup) markSaved() (superseded bool) {
+	superseded = g.flags&groupCkSaved != 0
+	g.flags = g.flags&^groupCkDirty | groupCkSaved
+	return superseded
 }
 
 // groupDelta is a group aggregate's delta copied at the barrier for the
@@ -921,27 +930,19 @@ func (o *groupAggOp) snapshotDeltaLater() (write func(io.Writer) error, changes,
 	if o.needBase() {
 		return nil, 0, 0, true, fmt.Errorf("snapshot group aggregate: %w", errBaseDue)
 	}
-	ns := len(o.lay.states)
-	var states []accState
-	if ns > 0 {
-		// Clone first: a state that cannot be cloned leaves everything as
-		// it was, for SnapshotDelta.
-		o.ckDirty = ascending(o.ckDirty, o.m.ids())
-		states = make([]accState, 0, ns*len(o.ckDirty))
-		for _, id := range o.ckDirty {
-			if o.grp(id).flags&groupCkDirty == 0 {
-				continue
+	ids := o.changedGroups()
+	// Clone the states first: one that cannot be cloned leaves everything
+	// as it was, for SnapshotDelta.
+	states := make([]accState, 0, len(o.lay.states)*len(ids))
+	for _, id := range ids {
+		for i, st := range o.states.at(id) {
+			c := o.lay.states[i].NewState()
+			if err := c.Merge(st); err != nil {
+				return nil, 0, 0, false, nil
 			}
-			for i, st := range o.states.at(id) {
-				c := o.lay.states[i].NewState()
-				if err := c.Merge(st); err != nil {
-					return nil, 0, 0, false, nil
-				}
-				states = append(states, c)
-			}
+			states = append(states, c)
 		}
 	}
-	ids := o.changedGroups()
 	d := &groupDelta{lay: o.lay, nk: o.nk, np: o.prev.w, gone: o.ckGone, states: states,
 		keys: make([]types.Value, 0, len(ids)*o.nk), words: make([]int64, 0, len(ids)*o.lay.words),
 		win: make([]int64, 0, len(ids)), emitted: make([]bool, 0, len(ids)), prev: make([]types.Value, 0, len(ids)*o.prev.w)}
@@ -951,10 +952,9 @@ func (o *groupAggOp) snapshotDeltaLater() (write func(io.Writer) error, changes,
 	superseded = 2 * o.ckGone.len()
 	for _, id := range ids {
 		g := o.grp(id)
-		if g.flags&groupCkSaved != 0 {
+		if g.markSaved() {
 			superseded++
 		}
-		g.flags |= groupCkSaved
 		d.keys = append(d.keys, o.m.key(id)...)
 		d.words = append(d.words, o.words.at(id)...)
 		d.win = append(d.win, g.win)
@@ -1017,11 +1017,9 @@ func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err err
 	live := len(ids)
 	e.uvarint(uint64(live))
 	for _, id := range ids {
-		g := o.grp(id)
-		if g.flags&groupCkSaved != 0 {
+		if o.grp(id).markSaved() {
 			superseded++
 		}
-		g.flags |= groupCkSaved
 		if err := o.encodeGroup(e, id); err != nil {
 			return nil, 0, 0, fmt.Errorf("snapshot group aggregate: %w", err)
 		}

@@ -26,7 +26,7 @@ import (
 // ckgen is a test connector: a deterministic stream of events with
 // disorder and a few late ones, readable up to a gate the test moves, with
 // the event index as its position.
-type ckgen struct{}
+type ckgen struct{ sourceOnly }
 
 var (
 	gateMu sync.Mutex
@@ -53,10 +53,6 @@ func init() { connectors.Register(ckgen{}) }
 func (ckgen) Name() string { return "ckgen" }
 func (ckgen) SourceOptions() []connectors.OptionSpec {
 	return []connectors.OptionSpec{{Name: "gate", Required: true}}
-}
-func (ckgen) SinkOptions() []connectors.OptionSpec { return nil }
-func (ckgen) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
-	return nil, errors.New("not a sink")
 }
 
 func (ckgen) OpenSource(_ context.Context, spec connectors.SourceSpec) (connectors.Reader, error) {

@@ -2,7 +2,6 @@ package exec
 
 import (
 	"context"
-	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,18 +13,13 @@ import (
 
 // discardConn is a source whose readers count how they were ended: Close
 // (a job that stops) or Discard (a job that is dropped).
-type discardConn struct{}
+type discardConn struct{ sourceOnly }
 
 var discards, closes atomic.Int64
 
 func init() { connectors.Register(discardConn{}) }
 
-func (discardConn) Name() string                           { return "discardtest" }
-func (discardConn) SourceOptions() []connectors.OptionSpec { return nil }
-func (discardConn) SinkOptions() []connectors.OptionSpec   { return nil }
-func (discardConn) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
-	return nil, errors.New("not a sink")
-}
+func (discardConn) Name() string { return "discardtest" }
 func (discardConn) OpenSource(context.Context, connectors.SourceSpec) (connectors.Reader, error) {
 	return &discardReader{}, nil
 }

@@ -2,12 +2,14 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sluice-db/sluice/connectors"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
 	"github.com/sluice-db/sluice/sql/types"
@@ -147,3 +149,13 @@ func windowAgg(in plan.Node, w plan.WindowSpec, emit plan.EmitMode, lateness int
 }
 
 func micros(s float64) int64 { return int64(s * 1e6) }
+
+// sourceOnly is the rest of connectors.Connector for a test connector that
+// only reads: no source options unless it has its own, and no sink.
+type sourceOnly struct{}
+
+func (sourceOnly) SourceOptions() []connectors.OptionSpec { return nil }
+func (sourceOnly) SinkOptions() []connectors.OptionSpec   { return nil }
+func (sourceOnly) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
+	return nil, errors.New("not a sink")
+}

@@ -2,7 +2,6 @@ package exec
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -17,7 +16,7 @@ import (
 )
 
 // ckinf is an unbounded test source counting the rows it produced.
-type ckinf struct{}
+type ckinf struct{ sourceOnly }
 
 var infRead atomic.Int64
 
@@ -27,10 +26,6 @@ func init() { connectors.Register(ckinf{}) }
 
 func (ckinf) Name() string                           { return "ckinf" }
 func (ckinf) SourceOptions() []connectors.OptionSpec { return []connectors.OptionSpec{} }
-func (ckinf) SinkOptions() []connectors.OptionSpec   { return nil }
-func (ckinf) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
-	return nil, errors.New("not a sink")
-}
 func (ckinf) OpenSource(context.Context, connectors.SourceSpec) (connectors.Reader, error) {
 	return &infReader{}, nil
 }

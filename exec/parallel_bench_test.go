@@ -3,7 +3,6 @@ package exec
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,17 +20,13 @@ import (
 
 // ckbench is a fast bounded source for benchmarks: `events` rows over
 // `keys` keys, 1 ms of event time apart with a little disorder.
-type ckbench struct{}
+type ckbench struct{ sourceOnly }
 
 func init() { connectors.Register(ckbench{}) }
 
 func (ckbench) Name() string { return "ckbench" }
 func (ckbench) SourceOptions() []connectors.OptionSpec {
 	return []connectors.OptionSpec{{Name: "events"}, {Name: "keys"}, {Name: "step_us"}, {Name: "hold"}, {Name: "hot"}}
-}
-func (ckbench) SinkOptions() []connectors.OptionSpec { return nil }
-func (ckbench) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
-	return nil, errors.New("not a sink")
 }
 
 func (ckbench) OpenSource(_ context.Context, spec connectors.SourceSpec) (connectors.Reader, error) {

@@ -584,11 +584,8 @@ func TestWindowIncrementalSnapshots(t *testing.T) {
 	for _, c := range windowCases {
 		t.Run(c.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, uint64(len(c.name))))
-			width := len(c.plan().Cols)
-			a := c.newOp(t, e)
-			inc := a.(incSnapshotter)
-			inc.startTracking()
-			out := &emitter{ctx: context.Background(), width: width}
+			a, inc, out := trackedOp(t, e, c)
+			width := out.width
 			steps := randomSteps(rng, 120, c.retract)
 			var base []byte
 			var deltas [][]byte
@@ -642,6 +639,16 @@ func TestWindowIncrementalSnapshots(t *testing.T) {
 	}
 }
 
+// trackedOp returns a new operator of case c that keeps its changes for
+// incremental checkpoints, and an emitter for what it emits.
+func trackedOp(t testing.TB, e *Engine, c windowCase) (windowOp, incSnapshotter, *emitter) {
+	t.Helper()
+	a := c.newOp(t, e)
+	inc := a.(incSnapshotter)
+	inc.startTracking()
+	return a, inc, &emitter{ctx: context.Background(), width: len(c.plan().Cols)}
+}
+
 // writeCounter keeps what is written to it and counts the writes.
 type writeCounter struct {
 	bytes.Buffer
@@ -667,11 +674,7 @@ func TestWindowBaseLater(t *testing.T) {
 	for _, c := range windowCases {
 		t.Run(c.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(5, uint64(len(c.name))))
-			width := len(c.plan().Cols)
-			a := c.newOp(t, e)
-			inc := a.(incSnapshotter)
-			inc.startTracking()
-			out := &emitter{ctx: context.Background(), width: width}
+			a, inc, out := trackedOp(t, e, c)
 			var base []byte
 			var deltas [][]byte
 			var later func(io.Writer) error
@@ -721,9 +724,7 @@ func TestWindowBaseLater(t *testing.T) {
 
 	// A large state is written in pieces, not as one buffer.
 	c := windowCases[slices.IndexFunc(windowCases, func(c windowCase) bool { return c.name == "session-close" })]
-	a := c.newOp(t, e)
-	a.(incSnapshotter).startTracking()
-	out := &emitter{ctx: context.Background(), width: len(c.plan().Cols)}
+	a, _, out := trackedOp(t, e, c)
 	step := func(v int64) {
 		var s windowStep
 		for k := range 5000 {

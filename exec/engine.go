@@ -81,8 +81,7 @@ type Engine struct {
 	closed bool
 
 	lateMu sync.Mutex
-	late   []LateEvent
-	lateN  int
+	late   lateRing
 
 	ck *engineCkpt // checkpoint: nil without Config.CheckpointDir
 }
@@ -758,16 +757,35 @@ type LateEvent struct {
 func (e *Engine) LateEvents() []LateEvent {
 	e.lateMu.Lock()
 	defer e.lateMu.Unlock()
-	return append([]LateEvent(nil), e.late...)
+	return e.late.list()
 }
 
 func (e *Engine) recordLate(ev LateEvent) {
 	e.lateMu.Lock()
 	defer e.lateMu.Unlock()
-	if len(e.late) >= e.cfg.MaxLateEvents {
-		copy(e.late, e.late[1:])
-		e.late = e.late[:len(e.late)-1]
+	e.late.add(ev, e.cfg.MaxLateEvents)
+}
+
+// lateRing holds the newest late events, at most a given number: adding
+// to a full ring replaces the oldest in constant time (a flood of late
+// events must not cost a copy of the whole table each).
+type lateRing struct {
+	evs  []LateEvent
+	next int // when full: the index of the oldest, which the next add replaces
+}
+
+func (r *lateRing) add(ev LateEvent, max int) {
+	if len(r.evs) < max {
+		r.evs = append(r.evs, ev)
+		return
 	}
-	e.late = append(e.late, ev)
-	e.lateN++
+	r.evs[r.next] = ev
+	r.next = (r.next + 1) % len(r.evs)
+}
+
+// list returns the events, oldest first.
+func (r *lateRing) list() []LateEvent {
+	out := make([]LateEvent, 0, len(r.evs))
+	out = append(out, r.evs[r.next:]...)
+	return append(out, r.evs[:r.next]...)
 }

@@ -391,6 +391,11 @@ type ckptOp struct {
 	inc      incSnapshotter
 	incParts bool // restore: the node part said the state is in its own parts
 	state    partChain
+
+	// operators that record late events (lateKeeper): their count and
+	// newest events, in a part of their own ("<name>.late") written when
+	// they changed, absent while there are none.
+	late *ckPart
 }
 
 // partChain is state saved incrementally: a base part and one delta part
@@ -474,6 +479,7 @@ func (w *ckptOp) OnBarrier(epoch uint64, out *emitter) error {
 	p := &ckPart{name: w.name, data: data, since: w.since}
 	if !w.term() {
 		w.c.add(epoch, p)
+		w.lateParts(epoch)
 		if w.inc != nil {
 			return w.opParts(epoch)
 		}
@@ -1018,10 +1024,17 @@ func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
 				return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
 			}
 		}
+		if lk, ok := w.operator.(lateKeeper); ok {
+			if b, ok := cp.Parts[w.name+".late"]; ok {
+				if err := lk.lateRec().restore(b); err != nil {
+					return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
+				}
+			}
+		}
 		if r, ok := w.operator.(wmRestorer); ok {
 			r.restoreWatermark(w.n.inWM)
 		}
-		w.last, w.since = nil, 0
+		w.last, w.since, w.late = nil, 0, nil
 	}
 	for _, s := range c.srcs {
 		b, ok := cp.Parts[c.srcIdx[s]]
@@ -1122,6 +1135,23 @@ func (w *ckptOp) viewParts(epoch uint64) {
 		}
 	}
 	w.view.addTo(w.c, epoch)
+}
+
+// lateParts adds the late events of an operator that records them to
+// checkpoint epoch: rewritten when it recorded any since the last one.
+func (w *ckptOp) lateParts(epoch uint64) {
+	lk, ok := w.operator.(lateKeeper)
+	if !ok {
+		return
+	}
+	l := lk.lateRec()
+	if l.changed || (w.late == nil && l.n > 0) {
+		w.late = &ckPart{name: w.name + ".late", data: l.snapshot(), since: epoch}
+		l.changed = false
+	}
+	if w.late != nil {
+		w.c.add(epoch, w.late)
+	}
 }
 
 // opParts adds an incremental operator's state to checkpoint epoch, as

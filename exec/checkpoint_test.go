@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -874,13 +875,17 @@ func TestChangedPlanKeepsCheckpoint(t *testing.T) {
 // out as the first of a new one (a second row for its window) until a
 // watermark above the restored one came, which a restarted job's sources
 // need not send for a while.
-func TestRestoredOperatorsKeepTheirWatermark(t *testing.T) {
+// windowedViews are views of every operator kind that records late rows,
+// over a table of windowedCols.
+type windowedView struct {
+	name string
+	p    func(*plan.Scan) plan.Node
+	key  []int
+}
+
+func windowedViews() []windowedView {
 	kCol, wEnd := col(0, "k", types.TText), col(4, "window_end", types.TTimestamp)
-	views := []struct {
-		name string
-		p    func(*plan.Scan) plan.Node
-		key  []int
-	}{
+	return []windowedView{
 		{"dedup", func(s *plan.Scan) plan.Node {
 			return &plan.Dedup{Input: s, Keys: []expr.Expr{kCol, wEnd}, Cols: s.Schema()}
 		}, nil},
@@ -893,7 +898,17 @@ func TestRestoredOperatorsKeepTheirWatermark(t *testing.T) {
 				Window: &plan.WindowBound{Col: 0},
 				Cols:   types.Schema{{Name: "window_end", Type: types.TTimestamp}, {Name: "k", Type: types.TText}, {Name: "n", Type: types.TInt64}}}
 		}, []int{0, 1}},
+		{"tumble", func(s *plan.Scan) plan.Node {
+			return windowAgg(s, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnWindowClose, 0)
+		}, nil},
+		{"session", func(s *plan.Scan) plan.Node {
+			return windowAgg(s, plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(5)}, plan.EmitOnWindowClose, 0)
+		}, nil},
 	}
+}
+
+func TestRestoredOperatorsKeepTheirWatermark(t *testing.T) {
+	views := windowedViews()[:3]
 	// row is a row of k's tumbling 10 s window holding ts.
 	row := func(k string, v int64, ts float64) types.Row {
 		ws := float64(int(ts/10) * 10)
@@ -928,6 +943,67 @@ func TestRestoredOperatorsKeepTheirWatermark(t *testing.T) {
 			}
 			if st := h.e.ViewStats(); st[0].Late != 1 {
 				t.Fatalf("late rows %d, want 1", st[0].Late)
+			}
+		})
+	}
+}
+
+// TestLateEventsSurviveRestart: the late rows an operator recorded before
+// a checkpoint are counted and listed after a restart as they were, and
+// rows replayed after the checkpoint are recorded once, not twice.
+func TestLateEventsSurviveRestart(t *testing.T) {
+	row := func(k string, v int64, ts float64) types.Row {
+		ws := float64(int(ts/10) * 10)
+		return types.Row{types.NewText(k), types.NewInt(v), types.NewTimestamp(sec(ts)), types.NewTimestamp(sec(ws)), types.NewTimestamp(sec(ws + 10))}
+	}
+	// The watermark passes the first window (and session); then two late
+	// rows, one before the checkpoint and one after it.
+	rows := []types.Row{row("a", 1, 1), row("a", 2, 2), row("b", 3, 35), row("a", 7, 3)}
+	after := row("a", 8, 4)
+	for _, v := range windowedViews() {
+		t.Run(v.name, func(t *testing.T) {
+			dir := t.TempDir()
+			start := func(rows ...types.Row) *harness {
+				t.Helper()
+				h := newHarness(t, Config{CheckpointDir: dir, CheckpointInterval: -1, CheckpointNoSync: true, BarrierInterval: -1})
+				src := h.table("ev", windowedCols, &plan.Watermark{Col: 2})
+				h.insert("ev", rows...) // a restart replays the table's log first
+				h.view(v.p(src), "v", v.key)
+				return h
+			}
+			late := func(h *harness) (int64, []string) {
+				var evs []string
+				for _, ev := range h.e.LateEvents() {
+					evs = append(evs, fmt.Sprintf("%s %s t=%d wm=%d arrived=%d", ev.View, ev.Row, ev.EventTime, ev.Watermark, ev.Arrival.UnixMicro()))
+				}
+				return h.e.ViewStats()[0].Late, evs
+			}
+			h := start()
+			h.insert("ev", rows...)
+			h.flush() // a checkpoint
+			n, evs := late(h)
+			if n != 1 || len(evs) != 1 {
+				t.Fatalf("before the restart: %d late rows, events %q; want 1", n, evs)
+			}
+			h.insert("ev", after) // late, and not in any checkpoint
+			_ = h.e.Close(context.Background())
+
+			h = start(append(rows, after)...)
+			if n := len(h.e.Recoveries()); n != 1 {
+				t.Fatalf("%d jobs restored", n)
+			}
+			h.flush()
+			n2, evs2 := late(h)
+			if n2 != 2 || len(evs2) != 2 || evs2[0] != evs[0] || !strings.Contains(evs2[1], `"v":"8"`) {
+				t.Fatalf("after the restart: %d late rows, events\n%s\nwant 2: the first\n%s\nand the replayed one", n2, strings.Join(evs2, "\n"), evs[0])
+			}
+			_ = h.e.Close(context.Background())
+
+			// A second restart restores both from the checkpoint the flush took.
+			h = start(append(rows, after)...)
+			h.flush()
+			if n3, evs3 := late(h); n3 != 2 || !slices.Equal(evs3, evs2) {
+				t.Fatalf("after a second restart: %d late rows, events\n%s\nwant\n%s", n3, strings.Join(evs3, "\n"), strings.Join(evs2, "\n"))
 			}
 		})
 	}

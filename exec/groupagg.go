@@ -358,3 +358,5 @@ func (o *groupAggOp) maybeCompact() error {
 	}
 	return nil
 }
+
+func (o *groupAggOp) lateRec() *lateRecorder { return &o.late }

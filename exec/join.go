@@ -386,3 +386,5 @@ func (o *intervalJoinOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 }
 
 func (o *intervalJoinOp) OnBarrier(uint64, *emitter) error { return nil }
+
+func (o *dedupOp) lateRec() *lateRecorder { return &o.late }

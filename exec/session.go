@@ -536,3 +536,5 @@ func (h endHeap) init() {
 		h.down(i)
 	}
 }
+
+func (o *sessionOp) lateRec() *lateRecorder { return &o.late }

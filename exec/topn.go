@@ -243,3 +243,5 @@ func (o *topNOp) removePart(pe *rowEntry[topPart]) {
 }
 
 func (o *topNOp) OnBarrier(uint64, *emitter) error { return nil }
+
+func (o *topNOp) lateRec() *lateRecorder { return &o.late }

@@ -860,3 +860,34 @@ func TestMassRemovalTakesBase(t *testing.T) {
 		})
 	})
 }
+
+// TestLateRingKeepsNewest: the late-events table keeps the newest events,
+// oldest first, once it is full.
+func TestLateRingKeepsNewest(t *testing.T) {
+	var r lateRing
+	for i := range 10 {
+		r.add(LateEvent{EventTime: int64(i)}, 4)
+		got := r.list()
+		if want := min(i+1, 4); len(got) != want {
+			t.Fatalf("after %d adds: %d events, want %d", i+1, len(got), want)
+		}
+		for k, ev := range got {
+			if want := int64(i + 1 - len(got) + k); ev.EventTime != want {
+				t.Fatalf("after %d adds: event %d is %d, want %d", i+1, k, ev.EventTime, want)
+			}
+		}
+	}
+}
+
+// BenchmarkLateFlood records late rows into a full late-events table (the
+// engine's default bound of 10 000): ns/op is the cost of one late row.
+func BenchmarkLateFlood(b *testing.B) {
+	e := NewEngine(Config{})
+	defer e.Close(context.Background())
+	j := &job{e: e, name: "v"}
+	l := lateRecorder{j: j, schema: events}
+	row := types.Row{types.NewText("k"), types.NewInt(1), types.NewTimestamp(sec(1))}
+	for b.Loop() {
+		l.record(row, sec(1), sec(2))
+	}
+}

@@ -2,10 +2,12 @@ package exec
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
@@ -127,11 +129,22 @@ type groupRef struct {
 // groups is the number of groups of the table.
 func (t *winTable) groups() int { return t.idx.ids() }
 
-// lateRecorder turns rows that missed every window into LateEvents.
+// lateRecorder turns rows that missed every window into LateEvents. It
+// also keeps what a checkpoint saves of them (lateSnapshot): how many it
+// recorded and the newest of them (as many as the engine's late-events
+// table holds), so that a restart shows the same count and events as a
+// run that did not stop, and the rows replayed after the checkpoint are
+// recorded once, not twice.
 type lateRecorder struct {
-	j      *job
-	schema types.Schema
+	j       *job
+	schema  types.Schema
+	n       int64    // rows recorded, since the view started (with checkpoints only)
+	kept    lateRing // the newest of them (likewise)
+	changed bool     // since the last checkpoint
 }
+
+// lateKeeper is an operator with a lateRecorder (the checkpoint saves it).
+type lateKeeper interface{ lateRec() *lateRecorder }
 
 func (l *lateRecorder) record(row types.Row, t, wm int64) {
 	l.j.late.Add(1)
@@ -156,7 +169,52 @@ func (l *lateRecorder) record(row types.Row, t, wm int64) {
 		}
 	}
 	b.WriteByte('}')
-	l.j.e.recordLate(LateEvent{View: l.j.name, Row: b.String(), EventTime: t, Watermark: wm, Lateness: wm - t, Arrival: l.j.e.now()})
+	ev := LateEvent{View: l.j.name, Row: b.String(), EventTime: t, Watermark: wm, Lateness: wm - t, Arrival: l.j.e.now()}
+	if l.j.ck != nil {
+		l.n++
+		l.kept.add(ev, l.j.e.cfg.MaxLateEvents)
+		l.changed = true
+	}
+	l.j.e.recordLate(ev)
+}
+
+// lateSnapshot encodes the count and the kept events.
+func (l *lateRecorder) snapshot() []byte {
+	e := &snapEnc{}
+	e.uvarint(uint64(l.n))
+	evs := l.kept.list()
+	e.uvarint(uint64(len(evs)))
+	for _, ev := range evs {
+		e.str(ev.Row)
+		e.varint(ev.EventTime)
+		e.varint(ev.Watermark)
+		e.varint(ev.Arrival.UnixMicro())
+	}
+	return e.b
+}
+
+// restore reads a snapshot back, and adds its count to the view's and its
+// events to the engine's table.
+func (l *lateRecorder) restore(b []byte) error {
+	d := &snapDec{b: b}
+	n := int64(d.uvarint())
+	k := d.count(4)
+	var kept lateRing
+	for range k {
+		ev := LateEvent{View: l.j.name, Row: d.str(), EventTime: d.varint(), Watermark: d.varint()}
+		ev.Lateness = ev.Watermark - ev.EventTime
+		ev.Arrival = time.UnixMicro(d.varint()).UTC()
+		kept.add(ev, l.j.e.cfg.MaxLateEvents)
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("late events: %w", err)
+	}
+	l.j.late.Add(n - l.n)
+	l.n, l.kept, l.changed = n, kept, false
+	for _, ev := range kept.list() {
+		l.j.e.recordLate(ev)
+	}
+	return nil
 }
 
 // windowAggOp aggregates tumble, hop and cumulate windows. Each row updates
@@ -641,3 +699,5 @@ func (o *windowAggOp) publishStats() {
 	o.stats.stateBytes.Store(o.bytes)
 	o.stats.openWindows.Store(int64(len(o.tables)))
 }
+
+func (o *windowAggOp) lateRec() *lateRecorder { return &o.late }

@@ -189,6 +189,14 @@ func (p *proc) contents(ctx context.Context, view string) string {
 
 var views = []string{"tumble_v", "hop_v", "session_v"}
 
+// lateOf are the late rows the views recorded (the stream's late events
+// are 20 s behind, past every window): counted and listed like the views'
+// contents, they too must equal the uninterrupted run's.
+var lateOf = map[string]string{
+	"late_events count":  "(SELECT name, late_events FROM sluice_views) AS s",
+	"sluice_late_events": "(SELECT view, event_time, watermark, row FROM sluice_late_events) AS l",
+}
+
 // setup is the DDL: a deterministic datagen stream of total events at rate
 // events/s from start_time, with disorder and late events, and three
 // windowed views over it.
@@ -229,6 +237,9 @@ func final(ctx context.Context, t *testing.T, p *proc, end time.Time) map[string
 		cur := map[string]string{}
 		for _, v := range views {
 			cur[v] = p.contents(ctx, v)
+		}
+		for name, q := range lateOf {
+			cur[name] = p.contents(ctx, q)
 		}
 		if last != nil && equalMaps(cur, last) {
 			stable++
@@ -309,6 +320,14 @@ func TestKill9RecoveryEqualsUninterruptedRun(t *testing.T) {
 		}
 		if got[v] != want[v] {
 			t.Errorf("view %s after kill -9 differs from the uninterrupted run:\n%s", v, diff(got[v], want[v]))
+		}
+	}
+	for name := range lateOf {
+		if strings.Count(want[name], "\n") < 2 {
+			t.Fatalf("the uninterrupted run's %s is too small to prove anything:\n%s", name, want[name])
+		}
+		if got[name] != want[name] {
+			t.Errorf("%s after kill -9 differs from the uninterrupted run:\n%s", name, diff(got[name], want[name]))
 		}
 	}
 }

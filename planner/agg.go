@@ -361,11 +361,27 @@ func (b *binder) aggCall(n ast.ExprNode, sc *scope) (plan.AggCall, error) {
 		}
 		n, filter = fc.Args[0], fc.Args[1]
 	}
-	var args []ast.ExprNode
+	// agg(args ORDER BY k1, k2 DESC) comes as __ordered(agg(args), k1,
+	// __desc(k2)) (also from WITHIN GROUP).
 	var order *ast.OrderByClause
+	if fc, ok := n.(*ast.FuncCallExpr); ok && fc.FnName.L == "__ordered" {
+		order = &ast.OrderByClause{}
+		for _, k := range fc.Args[1:] {
+			it := &ast.ByItem{Expr: k}
+			if d, ok := k.(*ast.FuncCallExpr); ok && d.FnName.L == "__desc" && len(d.Args) == 1 {
+				it.Expr, it.Desc = d.Args[0], true
+			}
+			order.Items = append(order.Items, it)
+		}
+		n = fc.Args[0]
+	}
+	var args []ast.ExprNode
 	switch x := n.(type) {
 	case *ast.AggregateFuncExpr:
-		call.Func, args, call.Distinct, order = strings.ToLower(x.F), x.Args, x.Distinct, x.Order
+		call.Func, args, call.Distinct = strings.ToLower(x.F), x.Args, x.Distinct
+		if x.Order != nil {
+			order = x.Order
+		}
 	case *ast.FuncCallExpr:
 		call.Func, args = x.FnName.L, x.Args
 	}

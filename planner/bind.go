@@ -72,6 +72,10 @@ func isAggregate(n ast.ExprNode) bool {
 		if name == "__filter" {
 			return true
 		}
+		if name == "__ordered" {
+			// agg(args ORDER BY keys), as the front end writes it.
+			return len(x.Args) > 0 && isAggregate(x.Args[0])
+		}
 		return aggNames[name]
 	}
 	return false
@@ -973,6 +977,15 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 		return expr.NewFunc("concat", args)
 	case "__filter":
 		return nil, b.errAt(sqlerr.GroupingError, "FILTER is only allowed on aggregates in the SELECT list or HAVING")
+	case "__ordered":
+		if len(x.Args) > 0 && !isAggregate(x.Args[0]) {
+			// ORDER BY on a call that is no aggregate: say what it is.
+			if _, err := b.bind(x.Args[0], sc); err != nil {
+				return nil, err
+			}
+			return nil, b.errAt(sqlerr.WrongObjectType, "ORDER BY specified, but %s is not an aggregate function", outputName(x.Args[0]))
+		}
+		return nil, b.errAt(sqlerr.GroupingError, "aggregate functions are not allowed in %s", b.clauseName())
 	case "regexp_like":
 		args, err := b.args(x.Args, sc)
 		if err != nil {

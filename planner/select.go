@@ -499,7 +499,7 @@ func outputName(n ast.ExprNode) string {
 			// or function it converts; otherwise the (outermost) type names it.
 			s, _ := castName(x)
 			return s
-		case "__filter":
+		case "__filter", "__ordered":
 			if len(x.Args) > 0 {
 				return outputName(x.Args[0])
 			}

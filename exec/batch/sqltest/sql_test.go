@@ -30,6 +30,11 @@ func TestAggregates(t *testing.T) {
 		"10|2;11|2")
 	d.expect(t, "SELECT count(channel), count(*) FILTER (WHERE channel = 'web') FROM bids", "4|2")
 	d.expect(t, "SELECT string_agg(item, ',') FROM auctions", "lamp,chair,desk,rug")
+	d.expect(t, "SELECT string_agg(item, ',' ORDER BY id DESC) FROM auctions", "rug,desk,chair,lamp")
+	d.expect(t, "SELECT seller, string_agg(item, '+' ORDER BY item) FILTER (WHERE id > 1) FROM auctions GROUP BY seller ORDER BY seller",
+		"7|desk;8|chair;9|rug")
+	d.expectErr(t, "SELECT lower(item ORDER BY id) FROM auctions", sqlerr.WrongObjectType)
+	d.expectErr(t, "SELECT id FROM auctions WHERE string_agg(item, ',' ORDER BY id) = 'x'", sqlerr.GroupingError)
 }
 
 func TestJoinsAndSubqueries(t *testing.T) {

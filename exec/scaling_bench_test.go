@@ -99,7 +99,13 @@ func procSeconds() float64 {
 // second); ratio is ev/s of w2 over w1, cpu-ratio the same for ev/cpu-s
 // (what the shuffle and merge cost: 1 means free), both over the summed
 // times; ratio-median and cpu-ratio-median are the medians over iterations
-// of the same ratios of one iteration's two runs, which ran back to back.
+// of the same ratios of one iteration's two runs, which ran back to back;
+// ratio-best is the fastest w2 run over the fastest w1 run. Another
+// tenant's load slows w2, which needs both cores at once, more than w1,
+// which runs on whichever core is free, so in a busy minute the medians
+// fall while ratio-best, the speed-up each setting shows at its least
+// disturbed, stays (on this VM the tumble median ranged 1.36-2.02 over one
+// hour). $SLUICE_SCALE_TRACE=1 logs every run.
 // On this 2-core VM a setting's rate varies by ±20% from one run to the
 // next (w1 more than w2: its collector shares its one core), so read the
 // medians of many iterations:
@@ -114,6 +120,7 @@ func BenchmarkScaling(b *testing.B) {
 		b.Run(q.name, func(b *testing.B) {
 			var runs [3]scaleRun
 			var pairs, cpuPairs, splits, ofSplit []float64 // per iteration
+			var best [3]float64                            // the fastest run of each setting (ev/s)
 			for b.Loop() {
 				var it [3]scaleRun
 				for i, w := range scaleWorkers() {
@@ -128,6 +135,11 @@ func BenchmarkScaling(b *testing.B) {
 						wall, cpu, busy = runScaled(b, w, q.plan(scaleEvents), q.key)
 					}
 					it[i] = scaleRun{wall: wall, cpu: cpu, busy: busy, events: float64(scaleEvents)}
+					best[i] = max(best[i], it[i].evPerSec())
+					if os.Getenv("SLUICE_SCALE_TRACE") != "" {
+						b.Logf("%s %s: %.0f ev/s, %.0f ev/cpu-s, %.2f cores", q.name, [...]string{"w1", "w2", "split"}[i],
+							it[i].evPerSec(), it[i].evPerCPUSec(), it[i].cores())
+					}
 					runs[i].wall += wall
 					runs[i].cpu += cpu
 					runs[i].busy += busy
@@ -158,10 +170,12 @@ func BenchmarkScaling(b *testing.B) {
 				b.ReportMetric(runs[1].evPerSec()/runs[0].evPerSec(), "ratio")
 				b.ReportMetric(runs[1].evPerCPUSec()/runs[0].evPerCPUSec(), "cpu-ratio")
 				b.ReportMetric(median(pairs), "ratio-median")
+				b.ReportMetric(best[1]/best[0], "ratio-best")
 				b.ReportMetric(median(cpuPairs), "cpu-ratio-median")
 			}
 			if len(splits) > 0 {
 				b.ReportMetric(median(splits), "split-ratio-median")
+				b.ReportMetric(best[2]/best[0], "split-ratio-best")
 			}
 			if len(ofSplit) > 0 {
 				b.ReportMetric(median(ofSplit), "w2-of-split-median")

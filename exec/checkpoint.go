@@ -341,6 +341,7 @@ func (s *sourceNode) restorePart(b []byte) error {
 		s.stats.Rows += p.rows
 	}
 	s.restoredRows = s.stats.Rows
+	s.j.rowsIn.Add(s.stats.Rows) // rows_in counts on from the checkpoint
 	if len(pos) > 0 {
 		s.j.ck.restorePos[s] = append([]byte(nil), pos...)
 	}
@@ -579,6 +580,7 @@ func (w *ckptOp) snapshot() ([]byte, bool, error) {
 		w.mat.rel.mu.RLock()
 		e.varint(w.mat.rel.lastWM)
 		w.mat.rel.mu.RUnlock()
+		e.uvarint(uint64(w.c.j.rowsOut.Load()))
 	case w.sink != nil:
 		ep := w.sink.epoch
 		if w.sink.dirty {
@@ -595,6 +597,7 @@ func (w *ckptOp) snapshot() ([]byte, bool, error) {
 				e.row(c.Row(i))
 			}
 		}
+		e.uvarint(uint64(w.c.j.rowsOut.Load()))
 	case w.inc != nil:
 		e.bytes(nil) // the state is in its own parts (opParts)
 	default:
@@ -628,6 +631,7 @@ func (w *ckptOp) restore(ctx context.Context, b []byte) error {
 	switch {
 	case w.mat != nil:
 		wm := d.varint()
+		w.restoreRowsOut(d)
 		if err := d.done(); err != nil {
 			return err
 		}
@@ -653,6 +657,7 @@ func (w *ckptOp) restore(ctx context.Context, b []byte) error {
 			}
 			rows = append(rows, c)
 		}
+		w.restoreRowsOut(d)
 		if err := d.done(); err != nil {
 			return err
 		}
@@ -672,6 +677,15 @@ func (w *ckptOp) restore(ctx context.Context, b []byte) error {
 		}
 	}
 	return nil
+}
+
+// restoreRowsOut reads the rows the view or sink had taken at the
+// checkpoint (rows_out counts on from there); a checkpoint written before
+// it was saved ends without it.
+func (w *ckptOp) restoreRowsOut(d *snapDec) {
+	if d.err == nil && len(d.b) > 0 {
+		w.c.j.rowsOut.Store(int64(d.uvarint()))
+	}
 }
 
 // restoreSink finishes the epoch the checkpoint holds: when the sink did

@@ -386,6 +386,12 @@ func TestRecoveryEqualsUninterruptedRun(t *testing.T) {
 			}
 			r.waitDone()
 			checkSameAsUninterrupted(t, r.contents(), want, sink.rows(), wantSink)
+			// rows_in counts on from each checkpoint: every row once.
+			for _, st := range r.e.ViewStats() {
+				if st.RowsIn != ckTotal || st.RowsOut == 0 {
+					t.Errorf("%s: rows_in %d, rows_out %d after restarts; want rows_in %d", st.Name, st.RowsIn, st.RowsOut, ckTotal)
+				}
+			}
 			if getGate(g).committed == nil {
 				t.Error("the source never got a durable position committed")
 			}

@@ -587,6 +587,13 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 			items = append(items, item{operand: true, orig: t.Pos, ps: []piece{synth(`"`+t.Val+`"`, t.Pos)}})
 			continue
 
+		case t.is("rows") && rowsIsName(toks, i):
+			// ROWS is a keyword in window frames (ROWS BETWEEN ..., ROWS 5
+			// PRECEDING) and in OFFSET n ROWS / FETCH FIRST n ROWS ONLY;
+			// elsewhere it is a name, as in Postgres (sluice_views.rows).
+			items = append(items, item{operand: true, callable: true, name: t.Val, orig: t.Pos, ps: []piece{synth(`"rows"`, t.Pos)}})
+			continue
+
 		case t.Kind == tIdent || t.Kind == tQIdent:
 			it := r.ident(t, next)
 			switch it.kw {
@@ -814,6 +821,25 @@ func aliasAt(toks []token, i int) string {
 		return t.Val
 	}
 	return ""
+}
+
+// rowsIsName reports whether ROWS at toks[i] is a name rather than the
+// keyword of a window frame or of OFFSET/FETCH.
+func rowsIsName(toks []token, i int) bool {
+	if i+1 < len(toks) {
+		n := toks[i+1]
+		if n.is("between") || n.is("unbounded") || n.is("current") || n.is("only") ||
+			n.Kind == tNumber || n.Kind == tParam || n.isPunct("(") {
+			return false
+		}
+	}
+	if i > 0 {
+		p := toks[i-1]
+		if p.Kind == tNumber || p.Kind == tParam || p.is("first") || p.is("next") || p.isPunct(")") {
+			return false
+		}
+	}
+	return true
 }
 
 // clauseWords are unreserved words that can follow a FROM item.

@@ -18,6 +18,11 @@ func TestSelectBasics(t *testing.T) {
 	d.expect(t, "SELECT DISTINCT seller FROM auctions ORDER BY 1", "7;8;9")
 	d.expect(t, "SELECT g * 2 FROM generate_series(1, 3) g", "2;4;6")
 	d.expect(t, "SELECT item FROM auctions WHERE id IN (SELECT * FROM generate_series(2, 3)) ORDER BY 1", "chair;desk")
+	// ROWS is a name except in OFFSET/FETCH and window frames.
+	d.expect(t, "SELECT rows, t.rows + 1 FROM (SELECT 2 AS rows) t WHERE rows > 1 ORDER BY rows DESC", "2|3")
+	d.expect(t, "SELECT g FROM generate_series(1, 10) g ORDER BY g OFFSET 2 ROWS FETCH FIRST 3 ROWS ONLY", "3;4;5")
+	d.expectErr(t, "SELECT sum(g) OVER (ORDER BY g ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) FROM generate_series(1, 4) g", sqlerr.FeatureNotSupported)
+	d.expectErr(t, "SELECT sum(g) OVER (ORDER BY g ROWS 1 PRECEDING) FROM generate_series(1, 4) g", sqlerr.FeatureNotSupported)
 }
 
 func TestAggregates(t *testing.T) {

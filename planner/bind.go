@@ -1029,6 +1029,15 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 	if _, ok := legacyBound(name); ok {
 		return nil, b.errAt(sqlerr.GroupingError, "%s needs GROUP BY %s(...)", strings.ToUpper(name), strings.ToUpper(name[:strings.Index(name, "_")]))
 	}
+	if _, ok := expr.LookupFunc(name); !ok {
+		// Say so before binding the arguments: an unknown aggregate's
+		// column would otherwise be reported as not grouped.
+		err := b.errAt(sqlerr.UndefinedFunction, "function %s does not exist", name)
+		if name == "array_agg" {
+			return nil, err.WithHint("Sluice has no array type; string_agg(x, ',' ORDER BY y) aggregates into text")
+		}
+		return nil, err.WithHint("No function matches the given name and argument types.")
+	}
 	args, err := b.args(x.Args, sc)
 	if err != nil {
 		return nil, err

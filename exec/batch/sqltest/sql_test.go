@@ -39,6 +39,7 @@ func TestAggregates(t *testing.T) {
 	d.expect(t, "SELECT seller, string_agg(item, '+' ORDER BY item) FILTER (WHERE id > 1) FROM auctions GROUP BY seller ORDER BY seller",
 		"7|desk;8|chair;9|rug")
 	d.expectErr(t, "SELECT lower(item ORDER BY id) FROM auctions", sqlerr.WrongObjectType)
+	d.expectErr(t, "SELECT seller, array_agg(item) FROM auctions GROUP BY seller", sqlerr.UndefinedFunction)
 	d.expectErr(t, "SELECT id FROM auctions WHERE string_agg(item, ',' ORDER BY id) = 'x'", sqlerr.GroupingError)
 }
 

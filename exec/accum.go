@@ -182,6 +182,15 @@ func (l *aggLayout) decode(d *snapDec, w []int64, ss []accState) {
 	}
 }
 
+// skip reads past a group's accumulators written by encode (a restore
+// that does not keep the group: rescale).
+func (l *aggLayout) skip(d *snapDec) {
+	for range l.words {
+		d.varint()
+	}
+	d.accs(l.states)
+}
+
 // keyBytes approximates the heap a key takes when stored by value in a
 // keyIndex: its values, and the strings they refer to rounded to 8 bytes.
 func keyBytes(key types.Row) int64 {

@@ -13,12 +13,18 @@ import (
 type builder struct {
 	e *Engine
 	j *job
+	// single: the next node added is a keyed aggregate that runs as one
+	// node (parallelism 1), which another parallelism would split.
+	single bool
 }
 
 // add creates a node for op with nIn inputs feeding out.
 func (b *builder) add(name string, op operator, nIn, width int, out outlet) *node {
 	n := newNode(b.j, name, op, nIn, width)
 	n.out = &out
+	if b.single {
+		n.par, b.single = parSingle, false
+	}
 	b.j.nodes = append(b.j.nodes, n)
 	return n
 }

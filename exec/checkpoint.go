@@ -168,6 +168,9 @@ type jobCkpt struct {
 
 	restorePos map[*sourceNode][]byte
 	restored   bool
+	// rescaleFP: the fingerprint of the job's plan at the parallelism of
+	// its checkpoint, when that differs from the job's (job.rescaleFrom).
+	rescaleFP string
 
 	// work feeds the job's checkpoint writer (run): checkpoints to save
 	// and, behind them, a view's barrier acks and end of stream.
@@ -878,11 +881,10 @@ func ckFingerprint(kind string, par int, input plan.Node) string {
 }
 
 // jobParallelism returns how many copies the keyed operators of job j run
-// as: Config.Parallelism, unless the job has a checkpoint of the same plan
-// taken at another parallelism. State is partitioned among the copies that
-// held it and is not repartitioned on restore, so such a job keeps the
-// parallelism of its checkpoint (and says so in the log) rather than lose
-// its state; dropping and creating it again applies the new setting.
+// as: Config.Parallelism. When the job has a checkpoint of the same plan
+// taken at another parallelism, it notes that one in j.rescaleFrom: the
+// restore repartitions the keyed state among the new copies
+// (restoreRescaled).
 func (e *Engine) jobParallelism(j *job, input plan.Node) int {
 	p := max(e.cfg.Parallelism, 1)
 	if e.ck == nil {
@@ -905,9 +907,204 @@ func (e *Engine) jobParallelism(j *job, input plan.Node) int {
 	if err != nil || cp < 1 || cp == p || m.Fingerprint != ckFingerprint(j.kind, cp, input) {
 		return p
 	}
-	e.log.Warn("job keeps the parallelism of its checkpoint: its state is not repartitioned; drop and create it again to run it at the configured parallelism",
-		"job", j.name, "parallelism", cp, "configured", p)
-	return cp
+	j.rescaleFrom = cp
+	return p
+}
+
+// rescaleFP is the fingerprint of the checkpoints a job restored at
+// another parallelism was taken with ("" when it is not rescaled).
+func rescaleFP(j *job, input plan.Node) string {
+	if j.rescaleFrom == 0 {
+		return ""
+	}
+	return ckFingerprint(j.kind, j.rescaleFrom, input)
+}
+
+// restoreRescaled restores a job from a checkpoint taken at parallelism
+// from, which is not the job's. Its nodes are those of the checkpoint
+// except the keyed aggregates run as copies (parRole): the checkpoint's
+// part names are worked out by walking the job's nodes with the
+// checkpoint's number of copies in each such aggregate. Each new copy
+// reads the state of every old copy (base, then deltas, copy after copy)
+// and keeps the keys the shuffle now routes to it; the old copies held
+// disjoint keys, so nothing is counted twice. Late rows go to the first
+// copy. The merge and shuffle nodes hold only watermarks.
+func (c *jobCkpt) restoreRescaled(ctx context.Context, parts map[string][]byte, from int) error {
+	ops := c.ops
+	k := 0
+	old := func() string {
+		name := "n" + strconv.Itoa(k)
+		k++
+		return name
+	}
+	for i := 0; i < len(ops); {
+		w := ops[i]
+		switch w.n.par {
+		case parMerge, parSingle:
+			var merge, shuffle *ckptOp
+			var copies []*ckptOp
+			if w.n.par == parSingle {
+				copies = []*ckptOp{w}
+				i++
+			} else {
+				merge = w
+				i++
+				for i < len(ops) && ops[i].n.par == parCopy {
+					copies = append(copies, ops[i])
+					i++
+				}
+				if i == len(ops) || ops[i].n.par != parShuffle {
+					return fmt.Errorf("%s: %w: copies without their shuffle", merge.n.name, errSnapshotCorrupt)
+				}
+				shuffle = ops[i]
+				i++
+			}
+			var oldMerge, oldShuffle string
+			var oldCopies []string
+			if from > 1 {
+				oldMerge = old()
+				for range from {
+					oldCopies = append(oldCopies, old())
+				}
+				oldShuffle = old()
+			} else {
+				oldCopies = []string{old()}
+			}
+			if err := c.restoreCopies(ctx, parts, copies, oldCopies); err != nil {
+				return err
+			}
+			// The merge passes on the copies' watermark; the shuffle the
+			// one it received, which the copies received too.
+			in, out := copies[0].n.inWM, copies[0].n.outWM
+			if merge != nil {
+				if oldMerge != "" {
+					if _, mout, _, _, err := nodeWatermarks(parts[oldMerge]); err == nil {
+						out = mout
+					}
+				}
+				merge.setWatermarks(out, out)
+			}
+			if shuffle != nil {
+				shuffle.setWatermarks(in, in)
+			}
+			if oldShuffle != "" {
+				if _, ok := parts[oldShuffle]; !ok {
+					return fmt.Errorf("the checkpoint lacks part %s", oldShuffle)
+				}
+			}
+		case parCopy, parShuffle:
+			return fmt.Errorf("%s: %w: a copy outside its aggregate", w.n.name, errSnapshotCorrupt)
+		default:
+			if err := w.restoreNode(ctx, old(), parts); err != nil {
+				return err
+			}
+			i++
+		}
+	}
+	if _, extra := parts["n"+strconv.Itoa(k)]; extra {
+		return fmt.Errorf("%w: the checkpoint has more nodes than the plan", errSnapshotCorrupt)
+	}
+	return c.term.restoreNode(ctx, "t", parts)
+}
+
+// restoreCopies restores the copies of one keyed aggregate from the parts
+// of its old copies (see restoreRescaled).
+func (c *jobCkpt) restoreCopies(ctx context.Context, parts map[string][]byte, copies []*ckptOp, oldCopies []string) error {
+	b, ok := parts[oldCopies[0]]
+	if !ok {
+		return fmt.Errorf("the checkpoint lacks part %s", oldCopies[0])
+	}
+	in, out, _, _, err := nodeWatermarks(b)
+	if err != nil {
+		return err
+	}
+	for _, name := range oldCopies {
+		b, ok := parts[name]
+		if !ok {
+			return fmt.Errorf("the checkpoint lacks part %s", name)
+		}
+		if _, _, _, body, err := nodeWatermarks(b); err != nil {
+			return err
+		} else if len(body) > 0 {
+			return fmt.Errorf("%s: the state is in the node's part (a checkpoint of an older Sluice), which cannot be repartitioned", name)
+		}
+	}
+	n := uint64(len(copies))
+	for x, w := range copies {
+		r, ok := w.operator.(rescaler)
+		if !ok {
+			return fmt.Errorf("%s: its state cannot be repartitioned", w.n.name)
+		}
+		w.setWatermarks(in, out)
+		if n > 1 {
+			mine := uint64(x)
+			// As shuffleOp.route: (hash >> 17) mod the number of copies.
+			r.setKeep(func(h uint64) bool { return (h>>17)%n == mine })
+		}
+		for i, name := range oldCopies {
+			base, ok := parts[name+"b"]
+			if !ok {
+				return fmt.Errorf("%s: %w: no base of its state", name, errSnapshotCorrupt)
+			}
+			if i == 0 {
+				err = r.Restore(base)
+			} else {
+				err = r.restoreMore(base)
+			}
+			if err != nil {
+				return fmt.Errorf("%s from %s: %w", w.n.name, name, err)
+			}
+			for _, dn := range deltaNames(parts, name+"d") {
+				if err := r.RestoreDelta(parts[dn]); err != nil {
+					return fmt.Errorf("%s from %s delta %s: %w", w.n.name, name, dn, err)
+				}
+			}
+			if ce, ok := w.operator.(chainEnder); ok {
+				ce.chainEnded()
+			}
+		}
+		r.setKeep(nil)
+		r.rescaled()
+		if lk, ok := w.operator.(lateKeeper); ok && x == 0 {
+			for _, name := range oldCopies {
+				if b, ok := parts[name+".late"]; ok {
+					if err := lk.lateRec().restore(b, true); err != nil {
+						return fmt.Errorf("%s from %s: %w", w.n.name, name, err)
+					}
+				}
+			}
+		}
+		if wr, ok := w.operator.(wmRestorer); ok {
+			wr.restoreWatermark(w.n.inWM)
+		}
+		w.last, w.since, w.late = nil, 0, nil
+	}
+	return nil
+}
+
+// setWatermarks sets the node's input and output watermarks (every input
+// at in).
+func (w *ckptOp) setWatermarks(in, out int64) {
+	n := w.n
+	n.inWM, n.outWM = in, out
+	for i := range n.wms {
+		n.wms[i] = in
+	}
+	w.last, w.since = nil, 0
+}
+
+// nodeWatermarks reads the head of a node part (ckptOp.snapshot): the
+// node's watermarks, and the rest (the operator's state, if any, for a
+// node that is not a view or sink).
+func nodeWatermarks(b []byte) (in, out int64, wms []int64, body []byte, err error) {
+	d := &snapDec{b: b}
+	in, out = d.varint(), d.varint()
+	k := d.count(1)
+	for range k {
+		wms = append(wms, d.varint())
+	}
+	body = d.bytes()
+	return in, out, wms, body, d.done()
 }
 
 // prepareCheckpoints wraps the job's operators for checkpointing and, when
@@ -917,7 +1114,7 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 	if e.ck == nil {
 		return nil
 	}
-	c := &jobCkpt{e: e, j: j, store: e.ck.store.Job(j.name), fp: ckFingerprint(j.kind, j.par, input),
+	c := &jobCkpt{e: e, j: j, store: e.ck.store.Job(j.name), fp: ckFingerprint(j.kind, j.par, input), rescaleFP: rescaleFP(j, input),
 		restorePos: map[*sourceNode][]byte{}, decided: map[uint64]bool{}, parts: map[uint64][]*ckPart{},
 		sticky: map[string]*ckPart{}, commits: map[*sourceNode][]byte{}, savedAt: map[string]uint64{},
 		srcIdx: map[*sourceNode]string{}, work: make(chan ckWork, 4)}
@@ -1016,39 +1213,24 @@ func (e *Engine) restoreJob(ctx context.Context, c *jobCkpt) error {
 		return err
 	}
 	var meta ckMeta
-	if err := json.Unmarshal(cp.Meta, &meta); err != nil || meta.Fingerprint != c.fp {
+	err = json.Unmarshal(cp.Meta, &meta)
+	rescale := err == nil && c.rescaleFP != "" && meta.Fingerprint == c.rescaleFP
+	if err != nil || (meta.Fingerprint != c.fp && !rescale) {
 		return fmt.Errorf("%w (epoch %d): the state cannot be restored into this plan, and the checkpoint is kept; "+
 			"run the Sluice that wrote it, or DROP and CREATE %s again to start it anew", errPlanChanged, cp.Epoch, j.name)
 	}
-	for _, w := range append(append([]*ckptOp(nil), c.ops...), c.term) {
-		b, ok := cp.Parts[w.name]
-		if !ok {
-			return fmt.Errorf("restore %s: checkpoint %d lacks part %s", j.name, cp.Epoch, w.name)
+	if rescale {
+		e.log.Info("restoring a checkpoint taken at another parallelism: its keyed state is repartitioned",
+			"job", j.name, "epoch", cp.Epoch, "parallelism", j.par, "checkpoint_parallelism", j.rescaleFrom)
+		if err := c.restoreRescaled(ctx, cp.Parts, j.rescaleFrom); err != nil {
+			return fmt.Errorf("restore %s from checkpoint %d (taken at parallelism %d): %w", j.name, cp.Epoch, j.rescaleFrom, err)
 		}
-		if err := w.restore(ctx, b); err != nil {
-			return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
-		}
-		if w.mat != nil {
-			if err := w.restoreViewParts(cp.Parts); err != nil {
+	} else {
+		for _, w := range append(append([]*ckptOp(nil), c.ops...), c.term) {
+			if err := w.restoreNode(ctx, w.name, cp.Parts); err != nil {
 				return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
 			}
 		}
-		if w.inc != nil {
-			if err := w.restoreOpParts(cp.Parts); err != nil {
-				return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
-			}
-		}
-		if lk, ok := w.operator.(lateKeeper); ok {
-			if b, ok := cp.Parts[w.name+".late"]; ok {
-				if err := lk.lateRec().restore(b); err != nil {
-					return fmt.Errorf("restore %s from checkpoint %d: %w", j.name, cp.Epoch, err)
-				}
-			}
-		}
-		if r, ok := w.operator.(wmRestorer); ok {
-			r.restoreWatermark(w.n.inWM)
-		}
-		w.last, w.since, w.late = nil, 0, nil
 	}
 	for _, s := range c.srcs {
 		b, ok := cp.Parts[c.srcIdx[s]]
@@ -1213,8 +1395,8 @@ func (w *ckptOp) opParts(epoch uint64) error {
 // restoreOpParts restores an incremental operator's state from its base
 // and deltas. A checkpoint written before the operator was incremental
 // holds the state in the node part instead (restore read it).
-func (w *ckptOp) restoreOpParts(parts map[string][]byte) error {
-	base, ok := parts[w.name+"b"]
+func (w *ckptOp) restoreOpParts(parts map[string][]byte, name string) error {
+	base, ok := parts[name+"b"]
 	if !ok {
 		if w.incParts {
 			return fmt.Errorf("restore %s: %w: no base of its state", w.n.name, errSnapshotCorrupt)
@@ -1224,11 +1406,46 @@ func (w *ckptOp) restoreOpParts(parts map[string][]byte) error {
 	if err := w.inc.Restore(base); err != nil {
 		return fmt.Errorf("restore %s: %w", w.n.name, err)
 	}
-	for _, n := range deltaNames(parts, w.name+"d") {
+	for _, n := range deltaNames(parts, name+"d") {
 		if err := w.inc.RestoreDelta(parts[n]); err != nil {
 			return fmt.Errorf("restore %s delta %s: %w", w.n.name, n, err)
 		}
 	}
+	return nil
+}
+
+// restoreNode restores w from the parts the checkpoint saved under name
+// (its own name, unless the job runs at another parallelism than the
+// checkpoint's: restoreRescaled).
+func (w *ckptOp) restoreNode(ctx context.Context, name string, parts map[string][]byte) error {
+	b, ok := parts[name]
+	if !ok {
+		return fmt.Errorf("the checkpoint lacks part %s", name)
+	}
+	if err := w.restore(ctx, b); err != nil {
+		return err
+	}
+	if w.mat != nil {
+		if err := w.restoreViewParts(parts); err != nil {
+			return err
+		}
+	}
+	if w.inc != nil {
+		if err := w.restoreOpParts(parts, name); err != nil {
+			return err
+		}
+	}
+	if lk, ok := w.operator.(lateKeeper); ok {
+		if b, ok := parts[name+".late"]; ok {
+			if err := lk.lateRec().restore(b, false); err != nil {
+				return err
+			}
+		}
+	}
+	if r, ok := w.operator.(wmRestorer); ok {
+		r.restoreWatermark(w.n.inWM)
+	}
+	w.last, w.since, w.late = nil, 0, nil
 	return nil
 }
 

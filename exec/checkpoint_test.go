@@ -187,6 +187,11 @@ var ckViews = []ckView{
 	{"session", func(s *plan.Scan) plan.Node {
 		return windowAgg(s, plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(0.5)}, plan.EmitOnUpdate, 0)
 	}, []int{0, 1}},
+	// Sessions that last: each key's events are 1.3 s apart, so with a
+	// gap of 2 s a key's session spans the stream.
+	{"session-long", func(s *plan.Scan) plan.Node {
+		return windowAgg(s, plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(2)}, plan.EmitOnUpdate, 0)
+	}, []int{0, 1}},
 	{"updating", func(s *plan.Scan) plan.Node {
 		return windowAgg(s, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(5)}, plan.EmitOnUpdate, 0)
 	}, []int{0, 1}},

@@ -517,13 +517,16 @@ func (e *Engine) Close(ctx context.Context) error {
 
 // job is the dataflow of one view or sink.
 type job struct {
-	e      *Engine
-	name   string
-	kind   string
-	par    int // copies of each keyed operator (jobParallelism)
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	e    *Engine
+	name string
+	kind string
+	par  int // copies of each keyed operator (jobParallelism)
+	// rescaleFrom: the parallelism of the job's checkpoint, when it is
+	// not par (the restore repartitions the state); else 0.
+	rescaleFrom int
+	ctx         context.Context
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 
 	nodes   []*node
 	sources []*sourceNode
@@ -703,7 +706,7 @@ type ViewStats struct {
 	OpenWindows int64
 	Late        int64
 	// Parallelism is how many copies each keyed operator runs as: the
-	// configured one, or the one the job's checkpoint was taken at.
+	// configured one (a checkpoint taken at another is repartitioned).
 	Parallelism int
 	Failed      bool
 	Error       string

@@ -44,7 +44,10 @@ type groupRefGen struct {
 // it is emitted, so growing states (min/max over retractions, distinct)
 // are counted as they are.
 type groupAggOp struct {
-	j      *job
+	j *job
+	// keep, while a restore rescales the job (restoreRescaled), says
+	// which keys this copy takes; nil keeps every key.
+	keep   func(h uint64) bool
 	n      *plan.GroupAgg
 	stats  *opStats
 	lay    *aggLayout

@@ -275,6 +275,9 @@ type node struct {
 	// goroutine, and often one core's caches, to another for every chunk.
 	inline bool
 	done   bool // inline: the node has handled the end of stream
+	// par and copy: the node's place in a keyed aggregate run as copies.
+	par  parRole
+	copy int
 }
 
 func newNode(j *job, name string, op operator, nIn, outWidth int) *node {

@@ -29,8 +29,8 @@ import (
 // on its way to a copy, not twice.
 //
 // Copies are ordinary nodes: they are checkpointed (and restored) one
-// part each, and a checkpoint restores only into the same parallelism
-// (the plan fingerprint includes it).
+// part each. The plan fingerprint includes the parallelism; a checkpoint
+// taken at another one is repartitioned on restore (restoreRescaled).
 //
 // What parallelism costs: the shuffle hashes every row's key and lists
 // each copy's rows; it neither copies rows (each copy reads the shared
@@ -50,9 +50,11 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 	mk func() (operator, error), out outlet) (bool, error) {
 	p := b.j.par
 	if p <= 1 || len(keys) == 0 {
+		b.single = len(keys) > 0
 		return false, nil
 	}
 	merge := b.add(name+" merge", unionOp{}, p, width, out)
+	merge.par = parMerge
 	sh := newShuffleOp(b.j.ctx, newKeyEval(keys), p)
 	for i := range p {
 		op, err := mk()
@@ -60,13 +62,30 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 			return true, err
 		}
 		c := b.add(name+" "+strconv.Itoa(i), op, 1, width, outlet{ch: merge.inbox, in: i})
+		c.par, c.copy = parCopy, i
 		sh.outs = append(sh.outs, outlet{ch: c.inbox, in: 0})
 	}
 	sn := newNode(b.j, name+" shuffle", sh, 1, len(input.Schema()))
+	sn.par = parShuffle
 	sn.inline = true
 	b.j.nodes = append(b.j.nodes, sn)
 	return true, b.build(input, outlet{inline: sn})
 }
+
+// parRole is a node's place in a keyed aggregate that runs as copies:
+// the nodes of one such aggregate are added in the order merge, copy 0 ..
+// copy n-1, shuffle (builder.parallelAgg), or as one node (parSingle) at
+// parallelism 1. A restore at another parallelism maps the checkpoint's
+// nodes to the job's through it (restoreRescaled).
+type parRole uint8
+
+const (
+	parNone parRole = iota
+	parSingle
+	parMerge
+	parCopy
+	parShuffle
+)
 
 // shuffleOp routes rows to the copies of a keyed operator by the hash of
 // their key. Its node has no outlet: what the node forwards (watermarks,

@@ -104,39 +104,60 @@ func TestParallelCheckpointRestore(t *testing.T) {
 }
 
 // TestParallelismChangeKeepsState restarts jobs checkpointed at one
-// parallelism with another configured: each job keeps the parallelism of
-// its checkpoint (the state is partitioned by the copies that held it),
-// restores it and ends with the same results as an uninterrupted run.
+// parallelism with another configured: each job runs at the new one, its
+// keyed state repartitioned among the new copies from the old copies'
+// bases and deltas (restoreRescaled), checkpoints at it and restores from
+// that, and ends with the same results as an uninterrupted run.
 func TestParallelismChangeKeepsState(t *testing.T) {
-	for _, c := range [][2]int{{2, 1}, {1, 3}} {
+	for _, c := range [][2]int{{2, 1}, {1, 3}, {2, 3}, {3, 2}} {
 		t.Run(fmt.Sprintf("%d-to-%d", c[0], c[1]), func(t *testing.T) {
 			want, _, r1 := parRunToEnd(t, c[0], 3000, false)
 			r1.crash()
 			dir := t.TempDir()
 			g := newGate(t, 3000)
 			r := startCkRunCfg(t, Config{Parallelism: c[0], CheckpointDir: dir}, g, nil)
-			getGate(g).set(1500)
+			getGate(g).set(1000)
+			r.waitRead(1000)
+			r.checkpoint()
+			getGate(g).set(1500) // a second checkpoint: the state as a base and deltas
 			r.waitRead(1500)
 			r.checkpoint()
+			getGate(g).set(1700) // read past the checkpoint: replayed after the restart
+			r.waitRead(1700)
 			r.crash()
-			getGate(g).set(3000)
+
+			getGate(g).set(2200)
 			r = startCkRunCfg(t, Config{Parallelism: c[1], CheckpointDir: dir}, g, nil)
-			defer r.crash()
 			if n := len(r.e.Recoveries()); n != len(ckViews) {
 				t.Fatalf("%d of %d jobs restored their checkpoints", n, len(ckViews))
 			}
 			r.e.mu.Lock()
 			for name, j := range r.e.jobs {
-				if j.par != c[0] {
-					t.Errorf("job %s runs at parallelism %d, its checkpoint's is %d", name, j.par, c[0])
+				if j.par != c[1] {
+					t.Errorf("job %s runs at parallelism %d, want the configured %d", name, j.par, c[1])
 				}
 			}
 			r.e.mu.Unlock()
+			r.waitRead(2200)
+			r.checkpoint() // at the new parallelism
+			r.crash()
+
+			getGate(g).set(3000)
+			r = startCkRunCfg(t, Config{Parallelism: c[1], CheckpointDir: dir}, g, nil)
+			defer r.crash()
+			if n := len(r.e.Recoveries()); n != len(ckViews) {
+				t.Fatalf("second restart: %d of %d jobs restored their checkpoints", n, len(ckViews))
+			}
 			r.waitDone()
 			got := r.contents()
 			for _, v := range ckViews {
 				if got[v.name] != want[v.name] {
 					t.Errorf("%s differs:\n%s", v.name, diffLines(got[v.name], want[v.name]))
+				}
+			}
+			for _, st := range r.e.ViewStats() {
+				if st.RowsIn != 3000 {
+					t.Errorf("%s: rows_in %d after the restarts, want 3000", st.Name, st.RowsIn)
 				}
 			}
 		})

@@ -45,7 +45,10 @@ const sessOpen = 1 << 7
 // the heap: when one pops, the index is free, or holds a later session
 // that the same rule closes only when it is due.
 type sessionOp struct {
-	j      *job
+	j *job
+	// keep, while a restore rescales the job (restoreRescaled), says
+	// which keys this copy takes; nil keeps every key.
+	keep   func(h uint64) bool
 	n      *plan.WindowAgg
 	stats  *opStats
 	lay    *aggLayout

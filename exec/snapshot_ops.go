@@ -382,7 +382,15 @@ func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
 	if !ok {
 		return false
 	}
-	id, added := t.idx.lookup(hashRow(k), k)
+	h := hashRow(k)
+	if o.keep != nil && !o.keep(h) {
+		o.lay.skip(d)
+		if o.upd && d.bool() {
+			d.row() // emitted
+		}
+		return d.err == nil
+	}
+	id, added := t.idx.lookup(h, k)
 	switch {
 	case added:
 		o.newGroup(t, id)
@@ -534,6 +542,17 @@ func (o *sessionOp) decodeKey(d *snapDec, replace bool) bool {
 		return false
 	}
 	h := hashRow(key)
+	if o.keep != nil && !o.keep(h) {
+		for range ns {
+			d.varint() // start
+			d.varint() // last
+			o.lay.skip(d)
+			if o.upd && d.bool() {
+				d.row() // emitted
+			}
+		}
+		return d.err == nil
+	}
 	if k := o.byKey.find(h, key); k >= 0 {
 		if !replace {
 			d.err = fmt.Errorf("%w: session key %v twice", errSnapshotCorrupt, key)
@@ -794,6 +813,15 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 		return false
 	}
 	h := hashRow(key)
+	if o.keep != nil && !o.keep(h) {
+		o.lay.skip(d)
+		d.varint() // win
+		if d.bool() {
+			d.row() // emitted
+		}
+		d.varint() // last
+		return d.err == nil
+	}
 	id := o.m.find(h, key)
 	switch {
 	case id >= 0 && !replace:
@@ -1475,4 +1503,112 @@ func stateSize(ss []accState) int64 {
 		n += int64(s.SizeBytes())
 	}
 	return n
+}
+
+// rescaler is a keyed aggregate whose copies can be restored from a
+// checkpoint taken at another parallelism (restoreRescaled): each new copy
+// reads the state of every old copy, keeping the keys it now owns.
+type rescaler interface {
+	incSnapshotter
+	// setKeep sets the keys the copy keeps from what it restores (nil:
+	// all).
+	setKeep(keep func(h uint64) bool)
+	// restoreMore adds a base of another old copy to the state restored
+	// so far (Restore replaces the state).
+	restoreMore(b []byte) error
+	// rescaled ends the restore.
+	rescaled()
+}
+
+func (o *groupAggOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
+func (o *groupAggOp) rescaled()                        { o.stats.stateBytes.Store(o.bytes) }
+
+func (o *groupAggOp) restoreMore(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapGroupVersion {
+		return fmt.Errorf("restore group aggregate: %w", errSnapshotVersion(v, snapGroupVersion))
+	}
+	n := d.count(4)
+	for range n {
+		if !o.decodeGroup(d, false) {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore group aggregate: %w", err)
+	}
+	o.stats.stateBytes.Store(o.bytes)
+	return nil
+}
+
+// chainEnder is a rescaler told when the state of one old copy is
+// restored (its base and deltas).
+type chainEnder interface{ chainEnded() }
+
+func (o *windowAggOp) setKeep(keep func(h uint64) bool) {
+	o.keep = keep
+	if keep != nil {
+		o.rescaleWM, o.rescaleNext = math.MinInt64, math.MinInt64
+	}
+}
+
+// chainEnded notes the watermark and next window end of the old copy just
+// restored: each restore sets them, and the merged state takes the
+// latest (every old copy saw the same watermarks; one that held no panes
+// kept an older next end).
+func (o *windowAggOp) chainEnded() {
+	o.rescaleWM = max(o.rescaleWM, o.wm)
+	o.rescaleNext = max(o.rescaleNext, o.nextEnd)
+}
+
+func (o *windowAggOp) restoreMore(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapWindowVersion {
+		return fmt.Errorf("restore window aggregate: %w", errSnapshotVersion(v, snapWindowVersion))
+	}
+	o.wm = d.varint()
+	o.nextEnd = d.varint()
+	o.decodeTables(d, false)
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore window aggregate: %w", err)
+	}
+	o.publishStats()
+	return nil
+}
+
+// rescaled drops the windows in which the copy kept no key.
+func (o *windowAggOp) rescaled() {
+	o.wm, o.nextEnd = o.rescaleWM, o.rescaleNext
+	for _, k := range slices.Clone(o.order) {
+		if t := o.tables[k]; t != nil && t.groups() == 0 {
+			o.free(t)
+			delete(o.tables, k)
+			i, _ := slices.BinarySearch(o.order, k)
+			o.order = slices.Delete(o.order, i, i+1)
+		}
+	}
+	o.publishStats()
+}
+
+func (o *sessionOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
+func (o *sessionOp) rescaled()                        { o.ends.init(); o.publish() }
+
+func (o *sessionOp) restoreMore(b []byte) error {
+	d := &snapDec{b: b}
+	if v := d.uvarint(); d.err == nil && v != snapSessionVersion {
+		return fmt.Errorf("restore session aggregate: %w", errSnapshotVersion(v, snapSessionVersion))
+	}
+	o.wm = d.varint()
+	nk := d.count(2)
+	for range nk {
+		if !o.decodeKey(d, false) {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore session aggregate: %w", err)
+	}
+	o.ends.init()
+	o.publish()
+	return nil
 }

@@ -194,24 +194,32 @@ func (l *lateRecorder) snapshot() []byte {
 }
 
 // restore reads a snapshot back, and adds its count to the view's and its
-// events to the engine's table.
-func (l *lateRecorder) restore(b []byte) error {
+// events to the engine's table. With add (a restore at another
+// parallelism: one copy takes the late rows of every old copy) it adds to
+// what the recorder holds instead of replacing it.
+func (l *lateRecorder) restore(b []byte, add bool) error {
 	d := &snapDec{b: b}
 	n := int64(d.uvarint())
 	k := d.count(4)
-	var kept lateRing
+	evs := make([]LateEvent, 0, k)
 	for range k {
 		ev := LateEvent{View: l.j.name, Row: d.str(), EventTime: d.varint(), Watermark: d.varint()}
 		ev.Lateness = ev.Watermark - ev.EventTime
 		ev.Arrival = time.UnixMicro(d.varint()).UTC()
-		kept.add(ev, l.j.e.cfg.MaxLateEvents)
+		evs = append(evs, ev)
 	}
 	if err := d.done(); err != nil {
 		return fmt.Errorf("late events: %w", err)
 	}
-	l.j.late.Add(n - l.n)
-	l.n, l.kept, l.changed = n, kept, false
-	for _, ev := range kept.list() {
+	if !add {
+		l.j.late.Add(-l.n)
+		l.n, l.kept = 0, lateRing{}
+	}
+	l.j.late.Add(n)
+	l.n += n
+	l.changed = false
+	for _, ev := range evs {
+		l.kept.add(ev, l.j.e.cfg.MaxLateEvents)
 		l.j.e.recordLate(ev)
 	}
 	return nil
@@ -223,16 +231,20 @@ func (l *lateRecorder) restore(b []byte) error {
 // merged when a window closes, so a row costs one update whatever the
 // size/slide ratio. Only accumulators are kept, never rows.
 type windowAggOp struct {
-	j     *job
-	n     *plan.WindowAgg
-	stats *opStats
-	w     windows
-	lay   *aggLayout
-	keys  *keyEval
-	nk    int
-	upd   bool // emit on update
-	naggs int
-	late  lateRecorder
+	j *job
+	// keep, while a restore rescales the job (restoreRescaled), says
+	// which keys this copy takes; nil keeps every key.
+	keep                   func(h uint64) bool
+	rescaleWM, rescaleNext int64 // rescale: the latest of the old copies'
+	n                      *plan.WindowAgg
+	stats                  *opStats
+	w                      windows
+	lay                    *aggLayout
+	keys                   *keyEval
+	nk                     int
+	upd                    bool // emit on update
+	naggs                  int
+	late                   lateRecorder
 
 	tables map[int64]*winTable // by window end (panes: by pane start)
 	order  []int64             // sorted keys of tables

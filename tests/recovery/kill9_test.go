@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -74,10 +75,10 @@ func (p *proc) log() string {
 
 // start runs sluice on dataDir with free loopback ports and waits until it
 // is ready.
-func start(t testing.TB, dataDir string) *proc {
+func start(t testing.TB, dataDir string, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary(t), "--data-dir", dataDir, "--pg-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
-		"--log-format", "json", "--checkpoint-interval", "200ms")
+	cmd := exec.Command(binary(t), append([]string{"--data-dir", dataDir, "--pg-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		"--log-format", "json", "--checkpoint-interval", "200ms"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -269,42 +270,51 @@ func equalMaps(a, b map[string]string) bool {
 // TestKill9RecoveryEqualsUninterruptedRun kills sluice with SIGKILL at
 // random points while it consumes the stream, restarts it each time, and
 // requires the final views to equal those of a run that was never killed:
-// no lost and no duplicated events.
+// no lost and no duplicated events. The lives alternate between two
+// workers and one, so restores also repartition the keyed state.
 func TestKill9RecoveryEqualsUninterruptedRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	ctx := context.Background()
 	const total, rate = 24000, 3000 // 8 s of stream
+	binary(t) // built before the stream's schedule starts, so the kills fall within it
 	begin := time.Now().UTC().Add(time.Second).Truncate(time.Second)
 	startTime := begin.Format("2006-01-02 15:04:05")
 	end := begin.Add(time.Duration(total/rate) * time.Second)
 
 	// The killed run.
 	dir := t.TempDir()
-	p := start(t, dir)
+	workers := func(life int) string { return strconv.Itoa(2 - life%2) } // 2, 1, 2, 1, 2
+	p := start(t, dir, "--parallelism", workers(0))
 	for _, s := range setup(startTime, total, rate) {
 		p.exec(ctx, s)
 	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 9))
-	restored := 0
+	restored, rescaled := 0, 0
 	for kill := range 4 {
 		time.Sleep(time.Duration(400+rng.IntN(1600)) * time.Millisecond)
 		p.kill9()
 		t.Logf("kill -9 #%d at %s", kill+1, time.Since(begin).Round(time.Millisecond))
-		p = start(t, dir)
+		p = start(t, dir, "--parallelism", workers(kill+1))
 		for _, l := range strings.Split(p.log(), "\n") {
 			if strings.Contains(l, "restored checkpoint") {
 				restored++
 				t.Log(l)
+			}
+			if strings.Contains(l, "taken at another parallelism") {
+				rescaled++
 			}
 		}
 	}
 	got := final(ctx, t, p, end)
 	if restored == 0 {
 		t.Fatalf("no restart restored a checkpoint (is Config.CheckpointDir wired in exec/db?)\n%s", p.log())
+	}
+	if rescaled == 0 {
+		t.Fatalf("no restart repartitioned a checkpoint taken at another parallelism\n%s", p.log())
 	}
 
 	// The uninterrupted run over the same stream (its schedule is in the

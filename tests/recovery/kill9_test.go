@@ -278,7 +278,8 @@ func TestKill9RecoveryEqualsUninterruptedRun(t *testing.T) {
 	}
 	ctx := context.Background()
 	const total, rate = 24000, 3000 // 8 s of stream
-	binary(t) // built before the stream's schedule starts, so the kills fall within it
+	// Built before the stream's schedule starts, so the kills fall within it.
+	binary(t)
 	begin := time.Now().UTC().Add(time.Second).Truncate(time.Second)
 	startTime := begin.Format("2006-01-02 15:04:05")
 	end := begin.Add(time.Duration(total/rate) * time.Second)

@@ -98,8 +98,18 @@ func (b *builder) build(p plan.Node, out outlet) error {
 		}
 		return b.child("group-agg", op, len(n.Cols), n.Input, out)
 	case *plan.TopN:
+		if ok, err := b.parallelAgg("top-n", len(n.Cols), n.Input, n.PartitionBy, func() (operator, error) { // parallel:
+			return newTopNOp(b.j, n, b.mayRetract(n.Input)), nil
+		}, out); ok {
+			return err
+		}
 		return b.child("top-n", newTopNOp(b.j, n, b.mayRetract(n.Input)), len(n.Cols), n.Input, out)
 	case *plan.Dedup:
+		if ok, err := b.parallelAgg("dedup", len(n.Cols), n.Input, n.Keys, func() (operator, error) { // parallel:
+			return newDedupOp(b.j, n), nil
+		}, out); ok {
+			return err
+		}
 		return b.child("dedup", newDedupOp(b.j, n), len(n.Cols), n.Input, out)
 	case *plan.LookupJoin:
 		op, err := b.lookupJoin(n)

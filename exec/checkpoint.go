@@ -877,7 +877,35 @@ func (c *jobCkpt) save(epoch uint64, byName map[string]*ckPart) error {
 // ckFingerprint identifies what a job's checkpoint holds state of: its
 // kind, parallelism and plan. A checkpoint of another restores nothing.
 func ckFingerprint(kind string, par int, input plan.Node) string {
-	return kind + "\nparallelism=" + strconv.Itoa(par) + "\n" + plan.Format(input)
+	fp := kind + "\nparallelism=" + strconv.Itoa(par) + "\n" + plan.Format(input)
+	if par > 1 && keyedRowOps(input) {
+		// Dedup and top-N run as copies too since this line was added: a
+		// checkpoint of the earlier layout (one node) does not restore
+		// into copies.
+		fp += "\ncopies: dedup, top-n"
+	}
+	return fp
+}
+
+// keyedRowOps reports whether the plan has a dedup or a partitioned top-N,
+// which run as copies at a parallelism above 1.
+func keyedRowOps(p plan.Node) bool {
+	switch x := p.(type) {
+	case *plan.Dedup:
+		if len(x.Keys) > 0 {
+			return true
+		}
+	case *plan.TopN:
+		if len(x.PartitionBy) > 0 {
+			return true
+		}
+	}
+	for _, c := range p.Children() {
+		if keyedRowOps(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // jobParallelism returns how many copies the keyed operators of job j run

@@ -16,6 +16,9 @@ import (
 // has window_end, a key's state is freed once the watermark passes its
 // window's end, and rows of freed windows are recorded as late.
 type dedupOp struct {
+	// keep, while a restore rescales the job (restoreRescaled), says
+	// which keys this copy takes; nil keeps every key.
+	keep func(h uint64) bool
 	stateless
 	n      *plan.Dedup
 	stats  *opStats
@@ -80,13 +83,21 @@ func (o *dedupOp) OnWatermark(wm int64, _ *emitter) (int64, error) {
 }
 
 func (o *dedupOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
-	for i := range c.Len() {
+	return o.OnSelected(c, nil, nil, out)
+}
+
+// OnSelected handles the rows of c listed in rows (every row when rows is
+// nil), taking their key hashes from hashes when it is not nil (a copy
+// behind a shuffle: selReceiver).
+func (o *dedupOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
+	for x := range selLen(c, rows) {
+		i := selRow(rows, x)
 		row := c.Row(i)
 		if o.endCol >= 0 && row[o.endCol].I <= o.wm {
 			o.late.record(row, c.Times[i], o.wm) // its window's keys were freed
 			continue
 		}
-		key, h, err := o.keys.eval(row)
+		key, h, err := o.keys.evalHashed(row, hashes, i)
 		if err != nil {
 			return err
 		}

@@ -12,7 +12,8 @@ import (
 )
 
 // Parallelism (Config.Parallelism > 1): a keyed aggregate (window, session
-// or updating GROUP BY with at least one group key) runs as N copies. A
+// or updating GROUP BY with at least one group key), a dedup and a top-N
+// partitioned by a key run as N copies (joins run as one node). A
 // shuffle node hashes each row's group key to one copy, so every key's rows
 // reach one copy in their original order, and broadcasts watermarks,
 // barriers, idleness and end of stream to all of them; a merge node (a
@@ -43,9 +44,9 @@ import (
 // chunks per copy. The merge and the watermark and barrier alignment
 // across copies cost under 1%.
 
-// parallelAgg builds a keyed aggregate as the job's parallelism copies
-// (Config.Parallelism, or its checkpoint's: jobParallelism); it reports
-// false (and builds nothing) when the aggregate runs as one node.
+// parallelAgg builds a keyed operator (aggregate, dedup, top-N) as the
+// job's parallelism copies (Config.Parallelism: jobParallelism); it
+// reports false (and builds nothing) when the operator runs as one node.
 func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []expr.Expr,
 	mk func() (operator, error), out outlet) (bool, error) {
 	p := b.j.par

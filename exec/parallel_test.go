@@ -52,17 +52,19 @@ func TestParallelResultsEqualOneWorker(t *testing.T) {
 		t.Run(fmt.Sprint(par), func(t *testing.T) {
 			got, gotSink, r := parRunToEnd(t, par, 5000, false)
 			defer r.crash()
-			nodes := 0
 			r.e.mu.Lock()
-			for _, n := range r.e.jobs["tumble"].nodes {
-				if n.name == "window-agg 1" {
-					nodes++
+			for job, copy1 := range map[string]string{"tumble": "window-agg 1", "groupby": "group-agg 1", "dedup": "dedup 1", "topn": "top-n 1"} {
+				nodes := 0
+				for _, n := range r.e.jobs[job].nodes {
+					if n.name == copy1 {
+						nodes++
+					}
+				}
+				if nodes != 1 {
+					t.Errorf("%s: its keyed operator did not run as copies", job)
 				}
 			}
 			r.e.mu.Unlock()
-			if nodes != 1 {
-				t.Fatal("the window aggregate did not run as copies")
-			}
 			for name, w := range want {
 				if got[name] != w {
 					t.Errorf("%s at parallelism %d differs from one worker:\n%s", name, par, diffLines(got[name], w))
@@ -116,17 +118,17 @@ func TestParallelismChangeKeepsState(t *testing.T) {
 			dir := t.TempDir()
 			g := newGate(t, 3000)
 			r := startCkRunCfg(t, Config{Parallelism: c[0], CheckpointDir: dir}, g, nil)
-			getGate(g).set(1000)
-			r.waitRead(1000)
+			getGate(g).set(1100)
+			r.waitRead(1100)
+			r.checkpoint()       // mid-bucket: the dedup's keys (k, v / 500) go on after it
+			getGate(g).set(1730) // a second checkpoint: the state as a base and deltas
+			r.waitRead(1730)
 			r.checkpoint()
-			getGate(g).set(1500) // a second checkpoint: the state as a base and deltas
-			r.waitRead(1500)
-			r.checkpoint()
-			getGate(g).set(1700) // read past the checkpoint: replayed after the restart
-			r.waitRead(1700)
+			getGate(g).set(1900) // read past the checkpoint: replayed after the restart
+			r.waitRead(1900)
 			r.crash()
 
-			getGate(g).set(2200)
+			getGate(g).set(2300)
 			r = startCkRunCfg(t, Config{Parallelism: c[1], CheckpointDir: dir}, g, nil)
 			if n := len(r.e.Recoveries()); n != len(ckViews) {
 				t.Fatalf("%d of %d jobs restored their checkpoints", n, len(ckViews))
@@ -138,7 +140,7 @@ func TestParallelismChangeKeepsState(t *testing.T) {
 				}
 			}
 			r.e.mu.Unlock()
-			r.waitRead(2200)
+			r.waitRead(2300)
 			r.checkpoint() // at the new parallelism
 			r.crash()
 

@@ -1171,6 +1171,9 @@ func (o *topNOp) decodePart(d *snapDec) bool {
 		return false
 	}
 	h := hashRow(key)
+	if o.keep != nil && !o.keep(h) {
+		return true // another copy's (rescale)
+	}
 	if p := o.parts.get(h, key); p != nil {
 		o.dropPart(p)
 	}
@@ -1294,6 +1297,9 @@ func (o *dedupOp) decodeEntry(d *snapDec) bool {
 		return false
 	}
 	h := hashRow(key)
+	if o.keep != nil && !o.keep(h) {
+		return true // another copy's (rescale)
+	}
 	x := o.seen.get(h, key)
 	if x == nil {
 		x = o.seen.insert(h, key)
@@ -1610,5 +1616,41 @@ func (o *sessionOp) restoreMore(b []byte) error {
 	}
 	o.ends.init()
 	o.publish()
+	return nil
+}
+
+func (o *topNOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
+func (o *topNOp) rescaled()                        { o.publishStats() }
+
+func (o *topNOp) restoreMore(b []byte) error {
+	d := &snapDec{b: b}
+	n := d.count(4)
+	for range n {
+		if !o.decodePart(d) {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore top-n: %w", err)
+	}
+	o.publishStats()
+	return nil
+}
+
+func (o *dedupOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
+func (o *dedupOp) rescaled()                        { o.stats.stateBytes.Store(o.bytes) }
+
+func (o *dedupOp) restoreMore(b []byte) error {
+	d := &snapDec{b: b}
+	n := d.count(2)
+	for range n {
+		if !o.decodeEntry(d) {
+			break
+		}
+	}
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore dedup: %w", err)
+	}
+	o.stats.stateBytes.Store(o.bytes)
 	return nil
 }

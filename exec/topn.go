@@ -29,6 +29,9 @@ type topPart struct {
 // inserts of rows that entered it. A partition whose window the watermark
 // passed is freed.
 type topNOp struct {
+	// keep, while a restore rescales the job (restoreRescaled), says
+	// which keys this copy takes; nil keeps every key.
+	keep    func(h uint64) bool
 	j       *job
 	n       *plan.TopN
 	stats   *opStats
@@ -94,14 +97,22 @@ func (o *topNOp) cmp(a, b topEntry) int {
 }
 
 func (o *topNOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
-	for i := range c.Len() {
+	return o.OnSelected(c, nil, nil, out)
+}
+
+// OnSelected handles the rows of c listed in rows (every row when rows is
+// nil), taking their key hashes from hashes when it is not nil (a copy
+// behind a shuffle: selReceiver).
+func (o *topNOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
+	for x := range selLen(c, rows) {
+		i := selRow(rows, x)
 		row := c.Row(i)
 		if o.endCol >= 0 && row[o.endCol].I <= o.wm {
 			// The row's window was freed: it is late.
 			o.late.record(row, c.Times[i], o.wm)
 			continue
 		}
-		key, h, err := o.keys.eval(row)
+		key, h, err := o.keys.evalHashed(row, hashes, i)
 		if err != nil {
 			return err
 		}

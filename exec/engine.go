@@ -517,10 +517,11 @@ func (e *Engine) Close(ctx context.Context) error {
 
 // job is the dataflow of one view or sink.
 type job struct {
-	e    *Engine
-	name string
-	kind string
-	par  int // copies of each keyed operator (jobParallelism)
+	e      *Engine
+	name   string
+	kind   string
+	par    int // copies of each keyed operator (jobParallelism)
+	groups int // keyed operators built as copies (opStats.group)
 	// rescaleFrom: the parallelism of the job's checkpoint, when it is
 	// not par (the restore repartitions the state); else 0.
 	rescaleFrom int
@@ -692,6 +693,12 @@ func (j *job) closeAll() {
 type opStats struct {
 	stateBytes  atomic.Int64
 	openWindows atomic.Int64
+	// copies: the copies of one keyed operator share a group (> 0). Their
+	// windows are the same windows, each holding some of the keys, so a
+	// view counts the most any copy has; sessions, which are per key
+	// (keyedWindows), add up.
+	group        int
+	keyedWindows bool
 }
 
 // ViewStats describes one running view or sink.
@@ -727,9 +734,20 @@ func (e *Engine) ViewStats() []ViewStats {
 	for _, j := range jobs {
 		v := ViewStats{Name: j.name, Kind: j.kind, Watermark: j.watermark.Load(), RowsIn: j.rowsIn.Load(),
 			RowsOut: j.rowsOut.Load(), Late: j.late.Load(), Parallelism: j.par}
+		var copies map[int]int64
 		for _, s := range j.stats {
 			v.StateBytes += s.stateBytes.Load()
-			v.OpenWindows += s.openWindows.Load()
+			if s.group == 0 || s.keyedWindows {
+				v.OpenWindows += s.openWindows.Load()
+				continue
+			}
+			if copies == nil {
+				copies = map[int]int64{}
+			}
+			copies[s.group] = max(copies[s.group], s.openWindows.Load())
+		}
+		for _, w := range copies {
+			v.OpenWindows += w
 		}
 		if err := j.failure(); err != nil {
 			v.Failed, v.Error = true, err.Error()

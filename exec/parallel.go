@@ -57,10 +57,15 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 	merge := b.add(name+" merge", unionOp{}, p, width, out)
 	merge.par = parMerge
 	sh := newShuffleOp(b.j.ctx, newKeyEval(keys), p)
+	b.j.groups++
 	for i := range p {
+		stats := len(b.j.stats)
 		op, err := mk()
 		if err != nil {
 			return true, err
+		}
+		for _, st := range b.j.stats[stats:] {
+			st.group = b.j.groups
 		}
 		c := b.add(name+" "+strconv.Itoa(i), op, 1, width, outlet{ch: merge.inbox, in: i})
 		c.par, c.copy = parCopy, i

@@ -92,6 +92,7 @@ type sessionOp struct {
 }
 
 func newSessionOp(j *job, n *plan.WindowAgg, lay *aggLayout, kind types.Kind, st *opStats) *sessionOp {
+	st.keyedWindows = true
 	o := &sessionOp{j: j, n: n, stats: st, lay: lay, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), kind: kind,
 		upd: n.Emit == plan.EmitOnUpdate, width: len(n.GroupBy) + 3 + len(n.Aggs),
 		late: lateRecorder{j: j, schema: n.Input.Schema()}, gap: n.Window.Gap, maxDur: n.Window.MaxDuration, wm: math.MinInt64}

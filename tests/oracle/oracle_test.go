@@ -213,11 +213,12 @@ FROM SESSION(bids, ts, INTERVAL '300' MILLISECOND) GROUP BY auction, window_star
 `
 
 func TestWindowsEqualBatchOracle(t *testing.T) {
-	for seed := range uint64(3) {
-		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+	for seed := range uint64(4) {
+		par := 1 + int(seed%2)*2 // one worker, and three
+		t.Run(fmt.Sprintf("%d/workers=%d", seed, par), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 42))
 			evs := generate(rng, 10000)
-			r := slt.NewRunner(exec.Config{QueueSize: 4, MaxLateEvents: 1 << 20})
+			r := slt.NewRunner(exec.Config{QueueSize: 4, MaxLateEvents: 1 << 20, Parallelism: par})
 			defer r.Close()
 			ctx := context.Background()
 			for _, stmt := range strings.Split(ddl, ";") {

@@ -52,6 +52,17 @@ var scaleQueries = []struct {
 	// An updating GROUP BY k (count, sum): every batch retracts and
 	// re-emits the changed groups, and the view applies those changes.
 	{name: "groupby", plan: func(events int) plan.Node { return groupAggPlan(benchScan(events, 1000, 1000)) }, key: []int{0}},
+	// The first event of each (k, v / 100000): a dedup whose keys keep
+	// coming (1000 new ones every 100 000 events), emitting one row in a
+	// hundred.
+	{name: "dedup", plan: func(events int) plan.Node {
+		sc := benchScan(events, 1000, 1000)
+		bucket, err := expr.NewArith(expr.Div, col(1, "v", types.TInt64), &expr.Const{V: types.NewInt(100_000), T: types.TInt64})
+		if err != nil {
+			panic(err)
+		}
+		return &plan.Dedup{Input: sc, Keys: []expr.Expr{col(0, "k", types.TText), bucket}, Cols: sc.Schema()}
+	}},
 }
 
 // scaleRun accumulates the wall and CPU time of the runs of one setting.

@@ -518,6 +518,43 @@ func TestPushSourceGeneratedColumns(t *testing.T) {
 	}
 }
 
+// TestGeneratedColumnErrorGoesToDeadLetters: a row whose generated column
+// fails to compute is a bad input: it goes to the dead letters with its
+// columns and the reason, and the view goes on with the other rows.
+func TestGeneratedColumnErrorGoesToDeadLetters(t *testing.T) {
+	var mu sync.Mutex
+	var dead []connectors.DeadLetter
+	h := newHarness(t, Config{DeadLetter: func(dl connectors.DeadLetter) {
+		mu.Lock()
+		dead = append(dead, dl)
+		mu.Unlock()
+	}})
+	cols := append(append(types.Schema{}, events...), types.Column{Name: "per", Type: types.TInt64})
+	if err := h.e.AddTable("clicks", cols, &plan.Watermark{Col: 2}); err != nil {
+		t.Fatal(err)
+	}
+	per, err := expr.NewArith(expr.Div, &expr.Const{V: types.NewInt(100), T: types.TInt64}, col(1, "v", types.TInt64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &plan.Scan{Name: "clicks", Kind: plan.RelSource, Cols: cols, NumPhysical: 3,
+		Generated: []plan.Generated{{Col: 3, Expr: per}}, Watermark: &plan.Watermark{Col: 2}, Connector: "http"}
+	h.view(&plan.Project{Input: src, Exprs: []expr.Expr{col(0, "k", types.TText), col(3, "per", types.TInt64)},
+		Cols: types.Schema{{Name: "k", Type: types.TText}, {Name: "per", Type: types.TInt64}}}, "v", nil)
+	h.insert("clicks", ev("a", 2, 1), ev("b", 0, 2), ev("c", 5, 3))
+	h.flush()
+	h.expect("v", "a 50\nc 20")
+	if st := h.e.ViewStats()[0]; st.Failed {
+		t.Fatalf("the view failed: %s", st.Error)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(dead) != 1 || dead[0].Source != "clicks" || !strings.Contains(dead[0].Reason, "per") ||
+		!strings.Contains(dead[0].Reason, "division by zero") || !strings.Contains(string(dead[0].Raw), `"k":"b"`) {
+		t.Fatalf("dead letters %+v, want the row of b", dead)
+	}
+}
+
 // mulExpr doubles an integer expression.
 type mulExpr struct{ e expr.Expr }
 

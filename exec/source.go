@@ -523,12 +523,11 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 			} else {
 				copy(row[:min(len(in), s.nphys)], in)
 			}
-			for _, g := range s.scan.Generated {
-				v, err := g.Expr.Eval(nil, row)
-				if err != nil {
-					return fmt.Errorf("compute generated column %s: %w", s.scan.Cols[g.Col].Name, err)
-				}
-				row[g.Col] = v
+			if err := s.generate(row); err != nil {
+				// A bad input, not a bad job: the row goes to the dead
+				// letters and the stream goes on.
+				s.deadLetter(row, c.Partition, err)
+				out.Truncate(out.Len() - 1)
 			}
 		}
 		if owned {
@@ -596,6 +595,30 @@ func (s *sourceNode) data(ctx context.Context, c *chunk.Chunk, owned bool) error
 		return nil // the end of the batch emits it
 	}
 	return s.emitWM(ctx, s.combined())
+}
+
+// generate computes the generated columns of row.
+func (s *sourceNode) generate(row types.Row) error {
+	for _, g := range s.scan.Generated {
+		v, err := g.Expr.Eval(nil, row)
+		if err != nil {
+			return fmt.Errorf("compute generated column %s: %w", s.scan.Cols[g.Col].Name, err)
+		}
+		row[g.Col] = v
+	}
+	return nil
+}
+
+// deadLetter records an input row the source read but could not use (its
+// generated columns failed), as a JSON object of its physical columns.
+func (s *sourceNode) deadLetter(row types.Row, partition int, err error) {
+	dl := s.j.e.cfg.DeadLetter
+	if dl == nil {
+		return
+	}
+	n := min(len(row), s.scan.NumPhysical)
+	dl(connectors.DeadLetter{Source: s.scan.Name, Raw: []byte(rowJSON(s.scan.Cols[:n], row[:n])), Reason: err.Error(),
+		Partition: partition, Time: s.j.e.now()})
 }
 
 func (s *sourceNode) sendRange(ctx context.Context, c *chunk.Chunk, from, to int) error {

@@ -148,6 +148,18 @@ type lateKeeper interface{ lateRec() *lateRecorder }
 
 func (l *lateRecorder) record(row types.Row, t, wm int64) {
 	l.j.late.Add(1)
+	ev := LateEvent{View: l.j.name, Row: rowJSON(l.schema, row), EventTime: t, Watermark: wm, Lateness: wm - t, Arrival: l.j.e.now()}
+	if l.j.ck != nil {
+		l.n++
+		l.kept.add(ev, l.j.e.cfg.MaxLateEvents)
+		l.changed = true
+	}
+	l.j.e.recordLate(ev)
+}
+
+// rowJSON renders a row as a JSON object of column name to text value
+// (null for NULL); a column beyond the schema is named colN.
+func rowJSON(schema types.Schema, row types.Row) string {
 	var b strings.Builder
 	b.WriteByte('{')
 	for i, v := range row {
@@ -155,8 +167,8 @@ func (l *lateRecorder) record(row types.Row, t, wm int64) {
 			b.WriteByte(',')
 		}
 		name := "col" + strconv.Itoa(i)
-		if i < len(l.schema) {
-			name = l.schema[i].Name
+		if i < len(schema) {
+			name = schema[i].Name
 		}
 		q, _ := json.Marshal(name)
 		b.Write(q)
@@ -169,13 +181,7 @@ func (l *lateRecorder) record(row types.Row, t, wm int64) {
 		}
 	}
 	b.WriteByte('}')
-	ev := LateEvent{View: l.j.name, Row: b.String(), EventTime: t, Watermark: wm, Lateness: wm - t, Arrival: l.j.e.now()}
-	if l.j.ck != nil {
-		l.n++
-		l.kept.add(ev, l.j.e.cfg.MaxLateEvents)
-		l.changed = true
-	}
-	l.j.e.recordLate(ev)
+	return b.String()
 }
 
 // lateSnapshot encodes the count and the kept events.

@@ -304,3 +304,51 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// TestGeneratedColumnErrorIsADeadLetter: an event whose generated column
+// cannot be computed (an amount that is no number) is a bad input like an
+// undecodable one: it goes to sluice_dead_letters with its columns and the
+// reason, and the view over the source goes on with the other events.
+func TestGeneratedColumnErrorIsADeadLetter(t *testing.T) {
+	s := start(t, t.TempDir(), nil)
+	conn := s.connect(t)
+	ctx := context.Background()
+	for _, ddl := range []string{
+		`CREATE SOURCE pay (payload JSONB, amount NUMERIC(10, 2) AS (payload->>'amount')::numeric(10, 2),
+		     ts TIMESTAMP NOT NULL, WATERMARK FOR ts AS ts - INTERVAL '1' MINUTE) WITH (connector = 'http')`,
+		`CREATE MATERIALIZED VIEW paid AS SELECT count(*) AS n, sum(amount) AS total FROM pay`,
+	} {
+		if _, err := conn.Exec(ctx, ddl); err != nil {
+			t.Fatalf("%s: %v", ddl, err)
+		}
+	}
+	code, r := ingest(t, s.HTTP, "pay", "application/x-ndjson", "", []byte(`{"payload": {"amount": "12.50"}, "ts": "2026-01-01T10:00:00Z"}
+{"payload": {"amount": "a lot"}, "ts": "2026-01-01T10:00:01Z"}
+{"payload": {"amount": 7.25}, "ts": "2026-01-01T10:00:02Z"}`))
+	if code != 200 || r.Accepted != 3 {
+		t.Fatalf("POST: %d %+v (the rows decode; the generated column fails later)", code, r)
+	}
+	eventually(t, 20*time.Second, "the view counts the good events", func() error {
+		var n int64
+		var total string
+		if err := conn.QueryRow(ctx, `SELECT n, total::text FROM paid`).Scan(&n, &total); err != nil {
+			return err
+		}
+		if n != 2 || total != "19.75" {
+			return fmt.Errorf("paid: n=%d total=%s, want 2 and 19.75", n, total)
+		}
+		return nil
+	})
+	var status string
+	if err := conn.QueryRow(ctx, `SELECT status FROM sluice_views WHERE name = 'paid'`).Scan(&status); err != nil || status != "running" {
+		t.Fatalf("paid is %q (%v), want running", status, err)
+	}
+	var reason string
+	var raw []byte
+	if err := conn.QueryRow(ctx, `SELECT reason, raw FROM sluice_dead_letters WHERE source = 'pay'`).Scan(&reason, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(reason, "amount") || !strings.Contains(string(raw), "a lot") {
+		t.Fatalf("dead letter: reason %q raw %s", reason, raw)
+	}
+}

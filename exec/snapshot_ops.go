@@ -420,17 +420,24 @@ func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
 }
 
 // Restore replaces the operator's windows with a snapshot's.
-func (o *windowAggOp) Restore(b []byte) error {
+func (o *windowAggOp) Restore(b []byte) error { return o.restoreFrom(b, true) }
+
+// restoreMore adds a snapshot's groups to those held (rescaler).
+func (o *windowAggOp) restoreMore(b []byte) error { return o.restoreFrom(b, false) }
+
+func (o *windowAggOp) restoreFrom(b []byte, reset bool) error {
 	d := &snapDec{b: b}
 	if v := d.uvarint(); d.err == nil && v != snapWindowVersion {
 		return fmt.Errorf("restore window aggregate: %w", errSnapshotVersion(v, snapWindowVersion))
 	}
 	o.wm = d.varint()
 	o.nextEnd = d.varint()
-	o.tables = map[int64]*winTable{}
-	o.order = nil
-	o.dirty = o.dirty[:0]
-	o.bytes = 0
+	if reset {
+		o.tables = map[int64]*winTable{}
+		o.order = nil
+		o.dirty = o.dirty[:0]
+		o.bytes = 0
+	}
 	o.decodeTables(d, false)
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore window aggregate: %w", err)
@@ -505,13 +512,20 @@ func (o *sessionOp) encodeKey(e *snapEnc, k int) error {
 }
 
 // Restore replaces the open sessions with a snapshot's.
-func (o *sessionOp) Restore(b []byte) error {
+func (o *sessionOp) Restore(b []byte) error { return o.restoreFrom(b, true) }
+
+// restoreMore adds a snapshot's sessions to those held (rescaler).
+func (o *sessionOp) restoreMore(b []byte) error { return o.restoreFrom(b, false) }
+
+func (o *sessionOp) restoreFrom(b []byte, reset bool) error {
 	d := &snapDec{b: b}
 	if v := d.uvarint(); d.err == nil && v != snapSessionVersion {
 		return fmt.Errorf("restore session aggregate: %w", errSnapshotVersion(v, snapSessionVersion))
 	}
 	o.wm = d.varint()
-	o.reset()
+	if reset {
+		o.reset()
+	}
 	nk := d.count(2)
 	for range nk {
 		if !o.decodeKey(d, false) {
@@ -784,13 +798,20 @@ func encGroup(e *snapEnc, lay *aggLayout, key types.Row, w []int64, ss []accStat
 }
 
 // Restore replaces the groups with a snapshot's.
-func (o *groupAggOp) Restore(b []byte) error {
+func (o *groupAggOp) Restore(b []byte) error { return o.restoreFrom(b, true) }
+
+// restoreMore adds a snapshot's groups to those held (rescaler).
+func (o *groupAggOp) restoreMore(b []byte) error { return o.restoreFrom(b, false) }
+
+func (o *groupAggOp) restoreFrom(b []byte, reset bool) error {
 	d := &snapDec{b: b}
 	if v := d.uvarint(); d.err == nil && v != snapGroupVersion {
 		return fmt.Errorf("restore group aggregate: %w", errSnapshotVersion(v, snapGroupVersion))
 	}
 	n := d.count(4)
-	o.reset(max(n, 64))
+	if reset {
+		o.reset(max(n, 64))
+	}
 	for range n {
 		if !o.decodeGroup(d, false) {
 			break
@@ -1137,11 +1158,16 @@ func encTopPart(e *snapEnc, p *rowEntry[topPart]) {
 }
 
 func (o *topNOp) Restore(b []byte) error {
-	d := &snapDec{b: b}
 	o.parts = newRowMap[topPart](64)
 	o.byEnd = map[int64][]*rowEntry[topPart]{}
 	o.bytes = 0
 	o.ck.reset()
+	return o.restoreMore(b)
+}
+
+// restoreMore adds a snapshot's partitions to those held (rescaler).
+func (o *topNOp) restoreMore(b []byte) error {
+	d := &snapDec{b: b}
 	n := d.count(4)
 	for range n {
 		if !o.decodePart(d) {
@@ -1272,10 +1298,15 @@ func encDedupEntry(e *snapEnc, x *rowEntry[dedupVal]) {
 }
 
 func (o *dedupOp) Restore(b []byte) error {
-	d := &snapDec{b: b}
 	o.seen = newRowMap[dedupVal](64)
 	o.bytes = 0
 	o.ck.reset()
+	return o.restoreMore(b)
+}
+
+// restoreMore adds a snapshot's keys to those held (rescaler).
+func (o *dedupOp) restoreMore(b []byte) error {
+	d := &snapDec{b: b}
 	n := d.count(2)
 	for range n {
 		if !o.decodeEntry(d) {
@@ -1511,7 +1542,7 @@ func stateSize(ss []accState) int64 {
 	return n
 }
 
-// rescaler is a keyed aggregate whose copies can be restored from a
+// rescaler is a keyed operator whose copies can be restored from a
 // checkpoint taken at another parallelism (restoreRescaled): each new copy
 // reads the state of every old copy, keeping the keys it now owns.
 type rescaler interface {
@@ -1528,24 +1559,6 @@ type rescaler interface {
 
 func (o *groupAggOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
 func (o *groupAggOp) rescaled()                        { o.stats.stateBytes.Store(o.bytes) }
-
-func (o *groupAggOp) restoreMore(b []byte) error {
-	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapGroupVersion {
-		return fmt.Errorf("restore group aggregate: %w", errSnapshotVersion(v, snapGroupVersion))
-	}
-	n := d.count(4)
-	for range n {
-		if !o.decodeGroup(d, false) {
-			break
-		}
-	}
-	if err := d.done(); err != nil {
-		return fmt.Errorf("restore group aggregate: %w", err)
-	}
-	o.stats.stateBytes.Store(o.bytes)
-	return nil
-}
 
 // chainEnder is a rescaler told when the state of one old copy is
 // restored (its base and deltas).
@@ -1567,21 +1580,6 @@ func (o *windowAggOp) chainEnded() {
 	o.rescaleNext = max(o.rescaleNext, o.nextEnd)
 }
 
-func (o *windowAggOp) restoreMore(b []byte) error {
-	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapWindowVersion {
-		return fmt.Errorf("restore window aggregate: %w", errSnapshotVersion(v, snapWindowVersion))
-	}
-	o.wm = d.varint()
-	o.nextEnd = d.varint()
-	o.decodeTables(d, false)
-	if err := d.done(); err != nil {
-		return fmt.Errorf("restore window aggregate: %w", err)
-	}
-	o.publishStats()
-	return nil
-}
-
 // rescaled drops the windows in which the copy kept no key.
 func (o *windowAggOp) rescaled() {
 	o.wm, o.nextEnd = o.rescaleWM, o.rescaleNext
@@ -1599,58 +1597,8 @@ func (o *windowAggOp) rescaled() {
 func (o *sessionOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
 func (o *sessionOp) rescaled()                        { o.ends.init(); o.publish() }
 
-func (o *sessionOp) restoreMore(b []byte) error {
-	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapSessionVersion {
-		return fmt.Errorf("restore session aggregate: %w", errSnapshotVersion(v, snapSessionVersion))
-	}
-	o.wm = d.varint()
-	nk := d.count(2)
-	for range nk {
-		if !o.decodeKey(d, false) {
-			break
-		}
-	}
-	if err := d.done(); err != nil {
-		return fmt.Errorf("restore session aggregate: %w", err)
-	}
-	o.ends.init()
-	o.publish()
-	return nil
-}
-
 func (o *topNOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
 func (o *topNOp) rescaled()                        { o.publishStats() }
 
-func (o *topNOp) restoreMore(b []byte) error {
-	d := &snapDec{b: b}
-	n := d.count(4)
-	for range n {
-		if !o.decodePart(d) {
-			break
-		}
-	}
-	if err := d.done(); err != nil {
-		return fmt.Errorf("restore top-n: %w", err)
-	}
-	o.publishStats()
-	return nil
-}
-
 func (o *dedupOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
 func (o *dedupOp) rescaled()                        { o.stats.stateBytes.Store(o.bytes) }
-
-func (o *dedupOp) restoreMore(b []byte) error {
-	d := &snapDec{b: b}
-	n := d.count(2)
-	for range n {
-		if !o.decodeEntry(d) {
-			break
-		}
-	}
-	if err := d.done(); err != nil {
-		return fmt.Errorf("restore dedup: %w", err)
-	}
-	o.stats.stateBytes.Store(o.bytes)
-	return nil
-}

@@ -76,13 +76,21 @@ func newRowMap[V any](size int) *rowMap[V] {
 	return &rowMap[V]{tab: make([]rowSlot[V], n)}
 }
 
+// probeStart is where the probe sequence of hash h starts: its low bits
+// folded with its high ones. A copy of a keyed operator behind a shuffle
+// sees only hashes whose bits from 17 up name that copy ((h >> 17) mod
+// copies); indexed by the low bits alone, a table of more than 2^17 slots
+// would fill half its index space and probe through long runs (a dedup of
+// 1 M keys ran 20 times slower as two copies than as one).
+func probeStart(h, mask uint64) uint64 { return (h ^ h>>32) & mask }
+
 // slot returns the index of the slot of hash h, or -1.
 func (m *rowMap[V]) slot(h uint64) int {
 	if len(m.tab) == 0 {
 		return -1
 	}
 	mask := uint64(len(m.tab) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := probeStart(h, mask); ; i = (i + 1) & mask {
 		s := &m.tab[i]
 		if s.e != nil {
 			if s.h == h {
@@ -126,7 +134,7 @@ func (m *rowMap[V]) insert(h uint64, key types.Row) *rowEntry[V] {
 // place puts a new chain in the first free slot of its probe sequence.
 func (m *rowMap[V]) place(h uint64, e *rowEntry[V]) {
 	mask := uint64(len(m.tab) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
+	for i := probeStart(h, mask); ; i = (i + 1) & mask {
 		s := &m.tab[i]
 		if s.e == nil {
 			if !s.dead {

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"testing"
 
 	"github.com/sluice-db/sluice/sql/types"
@@ -64,6 +65,32 @@ func TestRowMapModel(t *testing.T) {
 		})
 		if n != len(model) {
 			t.Fatalf("bits %d: each saw %d entries, model has %d", hashBits, n, len(model))
+		}
+	}
+}
+
+// TestRowMapProbesStayShortBehindShuffle: the keys a copy behind a shuffle
+// sees all share their hash bits from 17 up modulo the copies; the map's
+// probe sequences must stay short for them (they ran through half the
+// table when the probe started at the hash's low bits).
+func TestRowMapProbesStayShortBehindShuffle(t *testing.T) {
+	for _, copies := range []uint64{2, 3} {
+		m := newRowMap[struct{}](64)
+		for i := 0; m.len() < 300_000; i++ {
+			key := types.Row{types.NewText("k" + strconv.Itoa(i))}
+			if h := hashRow(key); (h>>17)%copies == 1 {
+				m.insert(h, key)
+			}
+		}
+		mask := uint64(len(m.tab) - 1)
+		longest := uint64(0)
+		for i, s := range m.tab {
+			if s.e != nil {
+				longest = max(longest, (uint64(i)-probeStart(s.h, mask))&mask)
+			}
+		}
+		if longest > 200 {
+			t.Errorf("%d copies: a probe of %d slots in a table of %d", copies, longest, len(m.tab))
 		}
 	}
 }

@@ -909,12 +909,15 @@ func keyedRowOps(p plan.Node) bool {
 }
 
 // jobParallelism returns how many copies the keyed operators of job j run
-// as: Config.Parallelism. When the job has a checkpoint of the same plan
+// as: the view's parallelism option, else Config.Parallelism. When the job has a checkpoint of the same plan
 // taken at another parallelism, it notes that one in j.rescaleFrom: the
 // restore repartitions the keyed state among the new copies
 // (restoreRescaled).
 func (e *Engine) jobParallelism(j *job, input plan.Node) int {
 	p := max(e.cfg.Parallelism, 1)
+	if j.parOpt > 0 {
+		p = j.parOpt
+	}
 	if e.ck == nil {
 		return p
 	}

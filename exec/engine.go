@@ -232,6 +232,7 @@ func (e *Engine) StartView(ctx context.Context, m *plan.Materialize) error {
 	j := e.newJob(m.Name, "view")
 	r.job = j
 	j.rel = r
+	j.parOpt = m.Parallelism
 	term := newNode(j, "materialize "+m.Name, &materializeOp{rel: r, job: j}, 1, len(r.schema))
 	return e.startJob(ctx, j, term, m.Input, r)
 }
@@ -522,6 +523,8 @@ type job struct {
 	kind   string
 	par    int // copies of each keyed operator (jobParallelism)
 	groups int // keyed operators built as copies (opStats.group)
+	// parOpt is the view's own parallelism option (0: Config.Parallelism).
+	parOpt int
 	// rescaleFrom: the parallelism of the job's checkpoint, when it is
 	// not par (the restore repartitions the state); else 0.
 	rescaleFrom int

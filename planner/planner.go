@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pingcap/tidb/pkg/parser/ast"
@@ -35,7 +36,11 @@ var viewOptions = map[string]string{
 	"allowed_lateness":     "grace period for late rows of a closed window, e.g. '10 seconds'",
 	"state_ttl":            "free a non-windowed group's state, and a regular join's rows per key, after this much processing time without updates",
 	"session_max_duration": "maximum length of a session window",
+	"parallelism":          "copies of each keyed aggregate, dedup and partitioned top-N of this view (default: the server's --parallelism)",
 }
+
+// maxViewParallelism bounds a view's parallelism option.
+const maxViewParallelism = 256
 
 func optionMap(opts []sql.Option, allowed map[string]string, what string) (map[string]string, error) {
 	out := map[string]string{}
@@ -77,6 +82,14 @@ func (p *Planner) PlanView(v *sql.CreateView) (*plan.Materialize, *Relation, err
 	key := p.deriveKey(node)
 	appendOnly := p.appendOnly(node)
 	m := &plan.Materialize{Input: node, Name: name, Key: key, AppendOnly: appendOnly}
+	if s, ok := opts["parallelism"]; ok {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > maxViewParallelism {
+			return nil, nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid parallelism %q", s).
+				WithHint("write it as parallelism = 2: a whole number from 1 to %d", maxViewParallelism)
+		}
+		m.Parallelism = n
+	}
 	rel := &Relation{Name: name, Kind: plan.RelView, Cols: cols, NumPhysical: len(cols),
 		AppendOnly: appendOnly, Key: key, TimeCol: timeCol(node), WindowBounds: p.viewWindowBounds(node, allowedLateness(opts)),
 		Definition: v.Text()}

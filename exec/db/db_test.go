@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sluice-db/sluice/pgwire"
+	"github.com/sluice-db/sluice/sql/sqlerr"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -353,4 +355,48 @@ INSERT INTO t VALUES ('a', 1), ('a', 2), ('b', 5);
 	if got := query(t, d, "SELECT k, s FROM v"); fmt.Sprint(got) != "[a | 3 b | 5]" {
 		t.Fatalf("the new view holds %q", got)
 	}
+}
+
+// TestViewParallelismOption: WITH (parallelism = n) runs one view's keyed
+// operators as n copies whatever the server's setting, also after a
+// restart; a value that is no whole number from 1 up is refused (22023).
+func TestViewParallelismOption(t *testing.T) {
+	dir := t.TempDir()
+	d := openTest(t, dir)
+	ctx := context.Background()
+	if err := d.Exec(ctx, `
+CREATE TABLE clicks (user_id BIGINT, campaign TEXT, ts TIMESTAMP, WATERMARK FOR ts AS ts - INTERVAL '5' SECOND);
+CREATE MATERIALIZED VIEW wide WITH (parallelism = 3) AS SELECT campaign, count(*) AS n FROM clicks GROUP BY campaign;
+CREATE MATERIALIZED VIEW narrow AS SELECT campaign, count(*) AS n FROM clicks GROUP BY campaign;
+INSERT INTO clicks VALUES (1, 'a', '2026-01-01 00:00:10'), (2, 'b', '2026-01-01 00:00:20'), (3, 'a', '2026-01-01 00:00:30');
+`); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"0", "-1", "two", "100000"} {
+		err := d.Exec(ctx, `CREATE MATERIALIZED VIEW bad WITH (parallelism = '`+bad+`') AS SELECT count(*) FROM clicks`)
+		var se *sqlerr.Error
+		if !errors.As(err, &se) || se.Code != sqlerr.InvalidParameterValue {
+			t.Errorf("parallelism = %s: %v, want 22023", bad, err)
+		}
+	}
+	check := func(d *DB) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		var got []string
+		for time.Now().Before(deadline) {
+			if got = query(t, d, "SELECT campaign, n FROM wide"); fmt.Sprint(got) == "[a | 2 b | 1]" {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if fmt.Sprint(got) != "[a | 2 b | 1]" {
+			t.Fatalf("wide: %q", got)
+		}
+		if got := query(t, d, "SELECT name, parallelism FROM sluice_views"); fmt.Sprint(got) != "[narrow | 1 wide | 3]" {
+			t.Fatalf("sluice_views: %q", got)
+		}
+	}
+	check(d)
+	d.Close(ctx)
+	check(openTest(t, dir))
 }

@@ -622,11 +622,17 @@ type Materialize struct {
 	Key   []int
 	// AppendOnly is true when Input never retracts (e.g. EMIT ON WINDOW CLOSE).
 	AppendOnly bool
+	// Parallelism is the view's parallelism option: the copies of each
+	// keyed operator (0: the engine's Config.Parallelism).
+	Parallelism int
 }
 
 func (n *Materialize) Schema() types.Schema { return n.Input.Schema() }
 func (n *Materialize) Children() []Node     { return []Node{n.Input} }
 func (n *Materialize) Explain() string {
+	if n.Parallelism > 0 {
+		return fmt.Sprintf("Materialize %s key=%v append_only=%v parallelism=%d", n.Name, n.Key, n.AppendOnly, n.Parallelism)
+	}
 	return fmt.Sprintf("Materialize %s key=%v append_only=%v", n.Name, n.Key, n.AppendOnly)
 }
 

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"testing"
 
@@ -423,5 +424,45 @@ func TestKeyEvalHashed(t *testing.T) {
 				t.Fatalf("row %d: evalHashed gave %v %x, eval %v %x", i, k2, h2, k1, h1)
 			}
 		}
+	}
+}
+
+// TestRescaleToOneKeepsWindowWatermark: a window aggregate restored from
+// several old copies into one takes their watermark and next window end:
+// set ones after rows, and unset ones (math.MinInt64) from a checkpoint
+// taken before any row, not zero values.
+func TestRescaleToOneKeepsWindowWatermark(t *testing.T) {
+	for _, read := range []int{0, 1500} {
+		t.Run(fmt.Sprint(read), func(t *testing.T) {
+			dir := t.TempDir()
+			g := newGate(t, 3000)
+			r := startCkRunCfg(t, Config{Parallelism: 2, CheckpointDir: dir}, g, nil)
+			getGate(g).set(read)
+			r.waitRead(read)
+			r.checkpoint()
+			r.crash()
+			r = startCkRunCfg(t, Config{Parallelism: 1, CheckpointDir: dir}, g, nil)
+			defer r.crash()
+			r.e.mu.Lock()
+			defer r.e.mu.Unlock()
+			for _, name := range []string{"tumble", "hop"} {
+				for _, n := range r.e.jobs[name].nodes {
+					w, ok := n.op.(*ckptOp)
+					if !ok {
+						continue
+					}
+					o, ok := w.operator.(*windowAggOp)
+					if !ok {
+						continue
+					}
+					if o.wm != n.inWM {
+						t.Errorf("%s: the restored aggregate's watermark is %d, its input's %d", name, o.wm, n.inWM)
+					}
+					if unset := o.nextEnd == math.MinInt64; name == "hop" && unset != (read == 0) {
+						t.Errorf("hop after %d rows: next window end %d", read, o.nextEnd)
+					}
+				}
+			}
+		})
 	}
 }

@@ -1564,25 +1564,27 @@ func (o *groupAggOp) rescaled()                        { o.stats.stateBytes.Stor
 // restored (its base and deltas).
 type chainEnder interface{ chainEnded() }
 
-func (o *windowAggOp) setKeep(keep func(h uint64) bool) {
-	o.keep = keep
-	if keep != nil {
-		o.rescaleWM, o.rescaleNext = math.MinInt64, math.MinInt64
-	}
-}
+func (o *windowAggOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
 
 // chainEnded notes the watermark and next window end of the old copy just
 // restored: each restore sets them, and the merged state takes the
 // latest (every old copy saw the same watermarks; one that held no panes
-// kept an older next end).
+// kept an older next end). Unset (math.MinInt64) is the least.
 func (o *windowAggOp) chainEnded() {
+	if !o.rescaling {
+		o.rescaling, o.rescaleWM, o.rescaleNext = true, o.wm, o.nextEnd
+		return
+	}
 	o.rescaleWM = max(o.rescaleWM, o.wm)
 	o.rescaleNext = max(o.rescaleNext, o.nextEnd)
 }
 
-// rescaled drops the windows in which the copy kept no key.
+// rescaled takes the old copies' latest watermark and next window end,
+// and drops the windows in which the copy kept no key.
 func (o *windowAggOp) rescaled() {
-	o.wm, o.nextEnd = o.rescaleWM, o.rescaleNext
+	if o.rescaling {
+		o.wm, o.nextEnd, o.rescaling = o.rescaleWM, o.rescaleNext, false
+	}
 	for _, k := range slices.Clone(o.order) {
 		if t := o.tables[k]; t != nil && t.groups() == 0 {
 			o.free(t)

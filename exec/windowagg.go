@@ -242,6 +242,7 @@ type windowAggOp struct {
 	// which keys this copy takes; nil keeps every key.
 	keep                   func(h uint64) bool
 	rescaleWM, rescaleNext int64 // rescale: the latest of the old copies'
+	rescaling              bool  // rescaleWM and rescaleNext hold a copy's
 	n                      *plan.WindowAgg
 	stats                  *opStats
 	w                      windows

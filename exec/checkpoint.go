@@ -909,10 +909,10 @@ func keyedRowOps(p plan.Node) bool {
 }
 
 // jobParallelism returns how many copies the keyed operators of job j run
-// as: the view's parallelism option, else Config.Parallelism. When the job has a checkpoint of the same plan
-// taken at another parallelism, it notes that one in j.rescaleFrom: the
-// restore repartitions the keyed state among the new copies
-// (restoreRescaled).
+// as: the view's parallelism option, else Config.Parallelism. When the job
+// has a checkpoint of the same plan taken at another parallelism, it notes
+// that one in j.rescaleFrom: the restore repartitions the keyed state
+// among the new copies (restoreRescaled).
 func (e *Engine) jobParallelism(j *job, input plan.Node) int {
 	p := max(e.cfg.Parallelism, 1)
 	if j.parOpt > 0 {
@@ -953,7 +953,7 @@ func rescaleFP(j *job, input plan.Node) string {
 
 // restoreRescaled restores a job from a checkpoint taken at parallelism
 // from, which is not the job's. Its nodes are those of the checkpoint
-// except the keyed aggregates run as copies (parRole): the checkpoint's
+// except the keyed operators run as copies (parRole): the checkpoint's
 // part names are worked out by walking the job's nodes with the
 // checkpoint's number of copies in each such aggregate. Each new copy
 // reads the state of every old copy (base, then deltas, copy after copy)
@@ -1009,7 +1009,7 @@ func (c *jobCkpt) restoreRescaled(ctx context.Context, parts map[string][]byte, 
 			in, out := copies[0].n.inWM, copies[0].n.outWM
 			if merge != nil {
 				if oldMerge != "" {
-					if _, mout, _, _, err := nodeWatermarks(parts[oldMerge]); err == nil {
+					if _, mout, _, err := nodeWatermarks(parts[oldMerge]); err == nil {
 						out = mout
 					}
 				}
@@ -1041,23 +1041,23 @@ func (c *jobCkpt) restoreRescaled(ctx context.Context, parts map[string][]byte, 
 // restoreCopies restores the copies of one keyed aggregate from the parts
 // of its old copies (see restoreRescaled).
 func (c *jobCkpt) restoreCopies(ctx context.Context, parts map[string][]byte, copies []*ckptOp, oldCopies []string) error {
-	b, ok := parts[oldCopies[0]]
-	if !ok {
-		return fmt.Errorf("the checkpoint lacks part %s", oldCopies[0])
-	}
-	in, out, _, _, err := nodeWatermarks(b)
-	if err != nil {
-		return err
-	}
-	for _, name := range oldCopies {
+	// Every old copy saw the same watermarks: the new ones take the
+	// first's.
+	var in, out int64
+	for i, name := range oldCopies {
 		b, ok := parts[name]
 		if !ok {
 			return fmt.Errorf("the checkpoint lacks part %s", name)
 		}
-		if _, _, _, body, err := nodeWatermarks(b); err != nil {
+		cin, cout, body, err := nodeWatermarks(b)
+		if err != nil {
 			return err
-		} else if len(body) > 0 {
+		}
+		if len(body) > 0 {
 			return fmt.Errorf("%s: the state is in the node's part (a checkpoint of an older Sluice), which cannot be repartitioned", name)
+		}
+		if i == 0 {
+			in, out = cin, cout
 		}
 	}
 	n := uint64(len(copies))
@@ -1077,18 +1077,12 @@ func (c *jobCkpt) restoreCopies(ctx context.Context, parts map[string][]byte, co
 			if !ok {
 				return fmt.Errorf("%s: %w: no base of its state", name, errSnapshotCorrupt)
 			}
-			if i == 0 {
-				err = r.Restore(base)
-			} else {
-				err = r.restoreMore(base)
+			var more func([]byte) error
+			if i > 0 {
+				more = r.restoreMore
 			}
-			if err != nil {
-				return fmt.Errorf("%s from %s: %w", w.n.name, name, err)
-			}
-			for _, dn := range deltaNames(parts, name+"d") {
-				if err := r.RestoreDelta(parts[dn]); err != nil {
-					return fmt.Errorf("%s from %s delta %s: %w", w.n.name, name, dn, err)
-				}
+			if err := restoreChain(r, w.n.name+" from "+name, base, parts, name, more); err != nil {
+				return err
 			}
 			if ce, ok := w.operator.(chainEnder); ok {
 				ce.chainEnded()
@@ -1124,18 +1118,17 @@ func (w *ckptOp) setWatermarks(in, out int64) {
 	w.last, w.since = nil, 0
 }
 
-// nodeWatermarks reads the head of a node part (ckptOp.snapshot): the
-// node's watermarks, and the rest (the operator's state, if any, for a
-// node that is not a view or sink).
-func nodeWatermarks(b []byte) (in, out int64, wms []int64, body []byte, err error) {
+// nodeWatermarks reads a node part (ckptOp.snapshot) of a node that is
+// not a view or sink: its input and output watermarks (its per-input ones
+// are skipped) and the operator's state, if the part holds it.
+func nodeWatermarks(b []byte) (in, out int64, body []byte, err error) {
 	d := &snapDec{b: b}
 	in, out = d.varint(), d.varint()
-	k := d.count(1)
-	for range k {
-		wms = append(wms, d.varint())
+	for range d.count(1) {
+		d.varint()
 	}
 	body = d.bytes()
-	return in, out, wms, body, d.done()
+	return in, out, body, d.done()
 }
 
 // prepareCheckpoints wraps the job's operators for checkpointing and, when
@@ -1434,12 +1427,24 @@ func (w *ckptOp) restoreOpParts(parts map[string][]byte, name string) error {
 		}
 		return nil
 	}
-	if err := w.inc.Restore(base); err != nil {
-		return fmt.Errorf("restore %s: %w", w.n.name, err)
+	return restoreChain(w.inc, w.n.name, base, parts, name, nil)
+}
+
+// restoreChain restores an incremental operator (node, for errors) from
+// a base and the deltas saved after it under name; with more (a rescale's second and
+// later old copies) the base is added to the state held instead of
+// replacing it.
+func restoreChain(inc incSnapshotter, node string, base []byte, parts map[string][]byte, name string, more func([]byte) error) error {
+	restore := inc.Restore
+	if more != nil {
+		restore = more
+	}
+	if err := restore(base); err != nil {
+		return fmt.Errorf("restore %s: %w", node, err)
 	}
 	for _, n := range deltaNames(parts, name+"d") {
-		if err := w.inc.RestoreDelta(parts[n]); err != nil {
-			return fmt.Errorf("restore %s delta %s: %w", w.n.name, n, err)
+		if err := inc.RestoreDelta(parts[n]); err != nil {
+			return fmt.Errorf("restore %s delta %s: %w", node, n, err)
 		}
 	}
 	return nil

@@ -44,24 +44,22 @@ type groupRefGen struct {
 // it is emitted, so growing states (min/max over retractions, distinct)
 // are counted as they are.
 type groupAggOp struct {
-	j *job
-	// keep, while a restore rescales the job (restoreRescaled), says
-	// which keys this copy takes; nil keeps every key.
-	keep   func(h uint64) bool
-	n      *plan.GroupAgg
-	stats  *opStats
-	lay    *aggLayout
-	keys   *keyEval
-	nk     int
-	naggs  int
-	m      *keyIndex
-	g      recs[aggGroup]
-	words  recs[int64]
-	states recs[accState]
-	prev   recs[types.Value] // per group: the aggregate results last emitted
-	last   []int64           // TTL only: per group, the processing time of its last update
-	dirty  []int
-	bytes  int64
+	j         *job
+	keyFilter // rescale: the keys this copy takes
+	n         *plan.GroupAgg
+	stats     *opStats
+	lay       *aggLayout
+	keys      *keyEval
+	nk        int
+	naggs     int
+	m         *keyIndex
+	g         recs[aggGroup]
+	words     recs[int64]
+	states    recs[accState]
+	prev      recs[types.Value] // per group: the aggregate results last emitted
+	last      []int64           // TTL only: per group, the processing time of its last update
+	dirty     []int
+	bytes     int64
 
 	// Incremental checkpoints (see incSnapshotter), once track is set:
 	// the groups changed since the last capture, the keys of saved groups

@@ -16,9 +16,7 @@ import (
 // has window_end, a key's state is freed once the watermark passes its
 // window's end, and rows of freed windows are recorded as late.
 type dedupOp struct {
-	// keep, while a restore rescales the job (restoreRescaled), says
-	// which keys this copy takes; nil keeps every key.
-	keep func(h uint64) bool
+	keyFilter // rescale: the keys this copy takes
 	stateless
 	n      *plan.Dedup
 	stats  *opStats

@@ -274,10 +274,8 @@ type node struct {
 	// (the shuffle in front of parallel copies) saves a hand-over from one
 	// goroutine, and often one core's caches, to another for every chunk.
 	inline bool
-	done   bool // inline: the node has handled the end of stream
-	// par and copy: the node's place in a keyed aggregate run as copies.
-	par  parRole
-	copy int
+	done   bool    // inline: the node has handled the end of stream
+	par    parRole // the node's place in a keyed operator run as copies
 }
 
 func newNode(j *job, name string, op operator, nIn, outWidth int) *node {

@@ -68,7 +68,7 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 			st.group = b.j.groups
 		}
 		c := b.add(name+" "+strconv.Itoa(i), op, 1, width, outlet{ch: merge.inbox, in: i})
-		c.par, c.copy = parCopy, i
+		c.par = parCopy
 		sh.outs = append(sh.outs, outlet{ch: c.inbox, in: 0})
 	}
 	sn := newNode(b.j, name+" shuffle", sh, 1, len(input.Schema()))
@@ -78,8 +78,8 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 	return true, b.build(input, outlet{inline: sn})
 }
 
-// parRole is a node's place in a keyed aggregate that runs as copies:
-// the nodes of one such aggregate are added in the order merge, copy 0 ..
+// parRole is a node's place in a keyed operator that runs as copies:
+// the nodes of one such operator are added in the order merge, copy 0 ..
 // copy n-1, shuffle (builder.parallelAgg), or as one node (parSingle) at
 // parallelism 1. A restore at another parallelism maps the checkpoint's
 // nodes to the job's through it (restoreRescaled).

@@ -45,21 +45,19 @@ const sessOpen = 1 << 7
 // the heap: when one pops, the index is free, or holds a later session
 // that the same rule closes only when it is due.
 type sessionOp struct {
-	j *job
-	// keep, while a restore rescales the job (restoreRescaled), says
-	// which keys this copy takes; nil keeps every key.
-	keep   func(h uint64) bool
-	n      *plan.WindowAgg
-	stats  *opStats
-	lay    *aggLayout
-	keys   *keyEval
-	nk     int
-	kind   types.Kind
-	upd    bool // emit on update
-	width  int  // output row width
-	late   lateRecorder
-	gap    int64
-	maxDur int64
+	j         *job
+	keyFilter // rescale: the keys this copy takes
+	n         *plan.WindowAgg
+	stats     *opStats
+	lay       *aggLayout
+	keys      *keyEval
+	nk        int
+	kind      types.Kind
+	upd       bool // emit on update
+	width     int  // output row width
+	late      lateRecorder
+	gap       int64
+	maxDur    int64
 
 	byKey  *keyIndex
 	head   recs[int32] // per key id: its first open session

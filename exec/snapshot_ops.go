@@ -383,7 +383,7 @@ func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
 		return false
 	}
 	h := hashRow(k)
-	if o.keep != nil && !o.keep(h) {
+	if o.drops(h) {
 		o.lay.skip(d)
 		if o.upd && d.bool() {
 			d.row() // emitted
@@ -556,7 +556,7 @@ func (o *sessionOp) decodeKey(d *snapDec, replace bool) bool {
 		return false
 	}
 	h := hashRow(key)
-	if o.keep != nil && !o.keep(h) {
+	if o.drops(h) {
 		for range ns {
 			d.varint() // start
 			d.varint() // last
@@ -834,7 +834,7 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 		return false
 	}
 	h := hashRow(key)
-	if o.keep != nil && !o.keep(h) {
+	if o.drops(h) {
 		o.lay.skip(d)
 		d.varint() // win
 		if d.bool() {
@@ -1197,7 +1197,7 @@ func (o *topNOp) decodePart(d *snapDec) bool {
 		return false
 	}
 	h := hashRow(key)
-	if o.keep != nil && !o.keep(h) {
+	if o.drops(h) {
 		return true // another copy's (rescale)
 	}
 	if p := o.parts.get(h, key); p != nil {
@@ -1328,7 +1328,7 @@ func (o *dedupOp) decodeEntry(d *snapDec) bool {
 		return false
 	}
 	h := hashRow(key)
-	if o.keep != nil && !o.keep(h) {
+	if o.drops(h) {
 		return true // another copy's (rescale)
 	}
 	x := o.seen.get(h, key)
@@ -1542,6 +1542,15 @@ func stateSize(ss []accState) int64 {
 	return n
 }
 
+// keyFilter is the keys a copy of a keyed operator takes while a restore
+// rescales its job (restoreRescaled); nil keeps every key.
+type keyFilter struct{ keep func(h uint64) bool }
+
+func (f *keyFilter) setKeep(keep func(h uint64) bool) { f.keep = keep }
+
+// drops reports whether the copy leaves the key of hash h to another.
+func (f *keyFilter) drops(h uint64) bool { return f.keep != nil && !f.keep(h) }
+
 // rescaler is a keyed operator whose copies can be restored from a
 // checkpoint taken at another parallelism (restoreRescaled): each new copy
 // reads the state of every old copy, keeping the keys it now owns.
@@ -1557,14 +1566,11 @@ type rescaler interface {
 	rescaled()
 }
 
-func (o *groupAggOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
-func (o *groupAggOp) rescaled()                        { o.stats.stateBytes.Store(o.bytes) }
+func (o *groupAggOp) rescaled() { o.stats.stateBytes.Store(o.bytes) }
 
 // chainEnder is a rescaler told when the state of one old copy is
 // restored (its base and deltas).
 type chainEnder interface{ chainEnded() }
-
-func (o *windowAggOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
 
 // chainEnded notes the watermark and next window end of the old copy just
 // restored: each restore sets them, and the merged state takes the
@@ -1596,11 +1602,8 @@ func (o *windowAggOp) rescaled() {
 	o.publishStats()
 }
 
-func (o *sessionOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
-func (o *sessionOp) rescaled()                        { o.ends.init(); o.publish() }
+func (o *sessionOp) rescaled() { o.ends.init(); o.publish() }
 
-func (o *topNOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
-func (o *topNOp) rescaled()                        { o.publishStats() }
+func (o *topNOp) rescaled() { o.publishStats() }
 
-func (o *dedupOp) setKeep(keep func(h uint64) bool) { o.keep = keep }
-func (o *dedupOp) rescaled()                        { o.stats.stateBytes.Store(o.bytes) }
+func (o *dedupOp) rescaled() { o.stats.stateBytes.Store(o.bytes) }

@@ -29,22 +29,20 @@ type topPart struct {
 // inserts of rows that entered it. A partition whose window the watermark
 // passed is freed.
 type topNOp struct {
-	// keep, while a restore rescales the job (restoreRescaled), says
-	// which keys this copy takes; nil keeps every key.
-	keep    func(h uint64) bool
-	j       *job
-	n       *plan.TopN
-	stats   *opStats
-	keys    *keyEval
-	parts   *rowMap[topPart]
-	endCol  int // input column holding window_end, -1 if none
-	retract bool
-	touched []*rowEntry[topPart]
-	byEnd   map[int64][]*rowEntry[topPart]
-	bytes   int64
-	wm      int64
-	late    lateRecorder
-	sortBuf types.Row
+	keyFilter // rescale: the keys this copy takes
+	j         *job
+	n         *plan.TopN
+	stats     *opStats
+	keys      *keyEval
+	parts     *rowMap[topPart]
+	endCol    int // input column holding window_end, -1 if none
+	retract   bool
+	touched   []*rowEntry[topPart]
+	byEnd     map[int64][]*rowEntry[topPart]
+	bytes     int64
+	wm        int64
+	late      lateRecorder
+	sortBuf   types.Row
 
 	ck  entryTracker[topPart] // incremental checkpoints
 	enc encSizer

@@ -130,7 +130,7 @@ type groupRef struct {
 func (t *winTable) groups() int { return t.idx.ids() }
 
 // lateRecorder turns rows that missed every window into LateEvents. It
-// also keeps what a checkpoint saves of them (lateSnapshot): how many it
+// also keeps what a checkpoint saves of them (snapshot): how many it
 // recorded and the newest of them (as many as the engine's late-events
 // table holds), so that a restart shows the same count and events as a
 // run that did not stop, and the rows replayed after the checkpoint are
@@ -184,7 +184,7 @@ func rowJSON(schema types.Schema, row types.Row) string {
 	return b.String()
 }
 
-// lateSnapshot encodes the count and the kept events.
+// snapshot encodes the count and the kept events.
 func (l *lateRecorder) snapshot() []byte {
 	e := &snapEnc{}
 	e.uvarint(uint64(l.n))
@@ -237,10 +237,8 @@ func (l *lateRecorder) restore(b []byte, add bool) error {
 // merged when a window closes, so a row costs one update whatever the
 // size/slide ratio. Only accumulators are kept, never rows.
 type windowAggOp struct {
-	j *job
-	// keep, while a restore rescales the job (restoreRescaled), says
-	// which keys this copy takes; nil keeps every key.
-	keep                   func(h uint64) bool
+	j                      *job
+	keyFilter                    // rescale: the keys this copy takes
 	rescaleWM, rescaleNext int64 // rescale: the latest of the old copies'
 	rescaling              bool  // rescaleWM and rescaleNext hold a copy's
 	n                      *plan.WindowAgg

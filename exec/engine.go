@@ -36,7 +36,8 @@ type Config struct {
 	// every partition of a source has been silent this long, its watermark
 	// advances with processing time (0 = off).
 	QuietAdvance time.Duration
-	// DeadLetter receives inputs sources could not decode.
+	// DeadLetter receives inputs sources could not decode or use (their
+	// generated columns failed); nil logs them.
 	DeadLetter func(connectors.DeadLetter)
 	// BarrierInterval is how often a barrier runs through every job so that
 	// sinks commit an epoch (0 = 1s, negative = only on Flush).
@@ -775,6 +776,18 @@ type LateEvent struct {
 	// Lateness is how far behind the watermark the row was (microseconds).
 	Lateness int64
 	Arrival  time.Time
+}
+
+// deadLetter hands an input no view could use (undecodable, or whose
+// generated columns failed) to Config.DeadLetter; without one it is
+// logged, never dropped silently.
+func (e *Engine) deadLetter(dl connectors.DeadLetter) {
+	if e.cfg.DeadLetter != nil {
+		e.cfg.DeadLetter(dl)
+		return
+	}
+	e.log.Warn("dead letter", "source", dl.Source, "partition", dl.Partition, "offset", dl.Offset,
+		"reason", dl.Reason, "raw", string(dl.Raw))
 }
 
 // LateEvents returns the recorded late events, oldest first.

@@ -135,12 +135,8 @@ func (s *sourceNode) attach(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("open source %s: %w", s.scan.Name, err)
 		}
-		dl := e.cfg.DeadLetter
-		if dl == nil {
-			dl = func(connectors.DeadLetter) {}
-		}
 		rd, err := conn.OpenSource(ctx, connectors.SourceSpec{Source: s.scan.Name, Job: s.j.name,
-			Schema: s.scan.Cols[:s.scan.NumPhysical], Options: s.scan.Options, DeadLetter: dl, Now: e.now,
+			Schema: s.scan.Cols[:s.scan.NumPhysical], Options: s.scan.Options, DeadLetter: e.deadLetter, Now: e.now,
 			Position: s.restoredPosition()}) // checkpoint:
 		if err != nil {
 			return fmt.Errorf("open source %s: %w", s.scan.Name, err)
@@ -612,12 +608,8 @@ func (s *sourceNode) generate(row types.Row) error {
 // deadLetter records an input row the source read but could not use (its
 // generated columns failed), as a JSON object of its physical columns.
 func (s *sourceNode) deadLetter(row types.Row, partition int, err error) {
-	dl := s.j.e.cfg.DeadLetter
-	if dl == nil {
-		return
-	}
 	n := min(len(row), s.scan.NumPhysical)
-	dl(connectors.DeadLetter{Source: s.scan.Name, Raw: []byte(rowJSON(s.scan.Cols[:n], row[:n])), Reason: err.Error(),
+	s.j.e.deadLetter(connectors.DeadLetter{Source: s.scan.Name, Raw: []byte(rowJSON(s.scan.Cols[:n], row[:n])), Reason: err.Error(),
 		Partition: partition, Time: s.j.e.now()})
 }
 

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -1032,11 +1033,12 @@ func (b *binder) funcCall(x *ast.FuncCallExpr, sc *scope) (expr.Expr, error) {
 	if _, ok := expr.LookupFunc(name); !ok {
 		// Say so before binding the arguments: an unknown aggregate's
 		// column would otherwise be reported as not grouped.
-		err := b.errAt(sqlerr.UndefinedFunction, "function %s does not exist", name)
-		if name == "array_agg" {
-			return nil, err.WithHint("Sluice has no array type; string_agg(x, ',' ORDER BY y) aggregates into text")
+		_, err := expr.NewFunc(name, nil) // its 42883
+		var se *sqlerr.Error
+		if name == "array_agg" && errors.As(err, &se) {
+			se.WithHint("Sluice has no array type; string_agg(x, ',' ORDER BY y) aggregates into text")
 		}
-		return nil, err.WithHint("No function matches the given name and argument types.")
+		return nil, err
 	}
 	args, err := b.args(x.Args, sc)
 	if err != nil {

@@ -1,7 +1,9 @@
 package exec
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/sluice-db/sluice/exec/chunk"
@@ -204,16 +206,115 @@ type intervalJoinOp struct {
 	wm     int64
 	bytes  int64
 
+	due  [2]ijDueHeap           // per side: when each kept row may be freed
 	ck   [2]entryTracker[ijKey] // incremental checkpoints, per side
 	ckWM int64                  // wm at the last capture
 	enc  encSizer
+
+	keyFilter // rescale: the keys this copy takes
+
+	inWMs   []int64      // each input's own watermark (the node's)
+	late    lateRecorder // rows behind their input's watermark
+	schemas [2]types.Schema
 }
+
+func (o *intervalJoinOp) rescaled()                      { o.stats.stateBytes.Store(max(o.bytes, 0)) }
+func (o *intervalJoinOp) useInputWatermarks(wms []int64) { o.inWMs = wms }
+func (o *intervalJoinOp) lateRec() *lateRecorder         { return &o.late }
 
 // ijKey is the rows an interval join keeps for one key on one side, and
 // their checkpoint flags (keyCkDirty, keyCkSaved).
 type ijKey struct {
 	rows []ijRow
 	ck   uint8
+	dead bool // removed from the map (its ijDue entries are skipped)
+}
+
+// ijDue says that key entry e's earliest row may be freed once the
+// watermark passes at (ijDueHeap).
+type ijDue struct {
+	at int64
+	e  *rowEntry[ijKey]
+}
+
+// ijDueHeap is a min-heap of ijDue by at, with an entry at or before the
+// earliest row of every key entry held: a watermark frees what is due
+// before it in time proportional to that, where a scan of every kept row
+// at every watermark made an interval join over a few seconds of rows
+// ten times slower than the other operators. An entry may be stale (its
+// row left early, or a row inserted before it has an entry of its own):
+// popping it frees nothing, and the key's earliest row gets a new one.
+type ijDueHeap []ijDue
+
+func (h *ijDueHeap) push(d ijDue) {
+	*h = append(*h, d)
+	x := *h
+	i := len(x) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if x[p].at <= x[i].at {
+			break
+		}
+		x[p], x[i] = x[i], x[p]
+		i = p
+	}
+}
+
+func (h *ijDueHeap) pop() ijDue {
+	x := *h
+	top := x[0]
+	n := len(x) - 1
+	x[0] = x[n]
+	x[n] = ijDue{}
+	x = x[:n]
+	for i := 0; ; {
+		c := 2*i + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && x[c+1].at < x[c].at {
+			c++
+		}
+		if x[i].at <= x[c].at {
+			break
+		}
+		x[i], x[c] = x[c], x[i]
+		i = c
+	}
+	*h = x
+	return top
+}
+
+// ijInsert adds r to rows, which are kept in time order (a key's rows
+// arrive nearly in order, so this looks back a step or two), after the
+// rows of its time; it returns r's index.
+func ijInsert(rows *[]ijRow, r ijRow) int {
+	x := append(*rows, r)
+	i := len(x) - 1
+	for i > 0 && x[i-1].t > r.t {
+		x[i] = x[i-1]
+		i--
+	}
+	x[i] = r
+	*rows = x
+	return i
+}
+
+// ijFirstAt returns the index of the first of rows (in time order) at t
+// or later.
+func ijFirstAt(rows []ijRow, t int64) int {
+	i, _ := slices.BinarySearchFunc(rows, t, func(r ijRow, t int64) int { return cmp.Compare(r.t, t) })
+	return i
+}
+
+// dueAt is when a row of side s at time t may be freed: a left row can
+// match right rows up to t + upper, a right row left rows down to
+// t - lower. It grows with t, so a key's rows are due in their order.
+func (o *intervalJoinOp) dueAt(s int, t int64) int64 {
+	if s == 0 {
+		return satAdd(t, o.n.UpperBound)
+	}
+	return satAdd(t, -o.n.LowerBound)
 }
 
 func ijFlags(e *rowEntry[ijKey]) *uint8 { return &e.val.ck }
@@ -223,6 +324,7 @@ func (o *intervalJoinOp) remove(s int, e *rowEntry[ijKey]) {
 	for _, x := range e.val.rows {
 		o.bytes -= int64(rowBytes(x.row) + 16)
 	}
+	e.val.dead = true
 	o.side[s].remove(e)
 	o.ck[s].removed(e)
 }
@@ -234,7 +336,9 @@ func newIntervalJoinOp(j *job, n *plan.IntervalJoin) *intervalJoinOp {
 		keys: [2]*keyEval{newKeyEval(n.LeftKey), newKeyEval(n.RightKey)},
 		side: [2]*rowMap[ijKey]{newRowMap[ijKey](64), newRowMap[ijKey](64)},
 		ck:   [2]entryTracker[ijKey]{{flags: ijFlags}, {flags: ijFlags}},
-		lw:   len(n.Left.Schema()), rw: len(n.Right.Schema()), wm: chunk.NoTime}
+		lw:   len(n.Left.Schema()), rw: len(n.Right.Schema()), wm: chunk.NoTime,
+		late:    lateRecorder{j: j},
+		schemas: [2]types.Schema{n.Left.Schema(), n.Right.Schema()}}
 }
 
 func (o *intervalJoinOp) emit(out *emitter, op chunk.Op, l, r types.Row, t int64) error {
@@ -268,6 +372,15 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		if t == chunk.NoTime {
 			continue
 		}
+		if c.Ops[i] == chunk.Insert && o.inWMs != nil && t < o.inWMs[in] {
+			// Late on its own input. Such a row may find its partners
+			// freed or not depending on how far the other input had got
+			// (the freeing follows the lower of the two watermarks), so
+			// it is recorded as late instead of joined: what a row on
+			// time on its input joins does not depend on that.
+			o.late.recordAs(o.schemas[in], row, t, o.inWMs[in])
+			continue
+		}
 		key, h, err := o.keys[in].eval(row)
 		if err != nil {
 			return err
@@ -280,17 +393,16 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		matched := false
 		if !null {
 			if oe := o.side[other].get(h, key); oe != nil {
-				for k := range oe.val.rows {
-					x := &oe.val.rows[k]
-					var d int64
-					if in == 0 {
-						d = x.t - t
-					} else {
-						d = t - x.t
-					}
-					if d < o.n.LowerBound || d > o.n.UpperBound {
-						continue
-					}
+				// The other side's rows in time range: a right row at
+				// t+lower .. t+upper for a left row, a left row at
+				// t-upper .. t-lower for a right row.
+				lo, hi := satAdd(t, o.n.LowerBound), satAdd(t, o.n.UpperBound)
+				if in == 1 {
+					lo, hi = satAdd(t, -o.n.UpperBound), satAdd(t, -o.n.LowerBound)
+				}
+				rows := oe.val.rows
+				for k := ijFirstAt(rows, lo); k < len(rows) && rows[k].t <= hi; k++ {
+					x := &rows[k]
 					before := out.curLen()
 					if in == 0 {
 						err = o.emit(out, op, row, x.row, max(t, x.t))
@@ -312,10 +424,11 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		}
 		if op == chunk.Delete {
 			if e := o.side[in].get(h, key); e != nil {
-				for k, x := range e.val.rows {
-					if types.EqualRows(x.row, row) {
-						e.val.rows = append(e.val.rows[:k], e.val.rows[k+1:]...)
-						o.bytes -= int64(rowBytes(x.row) + 16)
+				rows := e.val.rows
+				for k := ijFirstAt(rows, t); k < len(rows) && rows[k].t == t; k++ {
+					if types.EqualRows(rows[k].row, row) {
+						o.bytes -= int64(rowBytes(rows[k].row) + 16)
+						e.val.rows = slices.Delete(rows, k, k+1)
 						o.ck[in].mark(e)
 						break
 					}
@@ -330,7 +443,9 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		if e == nil {
 			e = o.side[in].insert(h, copyRow(key))
 		}
-		e.val.rows = append(e.val.rows, ijRow{row: copyRow(row), t: t, matched: matched})
+		if ijInsert(&e.val.rows, ijRow{row: copyRow(row), t: t, matched: matched}) == 0 {
+			o.due[in].push(ijDue{at: o.dueAt(in, t), e: e}) // its earliest row
+		}
 		o.bytes += int64(rowBytes(row) + 16)
 		o.ck[in].mark(e)
 		if err := out.maybeFlush(); err != nil {
@@ -350,48 +465,56 @@ func (e *emitter) curLen() int {
 
 func (o *intervalJoinOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 	o.wm = wm
-	// A left row can match right rows up to its time + upper; a right row
-	// left rows down to its time - lower... i.e. left times >= rt - upper.
-	var err error
 	for s := range 2 {
-		o.side[s].each(func(e *rowEntry[ijKey]) {
-			k := 0
-			for _, x := range e.val.rows {
-				var dead bool
-				if s == 0 {
-					dead = x.t+o.n.UpperBound < wm
-				} else {
-					dead = x.t-o.n.LowerBound < wm
-				}
-				if !dead {
-					e.val.rows[k] = x
-					k++
-					continue
-				}
-				o.bytes -= int64(rowBytes(x.row) + 16)
-				if s == 0 && o.n.Kind == plan.LeftJoin && !x.matched && err == nil {
-					err = o.emit(out, chunk.Insert, x.row, nil, x.t)
-				}
+		for h := &o.due[s]; len(*h) > 0 && (*h)[0].at < wm; {
+			e := h.pop().e
+			if e.val.dead {
+				continue
 			}
-			pruned := k < len(e.val.rows)
-			clear(e.val.rows[k:])
-			e.val.rows = e.val.rows[:k]
-			switch {
-			case k == 0:
-				o.remove(s, e)
-			case pruned:
-				o.ck[s].mark(e)
+			if err := o.free(s, e, wm, out); err != nil {
+				return 0, err
 			}
-		})
+		}
 	}
 	o.stats.stateBytes.Store(o.bytes)
-	if err != nil {
-		return 0, err
-	}
 	if o.n.Kind == plan.LeftJoin {
 		return satSub(wm, max(o.n.UpperBound, 0)+1), nil
 	}
 	return wm, nil
+}
+
+// free drops the rows of key entry e of side s that no row on time can
+// match at watermark wm, its earliest ones (the entry too when none is
+// left), and files the entry under its new earliest row; a left join
+// emits the left rows among them that never matched, NULL-padded.
+func (o *intervalJoinOp) free(s int, e *rowEntry[ijKey], wm int64, out *emitter) error {
+	rows := e.val.rows
+	k := 0
+	for ; k < len(rows) && o.dueAt(s, rows[k].t) < wm; k++ {
+		x := rows[k]
+		o.bytes -= int64(rowBytes(x.row) + 16)
+		if s == 0 && o.n.Kind == plan.LeftJoin && !x.matched {
+			if err := o.emit(out, chunk.Insert, x.row, nil, x.t); err != nil {
+				return err
+			}
+		}
+	}
+	switch {
+	case k == len(rows):
+		clear(rows)
+		e.val.rows = rows[:0] // their bytes are out already
+		o.remove(s, e)
+		return nil
+	case k > 0:
+		// Dropped from the front without moving the rest (a key may hold
+		// many rows while the other input's watermark lags): the freed
+		// slots are reused when an append moves the rows.
+		clear(rows[:k])
+		e.val.rows = rows[k:]
+		o.ck[s].mark(e)
+	}
+	o.due[s].push(ijDue{at: o.dueAt(s, e.val.rows[0].t), e: e})
+	return nil
 }
 
 func (o *intervalJoinOp) OnBarrier(uint64, *emitter) error { return nil }

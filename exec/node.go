@@ -289,8 +289,16 @@ func newNode(j *job, name string, op operator, nIn, outWidth int) *node {
 		n.wms[i] = math.MinInt64
 	}
 	n.em = emitter{n: n, width: outWidth}
+	if u, ok := op.(inputWMUser); ok {
+		u.useInputWatermarks(n.wms)
+	}
 	return n
 }
+
+// inputWMUser is an operator of several inputs that reads each input's
+// own watermark (not only their minimum, which OnWatermark gets): the
+// node hands it the slice it keeps them in, read on the node's goroutine.
+type inputWMUser interface{ useInputWatermarks(wms []int64) }
 
 // send delivers a message downstream (or to the terminal operator).
 func (n *node) send(ctx context.Context, m chunk.Message) error {

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -1422,12 +1423,22 @@ func encIJKey(e *snapEnc, x *rowEntry[ijKey]) {
 }
 
 func (o *intervalJoinOp) Restore(b []byte) error {
-	d := &snapDec{b: b}
-	o.wm = d.varint()
 	o.bytes = 0
 	for s := range 2 {
 		o.ck[s].reset()
 		o.side[s] = newRowMap[ijKey](64)
+		o.due[s] = o.due[s][:0]
+	}
+	o.wm = math.MinInt64 // chunk.NoTime
+	return o.restoreMore(b)
+}
+
+// restoreMore adds a snapshot's keys to those held (rescaler). Every old
+// copy saw the same watermarks, so its watermark is the one held.
+func (o *intervalJoinOp) restoreMore(b []byte) error {
+	d := &snapDec{b: b}
+	o.wm = max(o.wm, d.varint())
+	for s := range 2 {
 		n := d.count(2)
 		for range n {
 			if !o.decodeKey(d, s) {
@@ -1458,9 +1469,14 @@ func (o *intervalJoinOp) decodeKey(d *snapDec, s int) bool {
 			return false
 		}
 		rows = append(rows, r)
-		o.bytes += int64(rowBytes(r.row) + 16)
 	}
 	h := hashRow(key)
+	if o.drops(h) {
+		return true // another copy's (rescale)
+	}
+	for _, r := range rows {
+		o.bytes += int64(rowBytes(r.row) + 16)
+	}
 	e := o.side[s].get(h, key)
 	if e == nil {
 		e = o.side[s].insert(h, key)
@@ -1469,7 +1485,13 @@ func (o *intervalJoinOp) decodeKey(d *snapDec, s int) bool {
 			o.bytes -= int64(rowBytes(x.row) + 16)
 		}
 	}
+	// Saved in time order, and kept so (a checkpoint of an earlier Sluice
+	// kept them in arrival order).
+	slices.SortStableFunc(rows, func(a, b ijRow) int { return cmp.Compare(a.t, b.t) })
 	e.val.rows = rows
+	if len(rows) > 0 {
+		o.due[s].push(ijDue{at: o.dueAt(s, rows[0].t), e: e})
+	}
 	return true
 }
 

@@ -146,9 +146,13 @@ type lateRecorder struct {
 // lateKeeper is an operator with a lateRecorder (the checkpoint saves it).
 type lateKeeper interface{ lateRec() *lateRecorder }
 
-func (l *lateRecorder) record(row types.Row, t, wm int64) {
+func (l *lateRecorder) record(row types.Row, t, wm int64) { l.recordAs(l.schema, row, t, wm) }
+
+// recordAs records a late row of the given schema (an operator of several
+// inputs records rows of each).
+func (l *lateRecorder) recordAs(schema types.Schema, row types.Row, t, wm int64) {
 	l.j.late.Add(1)
-	ev := LateEvent{View: l.j.name, Row: rowJSON(l.schema, row), EventTime: t, Watermark: wm, Lateness: wm - t, Arrival: l.j.e.now()}
+	ev := LateEvent{View: l.j.name, Row: rowJSON(schema, row), EventTime: t, Watermark: wm, Lateness: wm - t, Arrival: l.j.e.now()}
 	if l.j.ck != nil {
 		l.n++
 		l.kept.add(ev, l.j.e.cfg.MaxLateEvents)

@@ -117,14 +117,7 @@ func (b *builder) build(p plan.Node, out outlet) error {
 			return err
 		}
 		return b.child("lookup-join", op, len(n.Cols), n.Stream, out)
-	case *plan.IntervalJoin:
-		op := newIntervalJoinOp(b.j, n)
-		node := b.add("interval-join", op, 2, len(n.Cols), out)
-		if err := b.build(n.Left, outlet{ch: node.inbox, in: 0}); err != nil {
-			return err
-		}
-		return b.build(n.Right, outlet{ch: node.inbox, in: 1})
-	case *plan.StreamJoin, *plan.WindowJoin: // joins:
+	case *plan.IntervalJoin, *plan.StreamJoin, *plan.WindowJoin: // joins:
 		return b.buildJoin(n, out) // joins:
 	case *plan.Union:
 		node := b.add("union", unionOp{}, len(n.Inputs), len(n.Schema()), out)

@@ -884,7 +884,36 @@ func ckFingerprint(kind string, par int, input plan.Node) string {
 		// into copies.
 		fp += "\ncopies: dedup, top-n"
 	}
+	if par > 1 && keyedJoins(input) {
+		// And so do the joins with equal keys.
+		fp += "\ncopies: joins"
+	}
 	return fp
+}
+
+// keyedJoins reports whether the plan has a join with equal keys (not a
+// lookup join), which runs as copies at a parallelism above 1.
+func keyedJoins(p plan.Node) bool {
+	switch x := p.(type) {
+	case *plan.StreamJoin:
+		if len(x.LeftKey) > 0 {
+			return true
+		}
+	case *plan.WindowJoin:
+		if len(x.LeftKey) > 0 {
+			return true
+		}
+	case *plan.IntervalJoin:
+		if len(x.LeftKey) > 0 {
+			return true
+		}
+	}
+	for _, c := range p.Children() {
+		if keyedJoins(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // keyedRowOps reports whether the plan has a dedup or a partitioned top-N,
@@ -972,8 +1001,8 @@ func (c *jobCkpt) restoreRescaled(ctx context.Context, parts map[string][]byte, 
 		w := ops[i]
 		switch w.n.par {
 		case parMerge, parSingle:
-			var merge, shuffle *ckptOp
-			var copies []*ckptOp
+			var merge *ckptOp
+			var copies, shuffles []*ckptOp
 			if w.n.par == parSingle {
 				copies = []*ckptOp{w}
 				i++
@@ -984,43 +1013,49 @@ func (c *jobCkpt) restoreRescaled(ctx context.Context, parts map[string][]byte, 
 					copies = append(copies, ops[i])
 					i++
 				}
-				if i == len(ops) || ops[i].n.par != parShuffle {
-					return fmt.Errorf("%s: %w: copies without their shuffle", merge.n.name, errSnapshotCorrupt)
+				for i < len(ops) && ops[i].n.par == parShuffle {
+					shuffles = append(shuffles, ops[i])
+					i++
 				}
-				shuffle = ops[i]
-				i++
+				if len(shuffles) != len(copies[0].n.wms) {
+					return fmt.Errorf("%s: %w: copies without their shuffles", merge.n.name, errSnapshotCorrupt)
+				}
 			}
-			var oldMerge, oldShuffle string
-			var oldCopies []string
+			// One shuffle per input of the operator (a join has two).
+			var oldMerge string
+			var oldCopies, oldShuffles []string
 			if from > 1 {
 				oldMerge = old()
 				for range from {
 					oldCopies = append(oldCopies, old())
 				}
-				oldShuffle = old()
+				for range copies[0].n.wms {
+					oldShuffles = append(oldShuffles, old())
+				}
 			} else {
 				oldCopies = []string{old()}
 			}
 			if err := c.restoreCopies(ctx, parts, copies, oldCopies); err != nil {
 				return err
 			}
-			// The merge passes on the copies' watermark; the shuffle the
-			// one it received, which the copies received too.
-			in, out := copies[0].n.inWM, copies[0].n.outWM
+			// The merge passes on the copies' watermark; a shuffle the one
+			// it received, which the copies received on its input too.
+			out := copies[0].n.outWM
 			if merge != nil {
 				if oldMerge != "" {
-					if _, mout, _, err := nodeWatermarks(parts[oldMerge]); err == nil {
+					if _, mout, _, _, err := nodeWatermarks(parts[oldMerge]); err == nil {
 						out = mout
 					}
 				}
 				merge.setWatermarks(out, out)
 			}
-			if shuffle != nil {
-				shuffle.setWatermarks(in, in)
+			for k, sh := range shuffles {
+				in := copies[0].n.wms[k]
+				sh.setWatermarks(in, in)
 			}
-			if oldShuffle != "" {
-				if _, ok := parts[oldShuffle]; !ok {
-					return fmt.Errorf("the checkpoint lacks part %s", oldShuffle)
+			for _, name := range oldShuffles {
+				if _, ok := parts[name]; !ok {
+					return fmt.Errorf("the checkpoint lacks part %s", name)
 				}
 			}
 		case parCopy, parShuffle:
@@ -1044,20 +1079,24 @@ func (c *jobCkpt) restoreCopies(ctx context.Context, parts map[string][]byte, co
 	// Every old copy saw the same watermarks: the new ones take the
 	// first's.
 	var in, out int64
+	var wms []int64
 	for i, name := range oldCopies {
 		b, ok := parts[name]
 		if !ok {
 			return fmt.Errorf("the checkpoint lacks part %s", name)
 		}
-		cin, cout, body, err := nodeWatermarks(b)
+		cin, cout, cwms, body, err := nodeWatermarks(b)
 		if err != nil {
 			return err
 		}
 		if len(body) > 0 {
 			return fmt.Errorf("%s: the state is in the node's part (a checkpoint of an older Sluice), which cannot be repartitioned", name)
 		}
+		if len(cwms) != len(copies[0].n.wms) {
+			return fmt.Errorf("%s: %w: %d inputs, the plan's operator has %d", name, errSnapshotCorrupt, len(cwms), len(copies[0].n.wms))
+		}
 		if i == 0 {
-			in, out = cin, cout
+			in, out, wms = cin, cout, cwms
 		}
 	}
 	n := uint64(len(copies))
@@ -1067,6 +1106,7 @@ func (c *jobCkpt) restoreCopies(ctx context.Context, parts map[string][]byte, co
 			return fmt.Errorf("%s: its state cannot be repartitioned", w.n.name)
 		}
 		w.setWatermarks(in, out)
+		copy(w.n.wms, wms)
 		if n > 1 {
 			mine := uint64(x)
 			// As shuffleOp.route: (hash >> 17) mod the number of copies.
@@ -1119,16 +1159,16 @@ func (w *ckptOp) setWatermarks(in, out int64) {
 }
 
 // nodeWatermarks reads a node part (ckptOp.snapshot) of a node that is
-// not a view or sink: its input and output watermarks (its per-input ones
-// are skipped) and the operator's state, if the part holds it.
-func nodeWatermarks(b []byte) (in, out int64, body []byte, err error) {
+// not a view or sink: its input and output watermarks, those of each of
+// its inputs, and the operator's state, if the part holds it.
+func nodeWatermarks(b []byte) (in, out int64, wms []int64, body []byte, err error) {
 	d := &snapDec{b: b}
 	in, out = d.varint(), d.varint()
 	for range d.count(1) {
-		d.varint()
+		wms = append(wms, d.varint())
 	}
 	body = d.bytes()
-	return in, out, body, d.done()
+	return in, out, wms, body, d.done()
 }
 
 // prepareCheckpoints wraps the job's operators for checkpointing and, when

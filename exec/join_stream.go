@@ -59,6 +59,8 @@ type joinCore struct {
 
 	ck  [2]entryTracker[sjKey] // incremental checkpoints, per side
 	enc encSizer
+
+	keyFilter // rescale: the keys this copy takes
 }
 
 func sjFlags(e *rowEntry[sjKey]) *uint8 { return &e.val.ck }
@@ -337,26 +339,38 @@ func (o *streamJoinOp) OnBarrier(uint64, *emitter) error {
 	return nil
 }
 
-// buildJoin adds the node of a regular or window join and builds its
-// inputs (called from builder.build).
+// buildJoin adds the nodes of a regular, window or interval join and
+// builds its inputs (called from builder.build): at a parallelism above
+// 1, copies of the join behind a shuffle per input (builder.parallel).
 func (b *builder) buildJoin(p plan.Node, out outlet) error {
 	var (
-		op          operator
+		mk          func() (operator, error)
 		name        string
 		left, right plan.Node
+		lk, rk      []expr.Expr
 		width       int
 	)
 	switch n := p.(type) {
 	case *plan.StreamJoin:
-		op, name, left, right, width = newStreamJoinOp(b.j, n), "stream-join", n.Left, n.Right, len(n.Cols)
+		mk = func() (operator, error) { return newStreamJoinOp(b.j, n), nil }
+		name, left, right, lk, rk, width = "stream-join", n.Left, n.Right, n.LeftKey, n.RightKey, len(n.Cols)
 	case *plan.WindowJoin:
-		wj, err := newWindowJoinOp(b.j, n)
-		if err != nil {
-			return err
-		}
-		op, name, left, right, width = wj, "window-join", n.Left, n.Right, len(n.Cols)
+		mk = func() (operator, error) { return newWindowJoinOp(b.j, n) }
+		name, left, right, lk, rk, width = "window-join", n.Left, n.Right, n.LeftKey, n.RightKey, len(n.Cols)
+	case *plan.IntervalJoin:
+		mk = func() (operator, error) { return newIntervalJoinOp(b.j, n), nil }
+		name, left, right, lk, rk, width = "interval-join", n.Left, n.Right, n.LeftKey, n.RightKey, len(n.Cols)
 	default:
 		return fmt.Errorf("build join: unexpected %T", p)
+	}
+	// Equal keys hash alike on both sides (the join's own lookups rely on
+	// it), so a key's rows of both inputs reach the same copy.
+	if ok, err := b.parallel(name, width, []plan.Node{left, right}, [][]expr.Expr{lk, rk}, mk, out); ok {
+		return err
+	}
+	op, err := mk()
+	if err != nil {
+		return err
 	}
 	node := b.add(name, op, 2, width, out)
 	if err := b.build(left, outlet{ch: node.inbox, in: 0}); err != nil {
@@ -406,13 +420,19 @@ func encSJKey(e *snapEnc, x *rowEntry[sjKey]) {
 }
 
 // restore replaces both sides' rows with a snapshot's, calling each(s, e,
-// true) for every restored key entry.
-func (c *joinCore) restore(b []byte, each func(s int, e *rowEntry[sjKey], added bool)) error {
+// true) for every restored key entry; with more, it adds them to the rows
+// held instead (a rescale: the snapshot of another old copy, whose keys
+// are not held).
+func (c *joinCore) restore(b []byte, more bool, each func(s int, e *rowEntry[sjKey], added bool)) error {
 	d := &snapDec{b: b}
-	c.bytes = 0
+	if !more {
+		c.bytes = 0
+	}
 	for s := range 2 {
-		c.ck[s].reset()
-		c.side[s] = newRowMap[sjKey](64)
+		if !more {
+			c.ck[s].reset()
+			c.side[s] = newRowMap[sjKey](64)
+		}
 		n := d.count(2)
 		for range n {
 			if !c.decodeKey(d, s, each) {
@@ -444,9 +464,14 @@ func (c *joinCore) decodeKey(d *snapDec, s int, each func(s int, e *rowEntry[sjK
 			return false
 		}
 		rows = append(rows, r)
-		c.bytes += sjBytes(r.row)
 	}
 	h := hashRow(key)
+	if c.drops(h) {
+		return true // another copy's (rescale)
+	}
+	for _, r := range rows {
+		c.bytes += sjBytes(r.row)
+	}
 	e := c.side[s].get(h, key)
 	added := e == nil
 	if added {
@@ -514,12 +539,23 @@ func (o *streamJoinOp) Snapshot() ([]byte, error) { return o.snapshot(false), ni
 // from the keys' recorded update times.
 func (o *streamJoinOp) Restore(b []byte) error {
 	o.queue, o.head = o.queue[:0], 0
-	if err := o.restore(b, o.restored); err != nil {
+	if err := o.restore(b, false, o.restored); err != nil {
 		return fmt.Errorf("restore stream join: %w", err)
 	}
 	o.sortQueue()
 	return nil
 }
+
+// restoreMore adds a snapshot's keys to those held (rescaler).
+func (o *streamJoinOp) restoreMore(b []byte) error {
+	if err := o.restore(b, true, o.restored); err != nil {
+		return fmt.Errorf("restore stream join: %w", err)
+	}
+	o.sortQueue()
+	return nil
+}
+
+func (o *streamJoinOp) rescaled() { o.stats.stateBytes.Store(max(o.bytes, 0)) }
 
 // restored queues a restored key entry for its TTL (one already queued
 // is requeued by expire at its new last update).

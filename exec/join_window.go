@@ -133,11 +133,31 @@ func (o *windowJoinOp) Restore(b []byte) error {
 		return fmt.Errorf("restore window join: %w", err)
 	}
 	o.byWin = [2]map[int64][]*rowEntry[sjKey]{{}, {}}
-	if err := o.restore(body, o.restored); err != nil {
+	if err := o.restore(body, false, o.restored); err != nil {
 		return fmt.Errorf("restore window join: %w", err)
 	}
 	o.countWindows()
 	return nil
+}
+
+// restoreMore adds a snapshot's keys to those held (rescaler). Every old
+// copy saw the same watermarks, so its watermark is the one held.
+func (o *windowJoinOp) restoreMore(b []byte) error {
+	d := &snapDec{b: b}
+	o.wm = max(o.wm, d.varint())
+	body := d.bytes()
+	if err := d.done(); err != nil {
+		return fmt.Errorf("restore window join: %w", err)
+	}
+	if err := o.restore(body, true, o.restored); err != nil {
+		return fmt.Errorf("restore window join: %w", err)
+	}
+	return nil
+}
+
+func (o *windowJoinOp) rescaled() {
+	o.stats.stateBytes.Store(max(o.bytes, 0))
+	o.countWindows()
 }
 
 // restored files a restored key entry under its window (one replaced in

@@ -12,9 +12,11 @@ import (
 )
 
 // Parallelism (Config.Parallelism > 1): a keyed aggregate (window, session
-// or updating GROUP BY with at least one group key), a dedup and a top-N
-// partitioned by a key run as N copies (joins run as one node). A
-// shuffle node hashes each row's group key to one copy, so every key's rows
+// or updating GROUP BY with at least one group key), a dedup, a top-N
+// partitioned by a key and every equi-join (regular, window, interval) run
+// as N copies; a lookup join and a join without equal keys run as one
+// node. A shuffle node hashes each row's group key (a join's: each input's
+// join key, through a shuffle of its own) to one copy, so every key's rows
 // reach one copy in their original order, and broadcasts watermarks,
 // barriers, idleness and end of stream to all of them; a merge node (a
 // union with N inputs) combines the copies' outputs, forwarding the
@@ -49,14 +51,28 @@ import (
 // reports false (and builds nothing) when the operator runs as one node.
 func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []expr.Expr,
 	mk func() (operator, error), out outlet) (bool, error) {
+	return b.parallel(name, width, []plan.Node{input}, [][]expr.Expr{keys}, mk, out)
+}
+
+// parallel builds a keyed operator of one or two inputs (a join: keys[i]
+// are input i's join keys, which hash alike for equal values) as the
+// job's parallelism copies, with one shuffle per input; it reports false
+// (and builds nothing) when the operator runs as one node. The nodes are
+// added in the order merge, copy 0 .. copy n-1, then the shuffles in
+// input order, then the inputs' nodes (restoreRescaled relies on it).
+func (b *builder) parallel(name string, width int, inputs []plan.Node, keys [][]expr.Expr,
+	mk func() (operator, error), out outlet) (bool, error) {
 	p := b.j.par
-	if p <= 1 || len(keys) == 0 {
-		b.single = len(keys) > 0
+	if p <= 1 || len(keys[0]) == 0 {
+		b.single = len(keys[0]) > 0
 		return false, nil
 	}
 	merge := b.add(name+" merge", unionOp{}, p, width, out)
 	merge.par = parMerge
-	sh := newShuffleOp(b.j.ctx, newKeyEval(keys), p)
+	shuffles := make([]*shuffleOp, len(inputs))
+	for k := range inputs {
+		shuffles[k] = newShuffleOp(b.j.ctx, newKeyEval(keys[k]), p)
+	}
 	b.j.groups++
 	for i := range p {
 		stats := len(b.j.stats)
@@ -67,21 +83,35 @@ func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []ex
 		for _, st := range b.j.stats[stats:] {
 			st.group = b.j.groups
 		}
-		c := b.add(name+" "+strconv.Itoa(i), op, 1, width, outlet{ch: merge.inbox, in: i})
+		c := b.add(name+" "+strconv.Itoa(i), op, len(inputs), width, outlet{ch: merge.inbox, in: i})
 		c.par = parCopy
-		sh.outs = append(sh.outs, outlet{ch: c.inbox, in: 0})
+		for k, sh := range shuffles {
+			sh.outs = append(sh.outs, outlet{ch: c.inbox, in: k})
+		}
 	}
-	sn := newNode(b.j, name+" shuffle", sh, 1, len(input.Schema()))
-	sn.par = parShuffle
-	sn.inline = true
-	b.j.nodes = append(b.j.nodes, sn)
-	return true, b.build(input, outlet{inline: sn})
+	nodes := make([]*node, len(inputs))
+	for k, sh := range shuffles {
+		sname := name + " shuffle"
+		if len(inputs) > 1 {
+			sname += " " + [...]string{"left", "right"}[k]
+		}
+		nodes[k] = newNode(b.j, sname, sh, 1, len(inputs[k].Schema()))
+		nodes[k].par = parShuffle
+		nodes[k].inline = true
+		b.j.nodes = append(b.j.nodes, nodes[k])
+	}
+	for k, in := range inputs {
+		if err := b.build(in, outlet{inline: nodes[k]}); err != nil {
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // parRole is a node's place in a keyed operator that runs as copies:
 // the nodes of one such operator are added in the order merge, copy 0 ..
-// copy n-1, shuffle (builder.parallelAgg), or as one node (parSingle) at
-// parallelism 1. A restore at another parallelism maps the checkpoint's
+// copy n-1, one shuffle per input (builder.parallel), or as one node
+// (parSingle) at parallelism 1. A restore at another parallelism maps the checkpoint's
 // nodes to the job's through it (restoreRescaled).
 type parRole uint8
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/sluice-db/sluice/exec/chunk"
@@ -464,5 +465,29 @@ func TestRescaleToOneKeepsWindowWatermark(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFingerprintNamesCopiedOperators: the plans whose keyed operators an
+// earlier Sluice ran as one node at a parallelism above 1 (dedup, top-N,
+// then the joins) have fingerprints of their own there, so such a
+// checkpoint is not restored into copies; at parallelism 1 the layout
+// never changed, nor did the fingerprint.
+func TestFingerprintNamesCopiedOperators(t *testing.T) {
+	for name, p := range joinViews("g") {
+		for _, par := range []int{1, 2} {
+			fp := ckFingerprint("view", par, p)
+			old := "view\nparallelism=" + fmt.Sprint(par) + "\n" + plan.Format(p)
+			if par == 1 && fp != old {
+				t.Errorf("%s at parallelism 1: fingerprint changed:\n%s", name, fp)
+			}
+			if par == 2 && !strings.HasSuffix(fp, "\ncopies: joins") {
+				t.Errorf("%s at parallelism 2: fingerprint %q does not name the joins' copies", name, fp)
+			}
+		}
+	}
+	dedup := ckViews[6].p(genScan("g"))
+	if fp := ckFingerprint("view", 2, dedup); !strings.HasSuffix(fp, "\ncopies: dedup, top-n") {
+		t.Errorf("dedup: fingerprint %q", fp)
 	}
 }

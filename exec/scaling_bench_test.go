@@ -63,6 +63,16 @@ var scaleQueries = []struct {
 		}
 		return &plan.Dedup{Input: sc, Keys: []expr.Expr{col(0, "k", types.TText), bucket}, Cols: sc.Schema()}
 	}},
+	// An interval join of two streams (half the events each) on the key,
+	// each left row meeting the right row of its time: the join keeps
+	// about 4 s of rows per side (the watermark's delay).
+	{name: "interval-join", plan: func(events int) plan.Node {
+		l, r := benchScan(events/2, 1000, 1000), benchScan(events-events/2, 1000, 1000)
+		k := []expr.Expr{col(0, "k", types.TText)}
+		return &plan.IntervalJoin{Left: l, Right: r, Kind: plan.InnerJoin, LeftKey: k, RightKey: k,
+			LeftTime: 2, RightTime: 2, LowerBound: 0, UpperBound: micros(0.0005),
+			Cols: append(append(types.Schema{}, l.Cols...), r.Cols...)}
+	}},
 }
 
 // scaleRun accumulates the wall and CPU time of the runs of one setting.

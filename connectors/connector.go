@@ -62,7 +62,11 @@ type DeadLetter struct {
 	// Offset is the connector's position of the input, human-readable
 	// (a Pulsar message ID, a file byte offset).
 	Offset string
-	Time   time.Time
+	// Replayable: Partition and Offset identify the input, and reading it
+	// again (another job reading the source, or a restart replaying after
+	// a checkpoint) reports the same ones: the table keeps it once.
+	Replayable bool
+	Time       time.Time
 }
 
 // SourceSpec is what a reader is opened with.

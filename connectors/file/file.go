@@ -334,7 +334,7 @@ func (r *Reader) line(b []byte, n int64) {
 	if r.spec.DeadLetter != nil {
 		r.spec.DeadLetter(connectors.DeadLetter{
 			Source: r.spec.Source, Raw: bytes.Clone(b), Reason: err.Error(),
-			Partition: 0, Offset: strconv.FormatInt(off, 10), Time: r.now(),
+			Partition: 0, Offset: strconv.FormatInt(off, 10), Replayable: true, Time: r.now(),
 		})
 	}
 }

@@ -603,7 +603,7 @@ func (r *Reader) deadLetter(ctx context.Context, p *partition, m pulsar.Message,
 	if r.spec.DeadLetter != nil {
 		r.spec.DeadLetter(connectors.DeadLetter{
 			Source: r.spec.Source, Raw: append([]byte(nil), m.Payload()...), Reason: cause.Error(),
-			Partition: p.index, Offset: p.topic + "@" + m.ID().String(), Time: r.now(),
+			Partition: p.index, Offset: p.topic + "@" + m.ID().String(), Replayable: true, Time: r.now(),
 		})
 	}
 	if r.opts["dead_letter_topic"] == "none" {

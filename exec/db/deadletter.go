@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,12 +26,14 @@ const (
 )
 
 type deadLetterRecord struct {
-	Source    string    `json:"source"`
-	Raw       []byte    `json:"raw"`
-	Reason    string    `json:"reason"`
-	Partition int       `json:"partition"`
-	Offset    string    `json:"offset"`
-	Time      time.Time `json:"time"`
+	Source    string `json:"source"`
+	Raw       []byte `json:"raw"`
+	Reason    string `json:"reason"`
+	Partition int    `json:"partition"`
+	Offset    string `json:"offset"`
+	// Replayable letters are kept once per source, partition and offset.
+	Replayable bool      `json:"replayable,omitempty"`
+	Time       time.Time `json:"time"`
 }
 
 // deadLetterLog keeps the most recent dead letters in memory for the
@@ -47,6 +50,19 @@ type deadLetterLog struct {
 	next  int   // ring position once buf is full
 	total int64 // every dead letter ever recorded
 	per   map[string]int64
+	// seen holds the identity (replayKey) of the replayable letters in buf:
+	// the same input reported again, by another job reading the source or
+	// by a replay after a restart, is not recorded a second time.
+	seen map[string]bool
+}
+
+// replayKey identifies a replayable dead letter's input ("" when the
+// letter is not replayable).
+func replayKey(dl connectors.DeadLetter) string {
+	if !dl.Replayable {
+		return ""
+	}
+	return dl.Source + "\x00" + strconv.Itoa(dl.Partition) + "\x00" + dl.Offset
 }
 
 // open loads the dead letters kept in path (the older rotated file first)
@@ -67,7 +83,11 @@ func (l *deadLetterLog) open(path string) error {
 			if json.Unmarshal(sc.Bytes(), &r) != nil {
 				continue // a torn last line
 			}
-			l.addLocked(connectors.DeadLetter{Source: r.Source, Raw: r.Raw, Reason: r.Reason, Partition: r.Partition, Offset: r.Offset, Time: r.Time})
+			dl := connectors.DeadLetter{Source: r.Source, Raw: r.Raw, Reason: r.Reason, Partition: r.Partition, Offset: r.Offset,
+				Replayable: r.Replayable, Time: r.Time}
+			if k := replayKey(dl); k == "" || !l.seen[k] {
+				l.addLocked(dl)
+			}
 		}
 		f.Close()
 	}
@@ -98,7 +118,8 @@ func (l *deadLetterLog) persistLocked(dl connectors.DeadLetter) error {
 	if l.f == nil {
 		return nil
 	}
-	b, err := json.Marshal(deadLetterRecord{Source: dl.Source, Raw: dl.Raw, Reason: dl.Reason, Partition: dl.Partition, Offset: dl.Offset, Time: dl.Time})
+	b, err := json.Marshal(deadLetterRecord{Source: dl.Source, Raw: dl.Raw, Reason: dl.Reason, Partition: dl.Partition, Offset: dl.Offset,
+		Replayable: dl.Replayable, Time: dl.Time})
 	if err != nil {
 		return err
 	}
@@ -118,12 +139,17 @@ func (l *deadLetterLog) persistLocked(dl connectors.DeadLetter) error {
 	return err
 }
 
-func (l *deadLetterLog) add(dl connectors.DeadLetter) error {
+// add records dl, unless it is a replayable letter already kept; it
+// reports whether it did.
+func (l *deadLetterLog) add(dl connectors.DeadLetter) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if k := replayKey(dl); k != "" && l.seen[k] {
+		return false, nil
+	}
 	err := l.persistLocked(dl)
 	l.addLocked(dl)
-	return err
+	return true, err
 }
 
 func (l *deadLetterLog) addLocked(dl connectors.DeadLetter) {
@@ -132,9 +158,18 @@ func (l *deadLetterLog) addLocked(dl connectors.DeadLetter) {
 	}
 	l.total++
 	l.per[dl.Source]++
+	if k := replayKey(dl); k != "" {
+		if l.seen == nil {
+			l.seen = map[string]bool{}
+		}
+		l.seen[k] = true
+	}
 	if len(l.buf) < l.max {
 		l.buf = append(l.buf, dl)
 		return
+	}
+	if k := replayKey(l.buf[l.next]); k != "" {
+		delete(l.seen, k)
 	}
 	l.buf[l.next] = dl
 	l.next = (l.next + 1) % l.max
@@ -170,8 +205,12 @@ func (d *DB) RecordDeadLetter(dl connectors.DeadLetter) {
 		dl.Raw = dl.Raw[:1<<20] // keep memory bounded; the reason says the size
 		dl.Reason += " (raw bytes truncated to 1 MiB)"
 	}
-	if err := d.dead.add(dl); err != nil {
+	added, err := d.dead.add(dl)
+	if err != nil {
 		d.log.Error("write dead-letter log", "err", err)
+	}
+	if !added {
+		return // the same input, read again (another job, or a replay)
 	}
 	d.log.Debug("dead letter", "source", dl.Source, "reason", dl.Reason, "offset", dl.Offset, "at", dl.Time.Format(time.RFC3339Nano))
 }

@@ -226,6 +226,13 @@ func forEachExpr(n plan.Node, f func(expr.Expr)) {
 		}
 	case *plan.TableFunc:
 		each(x.Args)
+	case *plan.Limit:
+		if x.CountParam != nil {
+			f(x.CountParam)
+		}
+		if x.OffsetParam != nil {
+			f(x.OffsetParam)
+		}
 	}
 }
 

@@ -410,14 +410,17 @@ func (b *binder) orderLimit(node plan.Node, out *scope, ob *ast.OrderByClause, l
 			if below {
 				proj.Input = &plan.Sort{Input: proj.Input, Keys: keys}
 			} else if b.stream {
-				n, off, err := b.limitValues(lim)
+				l, err := b.limitValues(lim)
 				if err != nil {
 					return nil, err
 				}
-				if off != 0 {
+				if l.CountParam != nil || l.OffsetParam != nil {
+					return nil, sqlerr.New(sqlerr.FeatureNotSupported, "the LIMIT of a continuous query must be a constant")
+				}
+				if l.Offset != 0 {
 					return nil, sqlerr.New(sqlerr.FeatureNotSupported, "OFFSET is not supported in streaming queries")
 				}
-				return &plan.TopN{Input: node, OrderBy: keys, N: n, Cols: node.Schema()}, nil
+				return &plan.TopN{Input: node, OrderBy: keys, N: l.Count, Cols: node.Schema()}, nil
 			} else {
 				node = &plan.Sort{Input: node, Keys: keys}
 			}
@@ -428,11 +431,12 @@ func (b *binder) orderLimit(node plan.Node, out *scope, ob *ast.OrderByClause, l
 			return nil, sqlerr.New(sqlerr.FeatureNotSupported, "LIMIT without ORDER BY is not supported in streaming queries").
 				WithHint("use ORDER BY ... LIMIT n (a Top-N) or ROW_NUMBER() OVER (...)")
 		}
-		n, off, err := b.limitValues(lim)
+		l, err := b.limitValues(lim)
 		if err != nil {
 			return nil, err
 		}
-		node = &plan.Limit{Input: node, Count: n, Offset: off}
+		l.Input = node
+		node = l
 	}
 	return node, nil
 }
@@ -455,14 +459,26 @@ func ordinal(n ast.ExprNode) (int, bool) {
 	return 0, false
 }
 
-func (b *binder) limitValues(lim *ast.Limit) (int64, int64, error) {
+// limitValues returns a Limit (without its input) of lim's count and
+// offset: constants, or parameters (LIMIT $1) read when the statement runs.
+func (b *binder) limitValues(lim *ast.Limit) (*plan.Limit, error) {
+	var param *expr.Param
 	get := func(n ast.ExprNode) (int64, error) {
+		param = nil
 		if n == nil {
 			return -1, nil
 		}
 		e, err := b.bind(n, &scope{})
 		if err != nil {
 			return 0, err
+		}
+		if p, ok := e.(*expr.Param); ok {
+			b.inferParam(p, types.TInt64)
+			if !p.T.Kind.IsInteger() {
+				return 0, sqlerr.New(sqlerr.DatatypeMismatch, "argument of LIMIT must be type bigint, not type %s", p.T)
+			}
+			param = p
+			return 0, nil
 		}
 		c, ok := expr.Fold(e).(*expr.Const)
 		if ok && c.V.K == types.Numeric && c.V.Decimal().GreaterThan(decimal.NewFromInt(1<<62)) {
@@ -476,15 +492,18 @@ func (b *binder) limitValues(lim *ast.Limit) (int64, int64, error) {
 		}
 		return c.V.I, nil
 	}
-	n, err := get(lim.Count)
-	if err != nil {
-		return 0, 0, err
+	l := &plan.Limit{}
+	var err error
+	if l.Count, err = get(lim.Count); err != nil {
+		return nil, err
 	}
-	off, err := get(lim.Offset)
-	if err != nil {
-		return 0, 0, err
+	l.CountParam = param
+	if l.Offset, err = get(lim.Offset); err != nil {
+		return nil, err
 	}
-	return n, max(off, 0), nil
+	l.OffsetParam = param
+	l.Offset = max(l.Offset, 0)
+	return l, nil
 }
 
 // outputName names a SELECT item without an alias, as Postgres does.

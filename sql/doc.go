@@ -76,7 +76,9 @@
 //     qualified (ast.FuncCallExpr.Schema).
 //   - EXTRACT(field FROM x) becomes date_part('field', x) ('epoch',
 //     'year', ... lower case).
-//   - COLLATE name is dropped; LIMIT ALL is dropped; OFFSET n ROW[S] is
+//   - COLLATE name is dropped; LIMIT ALL, LIMIT NULL and OFFSET NULL are
+//     dropped; a quoted count (LIMIT '10', as clients inline parameters)
+//     is a number; OFFSET n ROW[S] is
 //     OFFSET n; FETCH FIRST|NEXT [n] ROW[S] ONLY is LIMIT n; an OFFSET
 //     without LIMIT gets LIMIT 18446744073709551615 (TiDB renders
 //     LIMIT off,count).

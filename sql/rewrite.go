@@ -392,8 +392,8 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 			i = j
 			continue
 
-		case t.is("limit") && next.is("all"):
-			i++ // LIMIT ALL means no limit.
+		case t.is("limit") && (next.is("all") || next.is("null")), t.is("offset") && next.is("null"):
+			i++ // LIMIT ALL, LIMIT NULL and OFFSET NULL mean none.
 			continue
 
 		case (t.is("row") || t.is("rows")) && len(items) >= 2 && items[len(items)-2].kw == "offset":
@@ -405,9 +405,19 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 			var n []item
 			if j < len(toks) && !toks[j].is("row") && !toks[j].is("rows") {
 				var err error
-				n, err = r.seq(toks[j : j+1])
-				if err != nil {
-					return nil, err
+				switch c := toks[j]; c.Kind {
+				case tParam, tString: // as after LIMIT: a marker, or the number
+					v := "?"
+					if c.Kind == tString {
+						if v, err = r.limitLiteral(c, "limit"); err != nil {
+							return nil, err
+						}
+					}
+					n = []item{{operand: true, orig: c.Pos, ps: []piece{synth(v, c.Pos)}}}
+				default:
+					if n, err = r.seq(toks[j : j+1]); err != nil {
+						return nil, err
+					}
 				}
 				j++
 			}
@@ -611,6 +621,17 @@ func (r *rewriter) seq(toks []token) ([]item, error) {
 				sawSelect = true
 			}
 			items = append(items, it)
+			continue
+
+		case t.Kind == tString && last() != nil && (last().kw == "limit" || last().kw == "offset"):
+			// LIMIT '10' (a client's parameter inlined as a literal, as pgx
+			// and lib/pq do in the simple protocol): Postgres reads it as
+			// bigint; TiDB takes only a number here.
+			n, err := r.limitLiteral(t, last().kw)
+			if err != nil {
+				return nil, err
+			}
+			items = append(items, item{operand: true, orig: t.Pos, ps: []piece{synth(n, t.Pos)}})
 			continue
 
 		case t.Kind == tString:
@@ -1556,4 +1577,20 @@ func identList(toks []token) bool {
 		}
 	}
 	return true
+}
+
+// limitLiteral reads a quoted LIMIT (kw "limit", or FETCH) or OFFSET
+// count ('10') as the bigint Postgres reads it as, and returns it as a
+// number token's text.
+func (r *rewriter) limitLiteral(t token, kw string) (string, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(t.Val), 10, 64)
+	switch {
+	case err != nil:
+		return "", r.errAt(sqlerr.InvalidTextRep, t.Pos, "invalid input syntax for type bigint: %q", t.Val)
+	case n < 0 && kw == "offset":
+		return "", r.errAt(sqlerr.InvalidRowCountInOffset, t.Pos, "OFFSET must not be negative")
+	case n < 0:
+		return "", r.errAt(sqlerr.InvalidRowCountInLimit, t.Pos, "LIMIT must not be negative")
+	}
+	return strconv.FormatInt(n, 10), nil
 }

@@ -352,19 +352,23 @@ func (r *runner) build(n plan.Node, ectx *expr.Context) (operator, error) {
 		}
 		return &projectOp{in: in, exprs: x.Exprs, ectx: ectx}, nil
 	case *plan.Limit:
-		if srt, ok := x.Input.(*plan.Sort); ok && x.Count >= 0 && x.Offset >= 0 && x.Count+x.Offset <= topKMax {
+		count, offset, err := limitOf(x, ectx)
+		if err != nil {
+			return nil, err
+		}
+		if srt, ok := x.Input.(*plan.Sort); ok && count >= 0 && offset >= 0 && count+offset <= topKMax {
 			in, err := child(srt.Input)
 			if err != nil {
 				return nil, err
 			}
-			top := &topKOp{in: in, keys: srt.Keys, k: int(x.Count + x.Offset), ectx: ectx}
-			return &limitOp{in: top, count: x.Count, offset: x.Offset}, nil
+			top := &topKOp{in: in, keys: srt.Keys, k: int(count + offset), ectx: ectx}
+			return &limitOp{in: top, count: count, offset: offset}, nil
 		}
 		in, err := child(x.Input)
 		if err != nil {
 			return nil, err
 		}
-		return &limitOp{in: in, count: x.Count, offset: x.Offset}, nil
+		return &limitOp{in: in, count: count, offset: offset}, nil
 	case *plan.Sort:
 		in, err := child(x.Input)
 		if err != nil {
@@ -488,4 +492,36 @@ func (r *runner) scanRows(ctx context.Context, s *plan.Scan, ectx *expr.Context)
 		r.scans[s] = rows
 	}
 	return rows, nil
+}
+
+// limitOf returns a Limit's count (-1: none) and offset, reading them from
+// the statement's parameters when they are parameters (LIMIT $1): as in
+// Postgres, NULL means no limit (no offset), a negative value is an error.
+func limitOf(l *plan.Limit, ectx *expr.Context) (count, offset int64, err error) {
+	count, offset = l.Count, l.Offset
+	read := func(p *expr.Param, none int64, what, code string) (int64, error) {
+		v, err := p.Eval(ectx, nil)
+		switch {
+		case err != nil:
+			return 0, err
+		case v.IsNull():
+			return none, nil
+		case !v.K.IsInteger():
+			return 0, sqlerr.New(sqlerr.DatatypeMismatch, "argument of %s must be type bigint, not %s", what, v.K)
+		case v.I < 0:
+			return 0, sqlerr.New(code, "%s must not be negative", what)
+		}
+		return v.I, nil
+	}
+	if l.CountParam != nil {
+		if count, err = read(l.CountParam, -1, "LIMIT", sqlerr.InvalidRowCountInLimit); err != nil {
+			return 0, 0, err
+		}
+	}
+	if l.OffsetParam != nil {
+		if offset, err = read(l.OffsetParam, 0, "OFFSET", sqlerr.InvalidRowCountInOffset); err != nil {
+			return 0, 0, err
+		}
+	}
+	return count, offset, nil
 }

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/sluice-db/sluice/sql/expr"
@@ -604,13 +605,26 @@ func (n *Sort) Explain() string      { return "Sort " + joinSort(n.Keys) }
 // Limit skips Offset rows then returns at most Count rows (-1: no limit).
 type Limit struct {
 	Input  Node
-	Count  int64
+	Count  int64 // -1: no limit
 	Offset int64
+	// CountParam and OffsetParam, when set, are the statement parameters
+	// (LIMIT $1) the count and offset are read from when the statement
+	// runs; Count and Offset are then unused.
+	CountParam, OffsetParam *expr.Param
 }
 
 func (n *Limit) Schema() types.Schema { return n.Input.Schema() }
 func (n *Limit) Children() []Node     { return []Node{n.Input} }
-func (n *Limit) Explain() string      { return fmt.Sprintf("Limit count=%d offset=%d", n.Count, n.Offset) }
+func (n *Limit) Explain() string {
+	count, offset := strconv.FormatInt(n.Count, 10), strconv.FormatInt(n.Offset, 10)
+	if n.CountParam != nil {
+		count = n.CountParam.String()
+	}
+	if n.OffsetParam != nil {
+		offset = n.OffsetParam.String()
+	}
+	return "Limit count=" + count + " offset=" + offset
+}
 
 // Materialize is the root of a materialized view: it keeps the view's
 // current contents keyed by Key (column indexes of the output; empty means

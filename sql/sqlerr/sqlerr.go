@@ -23,6 +23,8 @@ const (
 	InvalidTextRep          = "22P02"
 	NumericOutOfRange       = "22003"
 	DivisionByZero          = "22012"
+	InvalidRowCountInLimit  = "2201W"
+	InvalidRowCountInOffset = "2201X"
 	FeatureNotSupported     = "0A000"
 	InvalidSQLStatement     = "26000"
 	InvalidCursorName       = "34000"

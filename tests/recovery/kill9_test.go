@@ -188,7 +188,7 @@ func (p *proc) contents(ctx context.Context, view string) string {
 	return strings.Join(lines, "\n")
 }
 
-var views = []string{"tumble_v", "hop_v", "session_v"}
+var views = []string{"tumble_v", "hop_v", "session_v", "funnel_v"}
 
 // lateOf are the late rows the views recorded (the stream's late events
 // are 20 s behind, past every window): counted and listed like the views'
@@ -199,8 +199,10 @@ var lateOf = map[string]string{
 }
 
 // setup is the DDL: a deterministic datagen stream of total events at rate
-// events/s from start_time, with disorder and late events, and three
-// windowed views over it.
+// events/s from start_time, with disorder and late events, three
+// windowed views over it and a funnel: an interval join of the stream with
+// itself (a cart add within 3 s after a page view of the same user), whose
+// two inputs are two readers of the source.
 func setup(startTime string, total, rate int) []string {
 	return []string{
 		fmt.Sprintf(`CREATE SOURCE clicks (event_id BIGINT, event_type TEXT, ts TIMESTAMP, user_id BIGINT,
@@ -221,6 +223,11 @@ EMIT ON WINDOW CLOSE`,
 SELECT user_id, window_start, window_end, count(*) AS n
 FROM SESSION(clicks, ts, INTERVAL '2' SECOND)
 GROUP BY user_id, window_start, window_end`,
+		`CREATE MATERIALIZED VIEW funnel_v AS
+SELECT v.user_id, v.event_id AS view_id, c.event_id AS cart_id
+FROM clicks v JOIN clicks c
+  ON v.user_id = c.user_id AND c.ts BETWEEN v.ts AND v.ts + INTERVAL '3' SECOND
+WHERE v.event_type = 'page_view' AND c.event_type = 'cart_add'`,
 	}
 }
 

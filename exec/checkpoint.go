@@ -894,43 +894,40 @@ func ckFingerprint(kind string, par int, input plan.Node) string {
 // keyedJoins reports whether the plan has a join with equal keys (not a
 // lookup join), which runs as copies at a parallelism above 1.
 func keyedJoins(p plan.Node) bool {
-	switch x := p.(type) {
-	case *plan.StreamJoin:
-		if len(x.LeftKey) > 0 {
-			return true
+	return planHas(p, func(n plan.Node) bool {
+		switch x := n.(type) {
+		case *plan.StreamJoin:
+			return len(x.LeftKey) > 0
+		case *plan.WindowJoin:
+			return len(x.LeftKey) > 0
+		case *plan.IntervalJoin:
+			return len(x.LeftKey) > 0
 		}
-	case *plan.WindowJoin:
-		if len(x.LeftKey) > 0 {
-			return true
-		}
-	case *plan.IntervalJoin:
-		if len(x.LeftKey) > 0 {
-			return true
-		}
-	}
-	for _, c := range p.Children() {
-		if keyedJoins(c) {
-			return true
-		}
-	}
-	return false
+		return false
+	})
 }
 
 // keyedRowOps reports whether the plan has a dedup or a partitioned top-N,
 // which run as copies at a parallelism above 1.
 func keyedRowOps(p plan.Node) bool {
-	switch x := p.(type) {
-	case *plan.Dedup:
-		if len(x.Keys) > 0 {
-			return true
+	return planHas(p, func(n plan.Node) bool {
+		switch x := n.(type) {
+		case *plan.Dedup:
+			return len(x.Keys) > 0
+		case *plan.TopN:
+			return len(x.PartitionBy) > 0
 		}
-	case *plan.TopN:
-		if len(x.PartitionBy) > 0 {
-			return true
-		}
+		return false
+	})
+}
+
+// planHas reports whether p or a node below it satisfies f.
+func planHas(p plan.Node, f func(plan.Node) bool) bool {
+	if f(p) {
+		return true
 	}
 	for _, c := range p.Children() {
-		if keyedRowOps(c) {
+		if planHas(c, f) {
 			return true
 		}
 	}

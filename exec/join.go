@@ -227,63 +227,18 @@ func (o *intervalJoinOp) lateRec() *lateRecorder         { return &o.late }
 type ijKey struct {
 	rows []ijRow
 	ck   uint8
-	dead bool // removed from the map (its ijDue entries are skipped)
+	dead bool // removed from the map (its ijDueHeap entries are skipped)
 }
 
-// ijDue says that key entry e's earliest row may be freed once the
-// watermark passes at (ijDueHeap).
-type ijDue struct {
-	at int64
-	e  *rowEntry[ijKey]
-}
-
-// ijDueHeap is a min-heap of ijDue by at, with an entry at or before the
-// earliest row of every key entry held: a watermark frees what is due
-// before it in time proportional to that, where a scan of every kept row
-// at every watermark made an interval join over a few seconds of rows
-// ten times slower than the other operators. An entry may be stale (its
-// row left early, or a row inserted before it has an entry of its own):
-// popping it frees nothing, and the key's earliest row gets a new one.
-type ijDueHeap []ijDue
-
-func (h *ijDueHeap) push(d ijDue) {
-	*h = append(*h, d)
-	x := *h
-	i := len(x) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if x[p].at <= x[i].at {
-			break
-		}
-		x[p], x[i] = x[i], x[p]
-		i = p
-	}
-}
-
-func (h *ijDueHeap) pop() ijDue {
-	x := *h
-	top := x[0]
-	n := len(x) - 1
-	x[0] = x[n]
-	x[n] = ijDue{}
-	x = x[:n]
-	for i := 0; ; {
-		c := 2*i + 1
-		if c >= n {
-			break
-		}
-		if c+1 < n && x[c+1].at < x[c].at {
-			c++
-		}
-		if x[i].at <= x[c].at {
-			break
-		}
-		x[i], x[c] = x[c], x[i]
-		i = c
-	}
-	*h = x
-	return top
-}
+// ijDueHeap holds, per side, key entries by when their earliest row may be
+// freed, with an entry at or before the earliest row of every key entry
+// held: a watermark frees what is due before it in time proportional to
+// that, where a scan of every kept row at every watermark made an interval
+// join over a few seconds of rows ten times slower than the other
+// operators. An entry may be stale (its row left early, or a row inserted
+// before it has an entry of its own): popping it frees nothing, and the
+// key's earliest row gets a new one.
+type ijDueHeap = dueHeap[*rowEntry[ijKey]]
 
 // ijInsert adds r to rows, which are kept in time order (a key's rows
 // arrive nearly in order, so this looks back a step or two), after the
@@ -444,7 +399,7 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 			e = o.side[in].insert(h, copyRow(key))
 		}
 		if ijInsert(&e.val.rows, ijRow{row: copyRow(row), t: t, matched: matched}) == 0 {
-			o.due[in].push(ijDue{at: o.dueAt(in, t), e: e}) // its earliest row
+			o.due[in].push(o.dueAt(in, t), e) // its earliest row
 		}
 		o.bytes += int64(rowBytes(row) + 16)
 		o.ck[in].mark(e)
@@ -467,7 +422,7 @@ func (o *intervalJoinOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 	o.wm = wm
 	for s := range 2 {
 		for h := &o.due[s]; len(*h) > 0 && (*h)[0].at < wm; {
-			e := h.pop().e
+			e := h.pop().v
 			if e.val.dead {
 				continue
 			}
@@ -513,7 +468,7 @@ func (o *intervalJoinOp) free(s int, e *rowEntry[ijKey], wm int64, out *emitter)
 		e.val.rows = rows[k:]
 		o.ck[s].mark(e)
 	}
-	o.due[s].push(ijDue{at: o.dueAt(s, e.val.rows[0].t), e: e})
+	o.due[s].push(o.dueAt(s, e.val.rows[0].t), e)
 	return nil
 }
 

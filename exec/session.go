@@ -320,7 +320,7 @@ func (o *sessionOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, ou
 		s.start = min(s.start, t)
 		s.last = max(s.last, t)
 		if e := o.end(s); e < end0 {
-			o.ends.push(endItem{end: e, s: int32(x)})
+			o.ends.push(e, int32(x))
 		}
 		if o.upd && s.flags&groupDirty == 0 {
 			s.flags |= groupDirty
@@ -414,17 +414,17 @@ func (o *sessionOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 	o.wm = wm
 	for len(o.ends) > 0 {
 		it := o.ends[0]
-		if it.end+o.n.Lateness > wm {
+		if it.at+o.n.Lateness > wm {
 			break
 		}
 		o.ends.pop()
-		i := int(it.s)
+		i := int(it.v)
 		s := o.sess(i)
 		if s.flags&sessOpen == 0 {
 			continue // the session was merged away or closed
 		}
-		if e := o.end(s); e > it.end {
-			o.ends.push(endItem{end: e, s: it.s}) // the session grew: wait for its end
+		if e := o.end(s); e > it.at {
+			o.ends.push(e, it.v) // the session grew: wait for its end
 			continue
 		}
 		if !o.upd && o.words.at(i)[0] > 0 {
@@ -479,64 +479,8 @@ func (o *sessionOp) publish() {
 	o.stats.stateBytes.Store(max(o.bytes, 0) + int64(max(len(o.ends)-int(o.open), 0))*16)
 }
 
-type endItem struct {
-	end int64
-	s   int32 // session index
-}
-
-// endHeap orders session end entries (a binary min-heap on end); entries
-// go stale when a session grows, merges or closes, and are skipped when
-// popped.
-type endHeap []endItem
-
-func (h *endHeap) push(it endItem) {
-	*h = append(*h, it)
-	a := *h
-	i := len(a) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if a[p].end <= a[i].end {
-			break
-		}
-		a[p], a[i] = a[i], a[p]
-		i = p
-	}
-}
-
-// pop removes the first entry.
-func (h *endHeap) pop() {
-	a := *h
-	n := len(a) - 1
-	a[0] = a[n]
-	a = a[:n]
-	*h = a
-	h.down(0)
-}
-
-func (h endHeap) down(i int) {
-	n := len(h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && h[r].end < h[l].end {
-			m = r
-		}
-		if h[i].end <= h[m].end {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
-// init orders entries appended in any order.
-func (h endHeap) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
+// endHeap orders sessions (their indexes) by end; entries go stale when a
+// session grows, merges or closes, and are skipped when popped.
+type endHeap = dueHeap[int32]
 
 func (o *sessionOp) lateRec() *lateRecorder { return &o.late }

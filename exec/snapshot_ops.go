@@ -593,7 +593,7 @@ func (o *sessionOp) decodeKey(d *snapDec, replace bool) bool {
 		if d.err != nil {
 			return false
 		}
-		o.ends = append(o.ends, endItem{end: o.end(s), s: int32(i)})
+		o.ends = append(o.ends, dueItem[int32]{at: o.end(s), v: int32(i)})
 	}
 	return true
 }
@@ -1490,7 +1490,7 @@ func (o *intervalJoinOp) decodeKey(d *snapDec, s int) bool {
 	slices.SortStableFunc(rows, func(a, b ijRow) int { return cmp.Compare(a.t, b.t) })
 	e.val.rows = rows
 	if len(rows) > 0 {
-		o.due[s].push(ijDue{at: o.dueAt(s, rows[0].t), e: e})
+		o.due[s].push(o.dueAt(s, rows[0].t), e)
 	}
 	return true
 }

@@ -56,17 +56,8 @@ func TestGrafanaQueries(t *testing.T) {
 	}
 	// Grafana's Go backend uses lib/pq-compatible text queries; pgx's
 	// simple protocol sends the same bytes.
-	cfg, err := pgx.ParseConfig("postgres://grafana@" + addr + "/sluice?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, mode := range []pgx.QueryExecMode{pgx.QueryExecModeSimpleProtocol, pgx.QueryExecModeCacheStatement} {
-		cfg.DefaultQueryExecMode = mode
-		c, err := pgx.ConnectConfig(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close(ctx)
+		c := connectMode(ctx, t, addr, "grafana", mode)
 		for _, q := range grafanaQueries {
 			t.Run(mode.String()+"/"+q.name, func(t *testing.T) {
 				got, err := queryStrings(ctx, c, q.sql)

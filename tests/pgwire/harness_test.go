@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sluice-db/sluice/exec/db"
 	"github.com/sluice-db/sluice/pgwire"
 )
@@ -55,4 +57,21 @@ func startDB(t *testing.T, setup string) (string, *db.DB) {
 		_ = d.Close(sctx)
 	})
 	return l.Addr().String(), d
+}
+
+// connectMode connects pgx to addr as user with the given query mode; the
+// connection is closed when the test ends.
+func connectMode(ctx context.Context, t *testing.T, addr, user string, mode pgx.QueryExecMode) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig("postgres://" + user + "@" + addr + "/sluice?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DefaultQueryExecMode = mode
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
 }

@@ -37,16 +37,7 @@ func TestLimitParameters(t *testing.T) {
 		pgx.QueryExecModeCacheStatement, pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeDescribeExec}
 	for _, mode := range modes {
 		t.Run(mode.String(), func(t *testing.T) {
-			cfg, err := pgx.ParseConfig("postgres://sluice@" + addr + "/sluice?sslmode=disable")
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.DefaultQueryExecMode = mode
-			c, err := pgx.ConnectConfig(ctx, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close(ctx)
+			c := connectMode(ctx, t, addr, "sluice", mode)
 			for _, tc := range cases {
 				var got []int64
 				rows, err := c.Query(ctx, series+tc.tail, tc.args...)

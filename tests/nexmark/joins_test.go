@@ -120,9 +120,16 @@ func render(rows []types.Row) []string {
 // form) as continuous views over generated Nexmark events, fed in event
 // time order, and compares each view, once every watermark has passed,
 // with the same query run by the batch executor over the sources'
-// contents.
+// contents; with one worker, and with three (the joins and aggregates run
+// as copies).
 func TestJoinQueriesAgainstBatch(t *testing.T) {
-	r := slt.NewRunner(exec.Config{})
+	for _, par := range []int{1, 3} {
+		t.Run(fmt.Sprintf("workers=%d", par), func(t *testing.T) { joinQueriesAgainstBatch(t, par) })
+	}
+}
+
+func joinQueriesAgainstBatch(t *testing.T, par int) {
+	r := slt.NewRunner(exec.Config{Parallelism: par})
 	defer func() {
 		if err := r.Close(); err != nil {
 			t.Error(err)

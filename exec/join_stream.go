@@ -54,8 +54,10 @@ type joinCore struct {
 	bytes    int64
 	stats    *opStats
 
-	// touched is called with every key entry a row changes.
+	// touched is called with every key entry a row changes, dropped with
+	// every key entry removed.
 	touched func(s int, e *rowEntry[sjKey], key types.Row)
+	dropped func(s int, e *rowEntry[sjKey])
 
 	ck  [2]entryTracker[sjKey] // incremental checkpoints, per side
 	enc encSizer
@@ -126,6 +128,9 @@ func (c *joinCore) drop(s int, e *rowEntry[sjKey]) {
 	e.val.dead = true
 	c.side[s].remove(e)
 	c.ck[s].removed(e)
+	if c.dropped != nil {
+		c.dropped(s, e)
+	}
 }
 
 // onData applies a chunk from input in.

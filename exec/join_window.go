@@ -18,8 +18,11 @@ type windowJoinOp struct {
 	n *plan.WindowJoin
 	// winKey is the position of the window bound among each side's keys.
 	winKey [2]int
-	// byWin lists each side's key entries per window bound value.
+	// byWin lists each side's key entries per window bound value, and live
+	// counts those not dropped: a window all of whose rows were retracted
+	// is not open.
 	byWin [2]map[int64][]*rowEntry[sjKey]
+	live  [2]map[int64]int
 	wm    int64
 	ckWM  int64 // wm at the last capture
 }
@@ -44,7 +47,19 @@ func newWindowJoinOp(j *job, n *plan.WindowJoin) (*windowJoinOp, error) {
 		}
 	}
 	o.touched = o.track
+	o.dropped = o.untrack
+	o.live = [2]map[int64]int{{}, {}}
 	return o, nil
+}
+
+// untrack takes a dropped key entry out of its window's live count, and
+// the window out of byWin once none is left.
+func (o *windowJoinOp) untrack(s int, e *rowEntry[sjKey]) {
+	w := e.val.win
+	if o.live[s][w]--; o.live[s][w] <= 0 {
+		delete(o.live[s], w)
+		delete(o.byWin[s], w)
+	}
 }
 
 // track files a key entry under its window the first time it is seen.
@@ -56,6 +71,7 @@ func (o *windowJoinOp) track(s int, e *rowEntry[sjKey], key types.Row) {
 	w := eventTime(key[o.winKey[s]])
 	e.val.win = w
 	o.byWin[s][w] = append(o.byWin[s][w], e)
+	o.live[s][w]++
 }
 
 func (o *windowJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
@@ -133,6 +149,7 @@ func (o *windowJoinOp) Restore(b []byte) error {
 		return fmt.Errorf("restore window join: %w", err)
 	}
 	o.byWin = [2]map[int64][]*rowEntry[sjKey]{{}, {}}
+	o.live = [2]map[int64]int{{}, {}}
 	if err := o.restore(body, false, o.restored); err != nil {
 		return fmt.Errorf("restore window join: %w", err)
 	}

@@ -147,8 +147,35 @@ func TestWindowJoinOpenWindows(t *testing.T) {
 	if n := op.stats.openWindows.Load(); n != 3 {
 		t.Fatalf("open windows %d, want 3", n)
 	}
+	// A window whose rows were all retracted holds nothing: not open, and
+	// open again when a row comes back.
+	d.feed(1, chunk.Delete, wrow("b", 20, 2))
+	if n := op.stats.openWindows.Load(); n != 2 {
+		t.Fatalf("open windows %d after the last row of [20, 30) was retracted, want 2", n)
+	}
+	d.feed(1, chunk.Insert, wrow("b", 20, 3))
+	if n := op.stats.openWindows.Load(); n != 3 {
+		t.Fatalf("open windows %d after a row of [20, 30) came back, want 3", n)
+	}
 	d.watermark(sec(20))
 	if n := op.stats.openWindows.Load(); n != 1 {
 		t.Fatalf("open windows %d after the watermark, want 1", n)
+	}
+	// A snapshot restores the count: a retracted window stays closed.
+	d.feed(0, chunk.Delete, wrow("a", 10, 2)) // closed already: ignored
+	d.feed(1, chunk.Delete, wrow("b", 20, 3))
+	b, err := op.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op2, err := newWindowJoinOp(j, windowJoinPlan(plan.InnerJoin, true, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := op2.Restore(b); err != nil {
+		t.Fatal(err)
+	}
+	if n := op2.stats.openWindows.Load(); n != 0 {
+		t.Fatalf("restored open windows %d, want 0", n)
 	}
 }

@@ -66,9 +66,9 @@ func (b *builder) build(p plan.Node, out outlet) error {
 	case *plan.Scan:
 		return b.scan(n, out)
 	case *plan.Filter:
-		return b.child("filter", &filterOp{pred: n.Pred}, len(n.Schema()), n.Input, out)
+		return b.child("filter", &filterOp{pred: n.Pred, j: b.j, in: n.Input.Schema()}, len(n.Schema()), n.Input, out)
 	case *plan.Project:
-		return b.child("project", &projectOp{exprs: n.Exprs}, len(n.Cols), n.Input, out)
+		return b.child("project", &projectOp{exprs: n.Exprs, j: b.j, in: n.Input.Schema()}, len(n.Cols), n.Input, out)
 	case *plan.WindowAssign:
 		op, err := newWindowAssignOp(n)
 		if err != nil {

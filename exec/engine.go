@@ -234,6 +234,7 @@ func (e *Engine) StartView(ctx context.Context, m *plan.Materialize) error {
 	r.job = j
 	j.rel = r
 	j.parOpt = m.Parallelism
+	j.deadLetterErrors = m.DeadLetterErrors
 	term := newNode(j, "materialize "+m.Name, &materializeOp{rel: r, job: j}, 1, len(r.schema))
 	return e.startJob(ctx, j, term, m.Input, r)
 }
@@ -526,6 +527,8 @@ type job struct {
 	groups int // keyed operators built as copies (opStats.group)
 	// parOpt is the view's own parallelism option (0: Config.Parallelism).
 	parOpt int
+	// deadLetterErrors: the view's on_error = 'dead_letter' (rowError).
+	deadLetterErrors bool
 	// rescaleFrom: the parallelism of the job's checkpoint, when it is
 	// not par (the restore repartitions the state); else 0.
 	rescaleFrom int

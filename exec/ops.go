@@ -1,6 +1,10 @@
 package exec
 
 import (
+	"fmt"
+	"strings"
+
+	"github.com/sluice-db/sluice/connectors"
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
@@ -19,6 +23,8 @@ func (stateless) OnBarrier(uint64, *emitter) error                { return nil }
 type filterOp struct {
 	stateless
 	pred expr.Expr
+	j    *job         // nil in some tests
+	in   types.Schema // of the input rows (dead letters)
 }
 
 func (f *filterOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
@@ -27,6 +33,9 @@ func (f *filterOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	for i := range c.Len() {
 		v, err := f.pred.Eval(nil, c.Row(i))
 		if err != nil {
+			if f.j.rowError(f.in, c.Row(i), c.Ops[i], "WHERE", err) {
+				continue
+			}
 			return err
 		}
 		if v.IsNull() || !v.Bool() {
@@ -46,6 +55,8 @@ func (f *filterOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 // projectOp computes expressions over each row.
 type projectOp struct {
 	stateless
+	j     *job         // nil in some tests
+	in    types.Schema // of the input rows (dead letters)
 	exprs []expr.Expr
 	cols  []int // the columns referenced, when every expression is a column reference
 	mixed bool  // some expression is not a column reference
@@ -94,12 +105,17 @@ func (p *projectOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		}
 		return nil
 	}
+rows:
 	for i := range c.Len() {
 		in := c.Row(i)
 		row := out.row(c.Ops[i], c.Times[i])
 		for j, e := range p.exprs {
 			v, err := e.Eval(nil, in)
 			if err != nil {
+				if p.j.rowError(p.in, in, c.Ops[i], "SELECT", err) {
+					out.cur.Truncate(out.cur.Len() - 1)
+					continue rows
+				}
 				return err
 			}
 			row[j] = v
@@ -109,6 +125,25 @@ func (p *projectOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		}
 	}
 	return nil
+}
+
+// rowError handles an error evaluating an expression of a view's filter
+// or projection (clause) on one input row: with the view's on_error =
+// 'dead_letter' a data exception (SQLSTATE class 22: division by zero, a
+// bad cast, an overflow) sends the row to the dead letters, as JSON of the
+// operator's input columns, and rowError reports true (the operator skips
+// the row); otherwise the error fails the view. A row's retraction fails
+// as its insertion did: it is skipped too, without a second letter.
+func (j *job) rowError(schema types.Schema, row types.Row, op chunk.Op, clause string, err error) bool {
+	if j == nil || !j.deadLetterErrors || !strings.HasPrefix(sqlerr.Code(err), "22") {
+		return false
+	}
+	if op == chunk.Delete {
+		return true
+	}
+	j.e.deadLetter(connectors.DeadLetter{Source: j.name, Raw: []byte(rowJSON(schema, row)),
+		Reason: fmt.Sprintf("materialized view %s: %s: %v", j.name, clause, err), Time: j.e.now()})
+	return true
 }
 
 // unionOp forwards every input.

@@ -36,7 +36,8 @@ var viewOptions = map[string]string{
 	"allowed_lateness":     "grace period for late rows of a closed window, e.g. '10 seconds'",
 	"state_ttl":            "free a non-windowed group's state, and a regular join's rows per key, after this much processing time without updates",
 	"session_max_duration": "maximum length of a session window",
-	"parallelism":          "copies of each keyed aggregate, dedup and partitioned top-N of this view (default: the server's --parallelism)",
+	"parallelism":          "copies of each keyed aggregate, dedup, partitioned top-N and join on equal keys of this view (default: the server's --parallelism)",
+	"on_error":             "what a row whose WHERE or SELECT expression fails (division by zero, a bad cast) does: 'fail' the view (the default), or go to sluice_dead_letters ('dead_letter') while the view goes on",
 }
 
 // maxViewParallelism bounds a view's parallelism option.
@@ -89,6 +90,16 @@ func (p *Planner) PlanView(v *sql.CreateView) (*plan.Materialize, *Relation, err
 				WithHint("write it as parallelism = 2: a whole number from 1 to %d", maxViewParallelism)
 		}
 		m.Parallelism = n
+	}
+	if s, ok := opts["on_error"]; ok {
+		switch strings.ToLower(strings.TrimSpace(s)) {
+		case "fail":
+		case "dead_letter":
+			m.DeadLetterErrors = true
+		default:
+			return nil, nil, sqlerr.New(sqlerr.InvalidParameterValue, "invalid on_error %q", s).
+				WithHint("write on_error = 'fail' (the default) or on_error = 'dead_letter'")
+		}
 	}
 	rel := &Relation{Name: name, Kind: plan.RelView, Cols: cols, NumPhysical: len(cols),
 		AppendOnly: appendOnly, Key: key, TimeCol: timeCol(node), WindowBounds: p.viewWindowBounds(node, allowedLateness(opts)),

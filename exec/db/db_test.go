@@ -400,3 +400,68 @@ INSERT INTO clicks VALUES (1, 'a', '2026-01-01 00:00:10'), (2, 'b', '2026-01-01 
 	d.Close(ctx)
 	check(openTest(t, dir))
 }
+
+// TestViewOnErrorDeadLetter: with WITH (on_error = 'dead_letter') a row
+// whose WHERE or SELECT expression fails goes to sluice_dead_letters,
+// named after the view, and the view goes on with the other rows (its
+// retraction is skipped alike); without it the view fails. Other values
+// are refused (22023).
+func TestViewOnErrorDeadLetter(t *testing.T) {
+	d := openTest(t, t.TempDir())
+	ctx := context.Background()
+	if err := d.Exec(ctx, `
+CREATE TABLE t (k TEXT, v BIGINT, w BIGINT);
+CREATE MATERIALIZED VIEW q WITH (on_error = 'dead_letter') AS SELECT k, 10 / v AS r FROM t WHERE 100 / w > 1;
+CREATE MATERIALIZED VIEW per_k WITH (on_error = 'dead_letter') AS SELECT k, count(*) AS n FROM q GROUP BY k;
+CREATE MATERIALIZED VIEW strict AS SELECT k, 10 / v AS r FROM t;
+INSERT INTO t VALUES ('a', 2, 1), ('b', 0, 1), ('c', 5, 0), ('d', 1, 1);
+`); err != nil && !strings.Contains(err.Error(), "division by zero") {
+		t.Fatal(err) // the INSERT reports the failure of strict
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var got []string
+	for time.Now().Before(deadline) {
+		if got = query(t, d, "SELECT k, r FROM q"); fmt.Sprint(got) == "[a | 5 d | 10]" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if fmt.Sprint(got) != "[a | 5 d | 10]" {
+		t.Fatalf("q holds %q, want the rows of a and d", got)
+	}
+	dead := query(t, d, "SELECT source, reason, convert_from(raw, 'UTF8') FROM sluice_dead_letters ORDER BY raw")
+	if len(dead) != 2 || !strings.Contains(dead[0], "q | materialized view q: SELECT: division by zero") || !strings.Contains(dead[0], `"k":"b"`) ||
+		!strings.Contains(dead[1], "q | materialized view q: WHERE: division by zero") || !strings.Contains(dead[1], `"k":"c"`) {
+		t.Fatalf("dead letters %q, want the rows of b (SELECT) and c (WHERE), from q", dead)
+	}
+	if got := query(t, d, "SELECT name, status FROM sluice_views ORDER BY name"); fmt.Sprint(got) != "[per_k | running q | running strict | failed]" {
+		t.Fatalf("sluice_views: %q", got)
+	}
+	// Over an updating input, the failing row's retraction is skipped too
+	// (without a second letter), and the row that replaces it is in.
+	if err := d.Exec(ctx, `
+CREATE MATERIALIZED VIEW sums AS SELECT k, sum(v) AS s FROM t GROUP BY k;
+CREATE MATERIALIZED VIEW inv WITH (on_error = 'dead_letter') AS SELECT k, 100 / s AS r FROM sums;
+INSERT INTO t VALUES ('z', 0, 1);
+INSERT INTO t VALUES ('z', 4, 1);
+`); err != nil && !strings.Contains(err.Error(), "strict") {
+		t.Fatal(err)
+	}
+	want := "[a | 50 c | 20 d | 100 z | 25]"
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = query(t, d, "SELECT k, r FROM inv"); fmt.Sprint(got) == want {
+			break
+		}
+	}
+	if fmt.Sprint(got) != want {
+		t.Fatalf("inv holds %q, want %s", got, want)
+	}
+	if got := query(t, d, "SELECT count(*) FROM sluice_dead_letters WHERE source = 'inv'"); fmt.Sprint(got) != "[2]" {
+		t.Fatalf("inv's dead letters: %q, want 2 (the sums of b and of the first z)", got)
+	}
+	err := d.Exec(ctx, `CREATE MATERIALIZED VIEW bad WITH (on_error = 'ignore') AS SELECT k FROM t`)
+	var se *sqlerr.Error
+	if !errors.As(err, &se) || se.Code != sqlerr.InvalidParameterValue {
+		t.Errorf("on_error = 'ignore': %v, want 22023", err)
+	}
+}

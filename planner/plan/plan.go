@@ -639,15 +639,23 @@ type Materialize struct {
 	// Parallelism is the view's parallelism option: the copies of each
 	// keyed operator (0: the engine's Config.Parallelism).
 	Parallelism int
+	// DeadLetterErrors is the view's on_error = 'dead_letter': a row whose
+	// filter or projection fails with a data exception (SQLSTATE class 22)
+	// goes to the dead letters instead of failing the view.
+	DeadLetterErrors bool
 }
 
 func (n *Materialize) Schema() types.Schema { return n.Input.Schema() }
 func (n *Materialize) Children() []Node     { return []Node{n.Input} }
 func (n *Materialize) Explain() string {
+	s := fmt.Sprintf("Materialize %s key=%v append_only=%v", n.Name, n.Key, n.AppendOnly)
 	if n.Parallelism > 0 {
-		return fmt.Sprintf("Materialize %s key=%v append_only=%v parallelism=%d", n.Name, n.Key, n.AppendOnly, n.Parallelism)
+		s += fmt.Sprintf(" parallelism=%d", n.Parallelism)
 	}
-	return fmt.Sprintf("Materialize %s key=%v append_only=%v", n.Name, n.Key, n.AppendOnly)
+	if n.DeadLetterErrors {
+		s += " on_error=dead_letter"
+	}
+	return s
 }
 
 // Sink is the root of a CREATE SINK: Input's changes go to a connector.

@@ -2,6 +2,7 @@ package expr
 
 import (
 	"crypto/md5"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -214,6 +215,53 @@ func init() {
 		&FuncDef{Name: "starts_with", Min: 2, Max: 2, Args: []types.Kind{kText}, Strict: true, RetType: types.TBool,
 			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
 				return types.NewBool(strings.HasPrefix(a[0].S, a[1].S)), nil
+			}},
+		// convert_from reads bytes (sluice_dead_letters.raw, say) as text
+		// in an encoding: UTF8 (checked) or LATIN1.
+		&FuncDef{Name: "convert_from", Min: 2, Max: 2, Args: []types.Kind{types.Bytea, kText}, Strict: true, RetType: types.TText,
+			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
+				switch encodingName(a[1].S) {
+				case "utf8":
+					if !utf8.ValidString(a[0].S) {
+						return types.Value{}, sqlerr.New("22021", `invalid byte sequence for encoding "UTF8"`)
+					}
+					return textOf(a[0].S), nil
+				case "latin1":
+					r := make([]rune, len(a[0].S))
+					for i := range len(a[0].S) {
+						r[i] = rune(a[0].S[i])
+					}
+					return textOf(string(r)), nil
+				}
+				return types.Value{}, sqlerr.New(sqlerr.InvalidParameterValue, "invalid source encoding name %q", a[1].S).
+					WithHint("UTF8 and LATIN1 are supported")
+			}},
+		// encode renders bytes as text: hex, base64 or escape (printable
+		// ASCII as is, a backslash doubled, other bytes as \ooo).
+		&FuncDef{Name: "encode", Min: 2, Max: 2, Args: []types.Kind{types.Bytea, kText}, Strict: true, RetType: types.TText,
+			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
+				b := []byte(a[0].S)
+				switch strings.ToLower(a[1].S) {
+				case "hex":
+					return textOf(hex.EncodeToString(b)), nil
+				case "base64":
+					return textOf(base64.StdEncoding.EncodeToString(b)), nil
+				case "escape":
+					var sb strings.Builder
+					for _, c := range b {
+						switch {
+						case c == '\\':
+							sb.WriteString(`\\`)
+						case c >= 0x20 && c < 0x7f:
+							sb.WriteByte(c)
+						default:
+							fmt.Fprintf(&sb, `\%03o`, c)
+						}
+					}
+					return textOf(sb.String()), nil
+				}
+				return types.Value{}, sqlerr.New(sqlerr.InvalidParameterValue, "unrecognized encoding: %q", a[1].S).
+					WithHint("hex, base64 and escape are supported")
 			}},
 		&FuncDef{Name: "md5", Min: 1, Max: 1, Args: []types.Kind{kText}, Strict: true, RetType: types.TText,
 			Eval: func(_ *Context, a []types.Value) (types.Value, error) {
@@ -864,4 +912,16 @@ func init() {
 			}},
 	)
 	alias("date_format", "to_char")
+}
+
+// encodingName normalises an encoding name as Postgres does (case and
+// punctuation ignored): "UTF-8" and "utf8" are both "utf8".
+func encodingName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

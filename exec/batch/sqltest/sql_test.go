@@ -98,3 +98,15 @@ func TestSketchesAndBooleans(t *testing.T) {
 	d.expect(t, "SELECT * FROM max_bid WHERE top > (SELECT avg(top) FROM max_bid)", "3|300")
 	d.expect(t, "SELECT count(*) FROM bids b1, bids b2 WHERE b1.bidder = b2.bidder", "9")
 }
+
+// TestBytesAsText: convert_from and encode read bytea (the raw bytes of
+// sluice_dead_letters) as text, as in Postgres.
+func TestBytesAsText(t *testing.T) {
+	d := newDB()
+	d.expect(t, `SELECT convert_from('{"k":1}'::bytea, 'UTF8'), convert_from('abc'::bytea, 'utf-8')`, `{"k":1}|abc`)
+	d.expect(t, `SELECT encode('a\b'::bytea, 'escape'), encode('hi'::bytea, 'hex'), encode('hi'::bytea, 'base64')`, `a\\b|6869|aGk=`)
+	d.expect(t, `SELECT convert_from('\xe9'::bytea, 'LATIN1'), encode('\x00ff'::bytea, 'escape')`, `é|\000\377`)
+	d.expectErr(t, `SELECT convert_from('\xff'::bytea, 'UTF8')`, "22021")
+	d.expectErr(t, `SELECT convert_from('a'::bytea, 'KLINGON')`, sqlerr.InvalidParameterValue)
+	d.expectErr(t, `SELECT encode('a'::bytea, 'rot13')`, sqlerr.InvalidParameterValue)
+}

@@ -218,7 +218,7 @@ type intervalJoinOp struct {
 	schemas [2]types.Schema
 }
 
-func (o *intervalJoinOp) rescaled()                      { o.stats.stateBytes.Store(max(o.bytes, 0)) }
+func (o *intervalJoinOp) rescaled()                      { o.publish() }
 func (o *intervalJoinOp) useInputWatermarks(wms []int64) { o.inWMs = wms }
 func (o *intervalJoinOp) lateRec() *lateRecorder         { return &o.late }
 
@@ -260,6 +260,12 @@ func ijInsert(rows *[]ijRow, r ijRow) int {
 func ijFirstAt(rows []ijRow, t int64) int {
 	i, _ := slices.BinarySearchFunc(rows, t, func(r ijRow, t int64) int { return cmp.Compare(r.t, t) })
 	return i
+}
+
+// publish reports the state's bytes: the rows and keys, and 16 bytes an
+// entry of the due-time heaps.
+func (o *intervalJoinOp) publish() {
+	o.stats.stateBytes.Store(max(o.bytes, 0) + 16*int64(len(o.due[0])+len(o.due[1])))
 }
 
 // dueAt is when a row of side s at time t may be freed: a left row can
@@ -407,7 +413,7 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 			return err
 		}
 	}
-	o.stats.stateBytes.Store(o.bytes)
+	o.publish()
 	return nil
 }
 
@@ -431,7 +437,7 @@ func (o *intervalJoinOp) OnWatermark(wm int64, out *emitter) (int64, error) {
 			}
 		}
 	}
-	o.stats.stateBytes.Store(o.bytes)
+	o.publish()
 	if o.n.Kind == plan.LeftJoin {
 		return satSub(wm, max(o.n.UpperBound, 0)+1), nil
 	}

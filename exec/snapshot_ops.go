@@ -1449,7 +1449,7 @@ func (o *intervalJoinOp) restoreMore(b []byte) error {
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore interval join: %w", err)
 	}
-	o.stats.stateBytes.Store(o.bytes)
+	o.publish()
 	return nil
 }
 
@@ -1551,7 +1551,7 @@ func (o *intervalJoinOp) RestoreDelta(b []byte) error {
 	if err := d.done(); err != nil {
 		return fmt.Errorf("restore interval join delta: %w", err)
 	}
-	o.stats.stateBytes.Store(o.bytes)
+	o.publish()
 	return nil
 }
 

@@ -351,6 +351,24 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 			null = null || v.IsNull()
 		}
 		op := c.Ops[i]
+		held := -1 // a retracted row's index among its key's rows
+		if op == chunk.Delete {
+			// As in the regular join: a retraction of a row the join does
+			// not hold (never seen, late, or freed) changes nothing; the
+			// pairs it would take back were never emitted, or are final.
+			if e := o.side[in].get(h, key); e != nil {
+				rows := e.val.rows
+				for k := ijFirstAt(rows, t); k < len(rows) && rows[k].t == t; k++ {
+					if types.EqualRows(rows[k].row, row) {
+						held = k
+						break
+					}
+				}
+			}
+			if held < 0 {
+				continue
+			}
+		}
 		matched := false
 		if !null {
 			if oe := o.side[other].get(h, key); oe != nil {
@@ -384,17 +402,12 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 			}
 		}
 		if op == chunk.Delete {
-			if e := o.side[in].get(h, key); e != nil {
-				rows := e.val.rows
-				for k := ijFirstAt(rows, t); k < len(rows) && rows[k].t == t; k++ {
-					if types.EqualRows(rows[k].row, row) {
-						o.bytes -= int64(rowBytes(rows[k].row) + 16)
-						e.val.rows = slices.Delete(rows, k, k+1)
-						o.ck[in].mark(e)
-						break
-					}
-				}
-			}
+			// Held (above), so the lookup finds it; a match it emitted
+			// above has not moved it.
+			e := o.side[in].get(h, key)
+			o.bytes -= int64(rowBytes(e.val.rows[held].row) + 16)
+			e.val.rows = slices.Delete(e.val.rows, held, held+1)
+			o.ck[in].mark(e)
 			continue
 		}
 		if null && !(in == 0 && o.n.Kind == plan.LeftJoin) {

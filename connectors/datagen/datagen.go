@@ -334,6 +334,24 @@ func (rd *Reader) eventTime(n int64) int64 {
 // whose scheduled time has come (waiting up to 100 ms for the next one);
 // with rate = 0 it returns a full chunk at once.
 func (rd *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
+	return rd.readInto(ctx, rd.out, rd.opts.batch)
+}
+
+// ReadIntoN is Read generating into c (emptied first), a chunk as wide as
+// the schema that the caller owns and may forward without a copy (the
+// engine's source uses it), at most rows rows (the batch option when
+// rows <= 0 or larger). It returns c, or nil when no event is due yet.
+func (rd *Reader) ReadIntoN(ctx context.Context, c *chunk.Chunk, rows int) (*chunk.Chunk, error) {
+	if c.Width != len(rd.schema) {
+		return nil, fmt.Errorf("datagen: chunk of %d columns for %d", c.Width, len(rd.schema))
+	}
+	if rows <= 0 || rows > rd.opts.batch {
+		rows = rd.opts.batch
+	}
+	return rd.readInto(ctx, c, rows)
+}
+
+func (rd *Reader) readInto(ctx context.Context, c *chunk.Chunk, rows int) (*chunk.Chunk, error) {
 	if rd.opts.maxEvents > 0 && rd.pos.Emitted >= rd.opts.maxEvents {
 		return nil, io.EOF
 	}
@@ -352,10 +370,9 @@ func (rd *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
 			return nil, nil
 		}
 	}
-	c := rd.out
 	c.Reset()
 	c.Partition = 0
-	for rd.pos.N < due && c.Len() < rd.opts.batch {
+	for rd.pos.N < due && c.Len() < rows {
 		if rd.opts.maxEvents > 0 && rd.pos.Emitted >= rd.opts.maxEvents {
 			break
 		}

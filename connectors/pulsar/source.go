@@ -549,6 +549,22 @@ func (r *Reader) forward(p *partition) {
 
 // Read implements connectors.Reader.
 func (r *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
+	return r.readInto(ctx, r.chunk)
+}
+
+// ReadIntoN is Read decoding into c (emptied first), a chunk as wide as
+// the source schema that the caller owns and may forward without a copy:
+// the engine's source uses it. It returns c, or nil when no message
+// arrived in time. A batch holds at most ChunkRows messages, so rows (the
+// caller's bound) is not exceeded as long as it is at least that.
+func (r *Reader) ReadIntoN(ctx context.Context, c *chunk.Chunk, rows int) (*chunk.Chunk, error) {
+	if c.Width != len(r.spec.Schema) {
+		return nil, fmt.Errorf("pulsar source %s: chunk of %d columns for %d", r.spec.Source, c.Width, len(r.spec.Schema))
+	}
+	return r.readInto(ctx, c)
+}
+
+func (r *Reader) readInto(ctx context.Context, c *chunk.Chunk) (*chunk.Chunk, error) {
 	var b batch
 	select {
 	case b = <-r.ch:
@@ -566,7 +582,6 @@ func (r *Reader) Read(ctx context.Context) (*chunk.Chunk, error) {
 			return nil, nil
 		}
 	}
-	c := r.chunk
 	c.Reset()
 	c.Partition = b.p.index
 	p := b.p

@@ -57,6 +57,12 @@ type benchReader struct {
 }
 
 func (r *benchReader) Read(ctx context.Context) (*chunk.Chunk, error) {
+	return r.ReadIntoN(ctx, r.c, 1024)
+}
+
+// ReadIntoN fills the engine's chunk, as the file, Pulsar and datagen
+// readers do (intoReader), so the source forwards it without a copy.
+func (r *benchReader) ReadIntoN(ctx context.Context, c *chunk.Chunk, rows int) (*chunk.Chunk, error) {
 	if r.next >= r.total {
 		if r.hold {
 			select {
@@ -68,10 +74,9 @@ func (r *benchReader) Read(ctx context.Context) (*chunk.Chunk, error) {
 		}
 		return nil, io.EOF
 	}
-	c := r.c
 	c.Reset()
 	c.Partition = 0
-	n := min(1024, r.total-r.next)
+	n := min(max(rows, 1), 1024, r.total-r.next)
 	base := t0.UnixMicro()
 	for i := range n {
 		x := r.next + i

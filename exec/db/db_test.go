@@ -41,6 +41,19 @@ func query(t *testing.T, d *DB, q string) []string {
 	return rows
 }
 
+// eventually runs q until its rows, printed, read want (views catch up
+// asynchronously), and fails the test after 10 s.
+func eventually(t *testing.T, d *DB, q, want string) {
+	t.Helper()
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if got = query(t, d, q); fmt.Sprint(got) == want {
+			return
+		}
+	}
+	t.Fatalf("%s: %q, want %s", q, got, want)
+}
+
 func tryQuery(d *DB, q string) ([]string, error) {
 	ctx := context.Background()
 	s, err := d.NewSession(ctx, pgwire.SessionInfo{User: "test"})
@@ -381,17 +394,7 @@ INSERT INTO clicks VALUES (1, 'a', '2026-01-01 00:00:10'), (2, 'b', '2026-01-01 
 	}
 	check := func(d *DB) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		var got []string
-		for time.Now().Before(deadline) {
-			if got = query(t, d, "SELECT campaign, n FROM wide"); fmt.Sprint(got) == "[a | 2 b | 1]" {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if fmt.Sprint(got) != "[a | 2 b | 1]" {
-			t.Fatalf("wide: %q", got)
-		}
+		eventually(t, d, "SELECT campaign, n FROM wide", "[a | 2 b | 1]")
 		if got := query(t, d, "SELECT name, parallelism FROM sluice_views"); fmt.Sprint(got) != "[narrow | 1 wide | 3]" {
 			t.Fatalf("sluice_views: %q", got)
 		}
@@ -418,17 +421,7 @@ INSERT INTO t VALUES ('a', 2, 1), ('b', 0, 1), ('c', 5, 0), ('d', 1, 1);
 `); err != nil && !strings.Contains(err.Error(), "division by zero") {
 		t.Fatal(err) // the INSERT reports the failure of strict
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	var got []string
-	for time.Now().Before(deadline) {
-		if got = query(t, d, "SELECT k, r FROM q"); fmt.Sprint(got) == "[a | 5 d | 10]" {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if fmt.Sprint(got) != "[a | 5 d | 10]" {
-		t.Fatalf("q holds %q, want the rows of a and d", got)
-	}
+	eventually(t, d, "SELECT k, r FROM q", "[a | 5 d | 10]") // not b (SELECT fails) nor c (WHERE fails)
 	dead := query(t, d, "SELECT source, reason, convert_from(raw, 'UTF8') FROM sluice_dead_letters ORDER BY raw")
 	if len(dead) != 2 || !strings.Contains(dead[0], "q | materialized view q: SELECT: division by zero") || !strings.Contains(dead[0], `"k":"b"`) ||
 		!strings.Contains(dead[1], "q | materialized view q: WHERE: division by zero") || !strings.Contains(dead[1], `"k":"c"`) {
@@ -447,15 +440,7 @@ INSERT INTO t VALUES ('z', 4, 1);
 `); err != nil && !strings.Contains(err.Error(), "strict") {
 		t.Fatal(err)
 	}
-	want := "[a | 50 c | 20 d | 100 z | 25]"
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if got = query(t, d, "SELECT k, r FROM inv"); fmt.Sprint(got) == want {
-			break
-		}
-	}
-	if fmt.Sprint(got) != want {
-		t.Fatalf("inv holds %q, want %s", got, want)
-	}
+	eventually(t, d, "SELECT k, r FROM inv", "[a | 50 c | 20 d | 100 z | 25]")
 	if got := query(t, d, "SELECT count(*) FROM sluice_dead_letters WHERE source = 'inv'"); fmt.Sprint(got) != "[2]" {
 		t.Fatalf("inv's dead letters: %q, want 2 (the sums of b and of the first z)", got)
 	}

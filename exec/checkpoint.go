@@ -878,60 +878,42 @@ func (c *jobCkpt) save(epoch uint64, byName map[string]*ckPart) error {
 // kind, parallelism and plan. A checkpoint of another restores nothing.
 func ckFingerprint(kind string, par int, input plan.Node) string {
 	fp := kind + "\nparallelism=" + strconv.Itoa(par) + "\n" + plan.Format(input)
-	if par > 1 && keyedRowOps(input) {
-		// Dedup and top-N run as copies too since this line was added: a
-		// checkpoint of the earlier layout (one node) does not restore
-		// into copies.
-		fp += "\ncopies: dedup, top-n"
-	}
-	if par > 1 && keyedJoins(input) {
-		// And so do the joins with equal keys.
-		fp += "\ncopies: joins"
+	if par > 1 {
+		// These run as copies since these lines were added: a checkpoint
+		// of the earlier layout (one node) does not restore into copies.
+		rowOps, joins := laterCopies(input)
+		if rowOps {
+			fp += "\ncopies: dedup, top-n"
+		}
+		if joins {
+			fp += "\ncopies: joins"
+		}
 	}
 	return fp
 }
 
-// keyedJoins reports whether the plan has a join with equal keys (not a
-// lookup join), which runs as copies at a parallelism above 1.
-func keyedJoins(p plan.Node) bool {
-	return planHas(p, func(n plan.Node) bool {
-		switch x := n.(type) {
-		case *plan.StreamJoin:
-			return len(x.LeftKey) > 0
-		case *plan.WindowJoin:
-			return len(x.LeftKey) > 0
-		case *plan.IntervalJoin:
-			return len(x.LeftKey) > 0
-		}
-		return false
-	})
-}
-
-// keyedRowOps reports whether the plan has a dedup or a partitioned top-N,
-// which run as copies at a parallelism above 1.
-func keyedRowOps(p plan.Node) bool {
-	return planHas(p, func(n plan.Node) bool {
-		switch x := n.(type) {
-		case *plan.Dedup:
-			return len(x.Keys) > 0
-		case *plan.TopN:
-			return len(x.PartitionBy) > 0
-		}
-		return false
-	})
-}
-
-// planHas reports whether p or a node below it satisfies f.
-func planHas(p plan.Node, f func(plan.Node) bool) bool {
-	if f(p) {
-		return true
+// laterCopies reports which keyed operators of the plan that earlier
+// versions ran as one node at any parallelism it has: a dedup or a
+// partitioned top-N (rowOps), a join on equal keys (joins). Each runs as
+// copies at a parallelism above 1 (builder.parallel).
+func laterCopies(p plan.Node) (rowOps, joins bool) {
+	switch x := p.(type) {
+	case *plan.Dedup:
+		rowOps = len(x.Keys) > 0
+	case *plan.TopN:
+		rowOps = len(x.PartitionBy) > 0
+	case *plan.StreamJoin:
+		joins = len(x.LeftKey) > 0
+	case *plan.WindowJoin:
+		joins = len(x.LeftKey) > 0
+	case *plan.IntervalJoin:
+		joins = len(x.LeftKey) > 0
 	}
 	for _, c := range p.Children() {
-		if planHas(c, f) {
-			return true
-		}
+		r, j := laterCopies(c)
+		rowOps, joins = rowOps || r, joins || j
 	}
-	return false
+	return rowOps, joins
 }
 
 // jobParallelism returns how many copies the keyed operators of job j run
@@ -1114,11 +1096,11 @@ func (c *jobCkpt) restoreCopies(ctx context.Context, parts map[string][]byte, co
 			if !ok {
 				return fmt.Errorf("%s: %w: no base of its state", name, errSnapshotCorrupt)
 			}
-			var more func([]byte) error
+			restoreBase := r.Restore
 			if i > 0 {
-				more = r.restoreMore
+				restoreBase = r.restoreMore // the old copies held disjoint keys
 			}
-			if err := restoreChain(r, w.n.name+" from "+name, base, parts, name, more); err != nil {
+			if err := restoreChain(r, restoreBase, w.n.name+" from "+name, base, parts, name); err != nil {
 				return err
 			}
 			if ce, ok := w.operator.(chainEnder); ok {
@@ -1136,10 +1118,7 @@ func (c *jobCkpt) restoreCopies(ctx context.Context, parts map[string][]byte, co
 				}
 			}
 		}
-		if wr, ok := w.operator.(wmRestorer); ok {
-			wr.restoreWatermark(w.n.inWM)
-		}
-		w.last, w.since, w.late = nil, 0, nil
+		w.finishRestore()
 	}
 	return nil
 }
@@ -1464,19 +1443,15 @@ func (w *ckptOp) restoreOpParts(parts map[string][]byte, name string) error {
 		}
 		return nil
 	}
-	return restoreChain(w.inc, w.n.name, base, parts, name, nil)
+	return restoreChain(w.inc, w.inc.Restore, w.n.name, base, parts, name)
 }
 
 // restoreChain restores an incremental operator (node, for errors) from
-// a base and the deltas saved after it under name; with more (a rescale's second and
-// later old copies) the base is added to the state held instead of
-// replacing it.
-func restoreChain(inc incSnapshotter, node string, base []byte, parts map[string][]byte, name string, more func([]byte) error) error {
-	restore := inc.Restore
-	if more != nil {
-		restore = more
-	}
-	if err := restore(base); err != nil {
+// a base, read by restoreBase (Restore, or a rescaler's restoreMore for a
+// rescale's second and later old copies), and the deltas saved after it
+// under name.
+func restoreChain(inc incSnapshotter, restoreBase func([]byte) error, node string, base []byte, parts map[string][]byte, name string) error {
+	if err := restoreBase(base); err != nil {
 		return fmt.Errorf("restore %s: %w", node, err)
 	}
 	for _, n := range deltaNames(parts, name+"d") {
@@ -1515,11 +1490,18 @@ func (w *ckptOp) restoreNode(ctx context.Context, name string, parts map[string]
 			}
 		}
 	}
+	w.finishRestore()
+	return nil
+}
+
+// finishRestore ends the restore of w: the operator takes the node's
+// restored input watermark, and no part of the checkpoint is reused as
+// if it were the operator's current one.
+func (w *ckptOp) finishRestore() {
 	if r, ok := w.operator.(wmRestorer); ok {
 		r.restoreWatermark(w.n.inWM)
 	}
 	w.last, w.since, w.late = nil, 0, nil
-	return nil
 }
 
 // restoreViewParts restores a view's contents from its base and deltas.

@@ -345,8 +345,9 @@ func (s *sourceNode) runReader(ctx context.Context) error {
 
 // intoReader is implemented by readers that can decode into a chunk the
 // caller owns (the file, Pulsar and datagen connectors): the source then
-// forwards that chunk instead of copying the reader's. ReadIntoN reads at most rows rows and
-// sets c.More when it stopped at that limit with more rows ready.
+// forwards that chunk instead of copying the reader's. ReadIntoN reads at
+// most rows rows and sets c.More when it stopped at that limit with more
+// rows ready.
 type intoReader interface {
 	ReadIntoN(ctx context.Context, c *chunk.Chunk, rows int) (*chunk.Chunk, error)
 }

@@ -462,48 +462,46 @@ func ordinal(n ast.ExprNode) (int, bool) {
 // limitValues returns a Limit (without its input) of lim's count and
 // offset: constants, or parameters (LIMIT $1) read when the statement runs.
 func (b *binder) limitValues(lim *ast.Limit) (*plan.Limit, error) {
-	var param *expr.Param
-	get := func(n ast.ExprNode) (int64, error) {
-		param = nil
-		if n == nil {
-			return -1, nil
-		}
-		e, err := b.bind(n, &scope{})
-		if err != nil {
-			return 0, err
-		}
-		if p, ok := e.(*expr.Param); ok {
-			b.inferParam(p, types.TInt64)
-			if !p.T.Kind.IsInteger() {
-				return 0, sqlerr.New(sqlerr.DatatypeMismatch, "argument of LIMIT must be type bigint, not type %s", p.T)
-			}
-			param = p
-			return 0, nil
-		}
-		c, ok := expr.Fold(e).(*expr.Const)
-		if ok && c.V.K == types.Numeric && c.V.Decimal().GreaterThan(decimal.NewFromInt(1<<62)) {
-			return -1, nil // LIMIT ALL, as TiDB renders OFFSET without LIMIT
-		}
-		if !ok || !c.V.K.IsInteger() || c.V.I < 0 {
-			if c != nil && c.V.IsNull() {
-				return -1, nil
-			}
-			return 0, sqlerr.New(sqlerr.FeatureNotSupported, "LIMIT and OFFSET must be non-negative integer constants")
-		}
-		return c.V.I, nil
-	}
-	l := &plan.Limit{}
 	var err error
-	if l.Count, err = get(lim.Count); err != nil {
+	l := &plan.Limit{}
+	if l.Count, l.CountParam, err = b.limitValue(lim.Count, "LIMIT"); err != nil {
 		return nil, err
 	}
-	l.CountParam = param
-	if l.Offset, err = get(lim.Offset); err != nil {
+	if l.Offset, l.OffsetParam, err = b.limitValue(lim.Offset, "LIMIT"); err != nil {
 		return nil, err
 	}
-	l.OffsetParam = param
 	l.Offset = max(l.Offset, 0)
 	return l, nil
+}
+
+// limitValue binds a LIMIT or OFFSET (what) count: a constant (-1: none),
+// or a parameter, typed bigint, read when the statement runs.
+func (b *binder) limitValue(n ast.ExprNode, what string) (int64, *expr.Param, error) {
+	if n == nil {
+		return -1, nil, nil
+	}
+	e, err := b.bind(n, &scope{})
+	if err != nil {
+		return 0, nil, err
+	}
+	if p, ok := e.(*expr.Param); ok {
+		b.inferParam(p, types.TInt64)
+		if !p.T.Kind.IsInteger() {
+			return 0, nil, sqlerr.New(sqlerr.DatatypeMismatch, "argument of %s must be type bigint, not type %s", what, p.T)
+		}
+		return 0, p, nil
+	}
+	c, ok := expr.Fold(e).(*expr.Const)
+	if ok && c.V.K == types.Numeric && c.V.Decimal().GreaterThan(decimal.NewFromInt(1<<62)) {
+		return -1, nil, nil // LIMIT ALL, as TiDB renders OFFSET without LIMIT
+	}
+	if !ok || !c.V.K.IsInteger() || c.V.I < 0 {
+		if c != nil && c.V.IsNull() {
+			return -1, nil, nil
+		}
+		return 0, nil, sqlerr.New(sqlerr.FeatureNotSupported, "LIMIT and OFFSET must be non-negative integer constants")
+	}
+	return c.V.I, nil, nil
 }
 
 // outputName names a SELECT item without an alias, as Postgres does.

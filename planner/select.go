@@ -467,7 +467,7 @@ func (b *binder) limitValues(lim *ast.Limit) (*plan.Limit, error) {
 	if l.Count, l.CountParam, err = b.limitValue(lim.Count, "LIMIT"); err != nil {
 		return nil, err
 	}
-	if l.Offset, l.OffsetParam, err = b.limitValue(lim.Offset, "LIMIT"); err != nil {
+	if l.Offset, l.OffsetParam, err = b.limitValue(lim.Offset, "OFFSET"); err != nil {
 		return nil, err
 	}
 	l.Offset = max(l.Offset, 0)

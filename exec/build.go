@@ -13,7 +13,7 @@ import (
 type builder struct {
 	e *Engine
 	j *job
-	// single: the next node added is a keyed aggregate that runs as one
+	// single: the next node added is a keyed operator that runs as one
 	// node (parallelism 1), which another parallelism would split.
 	single bool
 }
@@ -76,41 +76,21 @@ func (b *builder) build(p plan.Node, out outlet) error {
 		}
 		return b.child("window-assign", op, len(n.Cols), n.Input, out)
 	case *plan.WindowAgg:
-		if ok, err := b.parallelAgg("window-agg", len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
+		return b.keyedAgg("window-agg", len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
 			return newWindowAggOp(b.j, n, b.mayRetract(n.Input))
-		}, out); ok {
-			return err
-		}
-		op, err := newWindowAggOp(b.j, n, b.mayRetract(n.Input))
-		if err != nil {
-			return err
-		}
-		return b.child("window-agg", op, len(n.Cols), n.Input, out)
+		}, out)
 	case *plan.GroupAgg:
-		if ok, err := b.parallelAgg("group-agg", len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
+		return b.keyedAgg("group-agg", len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
 			return newGroupAggOp(b.j, n, b.mayRetract(n.Input))
-		}, out); ok {
-			return err
-		}
-		op, err := newGroupAggOp(b.j, n, b.mayRetract(n.Input))
-		if err != nil {
-			return err
-		}
-		return b.child("group-agg", op, len(n.Cols), n.Input, out)
+		}, out)
 	case *plan.TopN:
-		if ok, err := b.parallelAgg("top-n", len(n.Cols), n.Input, n.PartitionBy, func() (operator, error) { // parallel:
+		return b.keyedAgg("top-n", len(n.Cols), n.Input, n.PartitionBy, func() (operator, error) { // parallel:
 			return newTopNOp(b.j, n, b.mayRetract(n.Input)), nil
-		}, out); ok {
-			return err
-		}
-		return b.child("top-n", newTopNOp(b.j, n, b.mayRetract(n.Input)), len(n.Cols), n.Input, out)
+		}, out)
 	case *plan.Dedup:
-		if ok, err := b.parallelAgg("dedup", len(n.Cols), n.Input, n.Keys, func() (operator, error) { // parallel:
+		return b.keyedAgg("dedup", len(n.Cols), n.Input, n.Keys, func() (operator, error) { // parallel:
 			return newDedupOp(b.j, n), nil
-		}, out); ok {
-			return err
-		}
-		return b.child("dedup", newDedupOp(b.j, n), len(n.Cols), n.Input, out)
+		}, out)
 	case *plan.LookupJoin:
 		op, err := b.lookupJoin(n)
 		if err != nil {

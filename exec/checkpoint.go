@@ -895,7 +895,7 @@ func ckFingerprint(kind string, par int, input plan.Node) string {
 // laterCopies reports which keyed operators of the plan that earlier
 // versions ran as one node at any parallelism it has: a dedup or a
 // partitioned top-N (rowOps), a join on equal keys (joins). Each runs as
-// copies at a parallelism above 1 (builder.parallel).
+// copies at a parallelism above 1 (builder.keyed).
 func laterCopies(p plan.Node) (rowOps, joins bool) {
 	switch x := p.(type) {
 	case *plan.Dedup:

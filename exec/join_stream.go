@@ -346,7 +346,7 @@ func (o *streamJoinOp) OnBarrier(uint64, *emitter) error {
 
 // buildJoin adds the nodes of a regular, window or interval join and
 // builds its inputs (called from builder.build): at a parallelism above
-// 1, copies of the join behind a shuffle per input (builder.parallel).
+// 1, copies of the join behind a shuffle per input (builder.keyed).
 func (b *builder) buildJoin(p plan.Node, out outlet) error {
 	var (
 		mk          func() (operator, error)
@@ -370,18 +370,7 @@ func (b *builder) buildJoin(p plan.Node, out outlet) error {
 	}
 	// Equal keys hash alike on both sides (the join's own lookups rely on
 	// it), so a key's rows of both inputs reach the same copy.
-	if ok, err := b.parallel(name, width, []plan.Node{left, right}, [][]expr.Expr{lk, rk}, mk, out); ok {
-		return err
-	}
-	op, err := mk()
-	if err != nil {
-		return err
-	}
-	node := b.add(name, op, 2, width, out)
-	if err := b.build(left, outlet{ch: node.inbox, in: 0}); err != nil {
-		return err
-	}
-	return b.build(right, outlet{ch: node.inbox, in: 1})
+	return b.keyed(name, width, []plan.Node{left, right}, [][]expr.Expr{lk, rk}, mk, out)
 }
 
 // joinRetracts reports whether p is a regular or window left join, which

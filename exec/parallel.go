@@ -46,26 +46,36 @@ import (
 // chunks per copy. The merge and the watermark and barrier alignment
 // across copies cost under 1%.
 
-// parallelAgg builds a keyed operator (aggregate, dedup, top-N) as the
-// job's parallelism copies (Config.Parallelism: jobParallelism); it
-// reports false (and builds nothing) when the operator runs as one node.
-func (b *builder) parallelAgg(name string, width int, input plan.Node, keys []expr.Expr,
-	mk func() (operator, error), out outlet) (bool, error) {
-	return b.parallel(name, width, []plan.Node{input}, [][]expr.Expr{keys}, mk, out)
+// keyedAgg builds a keyed operator of one input (aggregate, dedup,
+// top-N) made by mk (see keyed).
+func (b *builder) keyedAgg(name string, width int, input plan.Node, keys []expr.Expr,
+	mk func() (operator, error), out outlet) error {
+	return b.keyed(name, width, []plan.Node{input}, [][]expr.Expr{keys}, mk, out)
 }
 
-// parallel builds a keyed operator of one or two inputs (a join: keys[i]
-// are input i's join keys, which hash alike for equal values) as the
-// job's parallelism copies, with one shuffle per input; it reports false
-// (and builds nothing) when the operator runs as one node. The nodes are
-// added in the order merge, copy 0 .. copy n-1, then the shuffles in
-// input order, then the inputs' nodes (restoreRescaled relies on it).
-func (b *builder) parallel(name string, width int, inputs []plan.Node, keys [][]expr.Expr,
-	mk func() (operator, error), out outlet) (bool, error) {
+// keyed builds a keyed operator of one or two inputs (a join: keys[i] are
+// input i's join keys, which hash alike for equal values) made by mk: as
+// the job's parallelism copies (Config.Parallelism: jobParallelism), with
+// one shuffle per input, or as one node at parallelism 1 or without keys.
+// The nodes of copies are added in the order merge, copy 0 .. copy n-1,
+// then the shuffles in input order, then the inputs' nodes
+// (restoreRescaled relies on it).
+func (b *builder) keyed(name string, width int, inputs []plan.Node, keys [][]expr.Expr,
+	mk func() (operator, error), out outlet) error {
 	p := b.j.par
 	if p <= 1 || len(keys[0]) == 0 {
+		op, err := mk()
+		if err != nil {
+			return err
+		}
 		b.single = len(keys[0]) > 0
-		return false, nil
+		node := b.add(name, op, len(inputs), width, out)
+		for k, in := range inputs {
+			if err := b.build(in, outlet{ch: node.inbox, in: k}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	merge := b.add(name+" merge", unionOp{}, p, width, out)
 	merge.par = parMerge
@@ -78,7 +88,7 @@ func (b *builder) parallel(name string, width int, inputs []plan.Node, keys [][]
 		stats := len(b.j.stats)
 		op, err := mk()
 		if err != nil {
-			return true, err
+			return err
 		}
 		for _, st := range b.j.stats[stats:] {
 			st.group = b.j.groups
@@ -102,15 +112,15 @@ func (b *builder) parallel(name string, width int, inputs []plan.Node, keys [][]
 	}
 	for k, in := range inputs {
 		if err := b.build(in, outlet{inline: nodes[k]}); err != nil {
-			return true, err
+			return err
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // parRole is a node's place in a keyed operator that runs as copies:
 // the nodes of one such operator are added in the order merge, copy 0 ..
-// copy n-1, one shuffle per input (builder.parallel), or as one node
+// copy n-1, one shuffle per input (builder.keyed), or as one node
 // (parSingle) at parallelism 1. A restore at another parallelism maps the checkpoint's
 // nodes to the job's through it (restoreRescaled).
 type parRole uint8

@@ -33,6 +33,18 @@
 // kept from an earlier job of the same name (a view dropped and created
 // again). Shared, key_shared and failover subscriptions, whose other
 // consumers a Seek would move too, start such a job from their cursor.
+// A consumer that sought is closed and the partition subscribed again:
+// the seek moved the cursor, and pulsar-client-go v0.19 loses messages at
+// the later reconnections of a consumer that sought (it discards up to a
+// start position it keeps from the seek, dropping what its dispatcher
+// held). Without a seek a reconnection only brings back what was not
+// acknowledged; on exclusive and failover subscriptions, which deliver a
+// partition in order, a message at or before the last one read is such a
+// redelivery and is dropped (Progress shows how many as
+// redelivered_dropped). Shared and key_shared subscriptions may deliver
+// out of order and keep redeliveries: their exactly-once holds only while
+// no consumer reconnects. TestSourceExactlyOnceAcrossReconnections reads a
+// topic that the broker unloads every 150 ms.
 // Dropping the consuming view or sink unsubscribes (Reader.Discard,
 // connectors.Discarder), so it leaves neither a cursor nor a backlog the
 // broker would retain for it; a subscription other consumers still use

@@ -115,7 +115,12 @@ type partition struct {
 	skip    *msgPos
 	initial *msgPos          // start=latest: the last message when first opened
 	last    pulsar.MessageID // last message returned by Read
+	lastPos msgPos           // its position
 	pending []pulsar.MessageID
+	// dups counts the messages dropped as redelivered: at or before last
+	// (exclusive and failover subscriptions deliver a partition in order,
+	// so only a redelivery goes back).
+	dups int64
 }
 
 type msgPos struct {
@@ -314,27 +319,52 @@ func (r *Reader) open(ctx context.Context) error {
 	}
 	queue, _ := strconv.Atoi(opts["receiver_queue_size"])
 	for i, t := range all {
-		cons, err := r.client.Subscribe(pulsar.ConsumerOptions{
-			Topic:                       t.topic,
-			SubscriptionName:            r.sub,
-			Type:                        subType,
-			SubscriptionInitialPosition: initial,
-			ReceiverQueueSize:           queue,
-			Name:                        fmt.Sprintf("%s-%d", r.sub, i),
-		})
+		subscribe := func() (pulsar.Consumer, error) {
+			cons, err := r.client.Subscribe(pulsar.ConsumerOptions{
+				Topic:                       t.topic,
+				SubscriptionName:            r.sub,
+				Type:                        subType,
+				SubscriptionInitialPosition: initial,
+				ReceiverQueueSize:           queue,
+				Name:                        fmt.Sprintf("%s-%d", r.sub, i),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("subscribe to %s as %s: %w", t.topic, r.sub, err)
+			}
+			return cons, nil
+		}
+		cons, err := subscribe()
 		if err != nil {
-			return fmt.Errorf("subscribe to %s as %s: %w", t.topic, r.sub, err)
+			return err
 		}
 		p := &partition{index: i, topic: t.topic, base: t.base, consumer: cons}
 		r.parts = append(r.parts, p)
+		moved := false
 		if sp, ok := stored.Topics[t.topic]; ok {
 			sp := sp
 			p.skip = &sp
 			if err := cons.Seek(pulsar.NewMessageID(sp.Ledger, sp.Entry, sp.Batch, 0)); err != nil {
 				return fmt.Errorf("seek %s to %v: %w", t.topic, sp, err)
 			}
-		} else if err := r.startPartition(p, opts["start"]); err != nil {
+			moved = true
+		} else if moved, err = r.startPartition(p, opts["start"]); err != nil {
 			return err
+		}
+		if moved {
+			// The seek moved the subscription's cursor, which is what we
+			// need; the consumer that sought is replaced by a new one.
+			// pulsar-client-go (v0.19) keeps a sought consumer's seek
+			// position as its start and, at each later reconnection (a
+			// topic unload, a broker restart), discards what it takes for
+			// already delivered: the messages its dispatcher held are
+			// lost. A consumer that never sought has no start position and
+			// only gets unacknowledged messages again, which readInto
+			// drops as duplicates. TestSourceExactlyOnceAcrossReconnections
+			// shows both.
+			cons.Close()
+			if p.consumer, err = subscribe(); err != nil {
+				return err
+			}
 		}
 	}
 	if d := opts["dead_letter_topic"]; d != "none" {
@@ -361,32 +391,35 @@ func (r *Reader) open(ctx context.Context) error {
 // again): earliest seeks it back too. A shared, key_shared or failover
 // subscription may have other consumers, whom a Seek would move as well:
 // it keeps its cursor.
-func (r *Reader) startPartition(p *partition, start string) error {
+//
+// It reports whether it moved the subscription's cursor (a seek).
+func (r *Reader) startPartition(p *partition, start string) (bool, error) {
 	switch {
 	case start == "earliest":
 		if r.spec.Position == nil && !r.exclusive {
-			return nil
+			return false, nil
 		}
 		if err := p.consumer.SeekByTime(time.UnixMilli(0)); err != nil {
-			return fmt.Errorf("seek %s to the earliest message: %w", p.topic, err)
+			return false, fmt.Errorf("seek %s to the earliest message: %w", p.topic, err)
 		}
 	case start == "latest":
 		ids, err := p.consumer.GetLastMessageIDs()
 		if err != nil {
-			return fmt.Errorf("get the last message of %s: %w", p.topic, err)
+			return false, fmt.Errorf("get the last message of %s: %w", p.topic, err)
 		}
 		if len(ids) == 1 && ids[0].EntryID() >= 0 {
 			ip := posOf(ids[0])
 			p.initial = &ip
 			p.skip = &ip
 		}
+		return false, nil
 	default:
 		ts, _ := parseStart(start)
 		if err := p.consumer.SeekByTime(ts); err != nil {
-			return fmt.Errorf("seek %s to %s: %w", p.topic, ts, err)
+			return false, fmt.Errorf("seek %s to %s: %w", p.topic, ts, err)
 		}
 	}
-	return nil
+	return true, nil
 }
 
 var partRE = regexp.MustCompile(`-partition-(\d+)$`)
@@ -587,8 +620,9 @@ func (r *Reader) readInto(ctx context.Context, c *chunk.Chunk) (*chunk.Chunk, er
 	p := b.p
 	for _, m := range b.msgs {
 		id := m.ID()
+		pos := posOf(id)
 		if p.skip != nil {
-			if posOf(id).cmp(*p.skip) <= 0 {
+			if pos.cmp(*p.skip) <= 0 {
 				// Already covered by the stored position; make sure the
 				// subscription moves past it too.
 				if !r.cumulative {
@@ -598,7 +632,13 @@ func (r *Reader) readInto(ctx context.Context, c *chunk.Chunk) (*chunk.Chunk, er
 			}
 			p.skip = nil
 		}
-		p.last = id
+		if r.cumulative && p.last != nil && pos.cmp(p.lastPos) <= 0 {
+			// Redelivered after a reconnection (the broker sends again
+			// what was not acknowledged): read already.
+			p.dups++
+			continue
+		}
+		p.last, p.lastPos = id, pos
 		if !r.cumulative {
 			p.pending = append(p.pending, id)
 		}
@@ -653,6 +693,16 @@ func (r *Reader) deadLetter(ctx context.Context, p *partition, m pulsar.Message,
 
 // Partitions implements connectors.Reader.
 func (r *Reader) Partitions() int { return len(r.parts) }
+
+// Progress implements connectors.Progress: the redelivered messages
+// dropped (see the package doc).
+func (r *Reader) Progress() map[string]string {
+	var n int64
+	for _, p := range r.parts {
+		n += p.dups
+	}
+	return map[string]string{"redelivered_dropped": strconv.FormatInt(n, 10)}
+}
 
 // Position implements connectors.Reader.
 func (r *Reader) Position() ([]byte, error) {

@@ -195,6 +195,10 @@ var ckViews = []ckView{
 	{"updating", func(s *plan.Scan) plan.Node {
 		return windowAgg(s, plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(5)}, plan.EmitOnUpdate, 0)
 	}, []int{0, 1}},
+	// An updating HOP: every row changes several windows.
+	{"updating-hop", func(s *plan.Scan) plan.Node {
+		return windowAgg(s, plan.WindowSpec{Kind: plan.Hop, TimeCol: 2, Size: micros(10), Slide: micros(5)}, plan.EmitOnUpdate, 0)
+	}, []int{0, 1}},
 	// A GROUP BY without a window: its state is checkpointed incrementally
 	// (a base and deltas), as the views are.
 	{"groupby", func(s *plan.Scan) plan.Node { return groupAggPlan(s) }, []int{0}},

@@ -280,7 +280,32 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 	// when a comparison fails).
 	kills := os.Getenv("SLUICE_E2E_KILLS") != "0"
 	dataDir := t.TempDir()
+	var lives []*proc
 	p := startChild(t, dataDir, script)
+	lives = append(lives, p)
+	// diagnose reports, when a result is wrong, what the database saw:
+	// each life's log and the late events its views recorded.
+	diagnose := func() {
+		p.kill()
+		for i, l := range lives {
+			t.Logf("life %d log:\n%s", i+1, l.out.String())
+		}
+		d, err := db.Open(ctx, db.Config{DataDir: dataDir, QuietAdvance: -1, IdleTimeout: time.Hour})
+		if err != nil {
+			t.Logf("reopen for diagnosis: %v", err)
+			return
+		}
+		defer d.Close(ctx)
+		time.Sleep(2 * time.Second)
+		late := d.Engine().LateEvents()
+		t.Logf("%d late events kept after a restart", len(late))
+		for i, ev := range late {
+			if i == 20 {
+				break
+			}
+			t.Logf("late in %s: %s at %d, watermark %d", ev.View, ev.Row, ev.EventTime, ev.Watermark)
+		}
+	}
 	produce(events[:n*2/5])
 	waitGrow(0)
 	c1 := count()
@@ -288,12 +313,14 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 		p.kill() // kill -9 mid-stream
 		c1 = count()
 		p = startChild(t, dataDir, "")
+		lives = append(lives, p)
 	}
 	produce(events[n*2/5 : n*7/10])
 	waitGrow(c1)
 	if kills {
 		p.kill()
 		p = startChild(t, dataDir, "")
+		lives = append(lives, p)
 	}
 	produce(events[n*7/10:])
 	// Close every window: one event per key far after the last, on every
@@ -356,6 +383,7 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 				break
 			}
 			if time.Now().After(deadline) {
+				diagnose()
 				t.Fatalf("ClickHouse table %s: %v", c.table, err)
 			}
 			time.Sleep(500 * time.Millisecond)

@@ -134,8 +134,9 @@ type winVal struct{ n, total int64 }
 
 // TestPulsarToClickHouseAndPulsarWithKills streams keyed, disordered
 // events from a 3-partition topic through a 10 s tumbling count/sum into a
-// ClickHouse table and a Pulsar topic, kills the database twice mid-stream,
-// and checks both outputs hold exactly the expected windows, once each.
+// ClickHouse table and a Pulsar topic, kills the database twice mid-stream
+// and has the broker unload the input topic three times, and checks both
+// outputs hold exactly the expected windows, once each.
 func TestPulsarToClickHouseAndPulsarWithKills(t *testing.T) {
 	env := need(t, "PULSAR_URL", "PULSAR_ADMIN_URL", "CLICKHOUSE_ADDR")
 	url, admin, chAddr := env[0], env[1], env[2]
@@ -211,6 +212,17 @@ func TestPulsarToClickHouseAndPulsarWithKills(t *testing.T) {
 			prev = times[i]
 			add(wantSess, winKey{k, start.Unix()}, events[i].V)
 		}
+	}
+	// unload makes the broker close every consumer of the input topic, as
+	// load balancing or a broker restart does: the views' consumers
+	// reconnect and get what they had not acknowledged again.
+	unload := func() {
+		req, _ := http.NewRequest(http.MethodPut, admin+"/admin/v2/persistent/public/default/"+in+"/unload", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode/100 != 2 {
+			t.Fatalf("unload %s: %v %v", in, err, resp)
+		}
+		resp.Body.Close()
 	}
 	produce := func(evs []ev) {
 		for _, e := range evs {
@@ -307,6 +319,7 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 		}
 	}
 	produce(events[:n*2/5])
+	unload()
 	waitGrow(0)
 	c1 := count()
 	if kills {
@@ -316,6 +329,7 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 		lives = append(lives, p)
 	}
 	produce(events[n*2/5 : n*7/10])
+	unload()
 	waitGrow(c1)
 	if kills {
 		p.kill()
@@ -323,6 +337,7 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 		lives = append(lives, p)
 	}
 	produce(events[n*7/10:])
+	unload()
 	// Close every window: one event per key far after the last, on every
 	// partition (keys spread over all three).
 	var flush []ev

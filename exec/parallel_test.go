@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -486,7 +487,8 @@ func TestFingerprintNamesCopiedOperators(t *testing.T) {
 			}
 		}
 	}
-	dedup := ckViews[6].p(genScan("g"))
+	i := slices.IndexFunc(ckViews, func(v ckView) bool { return v.name == "dedup" })
+	dedup := ckViews[i].p(genScan("g"))
 	if fp := ckFingerprint("view", 2, dedup); !strings.HasSuffix(fp, "\ncopies: dedup, top-n") {
 		t.Errorf("dedup: fingerprint %q", fp)
 	}

@@ -43,8 +43,16 @@
 // redelivery and is dropped (Progress shows how many as
 // redelivered_dropped). Shared and key_shared subscriptions may deliver
 // out of order and keep redeliveries: their exactly-once holds only while
-// no consumer reconnects. TestSourceExactlyOnceAcrossReconnections reads a
-// topic that the broker unloads every 150 ms.
+// no consumer reconnects. A consumer reconnects at most 2 s apart (the
+// client's default backs off to a minute). A consumer that received
+// nothing for 3 s is checked (GetLastMessageIDs): when the broker does not
+// answer for it (after an unload the client can believe itself
+// reconnected while the broker has no such consumer, and the partition is
+// never read again) or has messages beyond the last received on two checks
+// in a row, the partition is subscribed again (Progress: resubscribed).
+// TestSourceExactlyOnceAcrossReconnections reads a topic that the broker
+// unloads twelve times, 200 ms apart; TestQuietPartitionKeepsItsConsumer
+// checks that a partition with nothing new keeps its consumer.
 // Dropping the consuming view or sink unsubscribes (Reader.Discard,
 // connectors.Discarder), so it leaves neither a cursor nor a backlog the
 // broker would retain for it; a subscription other consumers still use
@@ -93,5 +101,7 @@
 // were still delivered to a consumer, so they are not used.
 //
 // Goroutines: one forwarder per source partition, ended by Close; the
-// client's own goroutines, ended by Close.
+// client's own goroutines, ended by Close; and, per stuck consumer
+// replaced, the one that asked it for the last message ID and may never
+// get an answer (left blocked).
 package pulsar

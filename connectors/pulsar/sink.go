@@ -101,7 +101,7 @@ func (s *Sink) createProducer(ctx context.Context) error {
 	for {
 		prod, err := s.client.CreateProducer(pulsar.ProducerOptions{
 			Topic: s.topic, Name: s.name, SendTimeout: 60 * time.Second,
-			DisableBatching: true, MaxPendingMessages: 10000,
+			DisableBatching: true, MaxPendingMessages: 10000, BackOffPolicyFunc: newReconnectBackoff,
 		})
 		if err == nil {
 			s.prod = prod

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+	"github.com/apache/pulsar-client-go/pulsar/backoff"
 	plog "github.com/apache/pulsar-client-go/pulsar/log"
 
 	"github.com/sluice-db/sluice/connectors"
@@ -105,12 +107,41 @@ func newClient(opts map[string]string) (pulsar.Client, error) {
 	return c, nil
 }
 
+// reconnectMax bounds the delay between a consumer's or producer's
+// attempts to reconnect.
+const reconnectMax = 2 * time.Second
+
+// reconnectBackoff is the delay between reconnection attempts: doubling
+// from 100 ms with up to 20 % jitter, as the client's default, but at most
+// reconnectMax instead of 60 s. A consumer whose first attempts failed (a
+// broker taking its topics back after an unload) would otherwise leave its
+// partition unread, and the view's watermark held back, for up to a
+// minute. Written here because the client's policy has no maximum to set.
+type reconnectBackoff struct{ d time.Duration }
+
+func newReconnectBackoff() backoff.Policy { return &reconnectBackoff{} }
+
+func (b *reconnectBackoff) Next() time.Duration {
+	b.d = min(max(2*b.d, 100*time.Millisecond), reconnectMax)
+	return b.d + time.Duration(rand.Int64N(int64(b.d)/5+1))
+}
+
+func (b *reconnectBackoff) IsMaxBackoffReached() bool { return b.d >= reconnectMax }
+func (b *reconnectBackoff) Reset()                    { b.d = 0 }
+
 // partition is one partition topic being read.
 type partition struct {
-	index    int
-	topic    string // partition topic, e.g. persistent://public/default/t-partition-0
-	base     string // topic without the partition suffix
-	consumer pulsar.Consumer
+	index int
+	topic string // partition topic, e.g. persistent://public/default/t-partition-0
+	base  string // topic without the partition suffix
+	// consumer reads the partition; forward replaces it (under mu) when it
+	// is stuck, subscribing again with subscribe.
+	mu        sync.Mutex
+	consumer  pulsar.Consumer
+	subscribe func() (pulsar.Consumer, error)
+	// resubscribed counts the stuck consumers replaced (forward's; read
+	// under mu).
+	resubscribed int64
 	// skip, when set, drops messages at or before it (restart).
 	skip    *msgPos
 	initial *msgPos          // start=latest: the last message when first opened
@@ -327,6 +358,7 @@ func (r *Reader) open(ctx context.Context) error {
 				SubscriptionInitialPosition: initial,
 				ReceiverQueueSize:           queue,
 				Name:                        fmt.Sprintf("%s-%d", r.sub, i),
+				BackOffPolicyFunc:           newReconnectBackoff,
 			})
 			if err != nil {
 				return nil, fmt.Errorf("subscribe to %s as %s: %w", t.topic, r.sub, err)
@@ -337,7 +369,7 @@ func (r *Reader) open(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p := &partition{index: i, topic: t.topic, base: t.base, consumer: cons}
+		p := &partition{index: i, topic: t.topic, base: t.base, consumer: cons, subscribe: subscribe}
 		r.parts = append(r.parts, p)
 		moved := false
 		if sp, ok := stored.Topics[t.topic]; ok {
@@ -372,7 +404,7 @@ func (r *Reader) open(ctx context.Context) error {
 	}
 	for _, p := range r.parts {
 		r.wg.Add(1)
-		go r.forward(p)
+		go r.forward(p, p.skip)
 	}
 	return nil
 }
@@ -550,16 +582,56 @@ func (r *Reader) fetchSchema(ctx context.Context, topic string) (string, string,
 	return s.Type, s.Data, nil
 }
 
-// forward moves the messages of one partition into r.ch in batches.
-func (r *Reader) forward(p *partition) {
+// Stuck consumers: a consumer that received nothing for stuckAfter is
+// checked; when the broker does not know it any more (pulsar-client-go
+// v0.19 can believe itself reconnected after a topic unload while the
+// broker has no consumer for it: the partition is never read again), or
+// the partition has messages beyond the last one received and the next
+// check, stuckAfter later, still finds none received, it is replaced by a
+// new subscription. The new consumer gets what was not acknowledged again,
+// which readInto drops as redelivered.
+const stuckAfter = 3 * time.Second
+
+// cons returns the partition's current consumer.
+func (p *partition) cons() pulsar.Consumer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.consumer
+}
+
+// forward moves the messages of one partition into r.ch in batches, and
+// replaces the partition's consumer when it is stuck. from is where the
+// partition starts (its stored position, or the last message when it
+// starts at latest), if known.
+func (r *Reader) forward(p *partition, from *msgPos) {
 	defer r.wg.Done()
-	in := p.consumer.Chan()
+	in := p.cons().Chan()
+	tick := time.NewTicker(stuckAfter / 2)
+	defer tick.Stop()
+	w := watch{active: time.Now()}
+	if from != nil {
+		w.recv, w.got = *from, true
+	}
 	for {
 		var first pulsar.ConsumerMessage
 		select {
 		case <-r.stop:
 			return
 		case first = <-in:
+		case <-tick.C:
+			if time.Since(w.active) < stuckAfter {
+				w.suspect = false
+				continue
+			}
+			if !r.stuck(p, &w) {
+				continue
+			}
+			if err := r.resubscribe(p); err != nil {
+				continue // the next check tries again
+			}
+			in = p.cons().Chan()
+			w.active, w.suspect = time.Now(), false
+			continue
 		}
 		msgs := make([]pulsar.Message, 1, 64)
 		msgs[0] = first.Message
@@ -572,12 +644,95 @@ func (r *Reader) forward(p *partition) {
 				break drain
 			}
 		}
+		if pos := posOf(msgs[len(msgs)-1].ID()); !w.got || pos.cmp(w.recv) > 0 {
+			w.recv, w.got = pos, true
+		}
+		w.suspect = false
 		select {
 		case <-r.stop:
 			return
 		case r.ch <- batch{p: p, msgs: msgs}:
 		}
+		w.active = time.Now()
 	}
+}
+
+// watch is what forward knows of its consumer's health.
+type watch struct {
+	active   time.Time // last message taken, or last batch handed over
+	recv     msgPos    // the partition is read up to here (got)
+	got      bool
+	suspect  bool   // the last check found messages beyond recv
+	tried    msgPos // the last message when the consumer was last replaced (hasTried)
+	hasTried bool
+}
+
+// stuck reports whether p's consumer, silent for stuckAfter, should be
+// replaced: the broker does not answer for it, or it has messages beyond
+// what was received on two checks in a row. A partition whose last
+// message stays out of reach after one replacement (an entry the client
+// filters, such as a replicated-subscription marker) is left alone.
+func (r *Reader) stuck(p *partition, w *watch) bool {
+	// A stuck consumer may never get an answer (the client waits for it
+	// without a timeout, even after Close): wait stuckAfter. The asking
+	// goroutine is then left behind, blocked, one per stuck consumer
+	// replaced; Close does not wait for it.
+	type answer struct {
+		ids []pulsar.TopicMessageID
+		err error
+	}
+	ch := make(chan answer, 1)
+	cons := p.cons()
+	go func() {
+		ids, err := cons.GetLastMessageIDs()
+		ch <- answer{ids, err}
+	}()
+	var ids []pulsar.TopicMessageID
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			return true
+		}
+		ids = a.ids
+	case <-time.After(stuckAfter):
+		return true
+	case <-r.stop:
+		return false
+	}
+	if len(ids) != 1 || ids[0].EntryID() < 0 {
+		return false // an empty partition
+	}
+	last := posOf(ids[0])
+	if (w.got && last.cmp(w.recv) <= 0) || (w.hasTried && last == w.tried) {
+		w.suspect = false
+		return false // everything received, or out of reach: quiet
+	}
+	if !w.suspect {
+		w.suspect = true
+		return false
+	}
+	w.tried, w.hasTried = last, true
+	return true
+}
+
+// resubscribe replaces p's consumer by a new subscription.
+func (r *Reader) resubscribe(p *partition) error {
+	cons, err := p.subscribe()
+	if err != nil {
+		// An exclusive subscription still held by the stuck consumer:
+		// close that one first.
+		p.cons().Close()
+		if cons, err = p.subscribe(); err != nil {
+			return err
+		}
+	}
+	p.mu.Lock()
+	old := p.consumer
+	p.consumer = cons
+	p.resubscribed++
+	p.mu.Unlock()
+	old.Close()
+	return nil
 }
 
 // Read implements connectors.Reader.
@@ -671,7 +826,7 @@ func (r *Reader) deadLetter(ctx context.Context, p *partition, m pulsar.Message,
 	prod, ok := r.dlq[topic]
 	if !ok {
 		var err error
-		prod, err = r.client.CreateProducer(pulsar.ProducerOptions{Topic: topic})
+		prod, err = r.client.CreateProducer(pulsar.ProducerOptions{Topic: topic, BackOffPolicyFunc: newReconnectBackoff})
 		if err != nil {
 			// The dead letter still reached SourceSpec.DeadLetter.
 			return
@@ -695,13 +850,16 @@ func (r *Reader) deadLetter(ctx context.Context, p *partition, m pulsar.Message,
 func (r *Reader) Partitions() int { return len(r.parts) }
 
 // Progress implements connectors.Progress: the redelivered messages
-// dropped (see the package doc).
+// dropped and the stuck consumers replaced (see the package doc).
 func (r *Reader) Progress() map[string]string {
-	var n int64
+	var n, re int64
 	for _, p := range r.parts {
 		n += p.dups
+		p.mu.Lock()
+		re += p.resubscribed
+		p.mu.Unlock()
 	}
-	return map[string]string{"redelivered_dropped": strconv.FormatInt(n, 10)}
+	return map[string]string{"redelivered_dropped": strconv.FormatInt(n, 10), "resubscribed": strconv.FormatInt(re, 10)}
 }
 
 // Position implements connectors.Reader.
@@ -750,7 +908,7 @@ func (r *Reader) Commit(ctx context.Context, pos []byte) error {
 			if id == nil {
 				id = pulsar.NewMessageID(sp.Ledger, sp.Entry, sp.Batch, 0)
 			}
-			if err := p.consumer.AckIDCumulative(id); err != nil {
+			if err := p.cons().AckIDCumulative(id); err != nil {
 				errs = append(errs, fmt.Errorf("acknowledge %s up to %v: %w", p.topic, sp, err))
 			}
 			continue
@@ -760,7 +918,7 @@ func (r *Reader) Commit(ctx context.Context, pos []byte) error {
 			n++
 		}
 		if n > 0 {
-			if err := p.consumer.AckIDList(p.pending[:n]); err != nil {
+			if err := p.cons().AckIDList(p.pending[:n]); err != nil {
 				errs = append(errs, fmt.Errorf("acknowledge %d messages of %s: %w", n, p.topic, err))
 			}
 			p.pending = append(p.pending[:0], p.pending[n:]...)

@@ -115,6 +115,9 @@ func TestSourceExactlyOnceAcrossReconnections(t *testing.T) {
 		}
 	}
 	t.Logf("missing %d, duplicated %d", missing, dup)
+	if g := r2.(*Reader).Progress()["gaps"]; g != "0" {
+		t.Errorf("%s gaps between messages read", g)
+	}
 	if missing > 0 {
 		for _, p := range r2.(*Reader).parts {
 			resp, err := http.Get(admin + "/admin/v2/persistent/public/default/" + strings.TrimPrefix(p.topic, "persistent://public/default/") + "/stats")
@@ -174,6 +177,28 @@ func TestQuietPartitionKeepsItsConsumer(t *testing.T) {
 	for name, r := range map[string]connectors.Reader{"earliest": all, "latest": c} {
 		if re := r.(*Reader).Progress()["resubscribed"]; re != "0" {
 			t.Errorf("%s: a quiet partition's consumer was replaced %s times", name, re)
+		}
+	}
+}
+
+func TestGapAfter(t *testing.T) {
+	for _, c := range []struct {
+		last msgPos
+		size int32
+		next msgPos
+		gap  bool
+	}{
+		{msgPos{5, 10, 2}, 4, msgPos{5, 10, 3}, false}, // the next in the batch
+		{msgPos{5, 10, 1}, 4, msgPos{5, 10, 3}, true},  // one of the batch skipped
+		{msgPos{5, 10, 3}, 4, msgPos{5, 11, 0}, false}, // the next entry's batch
+		{msgPos{5, 10, 2}, 4, msgPos{5, 11, 0}, true},  // the batch's last message missing
+		{msgPos{5, 10, 3}, 4, msgPos{5, 11, 1}, true},  // the next batch's first missing
+		{msgPos{5, 10, -1}, 0, msgPos{5, 11, -1}, false},
+		{msgPos{5, 10, -1}, 0, msgPos{5, 12, -1}, true}, // an entry skipped
+		{msgPos{5, 10, 3}, 4, msgPos{7, 0, 0}, false},   // a new ledger
+	} {
+		if got := gapAfter(c.last, c.size, c.next); got != c.gap {
+			t.Errorf("gapAfter(%v of %d, %v) = %v", c.last, c.size, c.next, got)
 		}
 	}
 }

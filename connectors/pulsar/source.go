@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -152,6 +153,30 @@ type partition struct {
 	// (exclusive and failover subscriptions deliver a partition in order,
 	// so only a redelivery goes back).
 	dups int64
+	// gaps counts the places where a message followed last with messages
+	// missing between them (see gapAfter).
+	gaps int64
+}
+
+// gapAfter reports whether messages lie between last (of a batch of
+// lastSize, or not batched) and next, which followed it on a partition:
+// an entry of the same ledger skipped, or a batch index. A message in a
+// later ledger is taken as following (the end of a ledger is not known
+// here). Entries the client filters out (replicated-subscription and
+// transaction markers) count as gaps too: a gap is a warning, not proof
+// of a loss.
+func gapAfter(last msgPos, lastSize int32, next msgPos) bool {
+	if next.Ledger != last.Ledger {
+		return false
+	}
+	switch {
+	case next.Entry == last.Entry:
+		return next.Batch > last.Batch+1
+	case next.Entry == last.Entry+1:
+		rest := last.Batch >= 0 && last.Batch+1 < lastSize // the batch was not read to its end
+		return rest || next.Batch > 0
+	}
+	return next.Entry > last.Entry+1
 }
 
 type msgPos struct {
@@ -787,11 +812,20 @@ func (r *Reader) readInto(ctx context.Context, c *chunk.Chunk) (*chunk.Chunk, er
 			}
 			p.skip = nil
 		}
-		if r.cumulative && p.last != nil && pos.cmp(p.lastPos) <= 0 {
-			// Redelivered after a reconnection (the broker sends again
-			// what was not acknowledged): read already.
-			p.dups++
-			continue
+		if r.cumulative && p.last != nil {
+			if pos.cmp(p.lastPos) <= 0 {
+				// Redelivered after a reconnection (the broker sends
+				// again what was not acknowledged): read already.
+				p.dups++
+				continue
+			}
+			if gapAfter(p.lastPos, p.last.BatchSize(), pos) {
+				p.gaps++
+				if p.gaps <= 10 {
+					slog.Warn("pulsar source: messages missing between two read", "source", r.spec.Source, "job", r.spec.Job,
+						"topic", p.topic, "after", p.lastPos, "batch_size", p.last.BatchSize(), "next", pos)
+				}
+			}
 		}
 		p.last, p.lastPos = id, pos
 		if !r.cumulative {
@@ -852,14 +886,16 @@ func (r *Reader) Partitions() int { return len(r.parts) }
 // Progress implements connectors.Progress: the redelivered messages
 // dropped and the stuck consumers replaced (see the package doc).
 func (r *Reader) Progress() map[string]string {
-	var n, re int64
+	var n, re, gaps int64
 	for _, p := range r.parts {
 		n += p.dups
+		gaps += p.gaps
 		p.mu.Lock()
 		re += p.resubscribed
 		p.mu.Unlock()
 	}
-	return map[string]string{"redelivered_dropped": strconv.FormatInt(n, 10), "resubscribed": strconv.FormatInt(re, 10)}
+	return map[string]string{"redelivered_dropped": strconv.FormatInt(n, 10), "resubscribed": strconv.FormatInt(re, 10),
+		"gaps": strconv.FormatInt(gaps, 10)}
 }
 
 // Position implements connectors.Reader.

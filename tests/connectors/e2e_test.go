@@ -155,11 +155,19 @@ func TestPulsarToClickHouseAndPulsarWithKills(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	prod, err := client.CreateProducer(pulsar.ProducerOptions{Topic: "persistent://public/default/" + in})
-	if err != nil {
-		t.Fatal(err)
+	// Each batch of events is sent by a new producer, connected before it
+	// sends: a producer reconnecting while it sends (after the unloads
+	// below) can lose batched messages to the broker's deduplication, which
+	// tests/services/pulsar.sh turns on for the sinks
+	// (apache/pulsar-client-go#1395, #1407), and without batching it races
+	// with itself (the race detector reports it).
+	newProducer := func() pulsar.Producer {
+		prod, err := client.CreateProducer(pulsar.ProducerOptions{Topic: "persistent://public/default/" + in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return prod
 	}
-	defer prod.Close()
 
 	// The events: 30 keys, event time about 20 ms apart, up to 3 s late
 	// (the watermark allows 4 s), so no event is late for its window.
@@ -225,6 +233,8 @@ func TestPulsarToClickHouseAndPulsarWithKills(t *testing.T) {
 		resp.Body.Close()
 	}
 	produce := func(evs []ev) {
+		prod := newProducer()
+		defer prod.Close()
 		for _, e := range evs {
 			b, _ := json.Marshal(e)
 			prod.SendAsync(ctx, &pulsar.ProducerMessage{Key: e.K, Payload: b}, func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
@@ -284,9 +294,14 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 	// and leave the results alone.
 	poison := [][]byte{[]byte("\x00not json{"), []byte(`{"id":1,"k":"k01","v":"abc","ts":"2026-11-29T10:00:01Z"}`),
 		[]byte(`{"id":1,"k":"k02","v":1,"ts":"yesterday"}`)}
+	prod := newProducer()
 	for _, pm := range poison {
 		prod.SendAsync(ctx, &pulsar.ProducerMessage{Key: "k01", Payload: pm}, func(pulsar.MessageID, *pulsar.ProducerMessage, error) {})
 	}
+	if err := prod.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	prod.Close()
 
 	// SLUICE_E2E_KILLS=0 runs the same stream without kills (a baseline
 	// when a comparison fails).
@@ -295,10 +310,35 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 	var lives []*proc
 	p := startChild(t, dataDir, script)
 	lives = append(lives, p)
-	// diagnose reports, when a result is wrong, what the database saw:
-	// each life's log and the late events its views recorded.
+	// diagnose reports, when a result is wrong, what the input topic holds
+	// and what the database saw: each life's log and the late events its
+	// views recorded.
 	diagnose := func() {
 		p.kill()
+		if c, err := client.Subscribe(pulsar.ConsumerOptions{Topic: "persistent://public/default/" + in, SubscriptionName: "diagnose",
+			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest}); err == nil {
+			ids := map[int64]int{}
+			for {
+				rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				m, err := c.Receive(rctx)
+				cancel()
+				if err != nil {
+					break
+				}
+				var e ev
+				if json.Unmarshal(m.Payload(), &e) == nil && e.ID >= 0 {
+					ids[e.ID]++
+				}
+			}
+			c.Close()
+			twice := 0
+			for _, k := range ids {
+				if k > 1 {
+					twice++
+				}
+			}
+			t.Logf("the input topic holds %d of the %d events (%d more than once)", len(ids), n, twice)
+		}
 		for i, l := range lives {
 			t.Logf("life %d log:\n%s", i+1, l.out.String())
 		}

@@ -49,7 +49,12 @@
 // answer for it (after an unload the client can believe itself
 // reconnected while the broker has no such consumer, and the partition is
 // never read again) or has messages beyond the last received on two checks
-// in a row, the partition is subscribed again (Progress: resubscribed).
+// in a row, the partition is subscribed again (Progress: resubscribed;
+// once per last message, so an entry the client filters, such as a
+// replicated-subscription marker, does not cause a replacement at every
+// check). Within a ledger a partition's entries and batch indices come
+// consecutively: a jump between two messages read is logged and counted
+// (Progress: gaps; filtered marker entries count too).
 // TestSourceExactlyOnceAcrossReconnections reads a topic that the broker
 // unloads twelve times, 200 ms apart; TestQuietPartitionKeepsItsConsumer
 // checks that a partition with nothing new keeps its consumer.

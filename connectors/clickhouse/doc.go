@@ -8,7 +8,9 @@
 // (default "default"), password, batch_size (most rows per INSERT block,
 // default 100000; a larger epoch goes out as equal blocks, so no tiny
 // tail part is made), flush_interval (accepted for compatibility; rows are sent when
-// their epoch commits, so the checkpoint interval is what bounds latency).
+// their epoch commits, so the checkpoint interval is what bounds latency),
+// retry_timeout (a Go duration, default 60s: how long a failed commit is
+// retried before the sink, and so its job, fails).
 //
 // # Tables
 //
@@ -39,8 +41,11 @@
 // epoch in the log, and rows with a higher _sluice_epoch (an epoch that was
 // being inserted when the process died) are removed with ALTER TABLE ...
 // DELETE, waiting for the mutation to finish. A replayed epoch at or below
-// LastCommitted is dropped. A failed insert is cleaned up the same way and
-// retried with backoff. The sink is a connectors.Rebuilder: when its job
+// LastCommitted is dropped. A failed insert or commit-log append is
+// cleaned up the same way and retried, 0.4 s apart doubling up to 5 s,
+// until retry_timeout: a ClickHouse restart meanwhile holds the epoch (and,
+// by back-pressure, the job) instead of failing the sink
+// (TestSinkRetriesWhileTheTableIsAway). The sink is a connectors.Rebuilder: when its job
 // starts without a checkpoint of its own (a new sink, or a sink reading a
 // view, rebuilt from the view's restored contents after a restart), the
 // first epoch it commits replaces every older row (ALTER TABLE ... DELETE

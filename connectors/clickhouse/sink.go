@@ -67,6 +67,7 @@ func (Connector) SinkOptions() []connectors.OptionSpec {
 		{Name: "password", Doc: "password"},
 		{Name: "batch_size", Default: "100000", Doc: "most rows per INSERT block; a larger epoch is split into equal blocks", Valid: validPositive},
 		{Name: "flush_interval", Default: "1s", Doc: "accepted for compatibility: rows are sent when their epoch commits", Valid: validDuration},
+		{Name: "retry_timeout", Default: "60s", Doc: "how long a failed insert is retried (a server restarting) before the sink fails", Valid: validDuration},
 	}
 }
 
@@ -103,8 +104,10 @@ type Sink struct {
 	ops  []chunk.Op
 	// extra holds the bookkeeping columns of one block, reused.
 	extra extraCols
-	// retry backoff, replaceable in tests.
-	backoff func(attempt int) time.Duration
+	// retry backoff, replaceable in tests, and how long a failed insert
+	// is retried (retry_timeout).
+	backoff  func(attempt int) time.Duration
+	retryFor time.Duration
 }
 
 // QuoteIdent quotes a ClickHouse identifier with backticks.
@@ -129,8 +132,11 @@ func (c Connector) OpenSink(ctx context.Context, spec connectors.SinkSpec) (conn
 	}
 	s := &Sink{
 		conn: conn, db: opts["database"], table: opts["table"], name: spec.Name, schema: spec.Schema,
-		backoff: func(a int) time.Duration { return time.Duration(1<<a) * 200 * time.Millisecond },
+		backoff: func(a int) time.Duration {
+			return min(time.Duration(1<<min(a, 10))*200*time.Millisecond, 5*time.Second)
+		},
 	}
+	s.retryFor, _ = time.ParseDuration(opts["retry_timeout"])
 	s.batchSize, _ = strconv.Atoi(opts["batch_size"])
 	s.qtable = QuoteIdent(s.db) + "." + QuoteIdent(s.table)
 	s.qlog = QuoteIdent(s.db) + "." + QuoteIdent(s.table+CommitLogSuffix)
@@ -366,27 +372,38 @@ func (s *Sink) Commit(ctx context.Context, epoch uint64) error {
 		return fmt.Errorf("clickhouse sink %s: %d rows in one epoch (at most %d)", s.name, len(s.ops), 1<<24-1)
 	}
 	var err error
-	for attempt := 0; attempt < 4; attempt++ {
+	start := time.Now()
+	attempt := 0
+	for ; ; attempt++ {
 		if attempt > 0 {
+			if time.Since(start) >= s.retryFor {
+				break
+			}
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(s.backoff(attempt)):
 			}
+			// The failed attempt may have inserted some blocks, or all
+			// of them without its commit log entry: remove them.
 			if cerr := s.removeAbove(ctx, s.last); cerr != nil {
-				err = errors.Join(err, cerr)
+				err = fmt.Errorf("remove the rows of the failed attempt: %w", cerr)
 				continue
 			}
 		}
-		if err = s.insertEpoch(ctx, epoch); err == nil {
-			break
+		if err = s.insertEpoch(ctx, epoch); err != nil {
+			err = fmt.Errorf("insert: %w", err)
+			continue
 		}
+		if err = s.logCommit(ctx, epoch, uint64(len(s.ops))); err != nil {
+			err = fmt.Errorf("log the epoch: %w", err)
+			continue
+		}
+		break
 	}
 	if err != nil {
-		return fmt.Errorf("clickhouse sink %s: insert epoch %d: %w", s.name, epoch, err)
-	}
-	if err := s.logCommit(ctx, epoch, uint64(len(s.ops))); err != nil {
-		return fmt.Errorf("clickhouse sink %s: log epoch %d: %w", s.name, epoch, err)
+		return fmt.Errorf("clickhouse sink %s: commit epoch %d: %d attempts over %s (retry_timeout %s), the last: %w",
+			s.name, epoch, attempt, time.Since(start).Round(time.Millisecond), s.retryFor, err)
 	}
 	s.last = epoch
 	if s.rebuilding {

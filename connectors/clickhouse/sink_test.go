@@ -355,3 +355,52 @@ func TestSinkEveryType(t *testing.T) {
 		t.Fatalf("%d rows, want %d", i, n)
 	}
 }
+
+// TestSinkRetriesWhileTheTableIsAway: a commit that fails (here the table
+// is renamed away for 4 s, longer than the sink used to retry) is retried
+// until retry_timeout and then lands once; with a shorter retry_timeout the
+// commit fails, saying how long it tried.
+func TestSinkRetriesWhileTheTableIsAway(t *testing.T) {
+	addr := serviceAddr(t)
+	ctx := context.Background()
+	conn := rawConn(t, addr)
+	table := fmt.Sprintf("retry_%d", rand.Uint32())
+	away := func(d time.Duration) {
+		if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE default.%s TO default.%s_away", table, table)); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(d)
+			if err := conn.Exec(ctx, fmt.Sprintf("RENAME TABLE default.%s_away TO default.%s", table, table)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	s := open(t, addr, table, true, nil)
+	defer s.Close()
+	writeEpochs(t, s, 1, 1)
+	away(4 * time.Second)
+	start := time.Now()
+	writeEpochs(t, s, 2, 2)
+	if d := time.Since(start); d < 3*time.Second {
+		t.Fatalf("epoch 2 committed after %s while the table was away for 4 s", d)
+	}
+	var n, epochs uint64
+	if err := conn.QueryRow(ctx, "SELECT count(), uniqExact(_sluice_epoch) FROM default."+table).Scan(&n, &epochs); err != nil {
+		t.Fatal(err)
+	}
+	if n != 200 || epochs != 2 {
+		t.Fatalf("%d rows of %d epochs, want 200 of 2", n, epochs)
+	}
+
+	s.retryFor = time.Second
+	away(3 * time.Second)
+	if err := s.Write(ctx, rows(200, 300)); err != nil {
+		t.Fatal(err)
+	}
+	err := s.Commit(ctx, 3)
+	if err == nil || !strings.Contains(err.Error(), "retry_timeout 1s") {
+		t.Fatalf("commit with the table away past retry_timeout: %v", err)
+	}
+	time.Sleep(3 * time.Second) // the table is back
+}

@@ -100,7 +100,7 @@ func TestSourceExactlyOnceAcrossReconnections(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
-	t.Logf("%d events after the restart, progress %v", len(rest), r2.(interface{ Progress() map[string]string }).Progress())
+	t.Logf("%d events after the restart, progress %v", len(rest), r2.(*Reader).Progress())
 	seen := map[int64]int{}
 	for _, g := range append(first, rest...) {
 		seen[g.id]++

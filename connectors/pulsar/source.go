@@ -740,19 +740,20 @@ func (r *Reader) stuck(p *partition, w *watch) bool {
 	return true
 }
 
-// resubscribe replaces p's consumer by a new subscription.
+// resubscribe replaces p's consumer by a new subscription and closes the
+// old one (Close is idempotent).
 func (r *Reader) resubscribe(p *partition) error {
+	old := p.cons()
 	cons, err := p.subscribe()
 	if err != nil {
 		// An exclusive subscription still held by the stuck consumer:
 		// close that one first.
-		p.cons().Close()
+		old.Close()
 		if cons, err = p.subscribe(); err != nil {
 			return err
 		}
 	}
 	p.mu.Lock()
-	old := p.consumer
 	p.consumer = cons
 	p.resubscribed++
 	p.mu.Unlock()

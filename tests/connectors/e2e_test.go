@@ -145,11 +145,17 @@ func TestPulsarToClickHouseAndPulsarWithKills(t *testing.T) {
 	in := fmt.Sprintf("e2e-in-%d", suffix)
 	out := fmt.Sprintf("persistent://public/default/e2e-out-%d", suffix)
 	table := fmt.Sprintf("e2e_windows_%d", suffix)
-	req, _ := http.NewRequest(http.MethodPut, admin+"/admin/v2/persistent/public/default/"+in+"/partitions", strings.NewReader("3"))
-	req.Header.Set("Content-Type", "application/json")
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode/100 != 2 {
-		t.Fatalf("create topic: %v %v", err, resp)
+	// topicAdmin PUTs body to an admin path of the input topic.
+	topicAdmin := func(path, body string) {
+		req, _ := http.NewRequest(http.MethodPut, admin+"/admin/v2/persistent/public/default/"+in+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode/100 != 2 {
+			t.Fatalf("PUT %s%s: %v %v", in, path, err, resp)
+		}
+		resp.Body.Close()
 	}
+	topicAdmin("/partitions", "3")
 	client, err := pulsar.NewClient(pulsar.ClientOptions{URL: url, Logger: plog.DefaultNopLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -224,14 +230,7 @@ func TestPulsarToClickHouseAndPulsarWithKills(t *testing.T) {
 	// unload makes the broker close every consumer of the input topic, as
 	// load balancing or a broker restart does: the views' consumers
 	// reconnect and get what they had not acknowledged again.
-	unload := func() {
-		req, _ := http.NewRequest(http.MethodPut, admin+"/admin/v2/persistent/public/default/"+in+"/unload", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode/100 != 2 {
-			t.Fatalf("unload %s: %v %v", in, err, resp)
-		}
-		resp.Body.Close()
-	}
+	unload := func() { topicAdmin("/unload", "") }
 	produce := func(evs []ev) {
 		prod := newProducer()
 		defer prod.Close()

@@ -1,9 +1,11 @@
 package exec
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -176,5 +178,99 @@ func TestByAddress(t *testing.T) {
 			}
 			seen[e.val] = true
 		}
+	}
+}
+
+// TestKeyIndexText checks the arena of key text (strArena): a key's text
+// is copied (the index never refers to the buffer an input string was
+// cut from), keys added one after another lie one after another in
+// memory, and once removed keys leave more dead text than live (and over
+// 1 MiB) the live keys are copied together again, each still found.
+func TestKeyIndexText(t *testing.T) {
+	const n = 40000
+	// Every input key is cut from one buffer, as a decoder may cut them.
+	var buf strings.Builder
+	for i := range n {
+		fmt.Fprintf(&buf, "campaign-%08d-%s", i, strings.Repeat("x", 30))
+	}
+	in := buf.String()
+	w := len(in) / n
+	key := func(i int) types.Row { return types.Row{types.NewText(in[i*w : (i+1)*w]), types.NewInt(int64(i))} }
+	inBuf := func(s string) bool {
+		p, b := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(in)))
+		return p >= b && p < b+uintptr(len(in))
+	}
+	m := newKeyIndex(2, 16)
+	for i := range n {
+		if _, added := m.lookup(hashRow(key(i)), key(i)); !added {
+			t.Fatalf("key %d not added", i)
+		}
+	}
+	adjacent := func(ids []int) int {
+		next := 0
+		for x := 1; x < len(ids); x++ {
+			a, b := m.key(ids[x-1])[0].S, m.key(ids[x])[0].S
+			if uintptr(unsafe.Pointer(unsafe.StringData(a)))+uintptr(len(a)) == uintptr(unsafe.Pointer(unsafe.StringData(b))) {
+				next++
+			}
+		}
+		return next
+	}
+	var ids []int
+	m.each(func(id int) { ids = append(ids, id) })
+	for _, id := range ids {
+		if inBuf(m.key(id)[0].S) {
+			t.Fatalf("key %d refers to the input's buffer", id)
+		}
+	}
+	// Only a new block breaks the run (a block holds hundreds of keys).
+	if got := adjacent(ids); got < len(ids)*99/100 {
+		t.Fatalf("%d of %d keys follow the previous one in memory", got, len(ids)-1)
+	}
+	if m.text.live != n*w || m.text.dead != 0 {
+		t.Fatalf("text live %d dead %d, want %d and 0", m.text.live, m.text.dead, n*w)
+	}
+	// Remove nine keys in ten: past 1 MiB of dead text outweighing the
+	// live, the live text is copied together again.
+	kept := map[int]bool{}
+	compacted := false
+	for i := range n {
+		if i%10 == 3 {
+			kept[i] = true
+			continue
+		}
+		m.remove(m.find(hashRow(key(i)), key(i)))
+		if m.text.dead == 0 {
+			compacted = true
+		}
+	}
+	if !compacted {
+		t.Fatalf("never compacted: text live %d dead %d", m.text.live, m.text.dead)
+	}
+	if m.text.dead > 1<<20 || m.text.live != len(kept)*w {
+		t.Fatalf("text live %d dead %d after removals, want %d live and at most 1 MiB dead", m.text.live, m.text.dead, len(kept)*w)
+	}
+	for i := range n {
+		id := m.find(hashRow(key(i)), key(i))
+		if (id >= 0) != kept[i] {
+			t.Fatalf("key %d found %v, kept %v", i, id >= 0, kept[i])
+		}
+		if id >= 0 && !types.EqualRows(m.key(id), key(i)) {
+			t.Fatalf("key %d reads %v", i, m.key(id))
+		}
+	}
+	// Copied together: the keys live at the compaction follow one
+	// another, but for those removed since.
+	m.compactText()
+	ids = ids[:0]
+	m.each(func(id int) { ids = append(ids, id) })
+	if got := adjacent(ids); got < len(ids)*99/100 {
+		t.Fatalf("after compaction %d of %d keys follow the previous one in memory", got, len(ids)-1)
+	}
+	// A long string gets an allocation of its own, not the input's.
+	long := in[:4*arenaLarge]
+	id, _ := m.lookup(hashRow(types.Row{types.NewText(long), types.NewInt(0)}), types.Row{types.NewText(long), types.NewInt(0)})
+	if s := m.key(id)[0].S; s != long || inBuf(s) {
+		t.Fatalf("long key stored as %d bytes, in the input's buffer %v", len(s), inBuf(s))
 	}
 }

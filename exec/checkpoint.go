@@ -35,7 +35,10 @@ import (
 // the entries changed since the last capture and keeps a list of them and
 // of the keys removed (viewStore.captureDelta); the capture copies row
 // references, since stored rows never change once handed out. The writer
-// encodes them while the view goes on. A checkpoint counts only once it is
+// encodes them while the view goes on. A view fed by GROUP BY aggregates
+// through nothing but projections, filters and merges is not captured at
+// all: a restore rebuilds it from the aggregates (checkpoint_derived.go).
+// A checkpoint counts only once it is
 // durable: the view's barrier acks (so Flush) and its end of stream queue
 // behind the save on the writer; sources commit the positions of a
 // checkpoint (Reader.Commit, at their next barrier) only after the writer

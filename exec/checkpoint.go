@@ -168,6 +168,9 @@ type jobCkpt struct {
 	term  *ckptOp
 	ops   []*ckptOp
 	srcs  []*sourceNode
+	// feeds: the view's contents derive from these GROUP BY aggregates,
+	// so its checkpoints leave them out (see checkpoint_derived.go).
+	feeds []viewFeed
 
 	restorePos map[*sourceNode][]byte
 	restored   bool
@@ -494,7 +497,7 @@ func (w *ckptOp) OnBarrier(epoch uint64, out *emitter) error {
 	}
 	p.since = epoch
 	w.c.add(epoch, p)
-	if w.mat != nil {
+	if w.mat != nil && w.c.feeds == nil {
 		w.viewParts(epoch)
 	}
 	parts, err := w.c.collect(epoch)
@@ -1196,10 +1199,13 @@ func (e *Engine) prepareCheckpoints(ctx context.Context, j *job, input plan.Node
 	if c.term == nil {
 		return errors.New("checkpoint: job has no terminal operator")
 	}
+	if c.term.mat != nil {
+		c.feeds = derivedFeeds(j, c.term.n)
+	}
 	if err := e.restoreJob(ctx, c); err != nil {
 		return err
 	}
-	if m := c.term.mat; m != nil {
+	if m := c.term.mat; m != nil && c.feeds == nil {
 		// From here on the view store keeps its changes for the deltas.
 		m.rel.mu.Lock()
 		m.rel.store.track = true
@@ -1476,7 +1482,14 @@ func (w *ckptOp) restoreNode(ctx context.Context, name string, parts map[string]
 	if err := w.restore(ctx, b); err != nil {
 		return err
 	}
-	if w.mat != nil {
+	switch {
+	case w.mat != nil && w.c.feeds != nil:
+		// The aggregates were restored before the view (restoreJob,
+		// restoreRescaled).
+		if err := w.rebuildView(w.c.feeds); err != nil {
+			return err
+		}
+	case w.mat != nil:
 		if err := w.restoreViewParts(parts); err != nil {
 			return err
 		}

@@ -1402,8 +1402,13 @@ func (w *ckptOp) lateParts(epoch uint64) {
 // opParts adds an incremental operator's state to checkpoint epoch, as
 // viewParts does a view's; the operator may also ask for a base. Unlike a
 // view's rows, operator state changes in place, so the parts are encoded
-// here, on the operator's goroutine, except a base or delta that the
-// operator can copy (baseLater, deltaLater): the writer encodes that.
+// here, on the operator's goroutine, except a base that the operator can
+// copy (baseLater): the writer encodes that. (A GROUP BY's deltas were
+// copied too, while its key strings lay scattered in memory and encoding
+// them missed the cache once a key; with the keys' text in insertion
+// order (strArena) encoding a delta in place costs the operator about
+// what the copy did, and saves the writer's pass over the copy:
+// BenchmarkDeltaCopy.)
 func (w *ckptOp) opParts(epoch uint64) error {
 	inc := w.inc
 	if inc.needBase() || w.state.needBase(inc.stateLen()) {
@@ -1422,14 +1427,8 @@ func (w *ckptOp) opParts(epoch uint64) error {
 	} else {
 		p := &ckPart{name: fmt.Sprintf("%sd%020d", w.name, epoch), since: epoch}
 		var changes, sup int
-		var copied bool
 		var err error
-		if dl, ok := inc.(deltaLater); ok {
-			p.write, changes, sup, copied, err = dl.snapshotDeltaLater()
-		}
-		if err == nil && !copied {
-			p.data, changes, sup, err = inc.SnapshotDelta()
-		}
+		p.data, changes, sup, err = inc.SnapshotDelta()
 		if err != nil {
 			return err
 		}

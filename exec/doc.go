@@ -73,8 +73,7 @@
 // job has acknowledged it. With Config.CheckpointDir each job also runs a
 // checkpoint writer goroutine: its view captures changed rows at a barrier
 // (every stateful operator encodes its changes there: incSnapshotter;
-// an aggregate copies its state for a new base instead, baseLater, and a
-// GROUP BY its changes, deltaLater) and
+// an aggregate copies its state for a new base instead, baseLater) and
 // the writer encodes, writes and fsyncs them in epoch order; the
 // view's acknowledgement, source commits and sink commits wait for it. The
 // writer ends with its job. Drop stops one job; Close stops all of them and

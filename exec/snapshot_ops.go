@@ -70,21 +70,6 @@ func encodeLater(encode func(e *snapEnc, w io.Writer) error) func(io.Writer) err
 	}
 }
 
-// deltaLater is implemented by incremental operators that can take a
-// delta at the barrier as a copy of the changes and leave its encoding to
-// the job's checkpoint writer, as baseLater does for a base: for a GROUP
-// BY over many keys most of them change between two checkpoints, and
-// encoding them stopped the pipeline for as long. write may run again
-// after a failed save. ok false: the changes cannot be copied (an
-// accumulator that cannot be merged into a new one) and nothing changed;
-// take SnapshotDelta. Like SnapshotDelta it starts the changes again from
-// none.
-type deltaLater interface {
-	snapshotDeltaLater() (write func(io.Writer) error, changes, superseded int, ok bool, err error)
-}
-
-var _ deltaLater = (*groupAggOp)(nil)
-
 var (
 	_ baseLater = (*windowAggOp)(nil)
 	_ baseLater = (*sessionOp)(nil)
@@ -952,101 +937,6 @@ func (g *aggGroup) markSaved() (superseded bool) {
 	superseded = g.flags&groupCkSaved != 0
 	g.flags = g.flags&^groupCkDirty | groupCkSaved
 	return superseded
-}
-
-// groupDelta is a group aggregate's delta copied at the barrier for the
-// checkpoint writer to encode (deltaLater): the keys of the saved groups
-// removed, then per changed group its key, accumulator words and states
-// (clones), time, emitted row and last update, each group's values one
-// after the other in flat slices.
-type groupDelta struct {
-	lay     *aggLayout
-	nk, np  int // values of a key, of an emitted row
-	gone    goneKeys
-	keys    []types.Value
-	words   []int64
-	states  []accState
-	win     []int64
-	emitted []bool
-	prev    []types.Value
-	last    []int64
-}
-
-// snapshotDeltaLater is SnapshotDelta with the encoding left to the
-// checkpoint writer (deltaLater): the changed groups are copied (plain
-// values; accumulator objects cloned through Merge). ok false: a state
-// could not be cloned, nothing changed; take SnapshotDelta.
-func (o *groupAggOp) snapshotDeltaLater() (write func(io.Writer) error, changes, superseded int, ok bool, err error) {
-	if o.needBase() {
-		return nil, 0, 0, true, fmt.Errorf("snapshot group aggregate: %w", errBaseDue)
-	}
-	ids := o.changedGroups()
-	// Clone the states first: one that cannot be cloned leaves everything
-	// as it was, for SnapshotDelta.
-	states := make([]accState, 0, len(o.lay.states)*len(ids))
-	for _, id := range ids {
-		for i, st := range o.states.at(id) {
-			c := o.lay.states[i].NewState()
-			if err := c.Merge(st); err != nil {
-				return nil, 0, 0, false, nil
-			}
-			states = append(states, c)
-		}
-	}
-	d := &groupDelta{lay: o.lay, nk: o.nk, np: o.prev.w, gone: o.ckGone, states: states,
-		keys: make([]types.Value, 0, len(ids)*o.nk), words: make([]int64, 0, len(ids)*o.lay.words),
-		win: make([]int64, 0, len(ids)), emitted: make([]bool, 0, len(ids)), prev: make([]types.Value, 0, len(ids)*o.prev.w)}
-	if o.last != nil {
-		d.last = make([]int64, 0, len(ids))
-	}
-	superseded = 2 * o.ckGone.len()
-	for _, id := range ids {
-		g := o.grp(id)
-		if g.markSaved() {
-			superseded++
-		}
-		d.keys = append(d.keys, o.m.key(id)...)
-		d.words = append(d.words, o.words.at(id)...)
-		d.win = append(d.win, g.win)
-		d.emitted = append(d.emitted, g.flags&groupEmitted != 0)
-		d.prev = append(d.prev, o.prev.at(id)...)
-		if o.last != nil {
-			d.last = append(d.last, o.last[id])
-		}
-	}
-	changes = o.ckGone.len() + len(ids)
-	o.captured() // resets ckGone without reusing its keys: d keeps them
-	return encodeLater(d.encode), changes, superseded, true, nil
-}
-
-// encode writes the delta as SnapshotDelta does, in pieces to w
-// (e.spill); the caller writes the rest of e.
-func (d *groupDelta) encode(e *snapEnc, w io.Writer) error {
-	e.uvarint(snapGroupDeltaVersion)
-	e.uvarint(uint64(d.gone.len()))
-	for i := range d.gone.len() {
-		e.row(d.gone.key(i))
-		if err := e.spill(w); err != nil {
-			return err
-		}
-	}
-	n := len(d.win)
-	e.uvarint(uint64(n))
-	nw, ns := d.lay.words, len(d.lay.states)
-	for i := range n {
-		var last int64
-		if d.last != nil {
-			last = d.last[i]
-		}
-		if err := encGroup(e, d.lay, d.keys[i*d.nk:(i+1)*d.nk], d.words[i*nw:(i+1)*nw], d.states[i*ns:(i+1)*ns],
-			d.win[i], d.emitted[i], d.prev[i*d.np:(i+1)*d.np], last); err != nil {
-			return fmt.Errorf("snapshot group aggregate: %w", err)
-		}
-		if err := e.spill(w); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // SnapshotDelta encodes the keys of the saved groups removed since the

@@ -127,13 +127,7 @@ func (w *ckptOp) rebuildView(feeds []viewFeed) error {
 	for _, f := range feeds {
 		n += f.agg.m.len()
 	}
-	s := newViewStoreFor(r.key, r.appendOnly)
-	switch {
-	case s.keyed != nil:
-		s.keyed = newRowMap[keyedRow](n)
-	case s.multi != nil:
-		s.multi = newRowMap[multiRow](n)
-	}
+	s := newViewStoreSized(r.key, r.appendOnly, n)
 	var err error
 	for _, f := range feeds {
 		o := f.agg

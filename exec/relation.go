@@ -319,6 +319,20 @@ func newViewStoreFor(key []int, appendOnly bool) *viewStore {
 	return &viewStore{appendOnly: true}
 }
 
+// newViewStoreSized is newViewStoreFor with its table sized for n rows
+// (a restore): growing the table on the way moved every entry once per
+// doubling.
+func newViewStoreSized(key []int, appendOnly bool, n int) *viewStore {
+	s := newViewStoreFor(key, appendOnly)
+	switch {
+	case s.keyed != nil:
+		s.keyed = newRowMap[keyedRow](n)
+	case s.multi != nil:
+		s.multi = newRowMap[multiRow](n)
+	}
+	return s
+}
+
 // toMultiset turns an append-only store into a multiset one, keeping what
 // the last capture covered as captured (n0) and the rest as changes.
 func (s *viewStore) toMultiset() {

@@ -279,15 +279,7 @@ func restoreView(r *relation, b []byte) error {
 	d := &snapDec{b: b}
 	wm := d.varint()
 	n := d.count(2)
-	s := newViewStoreFor(r.key, r.appendOnly)
-	// Sized for the base at once: growing the table on the way moved
-	// every entry once per doubling.
-	switch {
-	case s.keyed != nil:
-		s.keyed = newRowMap[keyedRow](n)
-	case s.multi != nil:
-		s.multi = newRowMap[multiRow](n)
-	}
+	s := newViewStoreSized(r.key, r.appendOnly, n)
 	for range n {
 		row, k := d.row(), d.varint()
 		if d.err != nil {

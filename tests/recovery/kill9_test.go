@@ -188,7 +188,7 @@ func (p *proc) contents(ctx context.Context, view string) string {
 	return strings.Join(lines, "\n")
 }
 
-var views = []string{"tumble_v", "hop_v", "session_v", "funnel_v"}
+var views = []string{"tumble_v", "hop_v", "session_v", "funnel_v", "per_user_v"}
 
 // lateOf are the late rows the views recorded (the stream's late events
 // are 20 s behind, past every window): counted and listed like the views'
@@ -200,9 +200,11 @@ var lateOf = map[string]string{
 
 // setup is the DDL: a deterministic datagen stream of total events at rate
 // events/s from start_time, with disorder and late events, three
-// windowed views over it and a funnel: an interval join of the stream with
+// windowed views over it, a funnel: an interval join of the stream with
 // itself (a cart add within 3 s after a page view of the same user), whose
-// two inputs are two readers of the source.
+// two inputs are two readers of the source, and a GROUP BY without a
+// window behind a HAVING, whose contents a restore rebuilds from the
+// aggregate's state instead of reading them from the checkpoint.
 func setup(startTime string, total, rate int) []string {
 	return []string{
 		fmt.Sprintf(`CREATE SOURCE clicks (event_id BIGINT, event_type TEXT, ts TIMESTAMP, user_id BIGINT,
@@ -228,6 +230,9 @@ SELECT v.user_id, v.event_id AS view_id, c.event_id AS cart_id
 FROM clicks v JOIN clicks c
   ON v.user_id = c.user_id AND c.ts BETWEEN v.ts AND v.ts + INTERVAL '3' SECOND
 WHERE v.event_type = 'page_view' AND c.event_type = 'cart_add'`,
+		`CREATE MATERIALIZED VIEW per_user_v AS
+SELECT user_id, count(*) AS n, max(event_id) AS last_id, sum(event_id) % 1000 AS h
+FROM clicks GROUP BY user_id HAVING count(*) % 4 <> 0`,
 	}
 }
 

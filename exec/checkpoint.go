@@ -846,8 +846,10 @@ func (c *jobCkpt) save(epoch uint64, byName map[string]*ckPart) error {
 			parts = append(parts, checkpoint.Part{Name: name, Data: p.data})
 			bytes += int64(len(p.data))
 		}
-		// A part rewritten now lives in this epoch's file.
-		next[name] = epoch
+		// The part's content is on disk from now on (a part offered again
+		// unchanged is referenced, not rewritten; one written again after
+		// a failed save is still the same content).
+		next[name] = p.since
 		if p.src != nil && p.pos != nil {
 			if commits == nil {
 				commits = map[*sourceNode][]byte{}
@@ -862,6 +864,14 @@ func (c *jobCkpt) save(epoch uint64, byName map[string]*ckPart) error {
 	}
 	for _, p := range streamed {
 		p.write = nil // saved: from now on referenced as unchanged
+	}
+	for name, p := range byName {
+		if p.since != 0 && savedAt[name] != p.since {
+			// Saved now and referenced as unchanged from now on: the
+			// encoded state (a base of a large dedup or join, a GROUP
+			// BY's deltas) need not stay in memory beside the state.
+			p.data = nil
+		}
 	}
 	d := c.e.now().Sub(start)
 	c.e.ck.mu.Lock()

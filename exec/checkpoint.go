@@ -541,9 +541,9 @@ func (w *ckptOp) FlushBatch(out *emitter) error {
 
 // OnSelected is called only when the wrapped operator is a selReceiver
 // (an aggregate copy behind a shuffle; never a terminal).
-func (w *ckptOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
+func (w *ckptOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitter) error {
 	w.dirty = true
-	return w.operator.(selReceiver).OnSelected(c, rows, hashes, out)
+	return w.operator.(selReceiver).OnSelected(c, rows, r, out)
 }
 
 func (w *ckptOp) term() bool { return w.mat != nil || w.sink != nil }

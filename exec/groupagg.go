@@ -221,8 +221,8 @@ func (o *groupAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 }
 
 // OnSelected applies the rows of c listed in rows (every row when rows is
-// nil), taking their key hashes from hashes when it is not nil.
-func (o *groupAggOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
+// nil), taking their keys and key hashes from r when it is not nil.
+func (o *groupAggOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitter) error {
 	var now int64
 	if o.last != nil {
 		now = o.j.e.now().UnixMicro()
@@ -230,7 +230,7 @@ func (o *groupAggOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, o
 	for x := range selLen(c, rows) {
 		i := selRow(rows, x)
 		row := c.Row(i)
-		key, h, err := o.keys.evalHashed(row, hashes, i)
+		key, h, err := o.keys.evalHashed(row, r, i)
 		if err != nil {
 			return err
 		}

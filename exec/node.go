@@ -323,7 +323,7 @@ func (n *node) handleSelected(in int, c *chunk.Chunk, sel *selection) error {
 	n.em.more = c.More
 	var err error
 	if r, ok := has[selReceiver](n.op); ok {
-		err = r.OnSelected(c, sel.rows, sel.hashes(), &n.em)
+		err = r.OnSelected(c, sel.rows, sel.routed(), &n.em)
 		if err == nil && n.em.passed {
 			err = fmt.Errorf("operator %s passed on a shared chunk", n.name)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
+	"github.com/sluice-db/sluice/sql/types"
 )
 
 // Parallelism (Config.Parallelism > 1): a keyed aggregate (window, session
@@ -170,10 +171,19 @@ func newShuffleOp(ctx context.Context, keys *keyEval, n int) *shuffleOp {
 // copies that have not yet released it. The last release returns the
 // chunk to the pool and the fan to fanPool.
 type fan struct {
-	c      *chunk.Chunk
-	refs   atomic.Int32
+	c    *chunk.Chunk
+	refs atomic.Int32
+	r    routed
+	sels []selection
+}
+
+// routed is what a shuffle computed for every row of a chunk it hands to
+// copies: each row's key hash and, when the key is not made of plain
+// columns (GROUP BY lower(campaign), a dedup on v / 100000), the key's
+// values, nk per row: no copy evaluates or hashes a key again.
+type routed struct {
 	hashes []uint64
-	sels   []selection
+	keys   []types.Value // nil for column keys
 }
 
 var fanPool = sync.Pool{New: func() any { return new(fan) }}
@@ -184,9 +194,10 @@ type selection struct {
 	rows []int32 // indexes of the copy's rows in the chunk, ascending
 }
 
-// hashes returns the key hash of every row of the chunk (as keyEval.eval
-// computes it), indexed like the chunk's rows.
-func (s *selection) hashes() []uint64 { return s.f.hashes }
+// routed returns the key hash (as keyEval.eval computes it) and, for
+// expression keys, the key of every row of the chunk, indexed like the
+// chunk's rows.
+func (s *selection) routed() *routed { return &s.f.r }
 
 // compact copies the selected rows into a chunk of their own (for an
 // operator that does not take selections).
@@ -214,6 +225,8 @@ func (s *selection) release() {
 	}
 	putChunk(f.c)
 	f.c = nil
+	clear(f.r.keys) // the strings the keys refer to
+	f.r.keys = f.r.keys[:0]
 	for k := range f.sels {
 		f.sels[k] = selection{rows: f.sels[k].rows[:0]}
 	}
@@ -225,11 +238,13 @@ func (s *selection) release() {
 // OnSelected instead of OnData for such a chunk. c is shared with the
 // other copies and stays the shuffle's: the operator must neither modify
 // it nor pass it on, and only reads the rows of rows (in their order);
-// hashes[i] is the key hash of row i of c as keyEval.eval computes it.
+// r holds the key hash of row i of c as keyEval.eval computes it, and for
+// expression keys the key (keyEval.evalHashed reads them); nil when the
+// chunk did not come through a shuffle.
 // An operator that does not implement it gets the selected rows copied
 // into a chunk of its own (selection.compact).
 type selReceiver interface {
-	OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error
+	OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitter) error
 }
 
 // selLen is how many rows OnSelected visits, and selRow the index in c of
@@ -248,12 +263,13 @@ func selRow(rows []int32, x int) int {
 	return x
 }
 
-// route fills s.dest with the copy of every row of c and hs with the hash
-// of its key: the copy of a row is (hash of its key >> 17) mod the number
-// of copies, where the hash is the aggregate's own key hash (keyEval), so
-// that a checkpoint taken at a parallelism restores every key into the
-// copy that holds its state.
-func (s *shuffleOp) route(c *chunk.Chunk, hs []uint64) ([]uint32, error) {
+// route fills s.dest with the copy of every row of c and r with the hash
+// of its key (and, for expression keys, the key): the copy of a row is
+// (hash of its key >> 17) mod the number of copies, where the hash is the
+// aggregate's own key hash (keyEval), so that a checkpoint taken at a
+// parallelism restores every key into the copy that holds its state.
+func (s *shuffleOp) route(c *chunk.Chunk, r *routed) ([]uint32, error) {
+	hs := r.hashes
 	n := c.Len()
 	if cap(s.dest) < n {
 		s.dest = make([]uint32, n)
@@ -280,14 +296,17 @@ func (s *shuffleOp) route(c *chunk.Chunk, hs []uint64) ([]uint32, error) {
 		}
 		return dest, nil
 	}
+	keys := r.keys[:0]
 	for i := range dest {
-		_, h, err := s.keys.eval(c.Row(i))
+		key, h, err := s.keys.eval(c.Row(i))
 		if err != nil {
 			return nil, err
 		}
+		keys = append(keys, key...)
 		hs[i] = h
 		dest[i] = uint32((h >> 17) % copies)
 	}
+	r.keys = keys
 	return dest, nil
 }
 
@@ -296,11 +315,11 @@ func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, em *emitter) error {
 	s.width = c.Width
 	n := c.Len()
 	f := fanPool.Get().(*fan)
-	if cap(f.hashes) < n {
-		f.hashes = make([]uint64, n)
+	if cap(f.r.hashes) < n {
+		f.r.hashes = make([]uint64, n)
 	}
-	f.hashes = f.hashes[:n]
-	dest, err := s.route(c, f.hashes)
+	f.r.hashes = f.r.hashes[:n]
+	dest, err := s.route(c, &f.r)
 	if err != nil {
 		fanPool.Put(f)
 		return err

@@ -238,8 +238,8 @@ func TestShuffleRouting(t *testing.T) {
 					}
 					for x, r := range env.sel.rows {
 						_, h, _ := ke.eval(env.msg.Chunk.Row(int(r)))
-						if env.sel.hashes()[r] != h {
-							t.Fatalf("copy %d: row %d has hash %x, want %x", i, r, env.sel.hashes()[r], h)
+						if env.sel.routed().hashes[r] != h {
+							t.Fatalf("copy %d: row %d has hash %x, want %x", i, r, env.sel.routed().hashes[r], h)
 						}
 						if x > 0 && env.sel.rows[x-1] >= r {
 							t.Fatalf("copy %d: selection out of order: %v", i, env.sel.rows)
@@ -394,8 +394,9 @@ func TestShuffleMoreRuns(t *testing.T) {
 	}
 }
 
-// TestKeyEvalHashed checks that a copy given the shuffle's hashes gets the
-// key and hash it would compute itself, for column and expression keys.
+// TestKeyEvalHashed checks that a copy given what the shuffle routed gets
+// the key and hash it would compute itself, for column and expression
+// keys.
 func TestKeyEvalHashed(t *testing.T) {
 	neg, err := expr.NewNeg(col(1, "v", types.TInt64))
 	if err != nil {
@@ -411,14 +412,19 @@ func TestKeyEvalHashed(t *testing.T) {
 		for x := range 50 {
 			c.Append(chunk.Insert, int64(x), types.Row{types.NewText("key-" + strconv.Itoa(x%7)), types.NewInt(int64(x % 3)), types.NewInt(int64(x))})
 		}
-		hs := make([]uint64, c.Len())
-		if _, err := sh.route(c, hs); err != nil {
+		r := &routed{hashes: make([]uint64, c.Len())}
+		if _, err := sh.route(c, r); err != nil {
 			t.Fatal(err)
+		}
+		// An expression key travels with its hash, so that a copy does
+		// not evaluate it again; a column key is read from the row.
+		if exprKey := keys[1] == neg; exprKey != (len(r.keys) == 2*c.Len()) || !exprKey && r.keys != nil {
+			t.Fatalf("routed %d key values for %d rows (expression key %v)", len(r.keys), c.Len(), exprKey)
 		}
 		ke, kh := newKeyEval(keys), newKeyEval(keys)
 		for i := range c.Len() {
 			k1, h1, _ := ke.eval(c.Row(i))
-			k2, h2, err := kh.evalHashed(c.Row(i), hs, i)
+			k2, h2, err := kh.evalHashed(c.Row(i), r, i)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -243,8 +243,8 @@ func (o *sessionOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 }
 
 // OnSelected applies the rows of c listed in rows (every row when rows is
-// nil), taking their key hashes from hashes when it is not nil.
-func (o *sessionOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
+// nil), taking their keys and key hashes from r when it is not nil.
+func (o *sessionOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitter) error {
 	tc := o.n.Window.TimeCol
 	for x := range selLen(c, rows) {
 		i := selRow(rows, x)
@@ -259,7 +259,7 @@ func (o *sessionOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, ou
 			o.late.record(row, t, o.wm)
 			continue
 		}
-		key, h, err := o.keys.evalHashed(row, hashes, i)
+		key, h, err := o.keys.evalHashed(row, r, i)
 		if err != nil {
 			return err
 		}

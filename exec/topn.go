@@ -99,9 +99,9 @@ func (o *topNOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 }
 
 // OnSelected handles the rows of c listed in rows (every row when rows is
-// nil), taking their key hashes from hashes when it is not nil (a copy
+// nil), taking their keys and key hashes from r when it is not nil (a copy
 // behind a shuffle: selReceiver).
-func (o *topNOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
+func (o *topNOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitter) error {
 	for x := range selLen(c, rows) {
 		i := selRow(rows, x)
 		row := c.Row(i)
@@ -110,7 +110,7 @@ func (o *topNOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *
 			o.late.record(row, c.Times[i], o.wm)
 			continue
 		}
-		key, h, err := o.keys.evalHashed(row, hashes, i)
+		key, h, err := o.keys.evalHashed(row, r, i)
 		if err != nil {
 			return err
 		}

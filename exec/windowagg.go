@@ -57,18 +57,22 @@ func (k *keyEval) eval(row types.Row) (types.Row, uint64, error) {
 	return k.buf, h, nil
 }
 
-// evalHashed is eval for row i of a chunk whose key hashes a shuffle has
-// computed (hashes[i]; nil: not known): it takes the hash instead of
-// computing it again.
-func (k *keyEval) evalHashed(row types.Row, hashes []uint64, i int) (types.Row, uint64, error) {
-	if hashes == nil {
+// evalHashed is eval for row i of a chunk that a shuffle routed (r; nil:
+// not routed): it takes the hash, and an expression key's values, that
+// the shuffle computed instead of computing them again.
+func (k *keyEval) evalHashed(row types.Row, r *routed, i int) (types.Row, uint64, error) {
+	if r == nil {
 		return k.eval(row)
 	}
 	if k.cols != nil {
 		for j, c := range k.cols {
 			k.buf[j] = row[c]
 		}
-		return k.buf, hashes[i], nil
+		return k.buf, r.hashes[i], nil
+	}
+	if nk := len(k.buf); r.keys != nil {
+		copy(k.buf, r.keys[i*nk:(i+1)*nk])
+		return k.buf, r.hashes[i], nil
 	}
 	for j, e := range k.exprs {
 		v, err := e.Eval(nil, row)
@@ -77,7 +81,7 @@ func (k *keyEval) evalHashed(row types.Row, hashes []uint64, i int) (types.Row, 
 		}
 		k.buf[j] = v
 	}
-	return k.buf, hashes[i], nil
+	return k.buf, r.hashes[i], nil
 }
 
 // winTable is the groups of one window (or hop pane): their keys in a
@@ -410,8 +414,8 @@ func (o *windowAggOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 }
 
 // OnSelected applies the rows of c listed in rows (every row when rows is
-// nil), taking their key hashes from hashes when it is not nil.
-func (o *windowAggOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, out *emitter) error {
+// nil), taking their keys and key hashes from r when it is not nil.
+func (o *windowAggOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitter) error {
 	tc := o.w.spec.TimeCol
 	lateness := o.n.Lateness
 	// Tumble: the table of the last row's window. No table is freed while
@@ -424,7 +428,7 @@ func (o *windowAggOp) OnSelected(c *chunk.Chunk, rows []int32, hashes []uint64, 
 		if t == chunk.NoTime {
 			continue
 		}
-		key, h, err := o.keys.evalHashed(row, hashes, i)
+		key, h, err := o.keys.evalHashed(row, r, i)
 		if err != nil {
 			return err
 		}

@@ -386,16 +386,19 @@ type keyIndex struct {
 // a block stays alive while any string in it is used, by the index or by
 // rows built from its keys. Removed keys leave their bytes behind (dead);
 // once those outweigh the live ones (and 1 MiB), the live keys are copied
-// into new blocks (keyIndex.compactText), so the space is at most about
-// twice the keys' text.
+// into new blocks (keyIndex.compactText), so the index's own space is at
+// most about twice the keys' text. A row emitted before a compaction (a
+// view's row of a group that has not changed since) still holds its
+// block: blocks are small (4 KiB) so that such a row cannot hold much
+// more than its own text.
 type strArena struct {
 	block      []byte
 	live, dead int // bytes
 }
 
 const (
-	arenaBlock = 32 << 10 // bytes per block, at most
-	arenaLarge = 1 << 10  // longer strings get an allocation of their own
+	arenaBlock = 4 << 10 // bytes per block, at most
+	arenaLarge = 1 << 10 // longer strings get an allocation of their own
 )
 
 // copy returns a copy of s in the arena.

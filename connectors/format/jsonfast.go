@@ -551,13 +551,13 @@ func exactFloat(s []byte) (float64, bool) {
 	return f, true
 }
 
+// foldMatch reports whether key names a column case-insensitively by the
+// general path's rule (visit: the key lowered, looked up among the lowered
+// column names). strings.EqualFold is not that rule: "İ" lowers to "i"
+// but does not fold to it, and a lowered key may change its length.
 func (d *JSONDecoder) foldMatch(key []byte) bool {
-	for _, c := range d.schema {
-		if len(c.Name) == len(key) && strings.EqualFold(c.Name, string(key)) {
-			return true
-		}
-	}
-	return false
+	_, ok := d.folded[strings.ToLower(string(key))]
+	return ok
 }
 
 // plainByte is true for the bytes a JSON string holds as they are: not a

@@ -183,7 +183,7 @@ type fan struct {
 // values, nk per row: no copy evaluates or hashes a key again.
 type routed struct {
 	hashes []uint64
-	keys   []types.Value // nil for column keys
+	keys   []types.Value // empty for column keys
 }
 
 var fanPool = sync.Pool{New: func() any { return new(fan) }}

@@ -418,7 +418,7 @@ func TestKeyEvalHashed(t *testing.T) {
 		}
 		// An expression key travels with its hash, so that a copy does
 		// not evaluate it again; a column key is read from the row.
-		if exprKey := keys[1] == neg; exprKey != (len(r.keys) == 2*c.Len()) || !exprKey && r.keys != nil {
+		if exprKey := keys[1] == neg; exprKey != (len(r.keys) == 2*c.Len()) || !exprKey && len(r.keys) != 0 {
 			t.Fatalf("routed %d key values for %d rows (expression key %v)", len(r.keys), c.Len(), exprKey)
 		}
 		ke, kh := newKeyEval(keys), newKeyEval(keys)

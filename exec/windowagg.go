@@ -70,7 +70,7 @@ func (k *keyEval) evalHashed(row types.Row, r *routed, i int) (types.Row, uint64
 		}
 		return k.buf, r.hashes[i], nil
 	}
-	if nk := len(k.buf); r.keys != nil {
+	if nk := len(k.buf); len(r.keys) >= (i+1)*nk {
 		copy(k.buf, r.keys[i*nk:(i+1)*nk])
 		return k.buf, r.hashes[i], nil
 	}

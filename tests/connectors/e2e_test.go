@@ -288,6 +288,17 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 		}
 	}
 
+	// A subscription that never acknowledges keeps every message of the
+	// input topic (without one the broker deletes what the views
+	// acknowledged), so that diagnose can tell events the producer lost
+	// from events the views lost.
+	if c, err := client.Subscribe(pulsar.ConsumerOptions{Topic: "persistent://public/default/" + in, SubscriptionName: "diagnose",
+		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest}); err != nil {
+		t.Fatal(err)
+	} else {
+		c.Close()
+	}
+
 	// Poison messages among the events: bad JSON, a wrong type, a bad
 	// timestamp. They must reach the dead-letter topic with their raw bytes
 	// and leave the results alone.
@@ -310,8 +321,8 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 	p := startChild(t, dataDir, script)
 	lives = append(lives, p)
 	// diagnose reports, when a result is wrong, what the input topic holds
-	// and what the database saw: each life's log and the late events its
-	// views recorded.
+	// (read through the subscription kept above) and what the database
+	// saw: each life's log and the late events its views recorded.
 	diagnose := func() {
 		p.kill()
 		if c, err := client.Subscribe(pulsar.ConsumerOptions{Topic: "persistent://public/default/" + in, SubscriptionName: "diagnose",
@@ -336,7 +347,19 @@ CREATE SINK to_pulsar FROM w WITH (connector = 'pulsar', service_url = '%s', top
 					twice++
 				}
 			}
-			t.Logf("the input topic holds %d of the %d events (%d more than once)", len(ids), n, twice)
+			var missing []string // ranges of event ids
+			for i := 0; i < n; i++ {
+				if ids[int64(i)] > 0 {
+					continue
+				}
+				j := i
+				for j+1 < n && ids[int64(j+1)] == 0 {
+					j++
+				}
+				missing = append(missing, fmt.Sprintf("%d-%d", i, j))
+				i = j
+			}
+			t.Logf("the input topic holds %d of the %d events (%d more than once); missing ids: %v", len(ids), n, twice, missing)
 		}
 		for i, l := range lives {
 			t.Logf("life %d log:\n%s", i+1, l.out.String())

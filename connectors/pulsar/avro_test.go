@@ -27,11 +27,7 @@ type avroEvent struct {
 func TestSourcePulsarSchemaAvro(t *testing.T) {
 	url, admin := serviceEnv(t)
 	topic := "persistent://public/default/" + uniq(t, "avro")
-	client, err := newClient(map[string]string{"service_url": url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := testClient(t, url)
 	prod, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic, Schema: pulsar.NewAvroSchema(avroDef, nil)})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/apache/pulsar-client-go/pulsar"
 )
 
 // serviceEnv returns the broker and admin URLs that tests/services/pulsar.sh
@@ -38,6 +40,18 @@ func adminDo(t testing.TB, admin, method, path, body string) {
 	if resp.StatusCode/100 != 2 {
 		t.Fatalf("%s %s: %s", method, path, resp.Status)
 	}
+}
+
+// testClient connects to the test broker at url; the client is closed
+// when the test ends.
+func testClient(t testing.TB, url string) pulsar.Client {
+	t.Helper()
+	c, err := newClient(map[string]string{"service_url": url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
 }
 
 // createPartitioned creates persistent://public/default/<name> with n

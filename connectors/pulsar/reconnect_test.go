@@ -25,11 +25,7 @@ func TestSourceExactlyOnceAcrossReconnections(t *testing.T) {
 	url, admin := serviceEnv(t)
 	name := uniq(t, "events")
 	topic := createPartitioned(t, admin, name, 3)
-	client, err := newClient(map[string]string{"service_url": url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := testClient(t, url)
 	want := produceEvents(t, client, topic, 6000, nil)
 
 	r1 := openSource(t, url, admin, topic, "unload", nil, nil)
@@ -147,11 +143,7 @@ func TestSourceExactlyOnceAcrossReconnections(t *testing.T) {
 func TestQuietPartitionKeepsItsConsumer(t *testing.T) {
 	url, admin := serviceEnv(t)
 	topic := createPartitioned(t, admin, uniq(t, "events"), 2)
-	client, err := newClient(map[string]string{"service_url": url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := testClient(t, url)
 	want := produceEvents(t, client, topic, 200, nil)
 	all := openSource(t, url, admin, topic, "quiet-all", nil, nil)
 	defer all.Close()

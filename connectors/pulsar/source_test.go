@@ -132,11 +132,7 @@ func TestSourcePartitionsRestartDeadLetters(t *testing.T) {
 	url, admin := serviceEnv(t)
 	name := uniq(t, "events")
 	topic := createPartitioned(t, admin, name, 3)
-	client, err := newClient(map[string]string{"service_url": url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := testClient(t, url)
 	poison := [][]byte{[]byte(`{"id": "not a number", "k":"x","v":1,"ts":0}`), []byte("\x00\xffnot json"), []byte(`{"id":5,"k":"x","v":1,"ts":"when?"}`)}
 	want := produceEvents(t, client, topic, 3000, poison)
 
@@ -296,11 +292,7 @@ func head(s []int64) []int64 {
 func TestSourceWithoutPositionReadsFromStart(t *testing.T) {
 	url, admin := serviceEnv(t)
 	topic := createPartitioned(t, admin, uniq(t, "events"), 2)
-	client, err := newClient(map[string]string{"service_url": url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := testClient(t, url)
 	want := produceEvents(t, client, topic, 1000, nil)
 
 	r1 := openSource(t, url, admin, topic, "again", nil, nil)
@@ -333,11 +325,7 @@ func TestSourceDiscardRemovesSubscription(t *testing.T) {
 	url, admin := serviceEnv(t)
 	name := uniq(t, "events")
 	topic := createPartitioned(t, admin, name, 2)
-	client, err := newClient(map[string]string{"service_url": url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := testClient(t, url)
 	produceEvents(t, client, topic, 100, nil)
 	subs := func() string {
 		t.Helper()

@@ -153,6 +153,12 @@ func (l *aggLayout) results(out types.Row, w []int64, ss []accState) {
 	}
 }
 
+// pure reports whether results is a function of the flat words alone:
+// every aggregate keeps its state in words (no accState, whose Result may
+// reorganise it, as a t-digest compresses), so results computed from the
+// same words are the same values.
+func (l *aggLayout) pure() bool { return len(l.states) == 0 }
+
 // groupBytes is the heap a group's accumulators take in their slabs (and,
 // for accStates, in their own objects).
 func (l *aggLayout) groupBytes(ss []accState) int64 {

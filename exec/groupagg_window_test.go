@@ -618,3 +618,118 @@ func TestGroupAggIncrementalSnapshots(t *testing.T) {
 		})
 	}
 }
+
+// TestGroupAggSnapshotLeavesOutCurrentResults checks how a group's
+// snapshot gives the results it last emitted: left out (prevCurrent) for
+// a group of flat accumulators that has not changed since it emitted, as
+// at a barrier, and restored from the accumulators; written out (prevRow)
+// for a group changed since, or one whose accumulators keep objects; and
+// that a snapshot of the version before (a bool and always the row) still
+// restores.
+func TestGroupAggSnapshotLeavesOutCurrentResults(t *testing.T) {
+	h := newHarness(t, Config{})
+	flat := &plan.GroupAgg{Input: wsNInput, GroupBy: []expr.Expr{col(0, "ws", types.TTimestamp)},
+		Aggs: []plan.AggCall{sumOf(col(1, "n", types.TInt64)), countStar()},
+		Cols: types.Schema{{Name: "ws", Type: types.TTimestamp}, {Name: "s", Type: types.TInt64}, {Name: "n", Type: types.TInt64}}}
+	// prevOf reads the emitted byte of every group of a full snapshot.
+	prevOf := func(o *groupAggOp) []byte {
+		t.Helper()
+		var kinds []byte
+		o.m.each(func(id int) {
+			e := &snapEnc{}
+			if err := o.encodeGroup(e, id); err != nil {
+				t.Fatal(err)
+			}
+			d := &snapDec{b: e.b}
+			d.row()
+			o.lay.skip(d)
+			d.varint()
+			kinds = append(kinds, d.byte())
+		})
+		return kinds
+	}
+	prevRows := func(o *groupAggOp) string {
+		var lines []string
+		o.m.each(func(id int) {
+			lines = append(lines, fmt.Sprintf("%v emitted=%v %v", o.m.key(id), o.grp(id).flags&groupEmitted != 0, o.prev.at(id)))
+		})
+		slices.Sort(lines)
+		return strings.Join(lines, "\n")
+	}
+	restored := func(n *plan.GroupAgg, b []byte) *groupAggOp {
+		t.Helper()
+		r := newDirectOp(t, h, n)
+		if err := r.o.Restore(b); err != nil {
+			t.Fatal(err)
+		}
+		return r.o
+	}
+
+	a := newDirectOp(t, h, flat)
+	if !a.o.lay.pure() {
+		t.Fatal("sum and count keep flat words")
+	}
+	a.changes(t, [3]float64{1, 1, 5}, [3]float64{1, 2, 7}, [3]float64{1, 2, 1}, [3]float64{-1, 2, 7})
+	a.emitted()
+	if got := prevOf(a.o); !slices.Equal(got, []byte{prevCurrent, prevCurrent}) {
+		t.Fatalf("emitted and unchanged groups encode %v, want both prevCurrent", got)
+	}
+	snap, err := a.o.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := prevRows(restored(flat, snap)), prevRows(a.o); got != want {
+		t.Fatalf("restored emitted rows\n%s\nwant\n%s", got, want)
+	}
+
+	// A group changed since it emitted (no flush yet) keeps the row the
+	// view has, which its accumulators no longer give.
+	c := getChunk(2)
+	c.Append(chunk.Insert, sec(1), types.Row{types.NewTimestamp(sec(1)), types.NewInt(100)})
+	if err := a.o.OnData(0, c, a.out); err != nil {
+		t.Fatal(err)
+	}
+	kinds := prevOf(a.o)
+	slices.Sort(kinds)
+	if !slices.Equal(kinds, []byte{prevRow, prevCurrent}) {
+		t.Fatalf("one changed group: encodings %v, want one prevRow and one prevCurrent", kinds)
+	}
+	if snap, err = a.o.Snapshot(); err != nil {
+		t.Fatal(err)
+	}
+	r := restored(flat, snap)
+	if got, want := prevRows(r), prevRows(a.o); got != want {
+		t.Fatalf("restored emitted rows\n%s\nwant\n%s", got, want)
+	}
+	if !strings.Contains(prevRows(r), "[5 1]") {
+		t.Fatalf("the changed group lost the row it emitted (sum 5, count 1):\n%s", prevRows(r))
+	}
+
+	// Aggregates that keep objects always write the row.
+	m := newDirectOp(t, h, maxPerWindow(wsNInput, nil))
+	m.changes(t, [3]float64{1, 1, 5})
+	if got := prevOf(m.o); !slices.Equal(got, []byte{prevRow}) {
+		t.Fatalf("max with retractions encodes %v, want prevRow", got)
+	}
+
+	// The previous version wrote a bool and always the row.
+	e := &snapEnc{}
+	e.uvarint(snapGroupVersion - 1)
+	e.uvarint(1)
+	a.o.m.each(func(id int) {
+		if a.o.grp(id).flags&groupDirty != 0 {
+			return
+		}
+		e.row(a.o.m.key(id))
+		if err := a.o.lay.encode(e, a.o.words.at(id), a.o.states.at(id)); err != nil {
+			t.Fatal(err)
+		}
+		e.varint(a.o.grp(id).win)
+		e.bool(true)
+		e.row(a.o.prev.at(id))
+		e.varint(0)
+	})
+	if got := prevRows(restored(flat, e.b)); !strings.HasSuffix(got, "emitted=true [1 1]") || strings.Count(got, "\n") != 0 {
+		t.Fatalf("a version %d snapshot restored\n%s\nwant the one group of sum 1, count 1", snapGroupVersion-1, got)
+	}
+}

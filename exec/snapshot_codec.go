@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/sql/types"
@@ -127,6 +128,16 @@ func (d *snapDec) varint() int64 {
 		return 0
 	}
 	d.b = d.b[n:]
+	return v
+}
+
+func (d *snapDec) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
 	return v
 }
 
@@ -340,16 +351,18 @@ func restoreViewDelta(r *relation, b []byte) error {
 // encSizer guesses the bytes n entries (groups, keys) of a snapshot or
 // delta encode to from the last one, so that the encoder's buffer is not
 // regrown (and copied) a dozen times on the way to tens of megabytes.
-type encSizer struct{ per int }
+// A base encoded by the checkpoint writer (baseLater) notes its size from
+// that goroutine, hence the atomic.
+type encSizer struct{ per atomic.Int64 }
 
 // encoder returns an encoder with room for n entries.
 func (s *encSizer) encoder(n int) *snapEnc {
-	return &snapEnc{b: make([]byte, 0, 64+n*max(s.per, 16)*9/8)}
+	return &snapEnc{b: make([]byte, 0, 64+n*int(max(s.per.Load(), 16))*9/8)}
 }
 
 // note records that n entries encoded to bytes.
 func (s *encSizer) note(bytes, n int) {
 	if n > 0 {
-		s.per = bytes / n
+		s.per.Store(int64(bytes / n))
 	}
 }

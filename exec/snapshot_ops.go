@@ -59,14 +59,23 @@ type baseLater interface {
 // encodeLater returns the write function of a base copied for the writer
 // (baseLater): encode encodes the copy into e, writing e's bytes to w in
 // pieces on the way (snapEnc.spill); the rest goes out at the end.
-func encodeLater(encode func(e *snapEnc, w io.Writer) error) func(io.Writer) error {
+//
+// The base's size per entry (n of them) goes to s, which sizes the deltas
+// encoded after it: without it the first delta after a base grew its
+// buffer from a guess, copying it a dozen times (a churning GROUP BY's
+// deltas hold every group).
+func encodeLater(encode func(e *snapEnc, w io.Writer) error, s *encSizer, n int) func(io.Writer) error {
 	return func(w io.Writer) error {
+		cw := &countWriter{w: w}
 		e := &snapEnc{b: make([]byte, 0, viewChunk+viewChunk/4)}
-		if err := encode(e, w); err != nil {
+		if err := encode(e, cw); err != nil {
 			return err
 		}
-		_, err := w.Write(e.b)
-		return err
+		if _, err := cw.Write(e.b); err != nil {
+			return err
+		}
+		s.note(int(cw.n), n)
+		return nil
 	}
 }
 
@@ -224,7 +233,7 @@ func (o *windowAggOp) SnapshotBase() ([]byte, error) {
 // checkpoint writer (baseLater), as the sessions' is: it copies every
 // table.
 func (o *windowAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
-	f := &windowAggOp{lay: o.lay, upd: o.upd, wm: o.wm, nextEnd: o.nextEnd, enc: o.enc, order: slices.Clone(o.order),
+	f := &windowAggOp{lay: o.lay, upd: o.upd, wm: o.wm, nextEnd: o.nextEnd, order: slices.Clone(o.order),
 		tables: make(map[int64]*winTable, len(o.tables))}
 	for _, k := range o.order {
 		t := o.tables[k]
@@ -239,7 +248,11 @@ func (o *windowAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 	for _, t := range o.tables {
 		t.ckIn, t.ckSaved = true, t.groups()
 	}
-	return encodeLater(f.encodeState), true
+	n := 0
+	for _, t := range f.tables {
+		n += t.groups()
+	}
+	return encodeLater(f.encodeState, &o.enc, n), true
 }
 
 // SnapshotDelta encodes the watermark and the next window end, the keys of
@@ -633,11 +646,11 @@ func (o *sessionOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 	if err != nil {
 		return nil, false
 	}
-	f := &sessionOp{lay: o.lay, upd: o.upd, nk: o.nk, wm: o.wm, enc: o.enc, byKey: o.byKey.clone(),
+	f := &sessionOp{lay: o.lay, upd: o.upd, nk: o.nk, wm: o.wm, byKey: o.byKey.clone(),
 		head: o.head.clone(), ss: o.ss.clone(), words: o.words.clone(), states: states, prev: o.prev.clone()}
 	o.byKey.each(func(k int) { o.ckKey[k] = keyCkSaved })
 	o.captured()
-	return encodeLater(func(e *snapEnc, w io.Writer) error { return f.encodeState(e, w, false) }), true
+	return encodeLater(func(e *snapEnc, w io.Writer) error { return f.encodeState(e, w, false) }, &o.enc, f.byKey.len()), true
 }
 
 // SnapshotDelta encodes the watermark, the saved keys whose sessions all
@@ -713,8 +726,8 @@ func (o *sessionOp) RestoreDelta(b []byte) error {
 // snapGroupVersion starts the group aggregate snapshot;
 // snapGroupDeltaVersion a delta of one (SnapshotDelta).
 const (
-	snapGroupVersion      = 2
-	snapGroupDeltaVersion = 1
+	snapGroupVersion      = 3
+	snapGroupDeltaVersion = 2
 )
 
 // Snapshot encodes the groups: per group its key, accumulators, the time
@@ -764,19 +777,40 @@ func (o *groupAggOp) encodeGroup(e *snapEnc, id int) error {
 	if o.last != nil {
 		last = o.last[id]
 	}
-	return encGroup(e, o.lay, o.m.key(id), o.words.at(id), o.states.at(id), g.win, g.flags&groupEmitted != 0, o.prev.at(id), last)
+	emitted := prevNone
+	switch {
+	case g.flags&groupEmitted == 0:
+	case g.flags&groupDirty == 0 && o.lay.pure():
+		emitted = prevCurrent
+	default:
+		emitted = prevRow
+	}
+	return encGroup(e, o.lay, o.m.key(id), o.words.at(id), o.states.at(id), g.win, emitted, o.prev.at(id), last)
 }
 
+// How a group's snapshot gives the results it last emitted: none (it did
+// not emit), the row itself, or "the results of the accumulators" — a
+// group not changed since it emitted, whose results are a pure function of
+// its flat words (aggLayout.pure), does not repeat them: at a barrier
+// every group has emitted (OnBarrier), so a checkpoint of a churning
+// GROUP BY leaves out a row per group. Versions before snapGroupVersion 3
+// and snapGroupDeltaVersion 2 wrote prevNone or prevRow only.
+const (
+	prevNone byte = iota
+	prevRow
+	prevCurrent
+)
+
 // encGroup encodes one group: its key, accumulators, time, emitted row
-// (when it emitted one) and last update (0 without a TTL).
-func encGroup(e *snapEnc, lay *aggLayout, key types.Row, w []int64, ss []accState, win int64, emitted bool, prev types.Row, last int64) error {
+// (as emitted says) and last update (0 without a TTL).
+func encGroup(e *snapEnc, lay *aggLayout, key types.Row, w []int64, ss []accState, win int64, emitted byte, prev types.Row, last int64) error {
 	e.row(key)
 	if err := lay.encode(e, w, ss); err != nil {
 		return err
 	}
 	e.varint(win)
-	e.bool(emitted)
-	if emitted {
+	e.b = append(e.b, emitted)
+	if emitted == prevRow {
 		e.row(prev)
 	}
 	e.varint(last)
@@ -791,7 +825,7 @@ func (o *groupAggOp) restoreMore(b []byte) error { return o.restoreFrom(b, false
 
 func (o *groupAggOp) restoreFrom(b []byte, reset bool) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapGroupVersion {
+	if v := d.uvarint(); d.err == nil && v != snapGroupVersion && v != snapGroupVersion-1 {
 		return fmt.Errorf("restore group aggregate: %w", errSnapshotVersion(v, snapGroupVersion))
 	}
 	n := d.count(4)
@@ -823,7 +857,7 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 	if o.drops(h) {
 		o.lay.skip(d)
 		d.varint() // win
-		if d.bool() {
+		if d.byte() == prevRow {
 			d.row() // emitted
 		}
 		d.varint() // last
@@ -854,7 +888,9 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 	o.bytes += stateSize(ss)
 	g := o.grp(id)
 	g.win = d.varint()
-	if d.bool() {
+	switch d.byte() {
+	case prevNone:
+	case prevRow:
 		prev := d.row()
 		if d.err == nil && len(prev) != o.naggs {
 			d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
@@ -862,6 +898,15 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 		}
 		copy(o.prev.at(id), prev)
 		g.flags |= groupEmitted
+	case prevCurrent:
+		if !o.lay.pure() {
+			d.err = fmt.Errorf("%w: emitted results left out for aggregates that keep objects", errSnapshotCorrupt)
+			return false
+		}
+		o.lay.results(o.prev.at(id), o.words.at(id), ss)
+		g.flags |= groupEmitted
+	default:
+		d.fail()
 	}
 	if last := d.varint(); o.last != nil {
 		o.last[id] = last
@@ -903,7 +948,7 @@ func (o *groupAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 	if err != nil {
 		return nil, false
 	}
-	f := &groupAggOp{lay: o.lay, nk: o.nk, enc: o.enc, m: o.m.clone(), g: o.g.clone(), words: o.words.clone(),
+	f := &groupAggOp{lay: o.lay, nk: o.nk, m: o.m.clone(), g: o.g.clone(), words: o.words.clone(),
 		states: states, prev: o.prev.clone()}
 	if o.last != nil {
 		f.last = slices.Clone(o.last)
@@ -913,7 +958,7 @@ func (o *groupAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 		g.flags = g.flags&^groupCkDirty | groupCkSaved
 	})
 	o.captured()
-	return encodeLater(func(e *snapEnc, w io.Writer) error { return f.encodeState(e, w, false) }), true
+	return encodeLater(func(e *snapEnc, w io.Writer) error { return f.encodeState(e, w, false) }, &o.enc, f.m.len()), true
 }
 
 // changedGroups returns the groups changed since the last capture, each
@@ -973,7 +1018,7 @@ func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err err
 // RestoreDelta applies a delta written by SnapshotDelta to the groups.
 func (o *groupAggOp) RestoreDelta(b []byte) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapGroupDeltaVersion {
+	if v := d.uvarint(); d.err == nil && v != snapGroupDeltaVersion && v != snapGroupDeltaVersion-1 {
 		return fmt.Errorf("restore group aggregate delta: %w", errSnapshotVersion(v, snapGroupDeltaVersion))
 	}
 	gone := d.count(1)

@@ -80,7 +80,9 @@ func (r *benchReader) ReadIntoN(ctx context.Context, c *chunk.Chunk, rows int) (
 	base := t0.UnixMicro()
 	for i := range n {
 		x := r.next + i
-		row := c.AppendEmpty(chunk.Insert, chunk.NoTime)
+		// Every value is set, as a connector's decoder sets them
+		// (chunk.AppendRow: no clearing first).
+		row := c.AppendRow(chunk.Insert, chunk.NoTime)
 		if r.hot > 0 && x >= len(r.keys) {
 			row[0] = r.keys[(x*7919)%r.hot]
 		} else {

@@ -71,8 +71,9 @@ func (k *keyEval) evalHashed(row types.Row, r *routed, i int) (types.Row, uint64
 		return k.buf, r.hashes[i], nil
 	}
 	if nk := len(k.buf); len(r.keys) >= (i+1)*nk {
-		copy(k.buf, r.keys[i*nk:(i+1)*nk])
-		return k.buf, r.hashes[i], nil
+		// The shuffle's values themselves, not a copy: callers only read
+		// a key (keeping one, they copy it), and each row goes to one copy.
+		return r.keys[i*nk : (i+1)*nk : (i+1)*nk], r.hashes[i], nil
 	}
 	for j, e := range k.exprs {
 		v, err := e.Eval(nil, row)

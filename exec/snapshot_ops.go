@@ -123,7 +123,7 @@ var (
 // The version bytes that start the window and session snapshots: a
 // checkpoint of another layout fails to restore instead of misreading.
 const (
-	snapWindowVersion       = 3
+	snapWindowVersion       = 4
 	snapSessionVersion      = 4
 	snapSessionDeltaVersion = 1
 )
@@ -178,9 +178,19 @@ func (o *windowAggOp) encodeGroup(e *snapEnc, t *winTable, id int) error {
 		return err
 	}
 	if o.upd {
-		emitted := t.flags[id]&groupEmitted != 0
-		e.bool(emitted)
-		if emitted {
+		// As a GROUP BY's (prevCurrent): a group not changed since it
+		// emitted, which at a barrier is every group, leaves its results
+		// out when its accumulators give them again.
+		emitted := prevNone
+		switch f := t.flags[id]; {
+		case f&groupEmitted == 0:
+		case f&groupDirty == 0 && o.lay.pure():
+			emitted = prevCurrent
+		default:
+			emitted = prevRow
+		}
+		e.b = append(e.b, emitted)
+		if emitted == prevRow {
 			e.row(t.prev.at(id))
 		}
 	}
@@ -188,7 +198,7 @@ func (o *windowAggOp) encodeGroup(e *snapEnc, t *winTable, id int) error {
 }
 
 // snapWindowDeltaVersion starts a window aggregate delta (SnapshotDelta).
-const snapWindowDeltaVersion = 1
+const snapWindowDeltaVersion = 2
 
 // Window state is checkpointed incrementally too: a window of an hour over
 // a million keys is not re-encoded every second.
@@ -311,7 +321,7 @@ func (o *windowAggOp) SnapshotDelta() (b []byte, changes, superseded int, err er
 // RestoreDelta applies a delta written by SnapshotDelta.
 func (o *windowAggOp) RestoreDelta(b []byte) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapWindowDeltaVersion {
+	if v := d.uvarint(); d.err == nil && v != snapWindowDeltaVersion && v != snapWindowDeltaVersion-1 {
 		return fmt.Errorf("restore window aggregate delta: %w", errSnapshotVersion(v, snapWindowDeltaVersion))
 	}
 	o.wm = d.varint()
@@ -384,7 +394,7 @@ func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
 	h := hashRow(k)
 	if o.drops(h) {
 		o.lay.skip(d)
-		if o.upd && d.bool() {
+		if o.upd && d.byte() == prevRow {
 			d.row() // emitted
 		}
 		return d.err == nil
@@ -406,7 +416,12 @@ func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
 		}
 	}
 	o.lay.decode(d, t.words.at(id), t.states.at(id))
-	if o.upd && d.bool() {
+	if !o.upd {
+		return d.err == nil
+	}
+	switch d.byte() {
+	case prevNone:
+	case prevRow:
 		prev := d.row()
 		if d.err == nil && len(prev) != o.naggs {
 			d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
@@ -414,6 +429,15 @@ func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
 		}
 		copy(t.prev.at(id), prev)
 		t.flags[id] |= groupEmitted
+	case prevCurrent:
+		if !o.lay.pure() {
+			d.err = fmt.Errorf("%w: emitted results left out for aggregates that keep objects", errSnapshotCorrupt)
+			return false
+		}
+		o.lay.results(t.prev.at(id), t.words.at(id), t.states.at(id))
+		t.flags[id] |= groupEmitted
+	default:
+		d.fail()
 	}
 	return d.err == nil
 }
@@ -426,7 +450,7 @@ func (o *windowAggOp) restoreMore(b []byte) error { return o.restoreFrom(b, fals
 
 func (o *windowAggOp) restoreFrom(b []byte, reset bool) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapWindowVersion {
+	if v := d.uvarint(); d.err == nil && v != snapWindowVersion && v != snapWindowVersion-1 {
 		return fmt.Errorf("restore window aggregate: %w", errSnapshotVersion(v, snapWindowVersion))
 	}
 	o.wm = d.varint()

@@ -130,9 +130,12 @@ func runBench(b *testing.B, cfg Config, p plan.Node, key ...int) *Engine {
 
 // runToEnd runs one view over the bench source to its end and returns the
 // engine (closed by the caller, also on error); it may run on any goroutine.
+// The view is append-only when its query never retracts, as the planner
+// makes it (plan.AppendOnly): its rows are appended, not counted in a
+// multiset.
 func runToEnd(cfg Config, p plan.Node, key ...int) (*Engine, error) {
 	e := NewEngine(cfg)
-	if err := e.StartView(context.Background(), &plan.Materialize{Input: p, Name: "v", Key: key}); err != nil {
+	if err := e.StartView(context.Background(), &plan.Materialize{Input: p, Name: "v", Key: key, AppendOnly: plan.AppendOnly(p, nil)}); err != nil {
 		return e, err
 	}
 	e.mu.Lock()

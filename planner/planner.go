@@ -339,40 +339,13 @@ func (p *Planner) deriveKey(n plan.Node) []int {
 	return nil
 }
 
-// appendOnly reports whether n never retracts.
+// appendOnly reports whether n never retracts (plan.AppendOnly, with the
+// catalog's word for the views n reads).
 func (p *Planner) appendOnly(n plan.Node) bool {
-	switch x := n.(type) {
-	case *plan.Scan:
-		if x.Kind == plan.RelView {
-			rel, err := p.cat.Relation(x.Name)
-			return err == nil && rel != nil && rel.AppendOnly
-		}
-		return true
-	case *plan.Filter, *plan.Project, *plan.WindowAssign, *plan.Limit, *plan.Sort:
-		return p.appendOnly(n.Children()[0])
-	case *plan.WindowAgg:
-		// Late rows within the allowed lateness revise emitted results, and
-		// sessions merge: both retract (as exec does).
-		return x.Emit == plan.EmitOnWindowClose && x.Lateness == 0 && x.Window.Kind != plan.Session && p.appendOnly(x.Input)
-	case *plan.Dedup:
-		return !x.KeepLast && p.appendOnly(x.Input)
-	case *plan.LookupJoin:
-		return p.appendOnly(x.Stream)
-	case *plan.IntervalJoin:
-		return p.appendOnly(x.Left) && p.appendOnly(x.Right)
-	case *plan.StreamJoin: // joins: an inner join of append-only inputs only inserts
-		return x.Kind == plan.InnerJoin && p.appendOnly(x.Left) && p.appendOnly(x.Right)
-	case *plan.WindowJoin: // joins:
-		return x.Kind == plan.InnerJoin && p.appendOnly(x.Left) && p.appendOnly(x.Right)
-	case *plan.Union:
-		for _, in := range x.Inputs {
-			if !p.appendOnly(in) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
+	return plan.AppendOnly(n, func(view string) bool {
+		rel, err := p.cat.Relation(view)
+		return err == nil && rel != nil && rel.AppendOnly
+	})
 }
 
 // sinkOptions strips "connector" from a sink's WITH list.

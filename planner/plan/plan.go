@@ -717,3 +717,40 @@ func joinSort(ks []SortKey) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// AppendOnly reports whether n never retracts a row it emitted: what a
+// Materialize or a Sink over it may assume (Materialize.AppendOnly).
+// view reports it for a view n reads (nil: no view is).
+func AppendOnly(n Node, view func(name string) bool) bool {
+	switch x := n.(type) {
+	case *Scan:
+		if x.Kind == RelView {
+			return view != nil && view(x.Name)
+		}
+		return true
+	case *Filter, *Project, *WindowAssign, *Limit, *Sort:
+		return AppendOnly(n.Children()[0], view)
+	case *WindowAgg:
+		// Late rows within the allowed lateness revise emitted results, and
+		// sessions merge: both retract (as exec does).
+		return x.Emit == EmitOnWindowClose && x.Lateness == 0 && x.Window.Kind != Session && AppendOnly(x.Input, view)
+	case *Dedup:
+		return !x.KeepLast && AppendOnly(x.Input, view)
+	case *LookupJoin:
+		return AppendOnly(x.Stream, view)
+	case *IntervalJoin:
+		return AppendOnly(x.Left, view) && AppendOnly(x.Right, view)
+	case *StreamJoin: // an inner join of append-only inputs only inserts
+		return x.Kind == InnerJoin && AppendOnly(x.Left, view) && AppendOnly(x.Right, view)
+	case *WindowJoin:
+		return x.Kind == InnerJoin && AppendOnly(x.Left, view) && AppendOnly(x.Right, view)
+	case *Union:
+		for _, in := range x.Inputs {
+			if !AppendOnly(in, view) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -94,3 +94,39 @@ func TestRowMapProbesStayShortBehindShuffle(t *testing.T) {
 		}
 	}
 }
+
+// TestRowLogAndSlabRows checks an append-only store's row log (pages that
+// are never copied) from every starting index, and that the rows it cuts
+// from a slab are copies that an append to cannot overwrite a neighbour of.
+func TestRowLogAndSlabRows(t *testing.T) {
+	s := &viewStore{appendOnly: true}
+	in := types.Row{types.NewInt(0), types.NewText("a"), types.NewInt(0)}
+	const n = 3*rowLogPage + 77
+	var stored []types.Row
+	for i := range n {
+		in[0], in[2] = types.NewInt(int64(i)), types.NewInt(int64(-i))
+		cp := s.appendRow(in)
+		s.app.add(cp)
+		stored = append(stored, cp)
+	}
+	in[0] = types.NewInt(-1) // the input's buffer is reused: the copies stay
+	if s.app.len() != n {
+		t.Fatalf("len %d, want %d", s.app.len(), n)
+	}
+	for _, from := range []int{0, 1, 15, 16, rowLogPage - 1, rowLogPage, rowLogPage + 1, n - 1, n} {
+		next := from
+		s.app.each(from, func(i int, r types.Row) {
+			if i != next || r[0].I != int64(i) || r[2].I != int64(-i) {
+				t.Fatalf("from %d: row %d is %v, want index %d", from, i, r, next)
+			}
+			next++
+		})
+		if next != n {
+			t.Fatalf("from %d: visited up to %d, want %d", from, next, n)
+		}
+	}
+	grown := append(stored[5], types.NewInt(99))
+	if stored[6][0].I != 6 || len(grown) != 4 || cap(stored[5]) != 3 {
+		t.Fatalf("an append to a stored row reached its neighbour: %v", stored[6])
+	}
+}

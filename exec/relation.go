@@ -263,8 +263,9 @@ type viewStore struct {
 	// appendOnly mode: app holds the rows; captured is how many of them
 	// the last capture covered.
 	appendOnly bool
-	app        []types.Row
+	app        rowLog
 	captured   int
+	slab       []types.Value // what appended rows' values are cut from (appendRow)
 
 	track  bool
 	dirty  []*rowEntry[keyedRow]
@@ -336,8 +337,8 @@ func newViewStoreSized(key []int, appendOnly bool, n int) *viewStore {
 // toMultiset turns an append-only store into a multiset one, keeping what
 // the last capture covered as captured (n0) and the rest as changes.
 func (s *viewStore) toMultiset() {
-	s.multi = newRowMap[multiRow](len(s.app))
-	for i, row := range s.app {
+	s.multi = newRowMap[multiRow](s.app.len())
+	s.app.each(0, func(i int, row types.Row) {
 		h := hashRow(row)
 		e := s.multi.get(h, row)
 		if e == nil {
@@ -348,13 +349,13 @@ func (s *viewStore) toMultiset() {
 		if i < s.captured {
 			e.val.n0++
 		}
-	}
+	})
 	s.multi.each(func(e *rowEntry[multiRow]) {
 		if e.val.n != e.val.n0 {
 			s.markMulti(e)
 		}
 	})
-	s.appendOnly, s.app, s.captured = false, nil, 0
+	s.appendOnly, s.app, s.captured, s.slab = false, rowLog{}, 0, nil
 }
 
 // sameKey reports whether rows a and b have equal key columns.
@@ -373,8 +374,8 @@ func (s *viewStore) apply(op chunk.Op, row types.Row) (old, stored types.Row) {
 	}
 	if s.appendOnly {
 		if op == chunk.Insert {
-			cp := copyRow(row)
-			s.app = append(s.app, cp)
+			cp := s.appendRow(row)
+			s.app.add(cp)
 			return nil, cp
 		}
 		s.toMultiset()
@@ -489,7 +490,9 @@ func (s *viewStore) markKeyed(e *rowEntry[keyedRow]) {
 func (s *viewStore) rows() []types.Row {
 	s.gen.Add(1)
 	if s.appendOnly {
-		return append([]types.Row(nil), s.app...)
+		out := make([]types.Row, 0, s.app.len())
+		s.app.each(0, func(_ int, r types.Row) { out = append(out, r) })
+		return out
 	}
 	var out []types.Row
 	if s.keyed != nil {
@@ -593,12 +596,70 @@ func (s *viewStore) captureBase() []viewChange {
 // captureApp returns an append-only store's rows since the last capture,
 // which they now belong to.
 func (s *viewStore) captureApp() []viewChange {
-	out := make([]viewChange, 0, len(s.app)-s.captured)
-	for _, row := range s.app[s.captured:] {
-		out = append(out, viewChange{n: 1, row: row})
-	}
-	s.captured = len(s.app)
+	out := make([]viewChange, 0, s.app.len()-s.captured)
+	s.app.each(s.captured, func(_ int, row types.Row) { out = append(out, viewChange{n: 1, row: row}) })
+	s.captured = s.app.len()
 	return out
+}
+
+// appendRow copies a row appended to an append-only store. The copies are
+// cut from slabs of slabValues values: an append-only view never frees a
+// row by itself (a retraction turns it into a multiset, which keeps the
+// rows it has), so one allocation serves many rows instead of one each,
+// which the single goroutine applying a view's rows paid for every row.
+// A copy's capacity is its length: an append to it reallocates.
+func (s *viewStore) appendRow(row types.Row) types.Row {
+	w := len(row)
+	if w == 0 || w > slabValues/16 {
+		return copyRow(row)
+	}
+	if cap(s.slab)-len(s.slab) < w {
+		s.slab = make([]types.Value, 0, slabValues)
+	}
+	n := len(s.slab)
+	s.slab = append(s.slab, row...)
+	return s.slab[n : n+w : n+w]
+}
+
+// slabValues is the size of appendRow's slabs (64 KiB of values).
+const slabValues = 2048
+
+// rowLog is the rows of an append-only store in order, in pages of
+// rowLogPage: appending never copies the rows held (a slice doubling
+// copied them all, with a write barrier per row while the collector ran).
+type rowLog struct {
+	pages [][]types.Row
+	n     int
+}
+
+const rowLogPage = 4096
+
+func (l *rowLog) len() int { return l.n }
+
+func (l *rowLog) add(r types.Row) {
+	if k := len(l.pages); k == 0 || len(l.pages[k-1]) == cap(l.pages[k-1]) {
+		l.pages = append(l.pages, make([]types.Row, 0, min(rowLogPage, max(16, 2*l.n))))
+	}
+	k := len(l.pages) - 1
+	l.pages[k] = append(l.pages[k], r)
+	l.n++
+}
+
+// each calls f with every row from index from on, in order.
+func (l *rowLog) each(from int, f func(i int, r types.Row)) {
+	i := 0
+	for _, p := range l.pages {
+		if i+len(p) <= from {
+			i += len(p)
+			continue
+		}
+		for j, r := range p {
+			if i+j >= from {
+				f(i+j, r)
+			}
+		}
+		i += len(p)
+	}
 }
 
 // len is the number of distinct stored rows (of stored rows, for an
@@ -608,7 +669,7 @@ func (s *viewStore) len() int {
 		return s.keyed.len()
 	}
 	if s.appendOnly {
-		return len(s.app)
+		return s.app.len()
 	}
 	return s.multi.len()
 }

@@ -178,17 +178,7 @@ func (o *windowAggOp) encodeGroup(e *snapEnc, t *winTable, id int) error {
 		return err
 	}
 	if o.upd {
-		// As a GROUP BY's (prevCurrent): a group not changed since it
-		// emitted, which at a barrier is every group, leaves its results
-		// out when its accumulators give them again.
-		emitted := prevNone
-		switch f := t.flags[id]; {
-		case f&groupEmitted == 0:
-		case f&groupDirty == 0 && o.lay.pure():
-			emitted = prevCurrent
-		default:
-			emitted = prevRow
-		}
+		emitted := prevKind(t.flags[id], o.lay)
 		e.b = append(e.b, emitted)
 		if emitted == prevRow {
 			e.row(t.prev.at(id))
@@ -419,25 +409,8 @@ func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
 	if !o.upd {
 		return d.err == nil
 	}
-	switch d.byte() {
-	case prevNone:
-	case prevRow:
-		prev := d.row()
-		if d.err == nil && len(prev) != o.naggs {
-			d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
-			return false
-		}
-		copy(t.prev.at(id), prev)
+	if d.prev(o.lay, t.prev.at(id), t.words.at(id), t.states.at(id)) {
 		t.flags[id] |= groupEmitted
-	case prevCurrent:
-		if !o.lay.pure() {
-			d.err = fmt.Errorf("%w: emitted results left out for aggregates that keep objects", errSnapshotCorrupt)
-			return false
-		}
-		o.lay.results(t.prev.at(id), t.words.at(id), t.states.at(id))
-		t.flags[id] |= groupEmitted
-	default:
-		d.fail()
 	}
 	return d.err == nil
 }
@@ -801,15 +774,7 @@ func (o *groupAggOp) encodeGroup(e *snapEnc, id int) error {
 	if o.last != nil {
 		last = o.last[id]
 	}
-	emitted := prevNone
-	switch {
-	case g.flags&groupEmitted == 0:
-	case g.flags&groupDirty == 0 && o.lay.pure():
-		emitted = prevCurrent
-	default:
-		emitted = prevRow
-	}
-	return encGroup(e, o.lay, o.m.key(id), o.words.at(id), o.states.at(id), g.win, emitted, o.prev.at(id), last)
+	return encGroup(e, o.lay, o.m.key(id), o.words.at(id), o.states.at(id), g.win, prevKind(g.flags, o.lay), o.prev.at(id), last)
 }
 
 // How a group's snapshot gives the results it last emitted: none (it did
@@ -817,13 +782,56 @@ func (o *groupAggOp) encodeGroup(e *snapEnc, id int) error {
 // group not changed since it emitted, whose results are a pure function of
 // its flat words (aggLayout.pure), does not repeat them: at a barrier
 // every group has emitted (OnBarrier), so a checkpoint of a churning
-// GROUP BY leaves out a row per group. Versions before snapGroupVersion 3
-// and snapGroupDeltaVersion 2 wrote prevNone or prevRow only.
+// GROUP BY, or of an updating window, leaves out a row per group. Versions
+// before snapGroupVersion 3 and snapGroupDeltaVersion 2 (snapWindowVersion
+// 4 and snapWindowDeltaVersion 2) wrote prevNone or prevRow only, as a
+// bool.
 const (
 	prevNone byte = iota
 	prevRow
 	prevCurrent
 )
+
+// prevKind is how a group of these flags (groupEmitted, groupDirty) and
+// layout gives its emitted results in a snapshot.
+func prevKind(flags uint8, lay *aggLayout) byte {
+	switch {
+	case flags&groupEmitted == 0:
+		return prevNone
+	case flags&groupDirty == 0 && lay.pure():
+		return prevCurrent
+	}
+	return prevRow
+}
+
+// prev reads what prevKind chose and fills prev with the emitted results
+// (from the accumulators w and ss for prevCurrent); it reports whether
+// the group had emitted.
+func (d *snapDec) prev(lay *aggLayout, prev types.Row, w []int64, ss []accState) bool {
+	switch d.byte() {
+	case prevNone:
+	case prevRow:
+		r := d.row()
+		if d.err == nil && len(r) != len(prev) {
+			d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(r), len(prev))
+		}
+		if d.err != nil {
+			return false
+		}
+		copy(prev, r)
+		return true
+	case prevCurrent:
+		if !lay.pure() {
+			d.err = fmt.Errorf("%w: emitted results left out for aggregates that keep objects", errSnapshotCorrupt)
+			return false
+		}
+		lay.results(prev, w, ss)
+		return true
+	default:
+		d.fail()
+	}
+	return false
+}
 
 // encGroup encodes one group: its key, accumulators, time, emitted row
 // (as emitted says) and last update (0 without a TTL).
@@ -912,25 +920,8 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 	o.bytes += stateSize(ss)
 	g := o.grp(id)
 	g.win = d.varint()
-	switch d.byte() {
-	case prevNone:
-	case prevRow:
-		prev := d.row()
-		if d.err == nil && len(prev) != o.naggs {
-			d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(prev), o.naggs)
-			return false
-		}
-		copy(o.prev.at(id), prev)
+	if d.prev(o.lay, o.prev.at(id), o.words.at(id), ss) {
 		g.flags |= groupEmitted
-	case prevCurrent:
-		if !o.lay.pure() {
-			d.err = fmt.Errorf("%w: emitted results left out for aggregates that keep objects", errSnapshotCorrupt)
-			return false
-		}
-		o.lay.results(o.prev.at(id), o.words.at(id), ss)
-		g.flags |= groupEmitted
-	default:
-		d.fail()
 	}
 	if last := d.varint(); o.last != nil {
 		o.last[id] = last

@@ -2,10 +2,8 @@ package exec
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/sluice-db/sluice/exec/chunk"
-	"github.com/sluice-db/sluice/sql/sqlerr"
 	"github.com/sluice-db/sluice/sql/types"
 )
 
@@ -82,40 +80,33 @@ func derivedFeeds(j *job, term *node) []viewFeed {
 // keep false when a filter drops it. An expression that fails on it with
 // a data exception under on_error = 'dead_letter' drops it too: the run
 // that emitted the row sent it to the dead letters then, and does not
-// again.
+// again (rowError, asked as for a retraction, which writes no letter).
 func (f *viewFeed) through(row types.Row) (out types.Row, keep bool, err error) {
 	for _, op := range f.chain {
 		switch op := op.(type) {
 		case *filterOp:
-			v, err := op.pred.Eval(nil, row)
+			keep, err := op.keeps(row)
 			if err != nil {
-				return nil, false, skipDeadLettered(op.j, err)
+				if op.j.rowError(op.in, row, chunk.Delete, "WHERE", err) {
+					return nil, false, nil
+				}
+				return nil, false, err
 			}
-			if v.IsNull() || !v.Bool() {
+			if !keep {
 				return nil, false, nil
 			}
 		case *projectOp:
 			next := make(types.Row, len(op.exprs))
-			for i, e := range op.exprs {
-				v, err := e.Eval(nil, row)
-				if err != nil {
-					return nil, false, skipDeadLettered(op.j, err)
+			if err := op.eval(next, row); err != nil {
+				if op.j.rowError(op.in, row, chunk.Delete, "SELECT", err) {
+					return nil, false, nil
 				}
-				next[i] = v
+				return nil, false, err
 			}
 			row = next
 		}
 	}
 	return row, true, nil
-}
-
-// skipDeadLettered is nil for an error that the view sends to its dead
-// letters (rowError), else err.
-func skipDeadLettered(j *job, err error) error {
-	if j != nil && j.deadLetterErrors && strings.HasPrefix(sqlerr.Code(err), "22") {
-		return nil
-	}
-	return err
 }
 
 // rebuildView replaces the contents of a derived view (w is its node) by

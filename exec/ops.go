@@ -31,14 +31,14 @@ func (f *filterOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	w := c.Width
 	k := 0
 	for i := range c.Len() {
-		v, err := f.pred.Eval(nil, c.Row(i))
+		keep, err := f.keeps(c.Row(i))
 		if err != nil {
 			if f.j.rowError(f.in, c.Row(i), c.Ops[i], "WHERE", err) {
 				continue
 			}
 			return err
 		}
-		if v.IsNull() || !v.Bool() {
+		if !keep {
 			continue
 		}
 		if k != i {
@@ -50,6 +50,15 @@ func (f *filterOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	clear(c.Vals[k*w:])
 	c.Truncate(k)
 	return out.pass(c)
+}
+
+// keeps reports whether the predicate is true for row.
+func (f *filterOp) keeps(row types.Row) (bool, error) {
+	v, err := f.pred.Eval(nil, row)
+	if err != nil {
+		return false, err
+	}
+	return !v.IsNull() && v.Bool(), nil
 }
 
 // projectOp computes expressions over each row.
@@ -105,24 +114,30 @@ func (p *projectOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		}
 		return nil
 	}
-rows:
 	for i := range c.Len() {
 		in := c.Row(i)
-		row := out.row(c.Ops[i], c.Times[i])
-		for j, e := range p.exprs {
-			v, err := e.Eval(nil, in)
-			if err != nil {
-				if p.j.rowError(p.in, in, c.Ops[i], "SELECT", err) {
-					out.cur.Truncate(out.cur.Len() - 1)
-					continue rows
-				}
-				return err
+		if err := p.eval(out.row(c.Ops[i], c.Times[i]), in); err != nil {
+			if p.j.rowError(p.in, in, c.Ops[i], "SELECT", err) {
+				out.cur.Truncate(out.cur.Len() - 1)
+				continue
 			}
-			row[j] = v
+			return err
 		}
 		if err := out.maybeFlush(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// eval computes the projection of in into row.
+func (p *projectOp) eval(row, in types.Row) error {
+	for j, e := range p.exprs {
+		v, err := e.Eval(nil, in)
+		if err != nil {
+			return err
+		}
+		row[j] = v
 	}
 	return nil
 }

@@ -251,11 +251,7 @@ func (o *windowAggOp) snapshotBaseLater() (func(io.Writer) error, bool) {
 	for _, t := range o.tables {
 		t.ckIn, t.ckSaved = true, t.groups()
 	}
-	n := 0
-	for _, t := range f.tables {
-		n += t.groups()
-	}
-	return encodeLater(f.encodeState, &o.enc, n), true
+	return encodeLater(f.encodeState, &o.enc, o.stateLen()), true
 }
 
 // SnapshotDelta encodes the watermark and the next window end, the keys of

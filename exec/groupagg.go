@@ -85,7 +85,7 @@ func newGroupAggOp(j *job, n *plan.GroupAgg, retract bool) (*groupAggOp, error) 
 	}
 	st := &opStats{}
 	j.stats = append(j.stats, st)
-	o := &groupAggOp{j: j, n: n, stats: st, lay: lay, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), naggs: len(n.Aggs)}
+	o := &groupAggOp{j: j, n: n, stats: st, lay: lay, keys: newKeyEval(n.GroupBy).deadLetters(j, n.Input.Schema(), keyClause(n)), nk: len(n.GroupBy), naggs: len(n.Aggs)}
 	o.reset(64)
 	o.wm = math.MinInt64
 	if n.Window != nil {
@@ -232,6 +232,9 @@ func (o *groupAggOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *em
 		row := c.Row(i)
 		key, h, err := o.keys.evalHashed(row, r, i)
 		if err != nil {
+			if o.keys.skip(row, c.Ops[i], err) {
+				continue
+			}
 			return err
 		}
 		if o.n.Window != nil {

@@ -51,7 +51,7 @@ func (o *dedupOp) remove(e *rowEntry[dedupVal]) {
 func newDedupOp(j *job, n *plan.Dedup) *dedupOp {
 	st := &opStats{}
 	j.stats = append(j.stats, st)
-	o := &dedupOp{n: n, stats: st, keys: newKeyEval(n.Keys), seen: newRowMap[dedupVal](64),
+	o := &dedupOp{n: n, stats: st, keys: newKeyEval(n.Keys).deadLetters(j, n.Input.Schema(), keyClause(n)), seen: newRowMap[dedupVal](64),
 		endCol: -1, minEnd: math.MinInt64, wm: math.MinInt64, late: lateRecorder{j: j, schema: n.Input.Schema()}}
 	o.ck.flags = func(e *rowEntry[dedupVal]) *uint8 { return &e.val.ck }
 	for _, k := range n.Keys {
@@ -99,6 +99,9 @@ func (o *dedupOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitt
 		}
 		key, h, err := o.keys.evalHashed(row, r, i)
 		if err != nil {
+			if o.keys.skip(row, c.Ops[i], err) {
+				continue
+			}
 			return err
 		}
 		e := o.seen.get(h, key)
@@ -143,8 +146,8 @@ type lookupJoinOp struct {
 	sw, tw int
 }
 
-func newLookupJoinOp(n *plan.LookupJoin, r *relation) *lookupJoinOp {
-	return &lookupJoinOp{n: n, rel: r, ix: r.index(n.TableKey), keys: newKeyEval(n.StreamKey),
+func newLookupJoinOp(j *job, n *plan.LookupJoin, r *relation) *lookupJoinOp {
+	return &lookupJoinOp{n: n, rel: r, ix: r.index(n.TableKey), keys: newKeyEval(n.StreamKey).deadLetters(j, n.Stream.Schema(), "ON"),
 		sw: len(n.Stream.Schema()), tw: len(r.schema)}
 }
 
@@ -155,6 +158,9 @@ func (o *lookupJoinOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 		row := c.Row(i)
 		key, _, err := o.keys.eval(row)
 		if err != nil {
+			if o.keys.skip(row, c.Ops[i], err) {
+				continue
+			}
 			return err
 		}
 		matched := false
@@ -294,7 +300,7 @@ func newIntervalJoinOp(j *job, n *plan.IntervalJoin) *intervalJoinOp {
 	st := &opStats{}
 	j.stats = append(j.stats, st)
 	return &intervalJoinOp{j: j, n: n, stats: st,
-		keys: [2]*keyEval{newKeyEval(n.LeftKey), newKeyEval(n.RightKey)},
+		keys: [2]*keyEval{newKeyEval(n.LeftKey).deadLetters(j, n.Left.Schema(), keyClause(n)), newKeyEval(n.RightKey).deadLetters(j, n.Right.Schema(), keyClause(n))},
 		side: [2]*rowMap[ijKey]{newRowMap[ijKey](64), newRowMap[ijKey](64)},
 		ck:   [2]entryTracker[ijKey]{{flags: ijFlags}, {flags: ijFlags}},
 		lw:   len(n.Left.Schema()), rw: len(n.Right.Schema()), wm: chunk.NoTime,
@@ -344,6 +350,9 @@ func (o *intervalJoinOp) OnData(in int, c *chunk.Chunk, out *emitter) error {
 		}
 		key, h, err := o.keys[in].eval(row)
 		if err != nil {
+			if o.keys[in].skip(row, c.Ops[i], err) {
+				continue
+			}
 			return err
 		}
 		null := false

@@ -72,7 +72,7 @@ func newJoinCore(j *job, kind plan.JoinKind, lk, rk []expr.Expr, residual expr.E
 	j.stats = append(j.stats, st)
 	lw := len(left.Schema())
 	return joinCore{kind: kind, residual: residual, stats: st,
-		keys:    [2]*keyEval{newKeyEval(lk), newKeyEval(rk)},
+		keys:    [2]*keyEval{newKeyEval(lk).deadLetters(j, left.Schema(), "ON"), newKeyEval(rk).deadLetters(j, right.Schema(), "ON")},
 		side:    [2]*rowMap[sjKey]{newRowMap[sjKey](64), newRowMap[sjKey](64)},
 		lw:      lw,
 		scratch: make(types.Row, lw+len(right.Schema())),
@@ -141,6 +141,9 @@ func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
 		op, t := ch.Ops[i], ch.Times[i]
 		key, h, err := c.keys[in].eval(row)
 		if err != nil {
+			if c.keys[in].skip(row, op, err) {
+				continue
+			}
 			return err
 		}
 		null := false
@@ -370,7 +373,7 @@ func (b *builder) buildJoin(p plan.Node, out outlet) error {
 	}
 	// Equal keys hash alike on both sides (the join's own lookups rely on
 	// it), so a key's rows of both inputs reach the same copy.
-	return b.keyed(name, width, []plan.Node{left, right}, [][]expr.Expr{lk, rk}, mk, out)
+	return b.keyed(name, keyClause(p), width, []plan.Node{left, right}, [][]expr.Expr{lk, rk}, mk, out)
 }
 
 // joinRetracts reports whether p is a regular or window left join, which

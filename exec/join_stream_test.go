@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/sluice-db/sluice/connectors"
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
@@ -460,4 +462,56 @@ func TestIntervalJoinLateRows(t *testing.T) {
 	d.expect("a 3 @21 a 4 @24")
 	d.feed(0, chunk.Delete, ev("a", 3, 21)) // held: its pair is taken back
 	d.expect("")
+}
+
+// TestJoinKeyDeadLetter: under on_error = 'dead_letter' a row whose join
+// key fails (ON 10 / v = ...) goes to the dead letters once and the join
+// goes on without it, for a regular and an interval join, at parallelism
+// 1 and 2 (where the shuffles evaluate the keys).
+func TestJoinKeyDeadLetter(t *testing.T) {
+	per, err := expr.NewArith(expr.Div, &expr.Const{V: types.NewInt(10), T: types.TInt64}, col(1, "v", types.TInt64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := append(append(types.Schema{}, events...), events...)
+	joins := map[string]func(l, r *plan.Scan) plan.Node{
+		"stream": func(l, r *plan.Scan) plan.Node {
+			return &plan.StreamJoin{Left: l, Right: r, Kind: plan.InnerJoin, LeftKey: []expr.Expr{per}, RightKey: []expr.Expr{col(1, "v", types.TInt64)}, Cols: cols}
+		},
+		"interval": func(l, r *plan.Scan) plan.Node {
+			return &plan.IntervalJoin{Left: l, Right: r, Kind: plan.InnerJoin, LeftKey: []expr.Expr{per}, RightKey: []expr.Expr{col(1, "v", types.TInt64)},
+				LeftTime: 2, RightTime: 2, LowerBound: -micros(60), UpperBound: micros(60), Cols: cols}
+		},
+	}
+	for name, mk := range joins {
+		for _, par := range []int{1, 2} {
+			t.Run(fmt.Sprintf("%s/parallelism=%d", name, par), func(t *testing.T) {
+				var mu sync.Mutex
+				var dead []connectors.DeadLetter
+				h := newHarness(t, Config{Parallelism: par, DeadLetter: func(dl connectors.DeadLetter) {
+					mu.Lock()
+					dead = append(dead, dl)
+					mu.Unlock()
+				}})
+				l := h.table("l", events, &plan.Watermark{Col: 2})
+				r := h.table("r", events, &plan.Watermark{Col: 2})
+				if err := h.e.StartView(h.ctx, &plan.Materialize{Input: mk(l, r), Name: "j", DeadLetterErrors: true}); err != nil {
+					t.Fatal(err)
+				}
+				h.insert("r", ev("x", 5, 1), ev("y", 2, 1))
+				h.insert("l", ev("a", 2, 2), ev("b", 0, 3), ev("c", 5, 4))
+				h.flush()
+				h.expect("j", "a 2 @2 x 5 @1\nc 5 @4 y 2 @1")
+				if st := h.e.ViewStats()[0]; st.Failed {
+					t.Fatalf("the view failed: %s", st.Error)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if len(dead) != 1 || dead[0].Source != "j" || !strings.Contains(dead[0].Reason, "ON: division by zero") ||
+					!strings.Contains(string(dead[0].Raw), `"k":"b"`) {
+					t.Fatalf("dead letters %+v, want the row of b once", dead)
+				}
+			})
+		}
+	}
 }

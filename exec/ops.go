@@ -142,8 +142,8 @@ func (p *projectOp) eval(row, in types.Row) error {
 	return nil
 }
 
-// rowError handles an error evaluating an expression of a view's filter
-// or projection (clause) on one input row: with the view's on_error =
+// rowError handles an error evaluating an expression of a view's filter,
+// projection or key (clause) on one input row: with the view's on_error =
 // 'dead_letter' a data exception (SQLSTATE class 22: division by zero, a
 // bad cast, an overflow) sends the row to the dead letters, as JSON of the
 // operator's input columns, and rowError reports true (the operator skips

@@ -49,19 +49,21 @@ import (
 
 // keyedAgg builds a keyed operator of one input (aggregate, dedup,
 // top-N) made by mk (see keyed).
-func (b *builder) keyedAgg(name string, width int, input plan.Node, keys []expr.Expr,
+func (b *builder) keyedAgg(name, clause string, width int, input plan.Node, keys []expr.Expr,
 	mk func() (operator, error), out outlet) error {
-	return b.keyed(name, width, []plan.Node{input}, [][]expr.Expr{keys}, mk, out)
+	return b.keyed(name, clause, width, []plan.Node{input}, [][]expr.Expr{keys}, mk, out)
 }
 
 // keyed builds a keyed operator of one or two inputs (a join: keys[i] are
 // input i's join keys, which hash alike for equal values) made by mk: as
 // the job's parallelism copies (Config.Parallelism: jobParallelism), with
 // one shuffle per input, or as one node at parallelism 1 or without keys.
+// clause names the keys in the dead letter of a row whose key fails
+// (keyClause: the operator's keyEval says the same).
 // The nodes of copies are added in the order merge, copy 0 .. copy n-1,
 // then the shuffles in input order, then the inputs' nodes
 // (restoreRescaled relies on it).
-func (b *builder) keyed(name string, width int, inputs []plan.Node, keys [][]expr.Expr,
+func (b *builder) keyed(name, clause string, width int, inputs []plan.Node, keys [][]expr.Expr,
 	mk func() (operator, error), out outlet) error {
 	p := b.j.par
 	if p <= 1 || len(keys[0]) == 0 {
@@ -82,7 +84,7 @@ func (b *builder) keyed(name string, width int, inputs []plan.Node, keys [][]exp
 	merge.par = parMerge
 	shuffles := make([]*shuffleOp, len(inputs))
 	for k := range inputs {
-		shuffles[k] = newShuffleOp(b.j.ctx, newKeyEval(keys[k]), p)
+		shuffles[k] = newShuffleOp(b.j.ctx, newKeyEval(keys[k]).deadLetters(b.j, inputs[k].Schema(), clause), p)
 	}
 	b.j.groups++
 	for i := range p {
@@ -264,7 +266,8 @@ func selRow(rows []int32, x int) int {
 }
 
 // route fills s.dest with the copy of every row of c and r with the hash
-// of its key (and, for expression keys, the key): the copy of a row is
+// of its key (and, for expression keys, the key; noCopy for a row whose
+// key failed and was dead-lettered): the copy of a row is
 // (hash of its key >> 17) mod the number of copies, where the hash is the
 // aggregate's own key hash (keyEval), so that a checkpoint taken at a
 // parallelism restores every key into the copy that holds its state.
@@ -300,7 +303,14 @@ func (s *shuffleOp) route(c *chunk.Chunk, r *routed) ([]uint32, error) {
 	for i := range dest {
 		key, h, err := s.keys.eval(c.Row(i))
 		if err != nil {
-			return nil, err
+			if !s.keys.skip(c.Row(i), c.Ops[i], err) {
+				return nil, err
+			}
+			// Dead-lettered here, once, and left out of every copy's
+			// rows, as the operator at parallelism 1 leaves it out.
+			keys = append(keys, make(types.Row, len(s.keys.exprs))...)
+			hs[i], dest[i] = 0, noCopy
+			continue
 		}
 		keys = append(keys, key...)
 		hs[i] = h
@@ -309,6 +319,10 @@ func (s *shuffleOp) route(c *chunk.Chunk, r *routed) ([]uint32, error) {
 	r.keys = keys
 	return dest, nil
 }
+
+// noCopy is the destination of a row no copy gets: its key failed and
+// the row went to the dead letters (keyEval.skip).
+const noCopy = ^uint32(0)
 
 func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, em *emitter) error {
 	more := em != nil && em.more // the input's batch goes on after c
@@ -328,7 +342,9 @@ func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, em *emitter) error {
 		f.sels = make([]selection, len(s.outs))
 	}
 	for i, k := range dest {
-		f.sels[k].rows = append(f.sels[k].rows, int32(i))
+		if k != noCopy {
+			f.sels[k].rows = append(f.sels[k].rows, int32(i))
+		}
 	}
 	live := s.live[:0]
 	for k := range f.sels {

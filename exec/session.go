@@ -91,7 +91,7 @@ type sessionOp struct {
 
 func newSessionOp(j *job, n *plan.WindowAgg, lay *aggLayout, kind types.Kind, st *opStats) *sessionOp {
 	st.keyedWindows = true
-	o := &sessionOp{j: j, n: n, stats: st, lay: lay, keys: newKeyEval(n.GroupBy), nk: len(n.GroupBy), kind: kind,
+	o := &sessionOp{j: j, n: n, stats: st, lay: lay, keys: newKeyEval(n.GroupBy).deadLetters(j, n.Input.Schema(), keyClause(n)), nk: len(n.GroupBy), kind: kind,
 		upd: n.Emit == plan.EmitOnUpdate, width: len(n.GroupBy) + 3 + len(n.Aggs),
 		late: lateRecorder{j: j, schema: n.Input.Schema()}, gap: n.Window.Gap, maxDur: n.Window.MaxDuration, wm: math.MinInt64}
 	o.reset()
@@ -261,6 +261,9 @@ func (o *sessionOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emi
 		}
 		key, h, err := o.keys.evalHashed(row, r, i)
 		if err != nil {
+			if o.keys.skip(row, c.Ops[i], err) {
+				continue
+			}
 			return err
 		}
 		k := o.byKey.find(h, key)

@@ -51,7 +51,7 @@ type topNOp struct {
 func newTopNOp(j *job, n *plan.TopN, retract bool) *topNOp {
 	st := &opStats{}
 	j.stats = append(j.stats, st)
-	o := &topNOp{j: j, n: n, stats: st, keys: newKeyEval(n.PartitionBy), parts: newRowMap[topPart](64),
+	o := &topNOp{j: j, n: n, stats: st, keys: newKeyEval(n.PartitionBy).deadLetters(j, n.Input.Schema(), keyClause(n)), parts: newRowMap[topPart](64),
 		endCol: -1, retract: retract, byEnd: map[int64][]*rowEntry[topPart]{},
 		wm: math.MinInt64, late: lateRecorder{j: j, schema: n.Input.Schema()}}
 	o.ck.flags = func(e *rowEntry[topPart]) *uint8 { return &e.val.ck }
@@ -112,6 +112,9 @@ func (o *topNOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitte
 		}
 		key, h, err := o.keys.evalHashed(row, r, i)
 		if err != nil {
+			if o.keys.skip(row, c.Ops[i], err) {
+				continue
+			}
 			return err
 		}
 		pe := o.parts.get(h, key)

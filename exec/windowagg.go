@@ -20,6 +20,42 @@ type keyEval struct {
 	exprs []expr.Expr
 	cols  []int // when every key is a column reference
 	buf   types.Row
+
+	// Where a row whose key expression fails goes (deadLetters).
+	j      *job
+	in     types.Schema
+	clause string
+}
+
+// deadLetters makes a row whose key expression fails with a data exception
+// (SQLSTATE class 22: x / 0 in GROUP BY x / y) go to the dead letters
+// under the view's on_error = 'dead_letter', as a failing WHERE or SELECT
+// does (job.rowError): skip then says so. in is the schema of the rows,
+// clause names the key's clause in the letter (keyClause). A shuffle and
+// the operator behind it ask alike, so that a row is left out, and
+// written once, whatever the parallelism.
+func (k *keyEval) deadLetters(j *job, in types.Schema, clause string) *keyEval {
+	k.j, k.in, k.clause = j, in, clause
+	return k
+}
+
+// skip reports whether row, whose key failed with err, is to be left out
+// (dead-lettered, or skipped as the retraction of a dead-lettered row)
+// instead of failing the view.
+func (k *keyEval) skip(row types.Row, op chunk.Op, err error) bool {
+	return k.j.rowError(k.in, row, op, k.clause, err)
+}
+
+// keyClause is the clause of a keyed operator's key expressions, as a dead
+// letter names it.
+func keyClause(p plan.Node) string {
+	switch p.(type) {
+	case *plan.GroupAgg, *plan.WindowAgg:
+		return "GROUP BY"
+	case *plan.TopN, *plan.Dedup:
+		return "PARTITION BY"
+	}
+	return "ON" // a join's keys
 }
 
 func newKeyEval(exprs []expr.Expr) *keyEval {
@@ -320,7 +356,7 @@ func newWindowAggOp(j *job, n *plan.WindowAgg, retract bool) (operator, error) {
 		return newSessionOp(j, n, lay, kind, st), nil
 	}
 	op := &windowAggOp{j: j, n: n, stats: st, w: windows{spec: n.Window, kind: kind}, lay: lay,
-		keys: newKeyEval(n.GroupBy), nk: nk, upd: n.Emit == plan.EmitOnUpdate, naggs: len(n.Aggs),
+		keys: newKeyEval(n.GroupBy).deadLetters(j, n.Input.Schema(), keyClause(n)), nk: nk, upd: n.Emit == plan.EmitOnUpdate, naggs: len(n.Aggs),
 		late: lateRecorder{j: j, schema: n.Input.Schema()}, tables: map[int64]*winTable{}, wm: math.MinInt64, nextEnd: math.MinInt64}
 	if n.Window.Kind == plan.Hop && n.Emit == plan.EmitOnWindowClose && n.Window.Size != n.Window.Slide {
 		op.paned = true
@@ -431,6 +467,9 @@ func (o *windowAggOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *e
 		}
 		key, h, err := o.keys.evalHashed(row, r, i)
 		if err != nil {
+			if o.keys.skip(row, c.Ops[i], err) {
+				continue
+			}
 			return err
 		}
 		op := c.Ops[i]

@@ -76,19 +76,19 @@ func (b *builder) build(p plan.Node, out outlet) error {
 		}
 		return b.child("window-assign", op, len(n.Cols), n.Input, out)
 	case *plan.WindowAgg:
-		return b.keyedAgg("window-agg", keyClause(n), len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
+		return b.keyedAgg("window-agg", len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
 			return newWindowAggOp(b.j, n, b.mayRetract(n.Input))
 		}, out)
 	case *plan.GroupAgg:
-		return b.keyedAgg("group-agg", keyClause(n), len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
+		return b.keyedAgg("group-agg", len(n.Cols), n.Input, n.GroupBy, func() (operator, error) { // parallel:
 			return newGroupAggOp(b.j, n, b.mayRetract(n.Input))
 		}, out)
 	case *plan.TopN:
-		return b.keyedAgg("top-n", keyClause(n), len(n.Cols), n.Input, n.PartitionBy, func() (operator, error) { // parallel:
+		return b.keyedAgg("top-n", len(n.Cols), n.Input, n.PartitionBy, func() (operator, error) { // parallel:
 			return newTopNOp(b.j, n, b.mayRetract(n.Input)), nil
 		}, out)
 	case *plan.Dedup:
-		return b.keyedAgg("dedup", keyClause(n), len(n.Cols), n.Input, n.Keys, func() (operator, error) { // parallel:
+		return b.keyedAgg("dedup", len(n.Cols), n.Input, n.Keys, func() (operator, error) { // parallel:
 			return newDedupOp(b.j, n), nil
 		}, out)
 	case *plan.LookupJoin:

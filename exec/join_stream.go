@@ -373,7 +373,7 @@ func (b *builder) buildJoin(p plan.Node, out outlet) error {
 	}
 	// Equal keys hash alike on both sides (the join's own lookups rely on
 	// it), so a key's rows of both inputs reach the same copy.
-	return b.keyed(name, keyClause(p), width, []plan.Node{left, right}, [][]expr.Expr{lk, rk}, mk, out)
+	return b.keyed(name, width, []plan.Node{left, right}, [][]expr.Expr{lk, rk}, mk, out)
 }
 
 // joinRetracts reports whether p is a regular or window left join, which

@@ -49,21 +49,19 @@ import (
 
 // keyedAgg builds a keyed operator of one input (aggregate, dedup,
 // top-N) made by mk (see keyed).
-func (b *builder) keyedAgg(name, clause string, width int, input plan.Node, keys []expr.Expr,
+func (b *builder) keyedAgg(name string, width int, input plan.Node, keys []expr.Expr,
 	mk func() (operator, error), out outlet) error {
-	return b.keyed(name, clause, width, []plan.Node{input}, [][]expr.Expr{keys}, mk, out)
+	return b.keyed(name, width, []plan.Node{input}, [][]expr.Expr{keys}, mk, out)
 }
 
 // keyed builds a keyed operator of one or two inputs (a join: keys[i] are
 // input i's join keys, which hash alike for equal values) made by mk: as
 // the job's parallelism copies (Config.Parallelism: jobParallelism), with
 // one shuffle per input, or as one node at parallelism 1 or without keys.
-// clause names the keys in the dead letter of a row whose key fails
-// (keyClause: the operator's keyEval says the same).
 // The nodes of copies are added in the order merge, copy 0 .. copy n-1,
 // then the shuffles in input order, then the inputs' nodes
 // (restoreRescaled relies on it).
-func (b *builder) keyed(name, clause string, width int, inputs []plan.Node, keys [][]expr.Expr,
+func (b *builder) keyed(name string, width int, inputs []plan.Node, keys [][]expr.Expr,
 	mk func() (operator, error), out outlet) error {
 	p := b.j.par
 	if p <= 1 || len(keys[0]) == 0 {
@@ -84,7 +82,7 @@ func (b *builder) keyed(name, clause string, width int, inputs []plan.Node, keys
 	merge.par = parMerge
 	shuffles := make([]*shuffleOp, len(inputs))
 	for k := range inputs {
-		shuffles[k] = newShuffleOp(b.j.ctx, newKeyEval(keys[k]).deadLetters(b.j, inputs[k].Schema(), clause), p)
+		shuffles[k] = newShuffleOp(b.j.ctx, newKeyEval(keys[k]), p)
 	}
 	b.j.groups++
 	for i := range p {
@@ -186,6 +184,7 @@ type fan struct {
 type routed struct {
 	hashes []uint64
 	keys   []types.Value // empty for column keys
+	bad    []bool        // nil, or true for a row whose key failed (route)
 }
 
 var fanPool = sync.Pool{New: func() any { return new(fan) }}
@@ -228,7 +227,7 @@ func (s *selection) release() {
 	putChunk(f.c)
 	f.c = nil
 	clear(f.r.keys) // the strings the keys refer to
-	f.r.keys = f.r.keys[:0]
+	f.r.keys, f.r.bad = f.r.keys[:0], nil
 	for k := range f.sels {
 		f.sels[k] = selection{rows: f.sels[k].rows[:0]}
 	}
@@ -266,8 +265,7 @@ func selRow(rows []int32, x int) int {
 }
 
 // route fills s.dest with the copy of every row of c and r with the hash
-// of its key (and, for expression keys, the key; noCopy for a row whose
-// key failed and was dead-lettered): the copy of a row is
+// of its key (and, for expression keys, the key): the copy of a row is
 // (hash of its key >> 17) mod the number of copies, where the hash is the
 // aggregate's own key hash (keyEval), so that a checkpoint taken at a
 // parallelism restores every key into the copy that holds its state.
@@ -303,13 +301,17 @@ func (s *shuffleOp) route(c *chunk.Chunk, r *routed) ([]uint32, error) {
 	for i := range dest {
 		key, h, err := s.keys.eval(c.Row(i))
 		if err != nil {
-			if !s.keys.skip(c.Row(i), c.Ops[i], err) {
-				return nil, err
+			// The row has no key, and no copy holds state of it: copy
+			// 0 evaluates the key again and does with the error what
+			// the operator at parallelism 1 does (a late row is late
+			// before its key is evaluated; then the view fails, or the
+			// row goes to the dead letters: keyEval.skip), once.
+			if r.bad == nil {
+				r.bad = make([]bool, n)
 			}
-			// Dead-lettered here, once, and left out of every copy's
-			// rows, as the operator at parallelism 1 leaves it out.
+			r.bad[i] = true
 			keys = append(keys, make(types.Row, len(s.keys.exprs))...)
-			hs[i], dest[i] = 0, noCopy
+			hs[i], dest[i] = 0, 0
 			continue
 		}
 		keys = append(keys, key...)
@@ -319,10 +321,6 @@ func (s *shuffleOp) route(c *chunk.Chunk, r *routed) ([]uint32, error) {
 	r.keys = keys
 	return dest, nil
 }
-
-// noCopy is the destination of a row no copy gets: its key failed and
-// the row went to the dead letters (keyEval.skip).
-const noCopy = ^uint32(0)
 
 func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, em *emitter) error {
 	more := em != nil && em.more // the input's batch goes on after c
@@ -342,9 +340,7 @@ func (s *shuffleOp) OnData(_ int, c *chunk.Chunk, em *emitter) error {
 		f.sels = make([]selection, len(s.outs))
 	}
 	for i, k := range dest {
-		if k != noCopy {
-			f.sels[k].rows = append(f.sels[k].rows, int32(i))
-		}
+		f.sels[k].rows = append(f.sels[k].rows, int32(i))
 	}
 	live := s.live[:0]
 	for k := range f.sels {

@@ -31,9 +31,9 @@ type keyEval struct {
 // (SQLSTATE class 22: x / 0 in GROUP BY x / y) go to the dead letters
 // under the view's on_error = 'dead_letter', as a failing WHERE or SELECT
 // does (job.rowError): skip then says so. in is the schema of the rows,
-// clause names the key's clause in the letter (keyClause). A shuffle and
-// the operator behind it ask alike, so that a row is left out, and
-// written once, whatever the parallelism.
+// clause names the key's clause in the letter (keyClause). Only operators
+// judge: a shuffle hands a row whose key failed to the first copy
+// (shuffleOp.route), so that it is judged as at parallelism 1, once.
 func (k *keyEval) deadLetters(j *job, in types.Schema, clause string) *keyEval {
 	k.j, k.in, k.clause = j, in, clause
 	return k
@@ -97,8 +97,8 @@ func (k *keyEval) eval(row types.Row) (types.Row, uint64, error) {
 // not routed): it takes the hash, and an expression key's values, that
 // the shuffle computed instead of computing them again.
 func (k *keyEval) evalHashed(row types.Row, r *routed, i int) (types.Row, uint64, error) {
-	if r == nil {
-		return k.eval(row)
+	if r == nil || (r.bad != nil && r.bad[i]) {
+		return k.eval(row) // a failed key fails again, for the caller to judge
 	}
 	if k.cols != nil {
 		for j, c := range k.cols {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,4 +159,23 @@ func (sourceOnly) SourceOptions() []connectors.OptionSpec { return nil }
 func (sourceOnly) SinkOptions() []connectors.OptionSpec   { return nil }
 func (sourceOnly) OpenSink(context.Context, connectors.SinkSpec) (connectors.Sink, error) {
 	return nil, errors.New("not a sink")
+}
+
+// letters collects the dead letters an engine writes (Config.DeadLetter),
+// for a test to read once the engine has written them.
+type letters struct {
+	mu   sync.Mutex
+	dead []connectors.DeadLetter
+}
+
+func (l *letters) add(dl connectors.DeadLetter) {
+	l.mu.Lock()
+	l.dead = append(l.dead, dl)
+	l.mu.Unlock()
+}
+
+func (l *letters) all() []connectors.DeadLetter {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]connectors.DeadLetter(nil), l.dead...)
 }

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/sluice-db/sluice/connectors"
 	"github.com/sluice-db/sluice/exec/chunk"
 	"github.com/sluice-db/sluice/planner/plan"
 	"github.com/sluice-db/sluice/sql/expr"
@@ -486,13 +484,8 @@ func TestJoinKeyDeadLetter(t *testing.T) {
 	for name, mk := range joins {
 		for _, par := range []int{1, 2} {
 			t.Run(fmt.Sprintf("%s/parallelism=%d", name, par), func(t *testing.T) {
-				var mu sync.Mutex
-				var dead []connectors.DeadLetter
-				h := newHarness(t, Config{Parallelism: par, DeadLetter: func(dl connectors.DeadLetter) {
-					mu.Lock()
-					dead = append(dead, dl)
-					mu.Unlock()
-				}})
+				var ls letters
+				h := newHarness(t, Config{Parallelism: par, DeadLetter: ls.add})
 				l := h.table("l", events, &plan.Watermark{Col: 2})
 				r := h.table("r", events, &plan.Watermark{Col: 2})
 				if err := h.e.StartView(h.ctx, &plan.Materialize{Input: mk(l, r), Name: "j", DeadLetterErrors: true}); err != nil {
@@ -505,9 +498,7 @@ func TestJoinKeyDeadLetter(t *testing.T) {
 				if st := h.e.ViewStats()[0]; st.Failed {
 					t.Fatalf("the view failed: %s", st.Error)
 				}
-				mu.Lock()
-				defer mu.Unlock()
-				if len(dead) != 1 || dead[0].Source != "j" || !strings.Contains(dead[0].Reason, "ON: division by zero") ||
+				if dead := ls.all(); len(dead) != 1 || dead[0].Source != "j" || !strings.Contains(dead[0].Reason, "ON: division by zero") ||
 					!strings.Contains(string(dead[0].Raw), `"k":"b"`) {
 					t.Fatalf("dead letters %+v, want the row of b once", dead)
 				}

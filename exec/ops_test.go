@@ -522,13 +522,8 @@ func TestPushSourceGeneratedColumns(t *testing.T) {
 // fails to compute is a bad input: it goes to the dead letters with its
 // columns and the reason, and the view goes on with the other rows.
 func TestGeneratedColumnErrorGoesToDeadLetters(t *testing.T) {
-	var mu sync.Mutex
-	var dead []connectors.DeadLetter
-	h := newHarness(t, Config{DeadLetter: func(dl connectors.DeadLetter) {
-		mu.Lock()
-		dead = append(dead, dl)
-		mu.Unlock()
-	}})
+	var ls letters
+	h := newHarness(t, Config{DeadLetter: ls.add})
 	cols := append(append(types.Schema{}, events...), types.Column{Name: "per", Type: types.TInt64})
 	if err := h.e.AddTable("clicks", cols, &plan.Watermark{Col: 2}); err != nil {
 		t.Fatal(err)
@@ -547,8 +542,7 @@ func TestGeneratedColumnErrorGoesToDeadLetters(t *testing.T) {
 	if st := h.e.ViewStats()[0]; st.Failed {
 		t.Fatalf("the view failed: %s", st.Error)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	dead := ls.all()
 	if len(dead) != 1 || dead[0].Source != "clicks" || !strings.Contains(dead[0].Reason, "per") ||
 		!strings.Contains(dead[0].Reason, "division by zero") || !strings.Contains(string(dead[0].Raw), `"k":"b"`) {
 		t.Fatalf("dead letters %+v, want the row of b", dead)

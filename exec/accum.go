@@ -43,6 +43,8 @@ type aggLayout struct {
 	place  []aggPlace
 	words  int     // words per group, word 0 included
 	states []aggFn // the aggregates kept as accStates, in order
+	// checked are the aggregates whose input can fail (agg.Agg.CheckRow).
+	checked []*agg.Agg
 }
 
 // aggPlace is where one aggregate's state lives in a group.
@@ -69,6 +71,9 @@ func newAggLayout(calls []plan.AggCall, retract bool) (*aggLayout, error) {
 			l.states = append(l.states, a)
 		}
 		l.place = append(l.place, p)
+		if a.Checks() {
+			l.checked = append(l.checked, a)
+		}
 	}
 	return l, nil
 }
@@ -102,6 +107,28 @@ func (l *aggLayout) cloneStates(r *recs[accState]) (recs[accState], error) {
 		}
 	}
 	return c, nil
+}
+
+// aggClause names an aggregate in a dead letter: "aggregate sum".
+func aggClause(c plan.AggCall) string { return "aggregate " + c.Func }
+
+// aggRowFails judges a row of an aggregate whose key failed (err) or
+// whose aggregates' inputs are to be checked (agg.Agg.CheckRow) before
+// any group takes the row: the operator calls it only then, after
+// keyEval.evalHashed. A failing key or input fails the view (err), or
+// (on_error = 'dead_letter') sends the row to the dead letters, named by
+// the key's clause or the aggregate (aggClause), and skip says to leave
+// the row out.
+func aggRowFails(k *keyEval, l *aggLayout, row types.Row, op chunk.Op, err error) (skip bool, _ error) {
+	if err != nil {
+		return k.skip(row, op, err), err
+	}
+	for _, a := range l.checked {
+		if err := a.CheckRow(row); err != nil {
+			return k.j.rowError(k.in, row, op, aggClause(a.Call()), err), err
+		}
+	}
+	return false, nil
 }
 
 // update adds (op Insert) or retracts row, of event time t, to a group.

@@ -231,11 +231,12 @@ func (o *groupAggOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *em
 		i := selRow(rows, x)
 		row := c.Row(i)
 		key, h, err := o.keys.evalHashed(row, r, i)
-		if err != nil {
-			if o.keys.skip(row, c.Ops[i], err) {
+		if err != nil || o.lay.checked != nil {
+			if skip, err := aggRowFails(o.keys, o.lay, row, c.Ops[i], err); skip {
 				continue
+			} else if err != nil {
+				return err
 			}
-			return err
 		}
 		if o.n.Window != nil {
 			if cl, ok := o.closeOf(key); ok && cl <= o.wm {

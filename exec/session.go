@@ -260,11 +260,12 @@ func (o *sessionOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emi
 			continue
 		}
 		key, h, err := o.keys.evalHashed(row, r, i)
-		if err != nil {
-			if o.keys.skip(row, c.Ops[i], err) {
+		if err != nil || o.lay.checked != nil {
+			if skip, err := aggRowFails(o.keys, o.lay, row, c.Ops[i], err); skip {
 				continue
+			} else if err != nil {
+				return err
 			}
-			return err
 		}
 		k := o.byKey.find(h, key)
 		hits := o.hits[:0]

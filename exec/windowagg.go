@@ -466,11 +466,12 @@ func (o *windowAggOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *e
 			continue
 		}
 		key, h, err := o.keys.evalHashed(row, r, i)
-		if err != nil {
-			if o.keys.skip(row, c.Ops[i], err) {
+		if err != nil || o.lay.checked != nil {
+			if skip, err := aggRowFails(o.keys, o.lay, row, c.Ops[i], err); skip {
 				continue
+			} else if err != nil {
+				return err
 			}
-			return err
 		}
 		op := c.Ops[i]
 		if o.paned {

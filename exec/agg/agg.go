@@ -74,6 +74,11 @@ type Agg struct {
 
 	mk   func(a *Agg) State
 	flat flatKind // the flat form of mk's states, if any (flat.go)
+
+	// risky is what the states evaluate over a row that can fail: FILTER,
+	// arguments, separator and ORDER BY keys that are neither columns nor
+	// constants (CheckRow).
+	risky []expr.Expr
 }
 
 // Compile validates call and returns an Agg making cheap (append-only for
@@ -105,7 +110,37 @@ func CompileOptions(call plan.AggCall, opt Options) (*Agg, error) {
 	if err := a.bind(opt); err != nil {
 		return nil, err
 	}
+	exprs := append([]expr.Expr{a.filter, a.sepExpr}, call.Args...)
+	for _, k := range call.OrderBy {
+		exprs = append(exprs, k.Expr)
+	}
+	for _, e := range exprs {
+		switch e.(type) {
+		case nil, *expr.ColRef, *expr.Const:
+		default:
+			a.risky = append(a.risky, e)
+		}
+	}
 	return a, nil
+}
+
+// Checks reports whether CheckRow has anything to evaluate.
+func (a *Agg) Checks() bool { return len(a.risky) > 0 }
+
+// CheckRow evaluates what the aggregate's states would evaluate over row
+// and can fail (see risky: most aggregates have nothing to check), and
+// returns the first error. An operator calls it before any state takes the
+// row, so that a row whose input fails with a data exception (sum(10 / v)
+// with v = 0) can be left out whole (on_error = 'dead_letter') instead of
+// failing the view with some states updated and others not. An error
+// from a state itself (a sum that overflows) comes from Update as before.
+func (a *Agg) CheckRow(row types.Row) error {
+	for _, e := range a.risky {
+		if _, err := e.Eval(nil, row); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Call returns the call the Agg was compiled from.

@@ -495,3 +495,35 @@ func TestMergeLeavesOtherIntact(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckRow: an aggregate checks over a row only what can fail (an
+// argument, FILTER or ORDER BY key that is neither a column nor a
+// constant), and reports that expression's error.
+func TestCheckRow(t *testing.T) {
+	div, err := expr.NewArith(expr.Div, &expr.Const{V: types.NewInt(10), T: types.TInt64}, col(0, types.TInt64))
+	require.NoError(t, err)
+	gt, err := expr.NewCmp(expr.GT, div, &expr.Const{V: types.NewInt(2), T: types.TInt64})
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name   string
+		call   plan.AggCall
+		checks bool
+	}{
+		{"count(*)", plan.AggCall{Func: "count"}, false},
+		{"sum(c)", call("sum", types.TInt64), false},
+		{"sum(10 / c)", plan.AggCall{Func: "sum", Args: []expr.Expr{div}}, true},
+		{"count(*) FILTER (WHERE 10 / c > 2)", plan.AggCall{Func: "count", Filter: gt}, true},
+		{"first_value(c ORDER BY 10 / c)", plan.AggCall{Func: "first_value", Args: []expr.Expr{col(0, types.TInt64)},
+			OrderBy: []plan.SortKey{{Expr: div}}}, true},
+	} {
+		a := mustCompile(t, c.call, Options{Retract: true})
+		require.Equal(t, c.checks, a.Checks(), c.name)
+		require.NoError(t, a.CheckRow(types.Row{types.NewInt(5)}), c.name)
+		err := a.CheckRow(types.Row{types.NewInt(0)})
+		if c.checks {
+			require.Equal(t, "22012", sqlerr.Code(err), c.name)
+		} else {
+			require.NoError(t, err, c.name)
+		}
+	}
+}

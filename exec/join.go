@@ -139,6 +139,7 @@ func (o *dedupOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitt
 // is when the stream row arrives.
 type lookupJoinOp struct {
 	stateless
+	j      *job
 	n      *plan.LookupJoin
 	rel    *relation
 	ix     *relIndex
@@ -147,7 +148,7 @@ type lookupJoinOp struct {
 }
 
 func newLookupJoinOp(j *job, n *plan.LookupJoin, r *relation) *lookupJoinOp {
-	return &lookupJoinOp{n: n, rel: r, ix: r.index(n.TableKey), keys: newKeyEval(n.StreamKey).deadLetters(j, n.Stream.Schema(), "ON"),
+	return &lookupJoinOp{j: j, n: n, rel: r, ix: r.index(n.TableKey), keys: newKeyEval(n.StreamKey).deadLetters(j, n.Stream.Schema(), "ON"),
 		sw: len(n.Stream.Schema()), tw: len(r.schema)}
 }
 
@@ -169,11 +170,11 @@ func (o *lookupJoinOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 			copy(r, row)
 			copy(r[o.sw:], tr)
 			if o.n.Residual != nil {
-				v, err := o.n.Residual.Eval(nil, r)
+				ok, err := residual(o.j, o.n.Residual, o.n.Cols, r, c.Ops[i])
 				if err != nil {
 					return err
 				}
-				if v.IsNull() || !v.Bool() {
+				if !ok {
 					out.cur.Truncate(out.cur.Len() - 1)
 					continue
 				}
@@ -315,13 +316,12 @@ func (o *intervalJoinOp) emit(out *emitter, op chunk.Op, l, r types.Row, t int64
 		copy(row[o.lw:], r)
 	}
 	if o.n.Residual != nil && r != nil {
-		v, err := o.n.Residual.Eval(nil, row)
+		ok, err := residual(o.j, o.n.Residual, o.n.Cols, row, op)
 		if err != nil {
 			return err
 		}
-		if v.IsNull() || !v.Bool() {
+		if !ok {
 			out.cur.Truncate(out.cur.Len() - 1)
-			return nil
 		}
 	}
 	return nil

@@ -45,8 +45,10 @@ type sjTouch struct {
 // and that row is retracted when its first match arrives (and re-emitted
 // when its last match goes).
 type joinCore struct {
+	j        *job
 	kind     plan.JoinKind
 	residual expr.Expr
+	joined   types.Schema // the columns residual reads: left's, then right's
 	keys     [2]*keyEval
 	side     [2]*rowMap[sjKey]
 	lw       int
@@ -71,7 +73,8 @@ func newJoinCore(j *job, kind plan.JoinKind, lk, rk []expr.Expr, residual expr.E
 	st := &opStats{}
 	j.stats = append(j.stats, st)
 	lw := len(left.Schema())
-	return joinCore{kind: kind, residual: residual, stats: st,
+	return joinCore{j: j, kind: kind, residual: residual, stats: st,
+		joined:  append(append(types.Schema{}, left.Schema()...), right.Schema()...),
 		keys:    [2]*keyEval{newKeyEval(lk).deadLetters(j, left.Schema(), "ON"), newKeyEval(rk).deadLetters(j, right.Schema(), "ON")},
 		side:    [2]*rowMap[sjKey]{newRowMap[sjKey](64), newRowMap[sjKey](64)},
 		lw:      lw,
@@ -80,15 +83,29 @@ func newJoinCore(j *job, kind plan.JoinKind, lk, rk []expr.Expr, residual expr.E
 	}
 }
 
-// match reports whether l and r satisfy the residual condition.
-func (c *joinCore) match(l, r types.Row) (bool, error) {
+// match reports whether l and r satisfy the residual condition. A pair
+// on which it fails does not match under on_error = 'dead_letter' (the
+// pair goes to the dead letters when it is joined, op Insert: residual).
+func (c *joinCore) match(l, r types.Row, op chunk.Op) (bool, error) {
 	if c.residual == nil {
 		return true, nil
 	}
 	copy(c.scratch, l)
 	copy(c.scratch[c.lw:], r)
-	v, err := c.residual.Eval(nil, c.scratch)
+	return residual(c.j, c.residual, c.joined, c.scratch, op)
+}
+
+// residual evaluates a join's condition beyond its equal keys over a
+// joined row. A pair on which it fails with a data exception counts as
+// not matching under on_error = 'dead_letter', and the joined row goes to
+// the dead letters (job.rowError: once, when the pair is joined; its
+// retraction, op Delete, writes none); otherwise the error fails the view.
+func residual(j *job, cond expr.Expr, schema types.Schema, row types.Row, op chunk.Op) (bool, error) {
+	v, err := cond.Eval(nil, row)
 	if err != nil {
+		if j.rowError(schema, row, op, "ON", err) {
+			return false, nil
+		}
 		return false, fmt.Errorf("evaluate join condition: %w", err)
 	}
 	return !v.IsNull() && v.Bool(), nil
@@ -187,7 +204,7 @@ func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
 			n := 0
 			if other != nil {
 				for _, r := range other.val.rows {
-					ok, err := c.match(row, r.row)
+					ok, err := c.match(row, r.row, op)
 					if err != nil {
 						return err
 					}
@@ -219,7 +236,7 @@ func (c *joinCore) onData(in int, ch *chunk.Chunk, out *emitter) error {
 				c.ck[0].mark(other)
 				for k := range other.val.rows {
 					l := &other.val.rows[k]
-					ok, err := c.match(l.row, row)
+					ok, err := c.match(l.row, row, op)
 					if err != nil {
 						return err
 					}

@@ -37,7 +37,7 @@ var viewOptions = map[string]string{
 	"state_ttl":            "free a non-windowed group's state, and a regular join's rows per key, after this much processing time without updates",
 	"session_max_duration": "maximum length of a session window",
 	"parallelism":          "copies of each keyed aggregate, dedup, partitioned top-N and join on equal keys of this view (default: the server's --parallelism)",
-	"on_error":             "what a row whose WHERE, SELECT, key (GROUP BY, PARTITION BY, join ON) or aggregate input expression fails (division by zero, a bad cast) does: 'fail' the view (the default), or go to sluice_dead_letters ('dead_letter') while the view goes on",
+	"on_error":             "what a row whose WHERE, SELECT, key (GROUP BY, PARTITION BY), join condition or aggregate input expression fails (division by zero, a bad cast) does: 'fail' the view (the default), or go to sluice_dead_letters ('dead_letter') while the view goes on",
 }
 
 // maxViewParallelism bounds a view's parallelism option.

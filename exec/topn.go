@@ -98,6 +98,21 @@ func (o *topNOp) OnData(_ int, c *chunk.Chunk, out *emitter) error {
 	return o.OnSelected(c, nil, nil, out)
 }
 
+// sortKeys evaluates row's ORDER BY keys into sort, before any state
+// takes the row. A key that fails fails the view, or (on_error =
+// 'dead_letter') sends the row to the dead letters and skip says to leave
+// it out, as a failing PARTITION BY does.
+func (o *topNOp) sortKeys(row types.Row, op chunk.Op, sort types.Row) (skip bool, _ error) {
+	for k, sk := range o.n.OrderBy {
+		v, err := sk.Expr.Eval(nil, row)
+		if err != nil {
+			return o.j.rowError(o.keys.in, row, op, "ORDER BY", err), err
+		}
+		sort[k] = v
+	}
+	return false, nil
+}
+
 // OnSelected handles the rows of c listed in rows (every row when rows is
 // nil), taking their keys and key hashes from r when it is not nil (a copy
 // behind a shuffle: selReceiver).
@@ -117,6 +132,15 @@ func (o *topNOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitte
 			}
 			return err
 		}
+		if cap(o.sortBuf) < len(o.n.OrderBy) {
+			o.sortBuf = make(types.Row, len(o.n.OrderBy))
+		}
+		probe := topEntry{row: row, sort: o.sortBuf[:len(o.n.OrderBy)], t: c.Times[i]}
+		if skip, err := o.sortKeys(row, c.Ops[i], probe.sort); skip {
+			continue
+		} else if err != nil {
+			return err
+		}
 		pe := o.parts.get(h, key)
 		if pe == nil {
 			pe = o.parts.insert(h, copyRow(key))
@@ -125,17 +149,6 @@ func (o *topNOp) OnSelected(c *chunk.Chunk, rows []int32, r *routed, out *emitte
 				pe.val.end = row[o.endCol].I
 				o.byEnd[pe.val.end] = append(o.byEnd[pe.val.end], pe)
 			}
-		}
-		if cap(o.sortBuf) < len(o.n.OrderBy) {
-			o.sortBuf = make(types.Row, len(o.n.OrderBy))
-		}
-		probe := topEntry{row: row, sort: o.sortBuf[:len(o.n.OrderBy)], t: c.Times[i]}
-		for k, sk := range o.n.OrderBy {
-			v, err := sk.Expr.Eval(nil, row)
-			if err != nil {
-				return err
-			}
-			probe.sort[k] = v
 		}
 		p := &pe.val
 		if !o.retract && c.Ops[i] == chunk.Insert && int64(len(p.rows)) >= o.n.N && o.cmp(probe, p.rows[len(p.rows)-1]) >= 0 {

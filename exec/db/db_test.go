@@ -406,9 +406,9 @@ INSERT INTO clicks VALUES (1, 'a', '2026-01-01 00:00:10'), (2, 'b', '2026-01-01 
 
 // TestViewOnErrorDeadLetterKeys: under on_error = 'dead_letter' a row whose
 // key expression fails (GROUP BY of a window, a session or none, the
-// PARTITION BY of a dedup or top-N, a join's ON) or whose aggregate input
-// fails (an argument, a FILTER) goes to the dead letters
-// once and the view goes on without it, at parallelism 1 as at 3 (where
+// PARTITION BY of a dedup or top-N, a join's ON), whose top-N ORDER BY key
+// or whose aggregate input fails (an argument, a FILTER) goes to the dead
+// letters once and the view goes on without it, at parallelism 1 as at 3 (where
 // the shuffle evaluates the keys for the copies): the views hold the same
 // rows, and a late row with a failing key has the same fate at both.
 // Without the option such a row still fails the view.
@@ -433,6 +433,8 @@ INSERT INTO dim VALUES (5, 'five'), (2, 'two');
 		{"top2", "SELECT k, v FROM (SELECT k, v, row_number() OVER (PARTITION BY 10 / v ORDER BY ts) AS rn FROM t) s WHERE rn <= 2",
 			"PARTITION BY", "[a | 5 c | 2 e | 2 z | 1]"},
 		{"named", "SELECT t.k, dim.name FROM t JOIN dim ON 10 / t.v = dim.q", "ON", "[a | two c | five e | five]"},
+		{"top_by", "SELECT k, v FROM (SELECT k, v, row_number() OVER (PARTITION BY k ORDER BY 10 / v) AS rn FROM t) s WHERE rn <= 2",
+			"ORDER BY", "[a | 5 c | 2 e | 2 z | 1]"},
 		// An aggregate's input fails alike, before any state took the row.
 		{"ratio", "SELECT v % 2 AS odd, sum(10 / v) AS s, count(*) AS n FROM t GROUP BY v % 2", "aggregate sum", "[0 | 10 | 2 1 | 12 | 2]"},
 		{"wratio", "SELECT window_start, count(*) FILTER (WHERE 10 / v > 2) AS n FROM TUMBLE(t, ts, INTERVAL '1' MINUTE) GROUP BY window_start",

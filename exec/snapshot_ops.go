@@ -124,8 +124,8 @@ var (
 // checkpoint of another layout fails to restore instead of misreading.
 const (
 	snapWindowVersion       = 4
-	snapSessionVersion      = 4
-	snapSessionDeltaVersion = 1
+	snapSessionVersion      = 5
+	snapSessionDeltaVersion = 2
 )
 
 // errSnapshotVersion reports an operator snapshot of another layout.
@@ -408,7 +408,7 @@ func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
 	if !o.upd {
 		return d.err == nil
 	}
-	if d.prev(o.lay, t.prev.at(id), t.words.at(id), t.states.at(id)) {
+	if emitted, _ := d.prev(o.lay, t.prev.at(id), 0, t.words.at(id), t.states.at(id)); emitted {
 		t.flags[id] |= groupEmitted
 	}
 	return d.err == nil
@@ -496,9 +496,9 @@ func (o *sessionOp) encodeKey(e *snapEnc, k int) error {
 			return err
 		}
 		if o.upd {
-			emitted := s.flags&groupEmitted != 0
-			e.bool(emitted)
-			if emitted {
+			kind := prevKind(s.flags, o.lay)
+			e.b = append(e.b, kind)
+			if kind == prevRow {
 				e.row(o.prev.at(i))
 			}
 		}
@@ -514,7 +514,7 @@ func (o *sessionOp) restoreMore(b []byte) error { return o.restoreFrom(b, false)
 
 func (o *sessionOp) restoreFrom(b []byte, reset bool) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapSessionVersion {
+	if v := d.uvarint(); d.err == nil && v != snapSessionVersion && v != snapSessionVersion-1 {
 		return fmt.Errorf("restore session aggregate: %w", errSnapshotVersion(v, snapSessionVersion))
 	}
 	o.wm = d.varint()
@@ -556,7 +556,7 @@ func (o *sessionOp) decodeKey(d *snapDec, replace bool) bool {
 			d.varint() // start
 			d.varint() // last
 			o.lay.skip(d)
-			if o.upd && d.bool() {
+			if o.upd && d.byte() == prevRow {
 				d.row() // emitted
 			}
 		}
@@ -576,13 +576,15 @@ func (o *sessionOp) decodeKey(d *snapDec, replace bool) bool {
 		s := o.sess(i)
 		s.last = last
 		o.lay.decode(d, o.words.at(i), o.states.at(i))
-		if o.upd && d.bool() {
-			prev := d.row()
-			if want := o.prev.w; d.err == nil && len(prev) != want {
-				d.err = fmt.Errorf("%w: emitted session of %d values, want %d", errSnapshotCorrupt, len(prev), want)
+		if o.upd {
+			prev := o.prev.at(i)
+			emitted, current := d.prev(o.lay, prev, 2, o.words.at(i), o.states.at(i))
+			if current { // the row it emitted: its bounds, then its results
+				prev[0], prev[1] = types.Value{K: o.kind, I: s.start}, types.Value{K: o.kind, I: o.end(s)}
 			}
-			copy(o.prev.at(i), prev)
-			s.flags |= groupEmitted
+			if emitted {
+				s.flags |= groupEmitted
+			}
 		}
 		if d.err != nil {
 			return false
@@ -691,7 +693,7 @@ func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err erro
 // RestoreDelta applies a delta written by SnapshotDelta to the sessions.
 func (o *sessionOp) RestoreDelta(b []byte) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapSessionDeltaVersion {
+	if v := d.uvarint(); d.err == nil && v != snapSessionDeltaVersion && v != snapSessionDeltaVersion-1 {
 		return fmt.Errorf("restore session aggregate delta: %w", errSnapshotVersion(v, snapSessionDeltaVersion))
 	}
 	o.wm = d.varint()
@@ -788,8 +790,8 @@ func (o *groupAggOp) encodeGroup(e *snapEnc, id int) error {
 // every group has emitted (OnBarrier), so a checkpoint of a churning
 // GROUP BY, or of an updating window, leaves out a row per group. Versions
 // before snapGroupVersion 3 and snapGroupDeltaVersion 2 (snapWindowVersion
-// 4 and snapWindowDeltaVersion 2) wrote prevNone or prevRow only, as a
-// bool.
+// 4 and snapWindowDeltaVersion 2, snapSessionVersion 5 and
+// snapSessionDeltaVersion 2) wrote prevNone or prevRow only, as a bool.
 const (
 	prevNone byte = iota
 	prevRow
@@ -808,10 +810,12 @@ func prevKind(flags uint8, lay *aggLayout) byte {
 	return prevRow
 }
 
-// prev reads what prevKind chose and fills prev with the emitted results
-// (from the accumulators w and ss for prevCurrent); it reports whether
-// the group had emitted.
-func (d *snapDec) prev(lay *aggLayout, prev types.Row, w []int64, ss []accState) bool {
+// prev reads what prevKind chose and fills prev with the emitted row: as
+// written (prevRow), or for prevCurrent with the results of the
+// accumulators w and ss from index off on (a session's row starts with
+// its bounds, which the caller fills when current says so). emitted
+// reports whether the group had emitted.
+func (d *snapDec) prev(lay *aggLayout, prev types.Row, off int, w []int64, ss []accState) (emitted, current bool) {
 	switch d.byte() {
 	case prevNone:
 	case prevRow:
@@ -820,21 +824,21 @@ func (d *snapDec) prev(lay *aggLayout, prev types.Row, w []int64, ss []accState)
 			d.err = fmt.Errorf("%w: emitted results of %d values, want %d", errSnapshotCorrupt, len(r), len(prev))
 		}
 		if d.err != nil {
-			return false
+			return false, false
 		}
 		copy(prev, r)
-		return true
+		return true, false
 	case prevCurrent:
 		if !lay.pure() {
 			d.err = fmt.Errorf("%w: emitted results left out for aggregates that keep objects", errSnapshotCorrupt)
-			return false
+			return false, false
 		}
-		lay.results(prev, w, ss)
-		return true
+		lay.results(prev[off:], w, ss)
+		return true, true
 	default:
 		d.fail()
 	}
-	return false
+	return false, false
 }
 
 // encGroup encodes one group: its key, accumulators, time, emitted row
@@ -924,7 +928,7 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 	o.bytes += stateSize(ss)
 	g := o.grp(id)
 	g.win = d.varint()
-	if d.prev(o.lay, o.prev.at(id), o.words.at(id), ss) {
+	if emitted, _ := d.prev(o.lay, o.prev.at(id), 0, o.words.at(id), ss); emitted {
 		g.flags |= groupEmitted
 	}
 	if last := d.varint(); o.last != nil {

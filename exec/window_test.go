@@ -203,6 +203,7 @@ var windowCases = []windowCase{
 	// (prevCurrent).
 	{"tumble-update-flat", plan.WindowSpec{Kind: plan.Tumble, TimeCol: 2, Size: micros(10)}, plan.EmitOnUpdate, true, true, true},
 	{"hop-update-flat", plan.WindowSpec{Kind: plan.Hop, TimeCol: 2, Size: micros(10), Slide: micros(5)}, plan.EmitOnUpdate, true, false, true},
+	{"session-update-flat", plan.WindowSpec{Kind: plan.Session, TimeCol: 2, Gap: micros(3), MaxDuration: micros(20)}, plan.EmitOnUpdate, true, true, true},
 }
 
 // plan builds the case's WindowAgg over events: count(*), sum(v) and
@@ -903,47 +904,59 @@ func BenchmarkLateFlood(b *testing.B) {
 }
 
 // TestWindowRestoresPreviousVersion restores a snapshot in the layout of
-// snapWindowVersion 3, which wrote a group's emitted row behind a bool:
-// a snapshot of object accumulators (max of text) writes only prevNone
-// and prevRow, the bytes of that bool, so with its version byte set back
-// it is one of the previous version.
+// snapWindowVersion 3 (snapSessionVersion 4), which wrote a group's
+// (session's) emitted row behind a bool: a snapshot of object
+// accumulators (max of text) writes only prevNone and prevRow, the bytes
+// of that bool, so with its version byte set back it is one of the
+// previous version.
 func TestWindowRestoresPreviousVersion(t *testing.T) {
 	e := NewEngine(Config{Clock: NewFakeClock(t0), BarrierInterval: -1})
 	defer e.Close(context.Background())
-	c := windowCases[1] // tumble-update, with max(k)
-	if c.flat || c.emit != plan.EmitOnUpdate {
-		t.Fatal("the case must keep an object accumulator and emit updates")
-	}
-	rng := rand.New(rand.NewPCG(3, 5))
-	a := c.newOp(t, e)
-	out := &emitter{ctx: context.Background(), width: len(c.plan().Cols)}
-	for _, s := range randomSteps(rng, 20, c.retract)[:10] {
-		runStep(t, a, out, s)
-	}
-	if n := a.(*windowAggOp).stateLen(); n == 0 {
-		t.Fatal("no open group at the snapshot: the test proves nothing")
-	}
-	snap, err := a.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if snap[0] != snapWindowVersion {
-		t.Fatalf("snapshot starts with %d, want version %d", snap[0], snapWindowVersion)
-	}
-	old := append([]byte{snapWindowVersion - 1}, snap[1:]...)
-	b := c.newOp(t, e)
-	if err := b.Restore(old); err != nil {
-		t.Fatal(err)
-	}
-	again, err := b.Snapshot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(again, snap) {
-		t.Fatal("the previous version's snapshot restored other state")
-	}
-	future := append([]byte{snapWindowVersion + 1}, snap[1:]...)
-	if err := c.newOp(t, e).Restore(future); err == nil {
-		t.Fatal("a snapshot of a later version restored")
+	for _, v := range []struct {
+		c       windowCase
+		version byte
+	}{{windowCases[1], snapWindowVersion}, {windowCases[7], snapSessionVersion}} { // tumble-update, session-update
+		c := v.c
+		if c.flat || c.emit != plan.EmitOnUpdate {
+			t.Fatal("the case must keep an object accumulator and emit updates")
+		}
+		rng := rand.New(rand.NewPCG(3, 5))
+		a := c.newOp(t, e)
+		out := &emitter{ctx: context.Background(), width: len(c.plan().Cols)}
+		for _, s := range randomSteps(rng, 20, c.retract)[:10] {
+			runStep(t, a, out, s)
+		}
+		if n := a.(incSnapshotter).stateLen(); n == 0 {
+			t.Fatalf("%s: no open group at the snapshot: the test proves nothing", c.name)
+		}
+		snap, err := a.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap[0] != v.version {
+			t.Fatalf("%s: snapshot starts with %d, want version %d", c.name, snap[0], v.version)
+		}
+		// Restored from either version, the operator holds the same
+		// state (a session's snapshot orders its keys as restored, so
+		// compare two restored ones).
+		restored := func(b []byte) []byte {
+			t.Helper()
+			op := c.newOp(t, e)
+			if err := op.Restore(b); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			again, err := op.Snapshot()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return again
+		}
+		if !bytes.Equal(restored(append([]byte{v.version - 1}, snap[1:]...)), restored(snap)) {
+			t.Fatalf("%s: the previous version's snapshot restored other state", c.name)
+		}
+		future := append([]byte{v.version + 1}, snap[1:]...)
+		if err := c.newOp(t, e).Restore(future); err == nil {
+			t.Fatalf("%s: a snapshot of a later version restored", c.name)
+		}
 	}
 }

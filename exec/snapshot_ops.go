@@ -133,6 +133,17 @@ func errSnapshotVersion(got, want uint64) error {
 	return fmt.Errorf("%w: operator snapshot version %d, want %d", errSnapshotCorrupt, got, want)
 }
 
+// version reads the version a snapshot or delta starts with: want, or the
+// one before it, whose layout every decoder of these versions still reads
+// (prevNone and prevRow are the bytes of the bool it wrote). Anything
+// else is errSnapshotVersion; an empty input is left to done.
+func (d *snapDec) version(want uint64) error {
+	if v := d.uvarint(); d.err == nil && v != want && v != want-1 {
+		return errSnapshotVersion(v, want)
+	}
+	return nil
+}
+
 // Snapshot encodes the open windows (or hop panes) and their groups: per
 // group its key, accumulators and, on update, the row last emitted.
 func (o *windowAggOp) Snapshot() ([]byte, error) {
@@ -310,8 +321,8 @@ func (o *windowAggOp) SnapshotDelta() (b []byte, changes, superseded int, err er
 // RestoreDelta applies a delta written by SnapshotDelta.
 func (o *windowAggOp) RestoreDelta(b []byte) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapWindowDeltaVersion && v != snapWindowDeltaVersion-1 {
-		return fmt.Errorf("restore window aggregate delta: %w", errSnapshotVersion(v, snapWindowDeltaVersion))
+	if err := d.version(snapWindowDeltaVersion); err != nil {
+		return fmt.Errorf("restore window aggregate delta: %w", err)
 	}
 	o.wm = d.varint()
 	o.nextEnd = d.varint()
@@ -383,8 +394,8 @@ func (o *windowAggOp) decodeGroup(d *snapDec, t *winTable, replace bool) bool {
 	h := hashRow(k)
 	if o.drops(h) {
 		o.lay.skip(d)
-		if o.upd && d.byte() == prevRow {
-			d.row() // emitted
+		if o.upd {
+			d.skipPrev()
 		}
 		return d.err == nil
 	}
@@ -422,8 +433,8 @@ func (o *windowAggOp) restoreMore(b []byte) error { return o.restoreFrom(b, fals
 
 func (o *windowAggOp) restoreFrom(b []byte, reset bool) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapWindowVersion && v != snapWindowVersion-1 {
-		return fmt.Errorf("restore window aggregate: %w", errSnapshotVersion(v, snapWindowVersion))
+	if err := d.version(snapWindowVersion); err != nil {
+		return fmt.Errorf("restore window aggregate: %w", err)
 	}
 	o.wm = d.varint()
 	o.nextEnd = d.varint()
@@ -514,8 +525,8 @@ func (o *sessionOp) restoreMore(b []byte) error { return o.restoreFrom(b, false)
 
 func (o *sessionOp) restoreFrom(b []byte, reset bool) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapSessionVersion && v != snapSessionVersion-1 {
-		return fmt.Errorf("restore session aggregate: %w", errSnapshotVersion(v, snapSessionVersion))
+	if err := d.version(snapSessionVersion); err != nil {
+		return fmt.Errorf("restore session aggregate: %w", err)
 	}
 	o.wm = d.varint()
 	if reset {
@@ -556,8 +567,8 @@ func (o *sessionOp) decodeKey(d *snapDec, replace bool) bool {
 			d.varint() // start
 			d.varint() // last
 			o.lay.skip(d)
-			if o.upd && d.byte() == prevRow {
-				d.row() // emitted
+			if o.upd {
+				d.skipPrev()
 			}
 		}
 		return d.err == nil
@@ -693,8 +704,8 @@ func (o *sessionOp) SnapshotDelta() (b []byte, changes, superseded int, err erro
 // RestoreDelta applies a delta written by SnapshotDelta to the sessions.
 func (o *sessionOp) RestoreDelta(b []byte) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapSessionDeltaVersion && v != snapSessionDeltaVersion-1 {
-		return fmt.Errorf("restore session aggregate delta: %w", errSnapshotVersion(v, snapSessionDeltaVersion))
+	if err := d.version(snapSessionDeltaVersion); err != nil {
+		return fmt.Errorf("restore session aggregate delta: %w", err)
 	}
 	o.wm = d.varint()
 	gone := d.count(1)
@@ -810,6 +821,13 @@ func prevKind(flags uint8, lay *aggLayout) byte {
 	return prevRow
 }
 
+// skipPrev reads past what prevKind chose (a group this copy drops).
+func (d *snapDec) skipPrev() {
+	if d.byte() == prevRow {
+		d.row()
+	}
+}
+
 // prev reads what prevKind chose and fills prev with the emitted row: as
 // written (prevRow), or for prevCurrent with the results of the
 // accumulators w and ss from index off on (a session's row starts with
@@ -865,8 +883,8 @@ func (o *groupAggOp) restoreMore(b []byte) error { return o.restoreFrom(b, false
 
 func (o *groupAggOp) restoreFrom(b []byte, reset bool) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapGroupVersion && v != snapGroupVersion-1 {
-		return fmt.Errorf("restore group aggregate: %w", errSnapshotVersion(v, snapGroupVersion))
+	if err := d.version(snapGroupVersion); err != nil {
+		return fmt.Errorf("restore group aggregate: %w", err)
 	}
 	n := d.count(4)
 	if reset {
@@ -897,9 +915,7 @@ func (o *groupAggOp) decodeGroup(d *snapDec, replace bool) bool {
 	if o.drops(h) {
 		o.lay.skip(d)
 		d.varint() // win
-		if d.byte() == prevRow {
-			d.row() // emitted
-		}
+		d.skipPrev()
 		d.varint() // last
 		return d.err == nil
 	}
@@ -1047,8 +1063,8 @@ func (o *groupAggOp) SnapshotDelta() (b []byte, changes, superseded int, err err
 // RestoreDelta applies a delta written by SnapshotDelta to the groups.
 func (o *groupAggOp) RestoreDelta(b []byte) error {
 	d := &snapDec{b: b}
-	if v := d.uvarint(); d.err == nil && v != snapGroupDeltaVersion && v != snapGroupDeltaVersion-1 {
-		return fmt.Errorf("restore group aggregate delta: %w", errSnapshotVersion(v, snapGroupDeltaVersion))
+	if err := d.version(snapGroupDeltaVersion); err != nil {
+		return fmt.Errorf("restore group aggregate delta: %w", err)
 	}
 	gone := d.count(1)
 	for range gone {

@@ -148,7 +148,7 @@ type lookupJoinOp struct {
 }
 
 func newLookupJoinOp(j *job, n *plan.LookupJoin, r *relation) *lookupJoinOp {
-	return &lookupJoinOp{j: j, n: n, rel: r, ix: r.index(n.TableKey), keys: newKeyEval(n.StreamKey).deadLetters(j, n.Stream.Schema(), "ON"),
+	return &lookupJoinOp{j: j, n: n, rel: r, ix: r.index(n.TableKey), keys: newKeyEval(n.StreamKey).deadLetters(j, n.Stream.Schema(), clauseOn),
 		sw: len(n.Stream.Schema()), tw: len(r.schema)}
 }
 

@@ -75,7 +75,7 @@ func newJoinCore(j *job, kind plan.JoinKind, lk, rk []expr.Expr, residual expr.E
 	lw := len(left.Schema())
 	return joinCore{j: j, kind: kind, residual: residual, stats: st,
 		joined:  append(append(types.Schema{}, left.Schema()...), right.Schema()...),
-		keys:    [2]*keyEval{newKeyEval(lk).deadLetters(j, left.Schema(), "ON"), newKeyEval(rk).deadLetters(j, right.Schema(), "ON")},
+		keys:    [2]*keyEval{newKeyEval(lk).deadLetters(j, left.Schema(), clauseOn), newKeyEval(rk).deadLetters(j, right.Schema(), clauseOn)},
 		side:    [2]*rowMap[sjKey]{newRowMap[sjKey](64), newRowMap[sjKey](64)},
 		lw:      lw,
 		scratch: make(types.Row, lw+len(right.Schema())),
@@ -103,7 +103,7 @@ func (c *joinCore) match(l, r types.Row, op chunk.Op) (bool, error) {
 func residual(j *job, cond expr.Expr, schema types.Schema, row types.Row, op chunk.Op) (bool, error) {
 	v, err := cond.Eval(nil, row)
 	if err != nil {
-		if j.rowError(schema, row, op, "ON", err) {
+		if j.rowError(schema, row, op, clauseOn, err) {
 			return false, nil
 		}
 		return false, fmt.Errorf("evaluate join condition: %w", err)

@@ -55,8 +55,11 @@ func keyClause(p plan.Node) string {
 	case *plan.TopN, *plan.Dedup:
 		return "PARTITION BY"
 	}
-	return "ON" // a join's keys
+	return clauseOn
 }
+
+// clauseOn names a join's keys and condition in a dead letter.
+const clauseOn = "ON"
 
 func newKeyEval(exprs []expr.Expr) *keyEval {
 	k := &keyEval{exprs: exprs, buf: make(types.Row, len(exprs))}
